@@ -1,0 +1,64 @@
+# Opacity segmentation reproduction (Tang et al. 2020) in Go.
+#
+#   make test        vet, unit tests, short fuzz runs, notebooks on a tiny synthetic cohort
+#   make reproduce   every figure and table of the paper, headless (synthetic cohort by default)
+#   make bench       Go training step next to the PyTorch reference, same shapes, one run
+#   make data        download the real data into ./data
+#   make setup       install what the tests and notebooks need (Jupyter from Debian, GoNB, goimports)
+#
+# Variables: OPACITY_DATA (data folder; default a synthetic cohort),
+# OPACITY_SIZE (smoke | full), GOMLX_BACKEND (go | xla:cuda | ...).
+
+GO          ?= go
+# The pure-Go backend only (no cgo/XLA); `make build-xla` builds the XLA/PJRT binary.
+TAGS        ?= noxla
+# AVX2 matmul kernels of the Go backend.
+export GOEXPERIMENT ?= simd
+BIN         := bin/opacity
+OPACITY_SIZE ?= smoke
+export OPACITY_SIZE
+export OPACITY_DATA
+
+.PHONY: all build build-xla test test-go vet fuzz test-notebooks bench reproduce data setup clean
+
+all: build
+
+build:
+	$(GO) build -tags=$(TAGS) -o $(BIN) ./cmd/opacity
+
+# The XLA/PJRT backend (needs cgo; for GPUs: GOMLX_BACKEND=xla:cuda and
+# PJRT_PLUGIN_LIBRARY_PATH pointing at a CUDA PJRT plugin, see README.md).
+build-xla:
+	CGO_ENABLED=1 $(GO) build -o bin/opacity-xla ./cmd/opacity
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet -tags=$(TAGS) ./...
+
+test-go:
+	$(GO) test -tags=$(TAGS) -count=1 ./...
+
+# Short coverage-guided fuzz runs of the parsers (one target at a time, as go test requires).
+FUZZTIME ?= 10s
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+test-notebooks: build
+	scripts/run-notebooks.sh test
+
+test: vet test-go fuzz test-notebooks
+
+bench:
+	scripts/bench.sh
+
+reproduce: build
+	scripts/run-notebooks.sh reproduce
+
+data: build
+	$(BIN) data fetch --to data
+
+setup:
+	scripts/setup.sh
+
+clean:
+	rm -rf bin figures/*.png figures/*.svg figures/*.md figures/*.csv notebooks/*.html

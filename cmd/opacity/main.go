@@ -1,0 +1,121 @@
+// Command opacity is the command-line tool of the opacity-segmentation
+// reproduction: data checks, the synthetic cohort, severity analysis,
+// training, evaluation and prediction, each a thin layer over the packages
+// datasets, xla and research.
+//
+// Usage:
+//
+//	opacity <command> [flags]
+//
+// Run "opacity help" for the list of commands.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand: its name (may hold a space, e.g. "data stats"),
+// a one-line summary and the function that runs it with the remaining
+// arguments, writing its results to stdout.
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+// commands is filled by the init functions of the cmd_*.go files, one file
+// per group of subcommands.
+var commands = map[string]command{}
+
+func register(c command) { commands[c.name] = c }
+
+// errUsage marks an error caused by bad flags: the usage was already printed.
+var errUsage = errors.New("usage error")
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run dispatches to a subcommand and returns the process exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	// Longest match first: "data stats" before "data".
+	for n := 2; n >= 1; n-- {
+		if len(args) < n {
+			continue
+		}
+		name := strings.Join(args[:n], " ")
+		if c, ok := commands[name]; ok {
+			if err := c.run(args[n:], stdout, stderr); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					return 0
+				}
+				if !errors.Is(err, errUsage) {
+					fmt.Fprintf(stderr, "opacity %s: %v\n", name, err)
+				}
+				return 1
+			}
+			return 0
+		}
+	}
+	fmt.Fprintf(stderr, "opacity: unknown command %q\n\n", strings.Join(args, " "))
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: opacity <command> [flags]\n\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun \"opacity <command> -h\" for the flags of a command.")
+}
+
+// newFlagSet returns a flag set for a subcommand that reports errors instead
+// of exiting, and prints its usage to stderr.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("opacity "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses args and turns a flag error into errUsage (the flag
+// package has already printed the problem and the usage).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
+// parseFlagsNoArgs is parseFlags for commands that take no positional
+// arguments.
+func parseFlagsNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	return nil
+}
