@@ -1,0 +1,219 @@
+package datasets
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"math"
+)
+
+// PaperSize is the side of the square model input in the paper (section
+// 2.4): every lung-cropped image is resized to 320 x 320 pixels.
+const PaperSize = 320
+
+// DefaultMargin is the margin added around the lung bounding box before
+// cropping, as a fraction of the box's width (left and right) and height
+// (top and bottom). The paper crops "to only keep the lung regions" without
+// giving a margin; 5% keeps the lung borders (costophrenic angles, apices)
+// away from the image edge after augmentation without adding much else.
+const DefaultMargin = 0.05
+
+// Prepared is one sample after the paper's preprocessing: cropped to the
+// lung fields and resized to Size x Size.
+type Prepared struct {
+	Stem, Patient, Cohort string
+	Size                  int
+	Image                 *image.Gray     // Size x Size, bilinear resample of the crop
+	Lung, Opacity         *Mask           // Size x Size, nearest resample of the crop
+	Crop                  image.Rectangle // the crop, in the source image's pixels
+}
+
+// errEmptyLung is returned by CropBox when the lung mask has no pixel.
+var errEmptyLung = errors.New("lung mask is empty")
+
+// CropBox returns the bounding box of the lung mask's set pixels, grown on
+// each side by margin times the box's width (left, right) or height (top,
+// bottom), rounded up to whole pixels, and clipped to the mask. It returns an
+// error if the mask is nil or empty, or margin is negative or not finite.
+func CropBox(lung *Mask, margin float64) (image.Rectangle, error) {
+	if lung == nil {
+		return image.Rectangle{}, errors.New("no lung mask")
+	}
+	if margin < 0 || math.IsNaN(margin) || math.IsInf(margin, 0) {
+		return image.Rectangle{}, fmt.Errorf("margin %v: want a finite value >= 0", margin)
+	}
+	x0, y0, x1, y1 := lung.Width, lung.Height, -1, -1
+	for y := 0; y < lung.Height; y++ {
+		row := lung.Pix[y*lung.Width : (y+1)*lung.Width]
+		for x, p := range row {
+			if p == 0 {
+				continue
+			}
+			x0, x1 = min(x0, x), max(x1, x)
+			y0, y1 = min(y0, y), max(y1, y)
+		}
+	}
+	if x1 < 0 {
+		return image.Rectangle{}, errEmptyLung
+	}
+	r := image.Rect(x0, y0, x1+1, y1+1)
+	mx := int(math.Ceil(margin * float64(r.Dx())))
+	my := int(math.Ceil(margin * float64(r.Dy())))
+	r = image.Rect(r.Min.X-mx, r.Min.Y-my, r.Max.X+mx, r.Max.Y+my)
+	return r.Intersect(image.Rect(0, 0, lung.Width, lung.Height)), nil
+}
+
+// Prepare applies the paper's preprocessing to a sample: it crops the image
+// and the masks to CropBox(s.Lung, margin) and resizes them to size x size,
+// bilinear for the image and nearest for the masks. A nil opacity mask is
+// taken as empty. It returns an error naming s.File when the sample has no
+// image, no or an empty lung mask, or masks that do not fit the image.
+func Prepare(s *Sample, size int, margin float64) (*Prepared, error) {
+	if s == nil {
+		return nil, errors.New("nil sample")
+	}
+	if size <= 0 {
+		return nil, fmt.Errorf("%s: size %d: want > 0", s.File, size)
+	}
+	if s.Image == nil {
+		return nil, fmt.Errorf("%s: no image to preprocess (annotation only)", s.File)
+	}
+	b := s.Image.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if s.Lung == nil {
+		return nil, fmt.Errorf("%s: no lung mask", s.File)
+	}
+	if s.Lung.Width != w || s.Lung.Height != h {
+		return nil, fmt.Errorf("%s: lung mask is %dx%d, image %dx%d", s.File, s.Lung.Width, s.Lung.Height, w, h)
+	}
+	opacity := s.Opacity
+	if opacity == nil {
+		opacity = NewMask(w, h)
+	} else if opacity.Width != w || opacity.Height != h {
+		return nil, fmt.Errorf("%s: opacity mask is %dx%d, image %dx%d", s.File, opacity.Width, opacity.Height, w, h)
+	}
+	crop, err := CropBox(s.Lung, margin)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.File, err)
+	}
+	return &Prepared{
+		Stem:    s.Stem,
+		Patient: s.Patient,
+		Cohort:  s.Cohort,
+		Size:    size,
+		Image:   ResizeGray(cropGray(s.Image, crop), size, size),
+		Lung:    ResizeMask(cropMask(s.Lung, crop), size, size),
+		Opacity: ResizeMask(cropMask(opacity, crop), size, size),
+		Crop:    crop,
+	}, nil
+}
+
+// cropGray copies the part r (in pixels from the top-left corner of img)
+// of img into a new image whose bounds start at (0, 0).
+func cropGray(img *image.Gray, r image.Rectangle) *image.Gray {
+	b := img.Bounds()
+	out := image.NewGray(image.Rect(0, 0, r.Dx(), r.Dy()))
+	for y := 0; y < r.Dy(); y++ {
+		src := img.PixOffset(b.Min.X+r.Min.X, b.Min.Y+r.Min.Y+y)
+		copy(out.Pix[y*out.Stride:y*out.Stride+r.Dx()], img.Pix[src:src+r.Dx()])
+	}
+	return out
+}
+
+// cropMask copies the part r of m into a new mask.
+func cropMask(m *Mask, r image.Rectangle) *Mask {
+	out := NewMask(r.Dx(), r.Dy())
+	for y := 0; y < r.Dy(); y++ {
+		src := (r.Min.Y+y)*m.Width + r.Min.X
+		copy(out.Pix[y*out.Width:(y+1)*out.Width], m.Pix[src:src+r.Dx()])
+	}
+	return out
+}
+
+// ResizeGray resizes img to w x h by bilinear interpolation with pixel
+// centres aligned: output pixel (x, y) samples the source at
+// ((x+0.5)*sw/w-0.5, (y+0.5)*sh/h-0.5), clamped to the edge pixels, and
+// rounds to the nearest gray level. This is OpenCV's INTER_LINEAR (no
+// antialiasing when shrinking). The result's bounds start at (0, 0).
+func ResizeGray(img *image.Gray, w, h int) *image.Gray {
+	b := img.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	if sw == 0 || sh == 0 || w <= 0 || h <= 0 {
+		return out
+	}
+	x0s, x1s, wxs := linearTaps(sw, w)
+	y0s, y1s, wys := linearTaps(sh, h)
+	for y := 0; y < h; y++ {
+		r0 := img.PixOffset(b.Min.X, b.Min.Y+y0s[y])
+		r1 := img.PixOffset(b.Min.X, b.Min.Y+y1s[y])
+		wy := wys[y]
+		for x := 0; x < w; x++ {
+			wx := wxs[x]
+			top := float64(img.Pix[r0+x0s[x]])*(1-wx) + float64(img.Pix[r0+x1s[x]])*wx
+			bot := float64(img.Pix[r1+x0s[x]])*(1-wx) + float64(img.Pix[r1+x1s[x]])*wx
+			out.Pix[y*out.Stride+x] = clampGray(top*(1-wy) + bot*wy)
+		}
+	}
+	return out
+}
+
+// linearTaps returns, for each of n output positions resampling src input
+// positions, the two input indices and the weight of the second one.
+func linearTaps(src, n int) (i0, i1 []int, w []float64) {
+	i0, i1, w = make([]int, n), make([]int, n), make([]float64, n)
+	scale := float64(src) / float64(n)
+	for k := 0; k < n; k++ {
+		s := (float64(k)+0.5)*scale - 0.5
+		if s <= 0 {
+			continue // i0 = i1 = 0
+		}
+		if s >= float64(src-1) {
+			i0[k], i1[k] = src-1, src-1
+			continue
+		}
+		f := math.Floor(s)
+		i0[k], i1[k], w[k] = int(f), int(f)+1, s-f
+	}
+	return i0, i1, w
+}
+
+// clampGray rounds v to the nearest integer in [0, 255].
+func clampGray(v float64) uint8 {
+	switch {
+	case v <= 0 || math.IsNaN(v):
+		return 0
+	case v >= 255:
+		return 255
+	}
+	return uint8(v + 0.5)
+}
+
+// ResizeMask resizes m to w x h by nearest neighbour with pixel centres
+// aligned: output pixel (x, y) takes the source pixel that contains the
+// point ((x+0.5)*sw/w, (y+0.5)*sh/h). The result stays binary.
+func ResizeMask(m *Mask, w, h int) *Mask {
+	out := NewMask(max(w, 0), max(h, 0))
+	if m.Width == 0 || m.Height == 0 || w <= 0 || h <= 0 {
+		return out
+	}
+	xs := nearestTaps(m.Width, w)
+	for y := 0; y < h; y++ {
+		sy := min(int((float64(y)+0.5)*float64(m.Height)/float64(h)), m.Height-1)
+		row := m.Pix[sy*m.Width : (sy+1)*m.Width]
+		for x, sx := range xs {
+			if row[sx] != 0 {
+				out.Pix[y*w+x] = 1
+			}
+		}
+	}
+	return out
+}
+
+func nearestTaps(src, n int) []int {
+	xs := make([]int, n)
+	for k := range xs {
+		xs[k] = min(int((float64(k)+0.5)*float64(src)/float64(n)), src-1)
+	}
+	return xs
+}
