@@ -221,7 +221,7 @@ func (t Table41) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "\nThe paper's \"adjusted\" IoU and honest alternatives (over %d images, %d with empty truth):\n", a.N, a.NEmpty)
 	fmt.Fprintf(&b, "- paper's formula (IoU_a(non-empty)*%d + 1*%d)/%d = %s  (counts every empty-truth image as a perfect 1)\n", a.NNonEmpty, a.NEmpty, a.N, fmtScore(a.Paper))
 	fmt.Fprintf(&b, "- same, an empty-truth image scores 1 only if nothing is predicted (%d of %d): %s\n", a.EmptyPredictedEmpty, a.NEmpty, fmtScore(a.EmptyScoredByPrediction))
-	fmt.Fprintf(&b, "- IoU_a on non-empty truth %s, on empty truth %s (soft IoU on an empty truth is s/(Σp+s): near 0 whatever the model does)\n", fmtScore(a.NonEmptyIoU), fmtScore(a.EmptyIoU))
+	fmt.Fprintf(&b, "- IoU_a on non-empty truth %s, on empty truth %s (on an empty truth the soft IoU is s/(Σp+s): 1 only if every probability is exactly 0, near 0 once Σp >> s = %g)\n", fmtScore(a.NonEmptyIoU), fmtScore(a.EmptyIoU), t.Options.Smooth)
 	fmt.Fprintf(&b, "- convention (a) on all images: %s; (c) per-image mean: %s; (e) NaN-aware per-image mean: %s\n", fmtScore(a.SoftPooledAll), fmtScore(a.PerImage), fmtScore(a.NaNAware))
 	_, err := io.WriteString(w, b.String())
 	return err
