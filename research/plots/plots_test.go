@@ -2,6 +2,8 @@ package plots
 
 import (
 	"bytes"
+	"fmt"
+	"image"
 	"image/png"
 	"math"
 	"math/rand/v2"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -112,5 +115,105 @@ func TestTrainingFigure(t *testing.T) {
 	checkFigure(t, f, "training")
 	if _, err := TrainingFigure("", nil); err == nil {
 		t.Error("no records: no error")
+	}
+}
+
+// fakeChest returns a gray image w x h with two dark lung fields, their
+// mask, and an elliptic "opacity" mask centred at (cx, cy) in the left lung.
+func fakeChest(w, h int, cx, cy, r float64) (*image.Gray, *datasets.Mask, *datasets.Mask) {
+	img := image.NewGray(image.Rect(0, 0, w, h))
+	lung := datasets.NewMask(w, h)
+	op := datasets.NewMask(w, h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
+			v := 200.0
+			inL := sq((fx-0.3)/0.15)+sq((fy-0.5)/0.3) < 1
+			inR := sq((fx-0.7)/0.15)+sq((fy-0.5)/0.3) < 1
+			if inL || inR {
+				v = 70
+				lung.Set(x, y, true)
+			}
+			if inL && sq(fx-cx)+sq(fy-cy) < r*r {
+				op.Set(x, y, true)
+				v = 130
+			}
+			img.Pix[y*img.Stride+x] = uint8(v)
+		}
+	}
+	return img, lung, op
+}
+
+func sq(x float64) float64 { return x * x }
+
+func TestImageGrid(t *testing.T) {
+	var cells []GridImage
+	for i := 0; i < 5; i++ {
+		w, h := 320, 320+40*i
+		img, lung, manual := fakeChest(w, h, 0.3, 0.45+0.04*float64(i), 0.08)
+		_, _, pred := fakeChest(w, h, 0.32, 0.5, 0.1)
+		cells = append(cells, GridImage{
+			Title: fmt.Sprintf("image %d\nIoU %.2f", i+1, 0.5),
+			Image: img,
+			Overlays: []Overlay{
+				{Mask: lung, Color: LungColor, Label: "lung (manual)"},
+				{Mask: manual, Color: ManualColor, Label: "opacity (manual)", Fill: true},
+				{Mask: pred, Color: PredictedColor, Label: "opacity (predicted)"},
+			},
+		})
+	}
+	f, err := ImageGrid("Manual and predicted opacity (synthetic test images)", cells, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFigure(t, f, "grid")
+	bad := cells[0]
+	bad.Overlays = []Overlay{{Mask: datasets.NewMask(3, 3), Label: "wrong size"}}
+	if _, err := ImageGrid("", []GridImage{bad}, 2); err == nil {
+		t.Error("mask of another size: no error")
+	}
+	if _, err := ImageGrid("", []GridImage{{Title: "no image"}}, 2); err == nil {
+		t.Error("cell without image: no error")
+	}
+}
+
+func TestScatterAndBlandAltman(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 1))
+	var pct, geo, op []float64
+	for i := 0; i < 21; i++ {
+		v := 60 * rng.Float64()
+		pct = append(pct, v)
+		geo = append(geo, math.Round(math.Min(8, math.Max(0, v/8+rng.NormFloat64()))*10)/10)
+		op = append(op, math.Round(math.Min(6, math.Max(0, v/10+rng.NormFloat64()))*10)/10)
+	}
+	cg, err := research.Spearman(pct, geo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	co, _ := research.Spearman(pct, op)
+	f, err := ScatterFigure("Opacity % vs Cohen's severity scores (synthetic test data)", []ScatterPanel{
+		{Title: "Geographic extent", XLabel: "opacity % (manual)", YLabel: "geographic_mean (0–8)", X: pct, Y: geo, Corr: cg},
+		{Title: "Opacity degree", XLabel: "opacity % (manual)", YLabel: "opacity_mean (0–6)", X: pct, Y: op, Corr: co},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFigure(t, f, "scatter")
+
+	b := make([]float64, len(pct))
+	for i := range b {
+		b[i] = math.Max(0, pct[i]+5+8*rng.NormFloat64())
+	}
+	s, err := research.BlandAltman(pct, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err = BlandAltmanFigure("", "opacity %", "paper", "cxr-seg", s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFigure(t, f, "bland-altman")
+	if _, err := BlandAltmanFigure("", "x", "a", "b", research.BlandAltmanStats{}); err == nil {
+		t.Error("no data: no error")
 	}
 }
