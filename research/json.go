@@ -80,3 +80,5 @@ func (a Adjusted) MarshalJSON() ([]byte, error) {
 	}{a.N, a.NEmpty, a.NNonEmpty, num(a.NonEmptyIoU), num(a.EmptyIoU), num(a.Paper), a.EmptyPredictedEmpty,
 		num(a.EmptyScoredByPrediction), num(a.PerImage), num(a.NaNAware), num(a.SoftPooledAll)})
 }
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
