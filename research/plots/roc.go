@@ -24,7 +24,7 @@ type ROCCurve struct {
 // CurveFromSummary makes the curve of an ROC analysis, with its DeLong
 // interval in the legend.
 func CurveFromSummary(label string, r research.ROCSummary) ROCCurve {
-	return ROCCurve{Label: label, Points: r.Curve, AUC: r.AUC, CI: r.CI95DeLong}
+	return ROCCurve{Label: label, Points: r.Curve, AUC: r.AUC, CI: r.CI95DeLong, CIName: "DeLong"}
 }
 
 // ROCPanel is one panel of an ROC figure: one outcome, one curve per score.
