@@ -359,37 +359,44 @@ func gaussianBlur(src []float32, w, h int, sigma float64) []float32 {
 		return src
 	}
 	r := int(math.Ceil(3 * sigma))
-	k := make([]float64, 2*r+1)
+	k := make([]float32, 2*r+1)
 	sum := 0.0
 	for i := range k {
 		d := float64(i - r)
-		k[i] = math.Exp(-d * d / (2 * sigma * sigma))
-		sum += k[i]
+		v := math.Exp(-d * d / (2 * sigma * sigma))
+		k[i] = float32(v)
+		sum += v
 	}
 	for i := range k {
-		k[i] /= sum
+		k[i] /= float32(sum)
+	}
+	// convolve filters n values read with stride from src into dst, through
+	// a buffer padded with the edge values.
+	buf := make([]float32, max(w, h)+2*r)
+	convolve := func(dst, src []float32, off, stride, n int) {
+		for i := 0; i < r; i++ {
+			buf[i] = src[off]
+			buf[r+n+i] = src[off+(n-1)*stride]
+		}
+		for i := 0; i < n; i++ {
+			buf[r+i] = src[off+i*stride]
+		}
+		for i := 0; i < n; i++ {
+			var s float32
+			win := buf[i : i+2*r+1]
+			for t, kv := range k {
+				s += kv * win[t]
+			}
+			dst[off+i*stride] = s
+		}
 	}
 	tmp := make([]float32, w*h)
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			s := 0.0
-			for i, kv := range k {
-				xx := min(max(x+i-r, 0), w-1)
-				s += kv * float64(src[y*w+xx])
-			}
-			tmp[y*w+x] = float32(s)
-		}
+		convolve(tmp, src, y*w, 1, w)
 	}
 	out := make([]float32, w*h)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			s := 0.0
-			for i, kv := range k {
-				yy := min(max(y+i-r, 0), h-1)
-				s += kv * float64(tmp[yy*w+x])
-			}
-			out[y*w+x] = float32(s)
-		}
+	for x := 0; x < w; x++ {
+		convolve(out, tmp, x, w, h)
 	}
 	return out
 }
