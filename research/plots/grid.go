@@ -6,6 +6,7 @@ import (
 	"image/color"
 	"math"
 
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
@@ -32,7 +33,7 @@ type Overlay struct {
 
 // GridImage is one cell of an image grid.
 type GridImage struct {
-	Title    string // above the image; "\n" breaks lines
+	Title    string // above the image; "\n" breaks lines; a line too wide for the cell is cut with "…"
 	Image    *image.Gray
 	Overlays []Overlay
 }
@@ -117,7 +118,7 @@ func ImageGrid(title string, cells []GridImage, cols int) (*Figure, error) {
 			x0 := c.Min.X + gap + vg.Length(k)*(cellW+gap)
 			yTop := c.Max.Y - topH - gap - vg.Length(r)*(cellH+gap)
 			for j, line := range splitLines(cell.Title) {
-				c.FillText(sty, vg.Point{X: x0 + cellW/2, Y: yTop - vg.Length(j)*vg.Points(tickSize*1.25)}, line)
+				c.FillText(sty, vg.Point{X: x0 + cellW/2, Y: yTop - vg.Length(j)*vg.Points(tickSize*1.25)}, fitText(sty, line, cellW))
 			}
 			// The raster holds the image centred in a cellW x imgH box.
 			c.DrawImage(vg.Rectangle{
@@ -265,6 +266,22 @@ func outline(m []bool, w, h, thick int) []bool {
 		}
 	}
 	return edge
+}
+
+// fitText shortens txt, ending it with "…", until it is at most width wide
+// in sty.
+func fitText(sty text.Style, txt string, width vg.Length) string {
+	if sty.Width(txt) <= width {
+		return txt
+	}
+	r := []rune(txt)
+	for len(r) > 1 {
+		r = r[:len(r)-1]
+		if t := string(r) + "…"; sty.Width(t) <= width {
+			return t
+		}
+	}
+	return string(r)
 }
 
 func splitLines(s string) []string {

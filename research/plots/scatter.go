@@ -136,10 +136,12 @@ func BlandAltmanFigure(title, what, nameA, nameB string, s research.BlandAltmanS
 	lab.Offset = vg.Point{X: -vg.Points(3), Y: vg.Points(2)}
 	p.Add(lab)
 	t := fmt.Sprintf("%s: %s vs %s, n = %d", what, nameA, nameB, s.N)
-	ps := []panel{{title: t, plot: p}}
-	h := 8*vg.Centimeter + vg.Points(titleSize*1.25+4)
-	if title != "" {
-		h += vg.Points(titleSize + 10)
+	lines := 1
+	if title != "" { // one panel: the figure title goes over its data area too
+		t = title + "\n" + t
+		lines = 2
 	}
-	return &Figure{Width: 10 * vg.Centimeter, Height: h, draw: func(c drawCanvas) { drawPanels(c, title, ps) }}, nil
+	ps := []panel{{title: t, plot: p}}
+	h := 8*vg.Centimeter + vg.Length(lines)*vg.Points(titleSize*1.25) + vg.Points(4)
+	return &Figure{Width: 10 * vg.Centimeter, Height: h, draw: func(c drawCanvas) { drawPanels(c, "", ps) }}, nil
 }
