@@ -91,6 +91,16 @@ func checkImageSize(w, h int) error {
 // weights. Alpha is premultiplied, as image/color does: a transparent pixel
 // is black.
 func DecodeGray(name string, data []byte) (*image.Gray, error) {
+	img, err := decodeImage(name, data)
+	if err != nil {
+		return nil, err
+	}
+	return toGray(img), nil
+}
+
+// decodeImage decodes a JPEG or PNG image after checking its size from the
+// header.
+func decodeImage(name string, data []byte) (image.Image, error) {
 	_, format, err := decodeConfig(name, data)
 	if err != nil {
 		return nil, err
@@ -104,7 +114,7 @@ func DecodeGray(name string, data []byte) (*image.Gray, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: corrupt %s: %w", name, strings.ToUpper(format), readErr(err))
 	}
-	return toGray(img), nil
+	return img, nil
 }
 
 // ReadGray reads and decodes an image file with DecodeGray.

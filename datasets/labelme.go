@@ -216,6 +216,10 @@ type LoadOptions struct {
 	// canvas of the points otherwise. A corrupt image body then goes
 	// unnoticed; only its header is read.
 	Images bool
+
+	// noMasks skips the rasterisation (Lung, Opacity and Classes stay nil)
+	// but checks everything else: for statistics that only count.
+	noMasks bool
 }
 
 // outsideTolerance is how far outside the image (as a fraction of its width
@@ -274,9 +278,12 @@ func LabelmeSample(cohort, path string, l *Labelme, opt LoadOptions) (*Sample, e
 		s.Width, s.Height = w, h
 	}
 
-	s.Lung, s.Opacity = NewMask(w, h), NewMask(w, h)
-	s.Classes = map[string]*Mask{}
+	if !opt.noMasks {
+		s.Lung, s.Opacity = NewMask(w, h), NewMask(w, h)
+		s.Classes = map[string]*Mask{}
+	}
 	counts := map[string]int{}
+	areaLabels := map[string]bool{}
 	for i, sh := range l.Shapes {
 		counts[sh.Label]++
 		if !hasArea(sh.ShapeType) {
@@ -290,27 +297,31 @@ func LabelmeSample(cohort, path string, l *Labelme, opt LoadOptions) (*Sample, e
 		if out > 0 {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("shape %d (%q): %d of %d points slightly outside the %dx%d %s, clipped", i, sh.Label, out, len(sh.Points), w, h, grid))
 		}
+		areaLabels[sh.Label] = true
+		if opt.noMasks {
+			continue
+		}
 		m := s.Classes[sh.Label]
 		if m == nil {
 			m = NewMask(w, h)
 			s.Classes[sh.Label] = m
 		}
+		// Drawing the shape again into Lung or Opacity is cheaper than
+		// uniting whole masks afterwards.
 		rasterizeShape(m, sh)
+		if ClassifyLabel(sh.Label) == LabelLung {
+			rasterizeShape(s.Lung, sh)
+		} else {
+			rasterizeShape(s.Opacity, sh)
+		}
 	}
 	var labels []string
-	for label := range s.Classes {
+	for label := range areaLabels {
 		labels = append(labels, label)
 	}
 	sort.Strings(labels)
 	for _, label := range labels {
-		m := s.Classes[label]
-		switch ClassifyLabel(label) {
-		case LabelLung:
-			s.Lung.Or(m)
-		case LabelOpacity:
-			s.Opacity.Or(m)
-		default:
-			s.Opacity.Or(m)
+		if ClassifyLabel(label) == LabelUnknown {
 			s.Warnings = append(s.Warnings, fmt.Sprintf("unknown label %q counted as opacity", label))
 		}
 	}

@@ -148,10 +148,10 @@ func TestLabelmeSampleCanvas(t *testing.T) {
 	// No image, no imageWidth/Height: canvas floor(max x)+1 = 10 by
 	// floor(max y)+1 = 8.
 	l := &Labelme{Shapes: []Shape{
-		poly(LabelRightLung, rect(0, 0, 4, 7)...),                   // 4x7 = 28 centres
-		poly(LabelLeftLung, rect(5, 0, 9.9, 7)...),                  // x centres 5.5..9.5 (5) x 7 = 35
-		poly(LabelGroundGlass, rect(1, 1, 3, 3)...),                 // 2x2 = 4
-		poly(LabelConsolidated, rect(2, 2, 6, 4)...),                // 4x2 = 8, overlaps the above on (2,2): union 4+8-1 = 11
+		poly(LabelRightLung, rect(0, 0, 4, 7)...),                                   // 4x7 = 28 centres
+		poly(LabelLeftLung, rect(5, 0, 9.9, 7)...),                                  // x centres 5.5..9.5 (5) x 7 = 35
+		poly(LabelGroundGlass, rect(1, 1, 3, 3)...),                                 // 2x2 = 4
+		poly(LabelConsolidated, rect(2, 2, 6, 4)...),                                // 4x2 = 8, overlaps the above on (2,2): union 4+8-1 = 11
 		{Label: "note", Points: [][2]float64{{1, 1}, {2, 2}}, ShapeType: ShapeLine}, // no area
 	}}
 	s, err := LabelmeSample(CohortCovidAR, "/d/covid-ar/annotations/COVID-19-AR-1_01-02-2020-XR.json", l, LoadOptions{Images: true})
