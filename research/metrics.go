@@ -93,6 +93,17 @@ func (c ImageCounts) F1() float64 {
 	return 2 * float64(c.TP) / float64(d)
 }
 
+// SoftIoU returns the image's own soft IoU (ΣI+s)/(Σy+Σp-ΣI+s), what
+// segmentation_models computes per image with per_image=True.
+func (c ImageCounts) SoftIoU(smooth float64) float64 {
+	return (c.SoftInter + smooth) / (float64(c.Truth) + c.SoftPred - c.SoftInter + smooth)
+}
+
+// SoftF1 returns the image's own soft F1 (2ΣI+s)/(Σy+Σp+s).
+func (c ImageCounts) SoftF1(smooth float64) float64 {
+	return (2*c.SoftInter + smooth) / (float64(c.Truth) + c.SoftPred + smooth)
+}
+
 // CountImage computes the counts of one prediction. The probability of a
 // pixel must lie in [0, 1]; a truth pixel is set when it is not 0.
 func CountImage(p Prediction, threshold float64) (ImageCounts, error) {

@@ -230,3 +230,24 @@ func TestOpacityPercent(t *testing.T) {
 		t.Error("size mismatch: no error")
 	}
 }
+
+func TestPerImageSoftScores(t *testing.T) {
+	c, err := CountImage(predSoft, DefaultThreshold)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// I = 1, Σp = 1.625, Σy = 2 (see TestConventionsOnCraftedMasks).
+	if !near(c.SoftIoU(s), (1+s)/(2.625+s), 1e-12) || !near(c.SoftF1(s), (2+s)/(3.625+s), 1e-12) {
+		t.Errorf("soft per image %v %v", c.SoftIoU(s), c.SoftF1(s))
+	}
+	// An unlabelled prediction counts in "all" and makes no row of its own.
+	p := predFull
+	p.Subset = ""
+	tab, err := SegmentationTable([]Prediction{p, predNone}, DefaultMetricOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Rows) != 6 || tab.Rows[0].Images != 2 {
+		t.Errorf("rows %d, all has %d images; want 6 rows, 2 images", len(tab.Rows), tab.Rows[0].Images)
+	}
+}

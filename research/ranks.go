@@ -61,11 +61,6 @@ func quantile(sorted []float64, q float64) float64 {
 // two-sided normal interval is estimate ± z975 * SE.
 const z975 = 1.959963984540054
 
-// normalQuantile returns the p-quantile of the standard normal distribution.
-func normalQuantile(p float64) float64 {
-	return -math.Sqrt2 * math.Erfcinv(2*p)
-}
-
 // normalTwoSidedP returns the two-sided p-value 2 * (1 - Φ(|z|)).
 func normalTwoSidedP(z float64) float64 {
 	return math.Erfc(math.Abs(z) / math.Sqrt2)

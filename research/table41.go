@@ -73,7 +73,8 @@ type Table41 struct {
 // SegmentationTable computes the section 4.1 table of preds. Subsets, in
 // order: all (every prediction whose Subset is not "validation"), train,
 // test, validation, truth-empty and truth-not-empty (both within "all"),
-// then any other Subset label found, alphabetically. A subset without images
+// then any other non-empty Subset label found, alphabetically (an empty
+// label counts in "all" only). A subset without images
 // gets a row with Images 0 and NaN scores.
 func SegmentationTable(preds []Prediction, opt MetricOptions) (Table41, error) {
 	if err := opt.check(); err != nil {
@@ -96,7 +97,7 @@ func SegmentationTableFromCounts(counts []ImageCounts, opt MetricOptions) (Table
 	var others []string
 	for _, c := range counts {
 		switch c.Subset {
-		case SubsetTrain, SubsetTest, SubsetValidation:
+		case SubsetTrain, SubsetTest, SubsetValidation, "":
 		default:
 			if _, seen := subsets[c.Subset]; !seen {
 				others = append(others, c.Subset)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"text/tabwriter"
 
@@ -212,7 +213,8 @@ func writeSeverityText(w io.Writer, dataDir string, rep *severityReport, resampl
 		for id := range noRow {
 			ids = append(ids, id)
 		}
-		fmt.Fprintf(&b, " (no row: %s)", strings.Join(sortedStrings(ids), ", "))
+		sort.Strings(ids)
+		fmt.Fprintf(&b, " (no row: %s)", strings.Join(ids, ", "))
 	}
 	fmt.Fprintf(&b, "\n%d files left out, %d warnings while reading\n\n", len(rep.problems), rep.warnings)
 	fmt.Fprintf(&b, "AUC with 95%% CIs: DeLong (normal, clipped to [0, 1]) and bootstrap (%d resamples of patients, stratified by outcome, seed %d)\n", resamples, seed)
@@ -267,15 +269,6 @@ func writeSeverityText(w io.Writer, dataDir string, rep *severityReport, resampl
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func sortedStrings(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s
 }
 
 // severityPlots writes the figures of the report into dir and returns
