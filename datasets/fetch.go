@@ -1,0 +1,673 @@
+package datasets
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// FetchOptions configures Fetch.
+type FetchOptions struct {
+	// To is the data folder to fill (created if needed).
+	To string
+	// BaseAPI and BaseRaw are the GitHub API and raw-file hosts; empty means
+	// https://api.github.com and https://raw.githubusercontent.com. Tests
+	// point them at a local server.
+	BaseAPI, BaseRaw string
+	// Client makes the requests; nil means a client with a 5-minute
+	// timeout per request.
+	Client *http.Client
+	// Progress receives one line per file and per repository; nil means
+	// none.
+	Progress io.Writer
+	// Workers is the number of files downloaded at once; 0 means 4.
+	Workers int
+	// Retries is the number of further attempts after a download fails with
+	// a network error or a server error (5xx), waiting 1 s, 2 s, 4 s ...
+	// in between; 0 means no retry.
+	Retries int
+}
+
+// FetchReport says what Fetch did and what is missing.
+type FetchReport struct {
+	Dir        string
+	Repos      []RepoReport
+	Downloaded int   // files downloaded and checked in this run
+	Skipped    int   // files already complete (size as listed and checked)
+	Bytes      int64 // bytes downloaded in this run
+	// Failed lists the files (paths relative to Dir, or a repository for a
+	// failed listing) that could not be downloaded or did not pass their
+	// check; none of them was written.
+	Failed []FileError
+	// Missing lists what the layout needs but the sources do not hold (for
+	// example a Cohen image that an annotation refers to).
+	Missing []string
+	// Warnings are problems that did not stop anything (a truncated
+	// listing).
+	Warnings []string
+}
+
+// RepoReport is the part of a FetchReport for one source repository.
+type RepoReport struct {
+	Repo                                string // owner/name@branch
+	Needed, Downloaded, Skipped, Failed int
+}
+
+// Complete reports whether every needed file is there.
+func (r *FetchReport) Complete() bool { return len(r.Failed) == 0 && len(r.Missing) == 0 }
+
+// fileCheck validates a downloaded file before it counts.
+type fileCheck int
+
+const (
+	checkLabelme fileCheck = iota // JSON that parses as labelme; an embedded image decodes
+	checkImage                    // JPEG or PNG that decodes
+	checkCSV                      // CSV with a header and rows of equal length ('#' lines are comments)
+)
+
+// fetchRule maps files of a repository into the data folder.
+type fetchRule struct {
+	from  string    // a file path, or a folder ending in "/" whose direct children are taken
+	to    string    // a file path under the data folder, or a folder ending in "/"
+	exts  []string  // folder rules: the extensions kept (lower case)
+	check fileCheck // how each file is checked
+	// cohenImages restricts a folder rule to the images the cohen cohort
+	// needs (see Fetch).
+	cohenImages bool
+}
+
+// fetchSource is one source repository.
+type fetchSource struct {
+	owner, repo, branch string
+	rules               []fetchRule
+}
+
+// fetchSources is the map from the source repositories to the canonical
+// layout (see Fetch). Rules run in order: the severity table comes before
+// the Cohen images it selects.
+var fetchSources = []fetchSource{
+	{
+		owner: "haimingt", repo: "opacity_segmentation_covid_chest_X_ray", branch: "master",
+		rules: []fetchRule{
+			{from: "covid_rural_annot/covid_rural_patient_info.csv", to: "covid-ar/patient_info.csv", check: checkCSV},
+			{from: "covid_rural_annot/covid_rural_radiologist_notes.csv", to: "covid-ar/radiologist_notes.csv", check: checkCSV},
+			{from: "covid_rural_annot/jpgs/jsons/", to: "covid-ar/annotations/", exts: []string{".json"}, check: checkLabelme},
+			{from: "covid-chestxray-dataset/selected_images/", to: "cohen/annotations/", exts: []string{".json"}, check: checkLabelme},
+		},
+	},
+	{
+		owner: "ieee8023", repo: "covid-chestxray-dataset", branch: "master",
+		rules: []fetchRule{
+			{from: "metadata.csv", to: "cohen/metadata.csv", check: checkCSV},
+			{from: "annotations/covid-severity-scores.csv", to: "cohen/covid-severity-scores.csv", check: checkCSV},
+			{from: "images/", to: "cohen/images/", exts: []string{".jpg", ".jpeg", ".png"}, check: checkImage, cohenImages: true},
+		},
+	},
+	{
+		owner: "GeneralBlockchain", repo: "covid-19-chest-xray-segmentations-dataset", branch: "master",
+		rules: []fetchRule{
+			{from: "structure.csv", to: "cxr-seg/structure.csv", check: checkCSV},
+			{from: "metadata.csv", to: "cxr-seg/metadata.csv", check: checkCSV},
+			{from: "images/", to: "cxr-seg/images/", exts: []string{".jpg", ".jpeg", ".png"}, check: checkImage},
+			{from: "masks/", to: "cxr-seg/masks/", exts: []string{".png"}, check: checkImage},
+		},
+	},
+}
+
+// Fetch downloads the real data into the canonical layout of opt.To:
+//
+//	haimingt/opacity_segmentation_covid_chest_X_ray (master)
+//	  covid_rural_annot/covid_rural_patient_info.csv        -> covid-ar/patient_info.csv
+//	  covid_rural_annot/covid_rural_radiologist_notes.csv   -> covid-ar/radiologist_notes.csv
+//	  covid_rural_annot/jpgs/jsons/*.json (images embedded) -> covid-ar/annotations/
+//	  covid-chestxray-dataset/selected_images/*.json        -> cohen/annotations/
+//	ieee8023/covid-chestxray-dataset (master)
+//	  metadata.csv                                          -> cohen/metadata.csv
+//	  annotations/covid-severity-scores.csv                 -> cohen/covid-severity-scores.csv
+//	  images/<file>                                         -> cohen/images/  (only those needed, below)
+//	GeneralBlockchain/covid-19-chest-xray-segmentations-dataset (master)
+//	  structure.csv, metadata.csv                           -> cxr-seg/
+//	  images/*, masks/*.png                                 -> cxr-seg/images/, cxr-seg/masks/
+//
+// Of the Cohen collection (about a thousand images) it takes only the
+// images whose stem is that of a cohen annotation (the paper's validation
+// set) or that have a severity score (the 94 images scored by Cohen et
+// al.); an annotation or score whose image the collection lacks is reported
+// in Missing. The JPEGs beside the COVID-19-AR annotations are not fetched:
+// the annotations embed them.
+//
+// For each repository Fetch makes one request for the recursive tree
+// listing of the branch (GET {BaseAPI}/repos/{owner}/{repo}/git/trees/{branch}?recursive=1)
+// and one per file it needs ({BaseRaw}/{owner}/{repo}/{branch}/{path}). It
+// is resumable: a file already present whose size is the listed size and
+// that passes its check is skipped. A download must have the listed size
+// and pass its check (labelme JSON parses and its embedded image decodes,
+// images decode, CSV files parse) before it is written, atomically; a file
+// that fails is reported and not written. Leftover temporary files of an
+// interrupted run are removed.
+//
+// The error is for what stops everything: a data folder that cannot be
+// created, a cancelled context. Everything else is in the report.
+func Fetch(ctx context.Context, opt FetchOptions) (*FetchReport, error) {
+	if opt.To == "" {
+		return nil, errors.New("fetch: no data folder")
+	}
+	if err := os.MkdirAll(opt.To, 0o755); err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	f := &fetcher{opt: opt, rep: &FetchReport{Dir: opt.To}, cohenStems: map[string]bool{}, scored: map[string]bool{}}
+	if f.opt.BaseAPI == "" {
+		f.opt.BaseAPI = "https://api.github.com"
+	}
+	if f.opt.BaseRaw == "" {
+		f.opt.BaseRaw = "https://raw.githubusercontent.com"
+	}
+	f.opt.BaseAPI = strings.TrimRight(f.opt.BaseAPI, "/")
+	f.opt.BaseRaw = strings.TrimRight(f.opt.BaseRaw, "/")
+	if f.opt.Client == nil {
+		f.opt.Client = &http.Client{Timeout: 5 * time.Minute}
+	}
+	if f.opt.Workers <= 0 {
+		f.opt.Workers = 4
+	}
+	for _, src := range fetchSources {
+		if err := f.source(ctx, src); err != nil {
+			return f.rep, err
+		}
+	}
+	sort.Slice(f.rep.Failed, func(i, j int) bool { return f.rep.Failed[i].File < f.rep.Failed[j].File })
+	sort.Strings(f.rep.Missing)
+	f.logf("fetch: %d downloaded (%s), %d already complete, %d failed, %d missing",
+		f.rep.Downloaded, formatBytes(f.rep.Bytes), f.rep.Skipped, len(f.rep.Failed), len(f.rep.Missing))
+	return f.rep, nil
+}
+
+// fetcher holds the state of one Fetch.
+type fetcher struct {
+	opt FetchOptions
+	rep *FetchReport
+	mu  sync.Mutex // guards rep and progress output
+
+	cohenStems map[string]bool // stems of the cohen annotations
+	scored     map[string]bool // file names with a severity score
+	haveScores bool
+}
+
+func (f *fetcher) logf(format string, args ...any) {
+	if f.opt.Progress == nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fmt.Fprintf(f.opt.Progress, format+"\n", args...)
+}
+
+// fetchFile is one file to bring: where from, where to, its listed size.
+type fetchFile struct {
+	repoPath string
+	dest     string // relative to the data folder, slash-separated
+	size     int64
+	check    fileCheck
+}
+
+// source fetches what the layout needs from one repository.
+func (f *fetcher) source(ctx context.Context, src fetchSource) error {
+	name := src.owner + "/" + src.repo
+	rr := RepoReport{Repo: name + "@" + src.branch}
+	defer func() { f.rep.Repos = append(f.rep.Repos, rr) }()
+	listing, err := f.listing(ctx, src)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		f.rep.Failed = append(f.rep.Failed, FileError{File: name + " (listing)", Error: err.Error()})
+		f.logf("%s: listing failed: %v", name, err)
+		rr.Failed++
+		return nil
+	}
+	if listing.Truncated {
+		f.rep.Warnings = append(f.rep.Warnings, name+": the tree listing is truncated; files beyond it are not fetched")
+	}
+	blobs := map[string]int64{}
+	for _, e := range listing.Tree {
+		if e.Type == "blob" {
+			blobs[e.Path] = e.Size
+		}
+	}
+	for _, rule := range src.rules {
+		files := f.selectFiles(name, rule, listing, blobs)
+		rr.Needed += len(files)
+		f.logf("%s: %s -> %s: %d files", name, rule.from, rule.to, len(files))
+		d, s, n, err := f.download(ctx, src, files)
+		rr.Downloaded += d
+		rr.Skipped += s
+		rr.Failed += n
+		if err != nil {
+			return err
+		}
+		if rule.to == "cohen/covid-severity-scores.csv" {
+			f.readScores()
+		}
+	}
+	return nil
+}
+
+// selectFiles lists the files of a rule from the listing, and records what is
+// missing.
+func (f *fetcher) selectFiles(repo string, rule fetchRule, listing *treeListing, blobs map[string]int64) []fetchFile {
+	if !strings.HasSuffix(rule.from, "/") {
+		size, ok := blobs[rule.from]
+		if !ok {
+			f.rep.Missing = append(f.rep.Missing, fmt.Sprintf("%s (%s has no %s)", rule.to, repo, rule.from))
+			return nil
+		}
+		return []fetchFile{{repoPath: rule.from, dest: rule.to, size: size, check: rule.check}}
+	}
+	var files []fetchFile
+	found := map[string]bool{} // stems of the images found, for cohen
+	for _, e := range listing.Tree {
+		if e.Type != "blob" || !strings.HasPrefix(e.Path, rule.from) {
+			continue
+		}
+		base := e.Path[len(rule.from):]
+		if !safeBaseName(base) || !hasExt(base, rule.exts) {
+			continue
+		}
+		if rule.cohenImages {
+			stem := fileStem(base)
+			if !f.cohenStems[stem] && !f.scored[base] {
+				continue
+			}
+			found[stem] = true
+			found[base] = true
+		}
+		if rule.from == "covid-chestxray-dataset/selected_images/" {
+			f.cohenStems[fileStem(base)] = true
+		}
+		files = append(files, fetchFile{repoPath: e.Path, dest: rule.to + base, size: e.Size, check: rule.check})
+	}
+	if rule.cohenImages {
+		var miss []string
+		for stem := range f.cohenStems {
+			if !found[stem] {
+				miss = append(miss, fmt.Sprintf("cohen/images/%s.* (image of cohen/annotations/%s.json; not in %s)", stem, stem, repo))
+			}
+		}
+		for file := range f.scored {
+			if !found[file] {
+				miss = append(miss, fmt.Sprintf("cohen/images/%s (has a severity score; not in %s)", file, repo))
+			}
+		}
+		sort.Strings(miss)
+		f.rep.Missing = append(f.rep.Missing, miss...)
+		if !f.haveScores {
+			f.rep.Warnings = append(f.rep.Warnings, "cohen: no severity table, so only the annotated Cohen images were selected")
+		}
+	}
+	return files
+}
+
+// readScores reads the file names of the severity table once it is in
+// place (downloaded now or before).
+func (f *fetcher) readScores() {
+	data, err := os.ReadFile(filepath.Join(f.opt.To, "cohen", "covid-severity-scores.csv"))
+	if err != nil {
+		return
+	}
+	r := csv.NewReader(bytes.NewReader(data))
+	r.Comment = '#'
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil || len(rows) < 2 {
+		return
+	}
+	for _, row := range rows[1:] {
+		if name := strings.TrimSpace(row[0]); name != "" && safeBaseName(name) {
+			f.scored[name] = true
+		}
+	}
+	f.haveScores = true
+}
+
+// safeBaseName reports whether name is a plain file name: no folder, not
+// "." or "..", no backslash or control character.
+func safeBaseName(name string) bool {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\\") {
+		return false
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+func hasExt(name string, exts []string) bool {
+	e := strings.ToLower(path.Ext(name))
+	for _, x := range exts {
+		if e == x {
+			return true
+		}
+	}
+	return false
+}
+
+// download brings the files, workers at a time. It returns how many were
+// downloaded, skipped and failed.
+func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFile) (downloaded, skipped, failed int, err error) {
+	dirs := map[string]bool{}
+	for _, ff := range files {
+		dirs[path.Dir(ff.dest)] = true
+	}
+	for d := range dirs {
+		full := filepath.Join(f.opt.To, filepath.FromSlash(d))
+		if err := os.MkdirAll(full, 0o755); err != nil {
+			return 0, 0, 0, fmt.Errorf("fetch: %w", err)
+		}
+		removeStaleTemps(full)
+	}
+	type result struct {
+		skipped bool
+		n       int64
+		err     error
+	}
+	results := make([]result, len(files))
+	var done int
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < min(f.opt.Workers, max(len(files), 1)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				ff := files[i]
+				skip, n, err := f.one(ctx, src, ff)
+				results[i] = result{skip, n, err}
+				f.mu.Lock()
+				done++
+				if f.opt.Progress != nil {
+					status := "ok"
+					switch {
+					case err != nil:
+						status = "FAILED: " + err.Error()
+					case skip:
+						status = "already complete"
+					}
+					fmt.Fprintf(f.opt.Progress, "[%d/%d] %s %s %s\n", done, len(files), ff.dest, formatBytes(ff.size), status)
+				}
+				f.mu.Unlock()
+			}
+		}()
+	}
+	for i := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if ctx.Err() != nil {
+		return 0, 0, 0, ctx.Err()
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, r := range results {
+		switch {
+		case r.err != nil:
+			failed++
+			f.rep.Failed = append(f.rep.Failed, FileError{File: files[i].dest, Error: r.err.Error()})
+		case r.skipped:
+			skipped++
+			f.rep.Skipped++
+		default:
+			downloaded++
+			f.rep.Downloaded++
+			f.rep.Bytes += r.n
+		}
+	}
+	return downloaded, skipped, failed, nil
+}
+
+// removeStaleTemps removes the temporary files that an interrupted
+// WriteFileAtomic may have left in dir.
+func removeStaleTemps(dir string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, ".") && strings.Contains(n, ".tmp-") && e.Type().IsRegular() {
+			os.Remove(filepath.Join(dir, n))
+		}
+	}
+}
+
+// one brings one file: skipped if already complete, else downloaded,
+// checked and written.
+func (f *fetcher) one(ctx context.Context, src fetchSource, ff fetchFile) (skipped bool, n int64, err error) {
+	dest := filepath.Join(f.opt.To, filepath.FromSlash(ff.dest))
+	if st, err := os.Stat(dest); err == nil && st.Mode().IsRegular() && st.Size() == ff.size {
+		if data, err := os.ReadFile(dest); err == nil && checkFile(ff.dest, data, ff.check) == nil {
+			return true, 0, nil
+		}
+	}
+	u := f.opt.BaseRaw + "/" + src.owner + "/" + src.repo + "/" + src.branch + "/" + escapePath(ff.repoPath)
+	var data []byte
+	for attempt := 0; ; attempt++ {
+		var retry bool
+		data, retry, err = f.get(ctx, u, ff.size)
+		if err == nil || !retry || attempt >= f.opt.Retries {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return false, 0, ctx.Err()
+		case <-time.After(time.Second << attempt):
+		}
+	}
+	if err != nil {
+		return false, 0, err
+	}
+	if int64(len(data)) != ff.size {
+		return false, 0, fmt.Errorf("size %d bytes, listed %d (truncated or changed)", len(data), ff.size)
+	}
+	if err := checkFile(ff.dest, data, ff.check); err != nil {
+		return false, 0, err
+	}
+	if err := WriteFileAtomic(dest, data, 0o644); err != nil {
+		return false, 0, err
+	}
+	return false, int64(len(data)), nil
+}
+
+// escapePath escapes each segment of a repository path for a URL.
+func escapePath(p string) string {
+	segs := strings.Split(p, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return strings.Join(segs, "/")
+}
+
+// get downloads u, reading at most limit+1 bytes; retry says whether the
+// failure may pass (network error, 5xx).
+func (f *fetcher) get(ctx context.Context, u string, limit int64) (data []byte, retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, false, err
+	}
+	req.Header.Set("User-Agent", "opacity-fetch (github.com/covidxray/opacity)")
+	resp, err := f.opt.Client.Do(req)
+	if err != nil {
+		return nil, ctx.Err() == nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		return nil, resp.StatusCode >= 500, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	data, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, ctx.Err() == nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	return data, false, nil
+}
+
+// maxListing bounds the size of a tree listing (GitHub's own limit is
+// 100,000 entries, about 7 MB).
+const maxListing = 64 << 20
+
+// listing fetches and parses the recursive tree listing of a repository.
+func (f *fetcher) listing(ctx context.Context, src fetchSource) (*treeListing, error) {
+	u := fmt.Sprintf("%s/repos/%s/%s/git/trees/%s?recursive=1", f.opt.BaseAPI, url.PathEscape(src.owner), url.PathEscape(src.repo), url.PathEscape(src.branch))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/vnd.github+json")
+	req.Header.Set("User-Agent", "opacity-fetch (github.com/covidxray/opacity)")
+	resp, err := f.opt.Client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxListing+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if len(data) > maxListing {
+		return nil, fmt.Errorf("GET %s: listing larger than %d bytes", u, maxListing)
+	}
+	l, err := parseTreeListing(data)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	f.logf("%s/%s@%s: %d entries listed", src.owner, src.repo, src.branch, len(l.Tree))
+	return l, nil
+}
+
+// treeListing is GitHub's recursive tree listing (the fields used here).
+type treeListing struct {
+	Tree      []treeEntry `json:"tree"`
+	Truncated bool        `json:"truncated"`
+}
+
+// treeEntry is one entry of a tree listing: type "blob" (file), "tree"
+// (folder) or "commit" (submodule).
+type treeEntry struct {
+	Path string `json:"path"`
+	Type string `json:"type"`
+	Size int64  `json:"size"`
+}
+
+// parseTreeListing parses a GitHub recursive tree listing
+// ({"tree": [{"path", "type", "size"}, ...], "truncated": bool}) and checks
+// it: a "tree" array must be there, every blob needs a relative, clean path
+// (no "..", no leading "/", no empty segment) and a size >= 0. Entries that
+// are not blobs are kept as they are.
+func parseTreeListing(data []byte) (*treeListing, error) {
+	var raw struct {
+		Tree      *[]treeEntry `json:"tree"`
+		Truncated bool         `json:"truncated"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("tree listing: invalid JSON: %w", err)
+	}
+	if raw.Tree == nil {
+		return nil, errors.New(`tree listing: no "tree" array`)
+	}
+	for i, e := range *raw.Tree {
+		if e.Type != "blob" {
+			continue
+		}
+		if e.Path == "" || strings.HasPrefix(e.Path, "/") || path.Clean(e.Path) != e.Path || e.Path == ".." || strings.HasPrefix(e.Path, "../") {
+			return nil, fmt.Errorf("tree listing: entry %d: unsafe path %q", i, e.Path)
+		}
+		if e.Size < 0 {
+			return nil, fmt.Errorf("tree listing: entry %d (%s): negative size %d", i, e.Path, e.Size)
+		}
+	}
+	return &treeListing{Tree: *raw.Tree, Truncated: raw.Truncated}, nil
+}
+
+// checkFile validates a file before it counts as downloaded; name is used
+// in errors.
+func checkFile(name string, data []byte, check fileCheck) error {
+	switch check {
+	case checkLabelme:
+		var l Labelme
+		if err := json.Unmarshal(data, &l); err != nil {
+			return fmt.Errorf("%s: invalid JSON: %w", name, err)
+		}
+		img, err := l.EmbeddedImageBytes(name)
+		if err != nil {
+			return err
+		}
+		if img != nil {
+			if _, err := DecodeGray(name+": imageData", img); err != nil {
+				return err
+			}
+		}
+	case checkImage:
+		if _, err := DecodeGray(name, data); err != nil {
+			return err
+		}
+	case checkCSV:
+		return checkCSVData(name, data)
+	}
+	return nil
+}
+
+// checkCSVData checks that data is a CSV table: lines starting with '#' are
+// comments, the first record is the header, every record has as many
+// fields as the header, and there is at least one record after it.
+func checkCSVData(name string, data []byte) error {
+	r := csv.NewReader(bufio.NewReader(bytes.NewReader(data)))
+	r.Comment = '#'
+	n := 0
+	for {
+		_, err := r.Read()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("%s: invalid CSV: %w", name, err)
+		}
+		n++
+	}
+	if n < 2 {
+		return fmt.Errorf("%s: CSV has %d records, want a header and rows", name, n)
+	}
+	return nil
+}
+
+// formatBytes writes a byte count for people.
+func formatBytes(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
