@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"github.com/covidxray/opacity/datasets"
+)
+
+func init() {
+	register(command{
+		name:    "data fetch",
+		summary: "download the real data (annotations, clinical table, Cohen and cxr-seg images) into a data folder",
+		run:     runDataFetch,
+	})
+}
+
+func runDataFetch(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("data fetch", stderr)
+	to := fs.String("to", "", "data folder to fill (created; files already complete are kept) (required)")
+	workers := fs.Int("workers", 4, "files downloaded at once")
+	retries := fs.Int("retries", 2, "further attempts after a network or server error")
+	api := fs.String("api", "https://api.github.com", "GitHub API base URL (for a mirror or a test server)")
+	raw := fs.String("raw", "https://raw.githubusercontent.com", "raw file base URL (for a mirror or a test server)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: opacity data fetch --to DIR")
+		fmt.Fprintln(stderr, "\nDownloads what the canonical layout needs from the source repositories (see")
+		fmt.Fprintln(stderr, "datasets.Fetch): progress on stderr, a summary on stdout. Run it again to resume;")
+		fmt.Fprintln(stderr, "it exits with status 1 while anything is missing or failed.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlagsNoArgs(fs, args); err != nil {
+		return err
+	}
+	if *to == "" {
+		fs.Usage()
+		return errors.New("--to is required")
+	}
+	if *workers < 1 || *retries < 0 {
+		return fmt.Errorf("--workers %d, --retries %d: want at least 1 and 0", *workers, *retries)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rep, err := datasets.Fetch(ctx, datasets.FetchOptions{
+		To: *to, BaseAPI: *api, BaseRaw: *raw, Progress: stderr, Workers: *workers, Retries: *retries,
+	})
+	if rep != nil {
+		writeFetchReport(stdout, rep)
+	}
+	if err != nil {
+		return err
+	}
+	if !rep.Complete() {
+		return fmt.Errorf("incomplete: %d files failed, %d missing (run it again to retry the failed ones)", len(rep.Failed), len(rep.Missing))
+	}
+	return nil
+}
+
+// writeFetchReport prints what was fetched and what is missing.
+func writeFetchReport(w io.Writer, rep *datasets.FetchReport) {
+	fmt.Fprintf(w, "data: %s\n", rep.Dir)
+	for _, r := range rep.Repos {
+		fmt.Fprintf(w, "  %-70s needed %4d  downloaded %4d  already complete %4d  failed %3d\n", r.Repo, r.Needed, r.Downloaded, r.Skipped, r.Failed)
+	}
+	fmt.Fprintf(w, "downloaded %d files (%d bytes), %d already complete\n", rep.Downloaded, rep.Bytes, rep.Skipped)
+	if len(rep.Failed) > 0 {
+		fmt.Fprintf(w, "failed (%d; not written):\n", len(rep.Failed))
+		for _, f := range rep.Failed {
+			fmt.Fprintf(w, "  %s: %s\n", f.File, f.Error)
+		}
+	}
+	if len(rep.Missing) > 0 {
+		fmt.Fprintf(w, "missing from the sources (%d):\n", len(rep.Missing))
+		for _, m := range rep.Missing {
+			fmt.Fprintf(w, "  %s\n", m)
+		}
+	}
+	for _, warn := range rep.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", warn)
+	}
+	if rep.Complete() {
+		fmt.Fprintln(w, "complete")
+	}
+}
