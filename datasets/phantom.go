@@ -157,7 +157,8 @@ type patientPlan struct {
 // dir is created if needed. If it exists and is not empty it must hold a
 // previous phantom (a SYNTHETIC marker): its covid-ar and cohen folders are
 // then replaced. Every file is written atomically. The same options give
-// the same bytes.
+// the same bytes (with the same Go release: the PNG and JPEG encoders and
+// math/rand/v2's distributions are the standard library's).
 func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 	if opt.Patients <= 0 {
 		return nil, fmt.Errorf("phantom: %d patients: want at least 1", opt.Patients)
@@ -574,6 +575,8 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 	plans := make([]plan, n)
 	patient, sev := 0, 0.0
 	var anat patientAnatomy
+	var sex, survival string
+	var age int
 	for i := range plans {
 		pl := &plans[i]
 		// A new patient, or a follow-up X-ray of the last one.
@@ -582,17 +585,18 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 			sev = rng.NormFloat64() + 0.5 // a hospital series: sicker on average
 			anat = newPatientAnatomy(rng)
 			pl.offset = rng.IntN(4)
+			sex = []string{"F", "M"}[rng.IntN(2)]
+			age = 30 + rng.IntN(55)
+			survival = "Y"
+			if sev > 1.3 && rng.Float64() < 0.5 {
+				survival = "N"
+			}
 		} else {
 			pl.offset = plans[i-1].offset + 1 + rng.IntN(5)
 			sev += 0.3 * rng.NormFloat64()
 		}
 		pl.patient, pl.anatomy = 9000+patient, anat
-		pl.sex = []string{"F", "M"}[rng.IntN(2)]
-		pl.age = 30 + rng.IntN(55)
-		pl.survival = "Y"
-		if sev > 1.3 && rng.Float64() < 0.5 {
-			pl.survival = "N"
-		}
+		pl.sex, pl.age, pl.survival = sex, age, survival
 		pl.w = int(float64(opt.Size) * (0.9 + 0.35*rng.Float64()))
 		pl.h = int(float64(opt.Size) * (0.9 + 0.3*rng.Float64()))
 		if rng.Float64() < sigmoid(-1.5*sev-1.2) {

@@ -56,6 +56,16 @@ func TestWritePhantomReadBack(t *testing.T) {
 		if s.Opacity.Empty() != im.Clear() {
 			t.Errorf("%s: empty opacity %v, clear %v", s.File, s.Opacity.Empty(), im.Clear())
 		}
+		// The paper's preprocessing keeps the opacity share of the lungs
+		// (nearest resampling moves it by a few points at most).
+		p, err := Prepare(s, 48, DefaultMargin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pin, _ := p.Opacity.IntersectCount(p.Lung)
+		if ppct := 100 * float64(pin) / float64(p.Lung.Count()); math.Abs(ppct-pct) > 5 {
+			t.Errorf("%s: opacity %.1f%% after Prepare, %.1f%% before", s.File, ppct, pct)
+		}
 	}
 	for _, p := range sum.Patients {
 		o := clinical[p.ID]
