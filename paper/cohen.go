@@ -1,0 +1,194 @@
+package paper
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+
+	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/research"
+	"github.com/covidxray/opacity/research/plots"
+)
+
+// CohenModelScoresFile is the CSV of Cohen et al.'s model outputs on the
+// covid-ar images that Figure 4 reads from the data folder (or from
+// $OPACITY_COHEN_SCORES). Format: a header with an image column (file,
+// filename, image or stem: the annotation or image file name, matched by
+// stem) and the column CohenModelScoreColumn; one row per image; lines
+// starting with '#' are comments. For example:
+//
+//	filename,opacity_score
+//	COVID-19-AR-16406488_01-08-2012-XR.json,2.81
+const (
+	CohenModelScoresFile  = "cohen-model-scores.csv"
+	CohenModelScoreColumn = "opacity_score"
+	EnvCohenScores        = "OPACITY_COHEN_SCORES"
+)
+
+// Figure4 is the paper's Figure 4: the ROC of the opacity score of Cohen et
+// al.'s model for ICU admission and mortality, beside the opacity % (manual
+// masks), with paired DeLong tests, per image and per patient. The scores
+// come from a user-supplied CSV (CohenModelScoresFile): running Cohen et
+// al.'s model needs its weights, which this repository does not ship. When
+// the CSV is absent the result says so and nothing is drawn. Files: figure4,
+// table-figure4.
+func Figure4(st *Study) (*Result, error) {
+	return finish(st, "figure4")(figure4(st))
+}
+
+func figure4(st *Study) (*Result, error) {
+	s := st.Settings
+	r := newResult("Figure 4: Cohen et al.'s opacity score as a predictor of ICU admission and mortality")
+	path := s.CohenModelScores
+	other, err := research.ReadScoreCSV(path, CohenModelScoreColumn)
+	if errors.Is(err, fs.ErrNotExist) {
+		r.skip("Cohen et al.'s model scores are not available: no %s. Figure 4 needs the output of their severity model (torchxrayvision) on the covid-ar images, "+
+			"which this repository cannot compute offline (the model's weights are not shipped). Write it as CSV with columns `filename,%s` "+
+			"(one row per covid-ar image, the file name of its annotation or image) into the data folder or point `%s` at it, and rerun this notebook.",
+			path, CohenModelScoreColumn, EnvCohenScores)
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("Figure 4: %w", err)
+	}
+	if st.Clinical == nil {
+		r.skip("no clinical table (%v): no outcome to predict.", st.ClinicalErr)
+		return r, nil
+	}
+	name := "Cohen model " + CohenModelScoreColumn
+	sc, err := research.CompareScores(st.Severity, name, other, Aggregate, s.bootstrap())
+	if err != nil {
+		r.skip("the comparison with %s could not be computed: %v", path, err)
+		return r, nil
+	}
+	t := &table{header: []string{"level", "outcome", "images", "AUC opacity % (manual)", "95% CI", "AUC Cohen score", "95% CI", "difference (95% CI)", "paired DeLong p"}}
+	for _, row := range []struct {
+		level, outcome string
+		c              research.PairedComparison
+	}{
+		{"image", OutcomeICU, sc.ImageICU}, {"image", OutcomeMortality, sc.ImageMortality},
+		{"patient (" + string(Aggregate) + ")", OutcomeICU, sc.PatientICU}, {"patient (" + string(Aggregate) + ")", OutcomeMortality, sc.PatientMortality},
+	} {
+		c := row.c
+		t.add(row.level, row.outcome, fmt.Sprint(c.Opacity.NPos+c.Opacity.NNeg), fmt.Sprintf("%.3f", c.Opacity.AUC), fmtCI(c.Opacity.CI95DeLong),
+			fmt.Sprintf("%.3f", c.Other.AUC), fmtCI(c.Other.CI95DeLong),
+			fmt.Sprintf("%+.3f (%.3f to %.3f)", c.Paired.Diff, c.Paired.CI95[0], c.Paired.CI95[1]), fmt.Sprintf("%.3g", c.Paired.P))
+	}
+	r.Numbers["auc_cohen_image_icu"] = sc.ImageICU.Other.AUC
+	r.Numbers["auc_cohen_image_mortality"] = sc.ImageMortality.Other.AUC
+	if err := r.saveTable(s, "table-figure4", fmt.Sprintf("Figure 4: Cohen et al.'s model score vs opacity %% (manual masks), %d images with both%s", sc.Images, s.dataTag()), t); err != nil {
+		return nil, err
+	}
+	panel := func(title string, c research.PairedComparison) plots.ROCPanel {
+		p := plots.ROCPanel{Title: title, Note: fmt.Sprintf("per image, paired DeLong p = %.2g", c.Paired.P), Curves: []plots.ROCCurve{
+			plots.CurveFromSummary("Cohen model score", c.Other),
+			plots.CurveFromSummary("opacity % (manual)", c.Opacity),
+		}}
+		p.Curves[1].Dashed = true
+		return p
+	}
+	f, err := plots.ROCFigure("Cohen et al.'s opacity score"+s.dataTag(), []plots.ROCPanel{panel(OutcomeICU, sc.ImageICU), panel(OutcomeMortality, sc.ImageMortality)})
+	if err != nil {
+		return nil, err
+	}
+	if err := r.saveFigure(s, "figure4", f); err != nil {
+		return nil, err
+	}
+	if len(sc.Missing) > 0 {
+		r.note("%d covid-ar images have no Cohen model score and are left out: %v", len(sc.Missing), limit(sc.Missing, 5))
+	}
+	return r, nil
+}
+
+// CohenCorrelation correlates the opacity percentage with Cohen et al.'s
+// radiologist severity scores (geographic extent 0–8, opacity degree 0–6,
+// mean of three radiologists): on cohen/ (the paper's validation images)
+// from the manual masks and, after Study.EnsureModel, from the predicted
+// masks; and on cxr-seg/ from the radiologists' masks when it is present.
+// Spearman's rho with a Fisher-z 95% interval and a scatter plot each.
+// Files: figure-cohen-scores-manual, figure-cohen-scores-predicted,
+// figure-cxrseg-cohen-scores, table-cohen-scores.
+func CohenCorrelation(st *Study) (*Result, error) {
+	return finish(st, "cohen_scores")(cohenCorrelation(st))
+}
+
+func cohenCorrelation(st *Study) (*Result, error) {
+	s := st.Settings
+	r := newResult("Opacity % vs Cohen et al.'s radiologist severity scores")
+	if st.CohenScores == nil {
+		r.skip("no Cohen severity scores (%v).", st.CohenScoresErr)
+		return r, nil
+	}
+	t := &table{header: []string{"images", "opacity % from", "n", "Spearman ρ geographic extent", "95% CI", "Spearman ρ opacity degree", "95% CI"}}
+	type source struct {
+		name, masks, axis, file, key string
+		pct                          map[string]float64
+	}
+	sources := []source{{"cohen/ (paper's validation)", "manual masks (paper's authors)", "opacity % (paper's manual masks)", "figure-cohen-scores-manual", "cohen_manual", st.ManualPct[datasets.CohortCohen]}}
+	pred := map[string]float64{}
+	for _, it := range st.Items {
+		if it.Cohort == datasets.CohortCohen && it.Prob != nil {
+			p, err := research.PredictedOpacityPercent(it.Input.Lung.Pix, it.Prob, research.DefaultThreshold)
+			if err != nil {
+				return nil, fmt.Errorf("%s/%s: %w", it.Cohort, it.File, err)
+			}
+			pred[it.Stem] = p
+		}
+	}
+	if len(pred) > 0 {
+		sources = append(sources, source{"cohen/ (paper's validation)", "predicted masks (" + st.TrainCohort + " model)", "opacity % (predicted masks)", "figure-cohen-scores-predicted", "cohen_predicted", pred})
+	} else {
+		r.note("The predicted masks' opacity %% on cohen/ needs the model (Study.EnsureModel before CohenCorrelation); not shown.")
+	}
+	if len(st.ManualPct[datasets.CohortCXRSeg]) > 0 {
+		sources = append(sources, source{"cxr-seg/ (not in the paper)", "manual masks (radiologists)", "opacity % (radiologists' masks)", "figure-cxrseg-cohen-scores", "cxrseg_manual", st.ManualPct[datasets.CohortCXRSeg]})
+	} else {
+		r.note("No cxr-seg/ cohort in this data folder: its correlation with Cohen's scores is not computed.")
+	}
+	for _, src := range sources {
+		if len(src.pct) == 0 {
+			r.skip("%s: no image with an opacity %% from %s.", src.name, src.masks)
+			continue
+		}
+		c, err := research.CompareCohenScores(src.pct, st.CohenScores)
+		if err != nil {
+			r.skip("%s, %s: %v (%d images with both a percentage and a score)", src.name, src.masks, err, c.N)
+			continue
+		}
+		t.add(src.name, src.masks, fmt.Sprint(c.N), fmt.Sprintf("%.3f", c.SpearmanGeographic.Rho), fmtCI(c.SpearmanGeographic.CI95),
+			fmt.Sprintf("%.3f", c.SpearmanOpacity.Rho), fmtCI(c.SpearmanOpacity.CI95))
+		r.Numbers["spearman_"+src.key+"_geographic"] = c.SpearmanGeographic.Rho
+		r.Numbers["spearman_"+src.key+"_opacity"] = c.SpearmanOpacity.Rho
+		r.Numbers["n_"+src.key] = float64(c.N)
+		var x, geo, op []float64
+		for _, p := range c.Pairs {
+			x = append(x, p.OpacityPct)
+			geo = append(geo, p.GeographicMean)
+			op = append(op, p.OpacityMean)
+		}
+		xl := src.axis
+		f, err := plots.ScatterFigure(fmt.Sprintf("%s: opacity %% vs radiologists' severity scores%s", strings.Fields(src.name)[0], s.shortTag()), []plots.ScatterPanel{
+			{Title: "Geographic extent", XLabel: xl, YLabel: "geographic_mean (0–8)", X: x, Y: geo, Corr: c.SpearmanGeographic},
+			{Title: "Opacity degree", XLabel: xl, YLabel: "opacity_mean (0–6)", X: x, Y: op, Corr: c.SpearmanOpacity},
+		})
+		if err != nil {
+			return nil, err
+		}
+		if err := r.saveFigure(s, src.file, f); err != nil {
+			return nil, err
+		}
+		if len(c.Unscored) > 0 {
+			sort.Strings(c.Unscored)
+			r.note("%s: %d images without a Cohen score are left out.", src.name, len(c.Unscored))
+		}
+	}
+	if len(t.rows) > 0 {
+		if err := r.saveTable(s, "table-cohen-scores", "Spearman correlation of the opacity % with Cohen et al.'s radiologist scores (mean of 3 raters)"+s.dataTag(), t); err != nil {
+			return nil, err
+		}
+	}
+	r.note("95%% intervals: Fisher z with variance 1.06/(n−3) (Fieller, Hartley and Pearson 1957). The paper reports no such correlation; it uses Cohen et al.'s collection only as validation images.")
+	return r, nil
+}

@@ -1,0 +1,27 @@
+// Package paper reproduces the experiments of Tang et al. (2020), "Deep
+// learning segmentation model for automated detection of the opacity regions
+// in the chest X-rays of the Covid-19 positive patients", figure by figure.
+//
+// It is the single home of every computation the notebooks in notebooks/
+// show: each figure, table and experiment of the paper is one function that
+// writes its files (PNG and SVG for plots, Markdown and CSV for tables) into
+// the figures folder and returns a Result for the notebook to display. The
+// notebooks are thin: they read the Settings from the environment (FromEnv),
+// load the Study, call one function per cell and display what it returns.
+//
+// Steps whose inputs are absent (an annotation-only cohort without images, no
+// clinical table, no Cohen model scores, no cxr-seg cohort) do not fail: their
+// Result says what was skipped and why.
+//
+// Figure by figure:
+//
+//	Figure 1      Figure1           lung-cropped inputs and masks, before and after augmentation
+//	cohort        CohortTables      counts of every cohort and the patient-grouped split
+//	Figure 2      Figure2           training curves from RUN/metrics.csv (Study.EnsureModel trains)
+//	§3.1, §4.1    SegmentationTables IoU/F1 under every convention, the paper's numbers beside
+//	Figure 3      Figure3           ROC of the opacity % (manual and predicted masks), per image and per patient
+//	Figure 4      Figure4           ROC of Cohen et al.'s model score (user-supplied CSV)
+//	Cohen scores  CohenCorrelation  opacity % vs Cohen's radiologist scores (Spearman, scatter)
+//	Figure 5      Figure5           the images where prediction and manual labels disagree most
+//	beyond        Agreement         two annotations of the same images: the ceiling of any model's IoU
+package paper

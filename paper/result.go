@@ -1,0 +1,246 @@
+package paper
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"html"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/research/plots"
+)
+
+// Result is what one figure, table or experiment function produced: what a
+// notebook displays and the files it wrote.
+type Result struct {
+	// Title names the item of the paper, e.g. "Figure 3".
+	Title string
+	// Markdown holds the tables and notes to display, in order.
+	Markdown string
+	// Figures are the PNG files to display, in order (each has an SVG
+	// beside it when it is a plot).
+	Figures []string
+	// Files lists every file written, figures and tables.
+	Files []string
+	// Skipped says why the step, or part of it, did not run ("" when it
+	// ran in full). The reason is also in Markdown.
+	Skipped []string
+	// Numbers are the key numbers of the result by name, for scripts and
+	// REPRODUCE.md (e.g. "auc_image_icu").
+	Numbers map[string]float64
+}
+
+func newResult(title string) *Result {
+	return &Result{Title: title, Numbers: map[string]float64{}}
+}
+
+// note appends a Markdown paragraph.
+func (r *Result) note(format string, args ...any) {
+	r.Markdown += fmt.Sprintf(format, args...) + "\n\n"
+}
+
+// skip records a step that did not run, with the reason shown in the
+// Markdown.
+func (r *Result) skip(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.Skipped = append(r.Skipped, msg)
+	r.Markdown += "> **Skipped:** " + msg + "\n\n"
+}
+
+// Display shows the result with the given display functions (in a GoNB
+// notebook: gonbui.DisplayMarkdown and gonbui.DisplayHTML): the Markdown,
+// then each figure as an HTML image scaled to the page width.
+func (r *Result) Display(markdown, htmlFn func(string)) error {
+	md := "### " + r.Title + "\n\n" + r.Markdown
+	markdown(md)
+	for _, f := range r.Figures {
+		tag, err := ImageHTML(f)
+		if err != nil {
+			return err
+		}
+		htmlFn(tag)
+	}
+	return nil
+}
+
+// ImageHTML returns an HTML <img> element with the PNG file embedded,
+// scaled to at most the page width, and the file name under it.
+func ImageHTML(pngPath string) (string, error) {
+	b, err := os.ReadFile(pngPath)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`<figure style="margin:0"><img style="max-width:100%%;width:900px" src="data:image/png;base64,%s"/><figcaption><code>%s</code></figcaption></figure>`,
+		base64.StdEncoding.EncodeToString(b), html.EscapeString(pngPath)), nil
+}
+
+// saveFigure writes f as PNG and SVG under the figures folder and records
+// both in r.
+func (r *Result) saveFigure(s Settings, name string, f *plots.Figure) error {
+	if err := os.MkdirAll(s.Figures, 0o755); err != nil {
+		return err
+	}
+	paths, err := f.SaveAll(filepath.Join(s.Figures, name))
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	r.Files = append(r.Files, paths...)
+	for _, p := range paths {
+		if strings.HasSuffix(p, ".png") {
+			r.Figures = append(r.Figures, p)
+		}
+	}
+	return nil
+}
+
+// table is a table written as Markdown and CSV.
+type table struct {
+	header []string
+	rows   [][]string
+}
+
+func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
+
+// markdown renders the table as a Markdown table.
+func (t *table) markdown() string {
+	var b strings.Builder
+	esc := func(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+	b.WriteString("|")
+	for _, h := range t.header {
+		b.WriteString(" " + esc(h) + " |")
+	}
+	b.WriteString("\n|")
+	for range t.header {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, r := range t.rows {
+		b.WriteString("|")
+		for _, c := range r {
+			b.WriteString(" " + esc(c) + " |")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+// csvBytes renders the table as CSV.
+func (t *table) csvBytes() ([]byte, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	if err := w.Write(t.header); err != nil {
+		return nil, err
+	}
+	if err := w.WriteAll(t.rows); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// saveTable writes t as name.md (with the caption above it) and name.csv
+// under the figures folder, adds its Markdown to r and records the files.
+func (r *Result) saveTable(s Settings, name, caption string, t *table) error {
+	if err := os.MkdirAll(s.Figures, 0o755); err != nil {
+		return err
+	}
+	md := t.markdown()
+	r.Markdown += "**" + caption + "**\n\n" + md + "\n"
+	header := ""
+	if s.Synthetic() {
+		header = "<!-- SYNTHETIC data: not patients -->\n"
+	}
+	mdPath := filepath.Join(s.Figures, name+".md")
+	if err := datasets.WriteFileAtomic(mdPath, []byte(header+"**"+caption+"**\n\n"+md), 0o644); err != nil {
+		return err
+	}
+	// The CSV says on every row where its numbers come from.
+	prov := "real"
+	if s.Synthetic() {
+		prov = "SYNTHETIC"
+	}
+	ct := &table{header: append([]string{"data"}, t.header...)}
+	for _, row := range t.rows {
+		ct.add(append([]string{prov}, row...)...)
+	}
+	c, err := ct.csvBytes()
+	if err != nil {
+		return err
+	}
+	csvPath := filepath.Join(s.Figures, name+".csv")
+	if err := datasets.WriteFileAtomic(csvPath, c, 0o644); err != nil {
+		return err
+	}
+	r.Files = append(r.Files, mdPath, csvPath)
+	return nil
+}
+
+// dataTag is the tag added to figure titles: " (SYNTHETIC data)" on
+// synthetic data.
+func (s Settings) dataTag() string {
+	if s.Synthetic() {
+		return " (SYNTHETIC data)"
+	}
+	return ""
+}
+
+// shortTag is dataTag for titles that are short of room: " (SYNTHETIC)".
+func (s Settings) shortTag() string {
+	if s.Synthetic() {
+		return " (SYNTHETIC)"
+	}
+	return ""
+}
+
+// NumbersFile collects, in the figures folder, the key numbers of every
+// result written so far (JSON: result id -> name -> value; undefined values
+// are null), for scripts and REPRODUCE.md.
+const NumbersFile = "numbers.json"
+
+// saveNumbers merges r.Numbers into the figures folder's NumbersFile under
+// id, replacing what an earlier run of the same result wrote there.
+func (r *Result) saveNumbers(s Settings, id string) error {
+	if err := os.MkdirAll(s.Figures, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(s.Figures, NumbersFile)
+	all := map[string]map[string]*float64{}
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &all); err != nil {
+			all = map[string]map[string]*float64{} // a damaged file is rewritten
+		}
+	}
+	m := map[string]*float64{}
+	for k, v := range r.Numbers {
+		if finite(v) {
+			v := v
+			m[k] = &v
+		} else {
+			m[k] = nil
+		}
+	}
+	all[id] = m
+	b, err := json.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return err
+	}
+	return datasets.WriteFileAtomic(path, append(b, '\n'), 0o644)
+}
+
+// finish returns a function that records the numbers of a result (see
+// saveNumbers) and passes it on.
+func finish(st *Study, id string) func(*Result, error) (*Result, error) {
+	return func(r *Result, err error) (*Result, error) {
+		if err != nil {
+			return nil, err
+		}
+		if err := r.saveNumbers(st.Settings, id); err != nil {
+			return nil, err
+		}
+		return r, nil
+	}
+}
