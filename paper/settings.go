@@ -90,6 +90,7 @@ type Settings struct {
 
 // FromEnv reads the settings from the environment (see the Env constants),
 // with defaults relative to the repository that holds the current directory.
+// Relative paths in the variables are relative to the repository root.
 // It does not generate the synthetic cohort: call EnsureData.
 func FromEnv() (Settings, error) {
 	repo, err := FindRepo()
@@ -137,11 +138,13 @@ func settingsFrom(repo string, getenv func(string) string) (Settings, error) {
 		}
 		s.Seed = n
 	}
+	// Relative paths are relative to the repository root, wherever the
+	// program runs (a notebook runs in notebooks/).
 	abs := func(p string) (string, error) {
 		if filepath.IsAbs(p) {
 			return filepath.Clean(p), nil
 		}
-		return filepath.Abs(p)
+		return filepath.Join(repo, p), nil
 	}
 	s.Cache = filepath.Join(repo, ".cache")
 	if v := getenv(EnvCache); v != "" {

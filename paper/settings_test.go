@@ -52,6 +52,11 @@ func TestSettingsFrom(t *testing.T) {
 				t.Errorf("Markdown of real data says SYNTHETIC")
 			}
 		}},
+		{name: "relative paths from the repository root", env: map[string]string{EnvData: "../shared/data", EnvFigures: "out/fig"}, check: func(t *testing.T, s Settings) {
+			if s.Data != "/shared/data" || s.Figures != "/repo/out/fig" {
+				t.Errorf("Data %s, Figures %s; want /shared/data, /repo/out/fig", s.Data, s.Figures)
+			}
+		}},
 		{name: "tiny", env: map[string]string{EnvSize: "tiny"}, check: func(t *testing.T, s Settings) {
 			if s.Preset.Model != ModelTiny || s.Preset.InputSize != 32 {
 				t.Errorf("tiny preset = %+v", s.Preset)
