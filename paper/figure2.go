@@ -70,6 +70,7 @@ func figure2(st *Study) (*Result, error) {
 	if err := r.saveTable(s, "table-figure2", "Last epoch of training (from "+MetricsFile+")"+s.dataTag(), t); err != nil {
 		return nil, err
 	}
-	r.note("Run folder: `%s`. The train metrics are those of the training pass (augmented images, weights changing during the epoch), as Keras reports them; the test metrics are computed after each epoch.", st.run.Dir)
+	r.note("Run folder: `%s`. Both splits are evaluated after each epoch, in inference mode, on unaugmented images: loss = Dice + focal over the split, IoU (a) = the paper's soft pooled IoU (solid), IoU (c) = per-image mean (dashed). "+
+		"Keras' \"train\" curve, which the paper shows, is instead the running mean over the epoch's augmented batches while the weights change; `Study.Train` prints that training loss per epoch.", st.run.Dir)
 	return r, nil
 }

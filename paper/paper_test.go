@@ -2,6 +2,7 @@ package paper
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -18,21 +19,29 @@ import (
 // loads it, writing figures into a temporary folder.
 func tinyStudy(t *testing.T) (*Study, *datasets.PhantomSummary) {
 	t.Helper()
-	tmp := t.TempDir()
+	return tinyStudyEnv(t, t.TempDir(), nil)
+}
+
+// tinyStudyEnv is tinyStudy with the cache and figures in tmp and more
+// environment variables.
+func tinyStudyEnv(t *testing.T, tmp string, more map[string]string) (*Study, *datasets.PhantomSummary) {
+	t.Helper()
 	env := map[string]string{EnvSize: "tiny", EnvCache: filepath.Join(tmp, "cache"), EnvFigures: filepath.Join(tmp, "figures")}
+	for k, v := range more {
+		env[k] = v
+	}
 	s, err := settingsFrom(repoRoot(t), func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	generated, err := s.EnsureData()
-	if err != nil || !generated {
-		t.Fatalf("EnsureData: generated %v, err %v", generated, err)
+	if _, err := s.EnsureData(); err != nil {
+		t.Fatal(err)
 	}
 	if again, err := s.EnsureData(); err != nil || again {
 		t.Fatalf("EnsureData a second time: generated %v, err %v; want the cached cohort reused", again, err)
 	}
 	// The same cohort written again, for its summary (same options, same bytes).
-	sum, err := datasets.WritePhantom(filepath.Join(tmp, "again"), s.phantomOptions())
+	sum, err := datasets.WritePhantom(t.TempDir(), s.phantomOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,5 +325,32 @@ func TestFigure4AndCohenCorrelation(t *testing.T) {
 	r, err = Agreement(st)
 	if err != nil || len(r.Skipped) != 1 {
 		t.Errorf("Agreement on the phantom: %v, %v; want skipped", r, err)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	st, sum := tinyStudy(t)
+	if r, err := Summary(st.Settings); err != nil || len(r.Skipped) != 1 {
+		t.Fatalf("Summary before any result: %v, %v; want skipped", r, err)
+	}
+	if _, err := CohortTables(st); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Figure4(st); err != nil { // skipped: no Cohen model scores
+		t.Fatal(err)
+	}
+	r, err := Summary(st.Settings)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("| §2.1 | covid-ar images / patients / clear lungs | 221 / 105 / 71 | %d / %d / %d | [table-cohorts.md](table-cohorts.md) |",
+		len(sum.Images), len(sum.Patients), sum.ClearImages())
+	for _, w := range []string{want, "| §3.1 | IoU (a) train | 0.5157 | not run | — |", "| Fig. 4 | AUC Cohen model score, per image: ICU / mortality | curves, no values | not computed: Cohen et al.'s model scores are not available"} {
+		if !strings.Contains(r.Markdown, w) {
+			t.Errorf("summary lacks %q:\n%s", w, r.Markdown)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(st.Settings.Figures, SummaryFile)); err != nil || !bytes.Contains(b, []byte(want)) {
+		t.Errorf("%s: %v, or it lacks the cohort row", SummaryFile, err)
 	}
 }

@@ -196,39 +196,59 @@ func (s Settings) shortTag() string {
 	return ""
 }
 
-// NumbersFile collects, in the figures folder, the key numbers of every
-// result written so far (JSON: result id -> name -> value; undefined values
-// are null), for scripts and REPRODUCE.md.
+// NumbersFile collects, in the figures folder, what every result written
+// so far computed (JSON: result id -> record), for Summary, scripts and
+// REPRODUCE.md.
 const NumbersFile = "numbers.json"
 
-// saveNumbers merges r.Numbers into the figures folder's NumbersFile under
-// id, replacing what an earlier run of the same result wrote there.
+// record is one result in NumbersFile.
+type record struct {
+	Title     string              `json:"title"`
+	Data      string              `json:"data"`
+	Synthetic bool                `json:"synthetic"`
+	Size      string              `json:"size"`
+	Numbers   map[string]*float64 `json:"numbers"` // undefined values are null
+	Files     []string            `json:"files"`   // base names, in the figures folder
+	Skipped   []string            `json:"skipped,omitempty"`
+}
+
+// readRecords reads the figures folder's NumbersFile; a missing or damaged
+// file reads as empty.
+func readRecords(figures string) map[string]record {
+	all := map[string]record{}
+	if b, err := os.ReadFile(filepath.Join(figures, NumbersFile)); err == nil {
+		if json.Unmarshal(b, &all) != nil {
+			return map[string]record{}
+		}
+	}
+	return all
+}
+
+// saveNumbers records r in the figures folder's NumbersFile under id,
+// replacing what an earlier run of the same result wrote there.
 func (r *Result) saveNumbers(s Settings, id string) error {
 	if err := os.MkdirAll(s.Figures, 0o755); err != nil {
 		return err
 	}
-	path := filepath.Join(s.Figures, NumbersFile)
-	all := map[string]map[string]*float64{}
-	if b, err := os.ReadFile(path); err == nil {
-		if err := json.Unmarshal(b, &all); err != nil {
-			all = map[string]map[string]*float64{} // a damaged file is rewritten
-		}
-	}
-	m := map[string]*float64{}
+	all := readRecords(s.Figures)
+	rec := record{Title: r.Title, Data: s.Data, Synthetic: s.Synthetic(), Size: s.Preset.Name, Numbers: map[string]*float64{}, Files: []string{}, Skipped: r.Skipped}
 	for k, v := range r.Numbers {
 		if finite(v) {
 			v := v
-			m[k] = &v
+			rec.Numbers[k] = &v
 		} else {
-			m[k] = nil
+			rec.Numbers[k] = nil
 		}
 	}
-	all[id] = m
+	for _, f := range r.Files {
+		rec.Files = append(rec.Files, filepath.Base(f))
+	}
+	all[id] = rec
 	b, err := json.MarshalIndent(all, "", "  ")
 	if err != nil {
 		return err
 	}
-	return datasets.WriteFileAtomic(path, append(b, '\n'), 0o644)
+	return datasets.WriteFileAtomic(filepath.Join(s.Figures, NumbersFile), append(b, '\n'), 0o644)
 }
 
 // finish returns a function that records the numbers of a result (see

@@ -146,22 +146,8 @@ reproduce)
   echo "run-notebooks reproduce: done in $((secs / 60)) min $((secs % 60)) s (load average $(cut -d' ' -f1-3 /proc/loadavg) at the end)"
   echo "  figures and tables: $figures"
   echo "  executed notebooks: $figures/notebooks/*.html"
-  echo "  key numbers:        $figures/numbers.json"
-  /usr/bin/python3 - "$figures/numbers.json" <<'EOF'
-import json, sys
-try:
-    nums = json.load(open(sys.argv[1]))
-except OSError:
-    sys.exit(0)
-for section in sorted(nums):
-    items = nums[section]
-    if not items:
-        print(f"  {section}: (skipped)")
-        continue
-    print(f"  {section}:")
-    for k in sorted(items):
-        v = items[k]
-        print(f"    {k:<44} {'—' if v is None else ('%g' % v if abs(v) >= 1e-3 or v == 0 else '%.2e' % v)}")
-EOF
+  echo "  key numbers:        $figures/summary.md (all: $figures/numbers.json)"
+  echo
+  if [ -f "$figures/summary.md" ]; then cat "$figures/summary.md"; else echo "(no summary.md: notebook 08-summary did not run)"; fi
   ;;
 esac
