@@ -1,0 +1,203 @@
+package xla
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/gobackend"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// goBackend is the pure-Go backend shared by the tests.
+func goBackend(t testing.TB) compute.Backend {
+	t.Helper()
+	return gobackend.GetBackend()
+}
+
+// randTensor returns a tensor of the given dimensions with values drawn
+// uniformly from [lo, hi) by a generator seeded with seed.
+func randTensor(seed uint64, lo, hi float64, dims ...int) *tensors.Tensor {
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	rng := rand.New(rand.NewPCG(seed, 7))
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = float32(lo + (hi-lo)*rng.Float64())
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
+}
+
+// valueAndGrads runs fn on the inputs and returns its output and the
+// gradients of sum(output * weights) with respect to every input, where
+// weights is a fixed random tensor (so every output element matters with a
+// different weight).
+func valueAndGrads(t *testing.T, fast bool, fn func(o ops, in []*Node) *Node, inputs ...*tensors.Tensor) []*tensors.Tensor {
+	t.Helper()
+	exec, err := NewExec(goBackend(t), func(in []*Node) []*Node {
+		o := newOps(fast, false)
+		y := fn(o, in)
+		w := Const(y.Graph(), randTensor(99, -1, 1, y.Shape().Dimensions...))
+		loss := ReduceAllSum(Mul(y, w))
+		if link := o.gradientLink(); link != nil {
+			loss = Add(loss, link)
+		}
+		return append([]*Node{y}, Gradient(loss, in...)...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := make([]any, len(inputs))
+	for i, x := range inputs {
+		args[i] = x
+	}
+	out, err := exec.Exec(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// assertClose fails when the tensors differ by more than tol (absolute,
+// relative to the largest magnitude of want).
+func assertClose(t *testing.T, what string, got, want *tensors.Tensor, tol float64) {
+	t.Helper()
+	if !got.Shape().Equal(want.Shape()) {
+		t.Fatalf("%s: shape %s, want %s", what, got.Shape(), want.Shape())
+	}
+	g := tensors.MustCopyFlatData[float32](got)
+	w := tensors.MustCopyFlatData[float32](want)
+	scale := 0.0
+	for _, v := range w {
+		scale = math.Max(scale, math.Abs(float64(v)))
+	}
+	if scale == 0 {
+		scale = 1
+	}
+	for i := range g {
+		if d := math.Abs(float64(g[i] - w[i])); d > tol*scale || math.IsNaN(float64(g[i])) {
+			t.Fatalf("%s: element %d = %g, want %g (scale %g)", what, i, g[i], w[i], scale)
+		}
+	}
+}
+
+func TestIm2colConvMatchesNative(t *testing.T) {
+	cases := []struct {
+		c         convSpec
+		h, w      int
+		cin, cout int
+	}{
+		{convSpec{k: 3, stride: 1, pad: 1}, 8, 6, 3, 4},
+		{convSpec{k: 3, stride: 2, pad: 1}, 8, 8, 2, 5},
+		{convSpec{k: 1, stride: 2}, 8, 6, 3, 2},
+		{convSpec{k: 1, stride: 1}, 4, 4, 3, 2},
+		{convSpec{k: 7, stride: 2, pad: 3}, 16, 16, 1, 4},
+		{convSpec{k: 3, stride: 1, pad: 1}, 6, 8, 6, 3}, // output-side (Cout < Cin)
+	}
+	for _, tc := range cases {
+		for _, recompute := range []bool{false, true} {
+			name := fmt.Sprintf("k%d_s%d_p%d_recompute=%v", tc.c.k, tc.c.stride, tc.c.pad, recompute)
+			t.Run(name, func(t *testing.T) {
+				x := randTensor(1, -1, 1, 2, tc.h, tc.w, tc.cin)
+				w := randTensor(2, -1, 1, tc.c.k, tc.c.k, tc.cin, tc.cout)
+				fast := valueAndGrads(t, true, func(o ops, in []*Node) *Node {
+					o.recompute = recompute
+					return o.conv(in[0], in[1], tc.c)
+				}, x, w)
+				ref := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.conv(in[0], in[1], tc.c) }, x, w)
+				for i, what := range []string{"output", "dX", "dW"} {
+					assertClose(t, what, fast[i], ref[i], 1e-5)
+				}
+			})
+		}
+	}
+}
+
+// referenceBatchNorm is batch normalisation written with plain ops, its
+// gradient left to autodiff.
+func referenceBatchNorm(y, gamma, beta, residual *Node, relu bool) *Node {
+	c := y.Shape().Dimensions[3]
+	mean := ReduceAndKeep(y, ReduceMean, 0, 1, 2)
+	d := Sub(y, mean)
+	variance := ReduceAndKeep(Mul(d, d), ReduceMean, 0, 1, 2)
+	z := Add(Mul(Div(d, Sqrt(AddScalar(variance, bnEpsilon))), Reshape(gamma, 1, 1, 1, c)), Reshape(beta, 1, 1, 1, c))
+	if residual != nil {
+		z = Add(z, residual)
+	}
+	if relu {
+		z = Max(z, ScalarZero(z.Graph(), z.DType()))
+	}
+	return z
+}
+
+func TestBatchNormTrainGradient(t *testing.T) {
+	dims := []int{2, 4, 3, 5}
+	y := randTensor(3, -2, 3, dims...)
+	gamma := randTensor(4, 0.5, 1.5, 5)
+	beta := randTensor(5, -0.5, 0.5, 5)
+	r := randTensor(6, -1, 1, dims...)
+	for _, fast := range []bool{true, false} {
+		for _, relu := range []bool{false, true} {
+			t.Run(fmt.Sprintf("fast=%v_relu=%v", fast, relu), func(t *testing.T) {
+				got := valueAndGrads(t, fast, func(o ops, in []*Node) *Node {
+					out, _ := o.batchNormTrain(in[0], in[1], in[2], in[3], relu)
+					return out
+				}, y, gamma, beta, r)
+				want := valueAndGrads(t, false, func(_ ops, in []*Node) *Node {
+					return referenceBatchNorm(in[0], in[1], in[2], in[3], relu)
+				}, y, gamma, beta, r)
+				for i, what := range []string{"output", "dY", "dGamma", "dBeta", "dResidual"} {
+					assertClose(t, what, got[i], want[i], 1e-4)
+				}
+			})
+		}
+	}
+}
+
+// referenceMaxPool is the 3x3/2 max pool with -inf padding written with
+// slices and Max, its gradient left to autodiff.
+func referenceMaxPool(x *Node) *Node {
+	dims := x.Shape().Dimensions
+	g := x.Graph()
+	ninf := Infinity(g, x.DType(), -1)
+	col := BroadcastToDims(ninf, dims[0], dims[1], 1, dims[3])
+	x = Concatenate([]*Node{col, x, col}, 2)
+	row := BroadcastToDims(ninf, dims[0], 1, dims[2]+2, dims[3])
+	x = Concatenate([]*Node{row, x, row}, 1)
+	ho, wo := (dims[1]-1)/2+1, (dims[2]-1)/2+1
+	var out *Node
+	for dy := 0; dy < 3; dy++ {
+		for dx := 0; dx < 3; dx++ {
+			t := Slice(x, AxisRange(), AxisRange(dy, dy+2*(ho-1)+1).Stride(2),
+				AxisRange(dx, dx+2*(wo-1)+1).Stride(2), AxisRange())
+			if out == nil {
+				out = t
+			} else {
+				out = Max(out, t)
+			}
+		}
+	}
+	return out
+}
+
+func TestMaxPoolMatchesReference(t *testing.T) {
+	// Non-negative input, as after a ReLU; random values have no ties.
+	x := randTensor(7, 0, 1, 2, 8, 6, 3)
+	got := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.maxPool3x3s2(in[0]) }, x)
+	want := valueAndGrads(t, false, func(_ ops, in []*Node) *Node { return referenceMaxPool(in[0]) }, x)
+	assertClose(t, "output", got[0], want[0], 0)
+	assertClose(t, "dX", got[1], want[1], 1e-6)
+}
+
+func TestUpsampleFastMatchesNative(t *testing.T) {
+	x := randTensor(8, -1, 1, 2, 3, 4, 5)
+	got := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.upsample2x(in[0]) }, x)
+	want := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.upsample2x(in[0]) }, x)
+	assertClose(t, "output", got[0], want[0], 0)
+	assertClose(t, "dX", got[1], want[1], 1e-6)
+}

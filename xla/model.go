@@ -1,0 +1,170 @@
+package xla
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+)
+
+// DefaultLearningRate is the Adam learning rate of the paper's training.
+const DefaultLearningRate = 1e-4
+
+// adamEpsilon is PyTorch's Adam default (GoMLX's default is Keras' 1e-7).
+const adamEpsilon = 1e-8
+
+// Model is a U-Net with its variables, its Adam state and its compiled
+// training and inference steps on one backend. It is not safe for concurrent
+// use.
+type Model struct {
+	// Config is the architecture; it must not change after NewModel.
+	Config ModelConfig
+
+	backend compute.Backend
+	store   *model.Store
+	trainer *train.Trainer
+	infer   *model.Exec
+}
+
+// NewModel returns a model with freshly initialised weights drawn from
+// seed, trained with Adam at learningRate.
+func NewModel(backend compute.Backend, cfg ModelConfig, seed int64, learningRate float64) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if !(learningRate > 0) {
+		return nil, fmt.Errorf("learning rate must be positive, got %g", learningRate)
+	}
+	store := model.NewStore()
+	store.SetParam(ParamSeed, seed)
+	store.SetParam(model.ParamInitialSeed, seed)
+	m := &Model{Config: cfg, backend: backend, store: store}
+	modelFn := func(scope *model.Scope, images *Node) []*Node {
+		logits, zero := cfg.Logits(scope.In("unet"), normalizeImages(images), scope.Store().IsTraining(images.Graph()))
+		if zero == nil {
+			return []*Node{logits}
+		}
+		return []*Node{logits, zero}
+	}
+	lossFn := func(labels, predictions []*Node) *Node {
+		loss := DiceFocalLoss(predictions[0], labels[0])
+		if len(predictions) > 1 {
+			loss = Add(loss, predictions[1])
+		}
+		return loss
+	}
+	opt := optimizer.Adam().LearningRate(learningRate).Epsilon(adamEpsilon).Done()
+	m.trainer = train.NewTrainer(backend, store, modelFn, lossFn, opt, nil, nil)
+	infer, err := model.NewExec(backend, store, func(scope *model.Scope, images *Node) *Node {
+		logits, _ := cfg.Logits(scope.In("unet"), normalizeImages(images), false)
+		return Sigmoid(logits)
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.infer = infer
+	return m, nil
+}
+
+// normalizeImages maps 8-bit intensities (as float32 0..255) to [-1, 1].
+func normalizeImages(images *Node) *Node {
+	if images.DType() != dtypes.Float32 {
+		images = ConvertDType(images, dtypes.Float32)
+	}
+	return AddScalar(MulScalar(images, 2.0/255), -1)
+}
+
+// Backend returns the backend the model runs on.
+func (m *Model) Backend() compute.Backend { return m.backend }
+
+// Store returns the store holding the model's variables and the optimiser
+// state.
+func (m *Model) Store() *model.Store { return m.store }
+
+// TrainStep runs one training step (forward, Dice + focal loss, backward,
+// Adam update) on images [B, H, W, C] (float32 intensities 0..255) and masks
+// [B, H, W, 1] (float32 0 or 1), and returns the batch loss before the
+// update. The tensors are consumed (finalised) by the step.
+func (m *Model) TrainStep(images, masks *tensors.Tensor) (float64, error) {
+	metrics, err := m.trainer.TrainStep(train.Batch{Inputs: []*tensors.Tensor{images}, Labels: []*tensors.Tensor{masks}})
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		for _, t := range metrics {
+			t.FinalizeAll()
+		}
+	}()
+	if len(metrics) == 0 {
+		return 0, errors.New("training step returned no loss")
+	}
+	return scalarFloat(metrics[0])
+}
+
+// Probabilities returns the per-pixel opacity probabilities [B, H, W, 1] for
+// images [B, H, W, C] (float32 intensities 0..255), with batch norms in
+// inference mode.
+func (m *Model) Probabilities(images *tensors.Tensor) (*tensors.Tensor, error) {
+	out, err := m.infer.Exec(images)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// GlobalStep returns the number of training steps taken so far.
+func (m *Model) GlobalStep() int64 { return optimizer.GetGlobalStep(m.store) }
+
+// NumTrainableParameters returns the number of trained scalars (weights,
+// batch-norm scales and shifts, the head's bias), after the variables exist
+// (after the first step or InitVariables).
+func (m *Model) NumTrainableParameters() int {
+	n := 0
+	for v := range m.store.IterVariables() {
+		if v.Trainable && isModelVariable(v) {
+			n += v.Shape().Size()
+		}
+	}
+	return n
+}
+
+// isModelVariable reports whether v belongs to the U-Net (not to the
+// optimiser or the trainer).
+func isModelVariable(v *model.Variable) bool {
+	s := v.Scope()
+	return len(s) >= 5 && s[:5] == "/unet"
+}
+
+// InitVariables creates and initialises the model's variables for images of
+// the given size, without training.
+func (m *Model) InitVariables(height, width int) error {
+	_, err := m.infer.Compile(imageShape(1, height, width, m.Config.InChannels))
+	if err != nil {
+		return err
+	}
+	return m.store.InitializeVariables(m.backend, nil)
+}
+
+// scalarFloat reads a scalar tensor of any float dtype.
+func scalarFloat(t *tensors.Tensor) (float64, error) {
+	switch v := t.Value().(type) {
+	case float32:
+		return float64(v), nil
+	case float64:
+		return v, nil
+	default:
+		return 0, fmt.Errorf("expected a float scalar, got %s", t.Shape())
+	}
+}
+
+// imageShape is the shape of a batch of images.
+func imageShape(batch, height, width, channels int) shapes.Shape {
+	return shapes.Make(dtypes.Float32, batch, height, width, channels)
+}

@@ -1,0 +1,164 @@
+package xla
+
+import (
+	"strings"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// OpsMode selects how the model's convolutions, pooling and batch
+// statistics are expressed in the graph.
+type OpsMode int
+
+const (
+	// OpsAuto picks OpsFast on GoMLX's pure-Go backend and OpsNative on
+	// every other backend (XLA on CPU or GPU).
+	OpsAuto OpsMode = iota
+	// OpsNative uses the backend's own convolution (ConvGeneral; cuDNN on a
+	// GPU) and GoMLX's automatic gradients.
+	OpsNative
+	// OpsFast uses the formulations written for the Go backend, which has
+	// no fast convolution: im2col convolutions, matmul reductions and
+	// hand-written gradients (see im2colConv and batchNormTrain).
+	OpsFast
+)
+
+// String returns the mode's name as used in configurations.
+func (m OpsMode) String() string {
+	switch m {
+	case OpsNative:
+		return "native"
+	case OpsFast:
+		return "fast"
+	default:
+		return "auto"
+	}
+}
+
+// isGoBackend reports whether b is GoMLX's pure-Go backend.
+func isGoBackend(b compute.Backend) bool {
+	return strings.HasPrefix(b.String(), "go")
+}
+
+// ops holds the choices that shape the graph of one model build, and the
+// state the build's ops share.
+type ops struct {
+	fast      bool // Go backend formulations
+	recompute bool // rebuild im2col patches in the backward pass (less memory)
+	state     *buildState
+}
+
+// newOps returns the ops of one graph build.
+func newOps(fast, recompute bool) ops {
+	return ops{fast: fast, recompute: recompute, state: &buildState{}}
+}
+
+// opsFor resolves mode for the backend of g.
+func opsFor(g *Graph, mode OpsMode, recompute bool) ops {
+	fast := mode == OpsFast || (mode == OpsAuto && isGoBackend(g.Backend()))
+	return newOps(fast, recompute)
+}
+
+// dot is DotGeneral(lhs, lhsContracting, rhs, rhsContracting) with no batch
+// axes. With the fast ops, the matrix multiplications of a build run one at
+// a time: each waits (through a SchedulingBarrier on its smaller operand)
+// for the previous one. The Go backend (compute v0.1.2) runs independent
+// nodes in parallel, but two matrix multiplications running at once can
+// deadlock its worker pool, since each waits for workers the other holds;
+// with them serialised, the element-wise work of independent branches still
+// runs in parallel, and each multiplication uses every core.
+func (o ops) dot(lhs *Node, lhsContracting []int, rhs *Node, rhsContracting []int) *Node {
+	if o.fast && o.state.lastMatmul != nil {
+		if lhs.Shape().Size() <= rhs.Shape().Size() {
+			lhs = SchedulingBarrier(lhs, o.state.lastMatmul)
+		} else {
+			rhs = SchedulingBarrier(rhs, o.state.lastMatmul)
+		}
+	}
+	out := DotGeneral(lhs, lhsContracting, nil, rhs, rhsContracting, nil)
+	if o.fast {
+		o.state.lastMatmul = out
+	}
+	return out
+}
+
+// matMul is the matrix product lhs [N, K] x rhs [K, M] (see dot).
+func (o ops) matMul(lhs, rhs *Node) *Node {
+	return o.dot(lhs, []int{1}, rhs, []int{0})
+}
+
+// identityTransposeMaxDim is the largest column count for which transposeMat
+// multiplies by an identity matrix instead of using Transpose.
+const identityTransposeMaxDim = 128
+
+// transposeMat transposes m [N, C] to [C, N]. The Go backend's Transpose
+// walks an index iterator per element (about 5.5 ns per value on 2 cores);
+// for C <= 128 the product I_C m^T, which its matrix multiplication computes
+// in the transposed-operand layout without moving m, is faster. The result
+// is exact (each value is 1*x plus zeros).
+func (o ops) transposeMat(m *Node) *Node {
+	c := m.Shape().Dimensions[1]
+	if !o.fast || c > identityTransposeMaxDim {
+		return Transpose(m, 0, 1)
+	}
+	return o.dot(identityMatrix(m.Graph(), c), []int{1}, m, []int{1})
+}
+
+// identityMatrix is the c x c float32 identity as a constant.
+func identityMatrix(g *Graph, c int) *Node {
+	data := make([]float32, c*c)
+	for i := 0; i < c; i++ {
+		data[i*c+i] = 1
+	}
+	return Const(g, tensors.FromFlatDataAndDimensions(data, c, c))
+}
+
+// conv is a bias-free 2D convolution of x [B, H, W, Cin] with w [k, k, Cin, Cout].
+func (o ops) conv(x, w *Node, c convSpec) *Node {
+	if o.fast {
+		cin, cout := x.Shape().Dimensions[3], w.Shape().Dimensions[3]
+		if c.stride == 1 && c.k > 1 && 2*c.pad == c.k-1 && cout < cin && !c.noInputGrad {
+			return o.outputSideConv(x, w, c)
+		}
+		return o.im2colConv(x, w, c)
+	}
+	return nativeConv(x, w, c)
+}
+
+// colSum sums m [N, C] over its rows, giving [1, C]. On the Go backend a
+// MatMul with a row of ones is about twice as fast as ReduceSum.
+func (o ops) colSum(m *Node) *Node {
+	if !o.fast {
+		return ReduceAndKeep(m, ReduceSum, 0)
+	}
+	n := m.Shape().Dimensions[0]
+	return o.matMul(Ones(m.Graph(), shapes.Make(m.DType(), 1, n)), m)
+}
+
+// bcastRows repeats the row v [1, C] n times, giving [n, C]. On the Go
+// backend broadcasting binary ops walk an index iterator per element; a
+// materialised copy built by doubling Concatenates (block copies) followed by
+// a same-shape op is about twice as fast.
+func (o ops) bcastRows(v *Node, n int) *Node {
+	if !o.fast {
+		return BroadcastToDims(v, n, v.Shape().Dimensions[1])
+	}
+	var parts []*Node
+	block := v
+	for size := 1; ; size *= 2 {
+		if n&size != 0 {
+			parts = append(parts, block)
+		}
+		if size*2 > n {
+			break
+		}
+		block = Concatenate([]*Node{block, block}, 0)
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return Concatenate(parts, 0)
+}
