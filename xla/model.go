@@ -31,6 +31,7 @@ type Model struct {
 	store   *model.Store
 	trainer *train.Trainer
 	infer   *model.Exec
+	eval    *model.Exec
 }
 
 // NewModel returns a model with freshly initialised weights drawn from
@@ -70,7 +71,47 @@ func NewModel(backend compute.Backend, cfg ModelConfig, seed int64, learningRate
 		return nil, err
 	}
 	m.infer = infer
+	eval, err := model.NewExec(backend, store, func(scope *model.Scope, images, masks *Node) []*Node {
+		logits, _ := cfg.Logits(scope.In("unet"), normalizeImages(images), false)
+		return []*Node{Sigmoid(logits), DiceFocalLoss(logits, masks)}
+	})
+	if err != nil {
+		return nil, err
+	}
+	m.eval = eval
 	return m, nil
+}
+
+// Restore loads the weights, batch-norm statistics, optimiser state and
+// global step of a checkpoint into a freshly made model (call it before the
+// first step, evaluation or InitVariables). Variables created later (the
+// optimiser's, with the first training step) are loaded when created.
+func (m *Model) Restore(c *Checkpoint) error {
+	return c.restore(m.store)
+}
+
+// SaveCheckpoint writes the model's variables and meta to path atomically
+// (see SaveCheckpoint).
+func (m *Model) SaveCheckpoint(path string, meta CheckpointMeta) error {
+	meta.GlobalStep = m.GlobalStep()
+	return SaveCheckpoint(path, m.store, meta)
+}
+
+// Evaluate returns the per-pixel probabilities [B, H, W, 1] of images and
+// the loss (Dice + focal, in inference mode) against masks [B, H, W, 1].
+// The tensors are not consumed.
+func (m *Model) Evaluate(images, masks *tensors.Tensor) (*tensors.Tensor, float64, error) {
+	out, err := m.eval.Exec(images, masks)
+	if err != nil {
+		return nil, 0, err
+	}
+	loss, err := scalarFloat(out[1])
+	out[1].FinalizeAll()
+	if err != nil {
+		out[0].FinalizeAll()
+		return nil, 0, err
+	}
+	return out[0], loss, nil
 }
 
 // normalizeImages maps 8-bit intensities (as float32 0..255) to [-1, 1].
@@ -162,6 +203,11 @@ func scalarFloat(t *tensors.Tensor) (float64, error) {
 	default:
 		return 0, fmt.Errorf("expected a float scalar, got %s", t.Shape())
 	}
+}
+
+// shapeFromDims is the shape of dtype and dimensions.
+func shapeFromDims(dtype dtypes.DType, dims []int) shapes.Shape {
+	return shapes.Make(dtype, dims...)
 }
 
 // imageShape is the shape of a batch of images.
