@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/gomlx/compute"
+	// The Go backend, and XLA unless built with -tags=noxla.
+	_ "github.com/gomlx/gomlx/backends/default"
 )
 
 // NewBackend returns the compute backend named by spec, or by the
