@@ -15,8 +15,8 @@ func TestSettingsFrom(t *testing.T) {
 		check   func(t *testing.T, s Settings)
 	}{
 		{name: "defaults", env: nil, check: func(t *testing.T, s Settings) {
-			if s.Preset.Name != "smoke" || s.Preset.InputSize != 64 || s.Preset.Epochs != 15 || s.Preset.Batch != 8 || s.Preset.PhantomPatients != 40 {
-				t.Errorf("preset = %+v, want smoke: 40 patients, 64 px, 15 epochs, batch 8", s.Preset)
+			if s.Preset.Name != "smoke" || s.Preset.InputSize != 64 || s.Preset.Epochs != 30 || s.Preset.Batch != 4 || s.Preset.LearningRate != 1e-3 || s.Preset.PhantomPatients != 40 {
+				t.Errorf("preset = %+v, want smoke: 40 patients, 64 px, 30 epochs, batch 4, Adam 1e-3", s.Preset)
 			}
 			if !s.Default || !s.Synthetic() {
 				t.Errorf("Default = %v, Synthetic = %v, want both true without %s", s.Default, s.Synthetic(), EnvData)
@@ -45,7 +45,7 @@ func TestSettingsFrom(t *testing.T) {
 			if s.Figures != "/out/fig" || s.Runs != "/out/runs" || s.Backend != "xla:cuda" {
 				t.Errorf("Figures %s Runs %s Backend %s", s.Figures, s.Runs, s.Backend)
 			}
-			if got := s.RunDir("cxr-seg"); !strings.HasPrefix(got, "/out/runs/real-") || !strings.Contains(got, "-cxr-seg-full-96px-e3-b2-resnet18-seed7") {
+			if got := s.RunDir("cxr-seg"); !strings.HasPrefix(got, "/out/runs/real-") || !strings.Contains(got, "-cxr-seg-full-96px-e3-b2-resnet18-lr0.0001-seed7") {
 				t.Errorf("RunDir = %s", got)
 			}
 			if strings.Contains(s.Markdown(), "SYNTHETIC") {
