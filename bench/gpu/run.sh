@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# One-shot GPU check, run on a CUDA machine that has JAX's CUDA PJRT plugin
+# (pip package jax-cuda13-pjrt) and PyTorch with CUDA:
+#   bench/gpu/run.sh BIN_DIR REF_DIR OUT_DIR
+# BIN_DIR holds gobench and opacity built with cgo and the XLA backend
+# (`make build-xla`, `CGO_ENABLED=1 go build -o BIN_DIR/gobench ./bench/gobench`);
+# REF_DIR holds the PyTorch reference unet_r18.py. It
+#   1. finds the CUDA PJRT plugin that JAX installed and the CUDA libraries
+#      of the nvidia-* pip packages, and exposes the plugin to go-xla as
+#      PJRT_PLUGIN_LIBRARY_PATH/pjrt_c_api_cuda_plugin.so (GOMLX_BACKEND=xla:cuda);
+#   2. times the Go (GoMLX/XLA) training step and the PyTorch one on the same
+#      GPU, same shapes, alternating, and writes RESULT lines to OUT_DIR/gpu-bench.jsonl;
+#   3. trains the U-Net for a few epochs on a synthetic cohort through
+#      `opacity train` with the XLA backend (end-to-end check of the GPU path).
+set -u
+bin=$1 ref=$2 out=$3
+mkdir -p "$out"
+log() { echo "== $*" >&2; }
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
+
+site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+plugin=$(python3 - <<'PY'
+import glob, os, importlib
+for mod in ("jax_plugins.xla_cuda13", "jax_plugins.xla_cuda12"):
+    try:
+        m = importlib.import_module(mod)
+    except Exception:
+        continue
+    so = sorted(glob.glob(os.path.join(os.path.dirname(m.__file__), "*.so")))
+    if so:
+        print(so[0]); break
+PY
+)
+if [ -z "$plugin" ]; then plugin=$(find / -name 'xla_cuda_plugin.so' 2>/dev/null | head -1); fi
+log "PJRT plugin: ${plugin:-none}"
+[ -n "$plugin" ] || { echo "no CUDA PJRT plugin found" >&2; exit 1; }
+mkdir -p /tmp/pjrt && ln -sf "$plugin" /tmp/pjrt/pjrt_c_api_cuda_plugin.so
+export PJRT_PLUGIN_LIBRARY_PATH=/tmp/pjrt GOMLX_BACKEND=xla:cuda GOMLX_NO_AUTO_INSTALL=1
+# The CUDA libraries come from LD_LIBRARY_PATH below, not from nvidia/ beside the plugin.
+export GOPJR_CUDA_CHECKS=0
+libs=$(find "$site/nvidia" -maxdepth 3 -type d -name lib 2>/dev/null | tr '\n' ':')
+export LD_LIBRARY_PATH="${libs}${LD_LIBRARY_PATH:-}"
+export PATH="/usr/local/cuda/bin:$PATH"
+python3 -c 'import jax; print("jax", jax.__version__)' >&2 || true
+
+res="$out/gpu-bench.jsonl"; : > "$res"
+for shape in "128 8" "320 2" "320 8"; do
+  set -- $shape
+  log "go/xla train size=$1 batch=$2"
+  timeout 150 "$bin/gobench" -size "$1" -batch "$2" -warmup 3 -steps 10 2>&1 | tee -a "$out/go.log" | grep '^RESULT' | sed 's/^RESULT //' >> "$res"
+  if ! grep -q '"impl":"gomlx"' "$res"; then echo "go/xla failed:" >&2; tail -30 "$out/go.log" >&2; exit 1; fi
+  log "pytorch train size=$1 batch=$2"
+  timeout 150 python3 bench/gpu/torch_gpu_bench.py --ref "$ref" --size "$1" --batch "$2" --channels 1 2>&1 | tee -a "$out/torch.log" | grep '^RESULT' | sed 's/^RESULT //' >> "$res"
+done
+
+log "end to end: opacity train on a synthetic cohort, XLA backend"
+"$bin/opacity" phantom --out /tmp/ph --patients 40 --seed 1 > "$out/phantom.txt"
+( time timeout 150 "$bin/opacity" train --data /tmp/ph --out /tmp/run --size 320 --epochs 10 --batch 8 --seed 1 ) > "$out/train.log" 2>&1
+tail -5 "$out/train.log" >&2
+cp /tmp/run/metrics.csv "$out/metrics.csv" 2>/dev/null
+timeout 120 "$bin/opacity" eval --run /tmp/run --data /tmp/ph --json > "$out/eval.json" 2> "$out/eval.err"
+cat "$res"
