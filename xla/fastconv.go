@@ -163,9 +163,29 @@ func nativeConv(x, w *Node, c convSpec) *Node {
 //	dZ_t = dY placed at (dy, dx) on the padded grid (Pad), concatenated
 //	dX   = crop(dZ W_all^T),   dW_all = pad(x)^T dZ.
 func (o ops) outputSideConv(x, w *Node, c convSpec) *Node {
-	xd, wd := x.Shape().Dimensions, w.Shape().Dimensions
-	b, h, wi, cin := xd[0], xd[1], xd[2], xd[3]
-	cout := wd[3]
+	return o.decoderConv(x, nil, false, w, c)
+}
+
+// decoderConv is outputSideConv on the channel concatenation of first
+// (nearest-upsampled by 2 when upsample is set) and skip (nil for none):
+// the first convolution of a U-Net decoder block. The upsampled and
+// concatenated input is rebuilt in the backward pass rather than kept, and
+// the input gradient is computed per part (one MatMul each), so no
+// concatenation-sized tensor is held between the passes.
+func (o ops) decoderConv(first, skip *Node, upsample bool, w *Node, c convSpec) *Node {
+	fd, wd := first.Shape().Dimensions, w.Shape().Dimensions
+	b, h, wi, c1 := fd[0], fd[1], fd[2], fd[3]
+	if upsample {
+		h, wi = 2*h, 2*wi
+	}
+	c2 := 0
+	if skip != nil {
+		c2 = skip.Shape().Dimensions[3]
+	}
+	cin, cout := c1+c2, wd[3]
+	if wd[2] != cin {
+		panic(fmt.Sprintf("xla: kernel shape %v does not match %d input channels", wd, cin))
+	}
 	if c.stride != 1 || 2*c.pad != c.k-1 {
 		panic(fmt.Sprintf("xla: outputSideConv needs stride 1 and 'same' padding, got %+v", c))
 	}
@@ -173,9 +193,24 @@ func (o ops) outputSideConv(x, w *Node, c convSpec) *Node {
 	np := b * hp * wp
 	kk := c.k * c.k
 	wAll := func(w *Node) *Node { return Reshape(TransposeAllAxes(w, 2, 0, 1, 3), cin, kk*cout) }
+	inputs := []*Node{first}
+	if skip != nil {
+		inputs = append(inputs, skip)
+	}
+	inputs = append(inputs, w)
+	// paddedInput assembles pad(concat(upsample(first), skip)) as [Np, Cin].
+	paddedInput := func(parts []*Node) *Node {
+		x := parts[0]
+		if upsample {
+			x = upsample2xBlocks(x)
+		}
+		if skip != nil {
+			x = Concatenate([]*Node{x, parts[1]}, -1)
+		}
+		return Reshape(padSpatial(x, c.pad), np, cin)
+	}
 	forward := func(s []*Node) *Node {
-		xp := Reshape(padSpatial(s[0], c.pad), np, cin)
-		z := Reshape(o.matMul(xp, wAll(s[1])), b, hp, wp, kk*cout)
+		z := Reshape(o.matMul(paddedInput(s), wAll(s[len(s)-1])), b, hp, wp, kk*cout)
 		var y *Node
 		t := 0
 		for dy := 0; dy < c.k; dy++ {
@@ -192,7 +227,7 @@ func (o ops) outputSideConv(x, w *Node, c convSpec) *Node {
 		return y
 	}
 	backward := func(in []*Node, _, dY *Node) []*Node {
-		x, w := in[0], in[1]
+		w := in[len(in)-1]
 		zero := ScalarZero(dY.Graph(), dY.DType())
 		taps := make([]*Node, 0, kk)
 		for dy := 0; dy < c.k; dy++ {
@@ -204,12 +239,37 @@ func (o ops) outputSideConv(x, w *Node, c convSpec) *Node {
 		}
 		dZ := Reshape(Concatenate(taps, -1), np, kk*cout)
 		wa := wAll(w)
-		dXp := Reshape(o.dot(dZ, []int{1}, wa, []int{1}), b, hp, wp, cin)
-		dX := Slice(dXp, AxisRange(), AxisRange(c.pad, c.pad+h), AxisRange(c.pad, c.pad+wi), AxisRange())
-		xp := Reshape(padSpatial(SchedulingBarrier(x, dY), c.pad), np, cin)
-		dWall := o.matMul(o.transposeMat(xp), dZ) // [Cin, k*k*Cout]
-		dW := TransposeAllAxes(Reshape(dWall, cin, c.k, c.k, cout), 1, 2, 0, 3)
-		return []*Node{dX, dW}
+		grads := make([]*Node, len(in))
+		dFirst := o.cropGrad(o.dot(dZ, []int{1}, rowsOf(wa, 0, c1, cin), []int{1}), b, hp, wp, h, wi, c1, c.pad)
+		if upsample {
+			dFirst = upsample2xGrad(dFirst, b, h/2, wi/2, c1)
+		}
+		grads[0] = dFirst
+		if skip != nil {
+			grads[1] = o.cropGrad(o.dot(dZ, []int{1}, rowsOf(wa, c1, cin, cin), []int{1}), b, hp, wp, h, wi, c2, c.pad)
+		}
+		parts := make([]*Node, len(in)-1)
+		for i := range parts {
+			parts[i] = SchedulingBarrier(in[i], dY)
+		}
+		dWall := o.matMul(o.transposeMat(paddedInput(parts)), dZ) // [Cin, k*k*Cout]
+		grads[len(in)-1] = TransposeAllAxes(Reshape(dWall, cin, c.k, c.k, cout), 1, 2, 0, 3)
+		return grads
 	}
-	return o.customVJP([]*Node{x, w}, forward, backward)
+	return o.customVJP(inputs, forward, backward)
+}
+
+// rowsOf returns rows [from, to) of m (all n rows when that is everything).
+func rowsOf(m *Node, from, to, n int) *Node {
+	if from == 0 && to == n {
+		return m
+	}
+	return Slice(m, AxisRange(from, to))
+}
+
+// cropGrad reshapes an input gradient computed on the padded grid,
+// [B*Hp*Wp, C], and crops the padding, giving [B, H, W, C].
+func (o ops) cropGrad(dp *Node, b, hp, wp, h, w, c, pad int) *Node {
+	d := Reshape(dp, b, hp, wp, c)
+	return Slice(d, AxisRange(), AxisRange(pad, pad+h), AxisRange(pad, pad+w), AxisRange())
 }

@@ -194,6 +194,18 @@ func TestMaxPoolMatchesReference(t *testing.T) {
 	assertClose(t, "dX", got[1], want[1], 1e-6)
 }
 
+func TestDecoderConvMatchesNative(t *testing.T) {
+	low := randTensor(11, -1, 1, 2, 3, 4, 6)
+	skip := randTensor(12, -1, 1, 2, 6, 8, 5)
+	w := randTensor(13, -1, 1, 3, 3, 11, 4)
+	c := convSpec{k: 3, stride: 1, pad: 1}
+	got := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.upConcatConv(in[0], in[1], in[2], c) }, low, skip, w)
+	want := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.upConcatConv(in[0], in[1], in[2], c) }, low, skip, w)
+	for i, what := range []string{"output", "dLow", "dSkip", "dW"} {
+		assertClose(t, what, got[i], want[i], 1e-5)
+	}
+}
+
 func TestUpsampleFastMatchesNative(t *testing.T) {
 	x := randTensor(8, -1, 1, 2, 3, 4, 5)
 	got := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.upsample2x(in[0]) }, x)

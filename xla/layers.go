@@ -18,54 +18,54 @@ func (o ops) maxPool3x3s2(x *Node) *Node {
 	if !o.fast {
 		return MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
 	}
-	c := convSpec{k: 3, stride: 2, pad: 1}
 	dims := x.Shape().Dimensions
-	b, h, w, ch := dims[0], dims[1], dims[2], dims[3]
-	ho, wo := c.outSize(h), c.outSize(w)
+	h, w := dims[1], dims[2]
+	ho, wo := (h-1)/2+1, (w-1)/2+1
 	hp, wp := h+2, w+2
-	var taps []*Node
-	forward := func(s []*Node) *Node {
-		xp := padSpatial(s[0], 1)
-		taps = taps[:0]
-		var out *Node
+	// taps returns the 9 strided windows of the zero-padded x.
+	taps := func(x *Node) []*Node {
+		xp := padSpatial(x, 1)
+		out := make([]*Node, 0, 9)
 		for dy := 0; dy < 3; dy++ {
 			for dx := 0; dx < 3; dx++ {
-				t := Slice(xp, AxisRange(), AxisRange(dy, dy+2*(ho-1)+1).Stride(2),
-					AxisRange(dx, dx+2*(wo-1)+1).Stride(2), AxisRange())
-				taps = append(taps, t)
-				if out == nil {
-					out = t
-				} else {
-					out = Max(out, t)
-				}
+				out = append(out, Slice(xp, AxisRange(), AxisRange(dy, dy+2*(ho-1)+1).Stride(2),
+					AxisRange(dx, dx+2*(wo-1)+1).Stride(2), AxisRange()))
 			}
 		}
 		return out
 	}
-	backward := func(_ []*Node, y, dY *Node) []*Node {
+	forward := func(s []*Node) *Node {
+		var out *Node
+		for _, t := range taps(s[0]) {
+			if out == nil {
+				out = t
+			} else {
+				out = Max(out, t)
+			}
+		}
+		return out
+	}
+	// The backward pass rebuilds the taps from x (kept anyway: it is the
+	// decoder's first skip) instead of holding 9 pooled-size tensors.
+	backward := func(in []*Node, y, dY *Node) []*Node {
 		zero := ScalarZero(dY.Graph(), dY.DType())
 		zeros := ZerosLike(dY)
 		var acc *Node
-		i := 0
-		for dy := 0; dy < 3; dy++ {
-			for dx := 0; dx < 3; dx++ {
-				t := Where(Equal(taps[i], y), dY, zeros)
-				i++
-				t = Pad(t, zero, compute.PadAxis{},
-					compute.PadAxis{Start: dy, End: hp - (dy + 2*(ho-1) + 1), Interior: 1},
-					compute.PadAxis{Start: dx, End: wp - (dx + 2*(wo-1) + 1), Interior: 1},
-					compute.PadAxis{})
-				if acc == nil {
-					acc = t
-				} else {
-					acc = Add(acc, t)
-				}
+		for i, t := range taps(SchedulingBarrier(in[0], dY)) {
+			dy, dx := i/3, i%3
+			g := Where(Equal(t, y), dY, zeros)
+			g = Pad(g, zero, compute.PadAxis{},
+				compute.PadAxis{Start: dy, End: hp - (dy + 2*(ho-1) + 1), Interior: 1},
+				compute.PadAxis{Start: dx, End: wp - (dx + 2*(wo-1) + 1), Interior: 1},
+				compute.PadAxis{})
+			if acc == nil {
+				acc = g
+			} else {
+				acc = Add(acc, g)
 			}
 		}
 		return []*Node{Slice(acc, AxisRange(), AxisRange(1, 1+h), AxisRange(1, 1+w), AxisRange())}
 	}
-	_ = ch
-	_ = b
 	return o.customVJP([]*Node{x}, forward, backward)
 }
 
@@ -80,17 +80,29 @@ func (o ops) upsample2x(x *Node) *Node {
 		y := BroadcastToDims(Reshape(x, b, h, 1, w, 1, c), b, h, 2, w, 2, c)
 		return Reshape(y, b, 2*h, 2*w, c)
 	}
-	forward := func(s []*Node) *Node {
-		a := Reshape(s[0], b*h*w, 1, c)
-		a = Concatenate([]*Node{a, a}, 1) // [BHW, 2, C]
-		r := Reshape(a, b*h, 1, 2*w*c)
-		r = Concatenate([]*Node{r, r}, 1) // [BH, 2, 2WC]
-		return Reshape(r, b, 2*h, 2*w, c)
-	}
+	forward := func(s []*Node) *Node { return upsample2xBlocks(s[0]) }
 	backward := func(_ []*Node, _, dY *Node) []*Node {
-		t := ReduceSum(Reshape(dY, b*h, 2, 2*w*c), 1)
-		t = ReduceSum(Reshape(t, b*h*w, 2, c), 1)
-		return []*Node{Reshape(t, b, h, w, c)}
+		return []*Node{upsample2xGrad(dY, b, h, w, c)}
 	}
 	return o.customVJP([]*Node{x}, forward, backward)
+}
+
+// upsample2xBlocks is nearest 2x upsampling of x [B, H, W, C] by two
+// Concatenates, which the Go backend runs as block copies.
+func upsample2xBlocks(x *Node) *Node {
+	dims := x.Shape().Dimensions
+	b, h, w, c := dims[0], dims[1], dims[2], dims[3]
+	a := Reshape(x, b*h*w, 1, c)
+	a = Concatenate([]*Node{a, a}, 1) // [BHW, 2, C]
+	r := Reshape(a, b*h, 1, 2*w*c)
+	r = Concatenate([]*Node{r, r}, 1) // [BH, 2, 2WC]
+	return Reshape(r, b, 2*h, 2*w, c)
+}
+
+// upsample2xGrad sums the adjoint dY [B, 2H, 2W, C] of a nearest 2x
+// upsampling over each 2x2 block, giving [B, H, W, C].
+func upsample2xGrad(dY *Node, b, h, w, c int) *Node {
+	t := ReduceSum(Reshape(dY, b*h, 2, 2*w*c), 1)
+	t = ReduceSum(Reshape(t, b*h*w, 2, c), 1)
+	return Reshape(t, b, h, w, c)
 }

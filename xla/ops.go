@@ -128,6 +128,22 @@ func (o ops) conv(x, w *Node, c convSpec) *Node {
 	return nativeConv(x, w, c)
 }
 
+// upConcatConv is the first convolution of a U-Net decoder block: nearest
+// 2x upsampling of low, concatenation with skip (nil for none) on the
+// channel axis, then the stride-1 'same' convolution with w. The fast path
+// fuses the three when the convolution narrows the channels (see
+// decoderConv).
+func (o ops) upConcatConv(low, skip, w *Node, c convSpec) *Node {
+	if o.fast && w.Shape().Dimensions[3] < w.Shape().Dimensions[2] {
+		return o.decoderConv(low, skip, true, w, c)
+	}
+	x := o.upsample2x(low)
+	if skip != nil {
+		x = Concatenate([]*Node{x, skip}, -1)
+	}
+	return o.conv(x, w, c)
+}
+
 // colSum sums m [N, C] over its rows, giving [1, C]. On the Go backend a
 // MatMul with a row of ones is about twice as fast as ReduceSum.
 func (o ops) colSum(m *Node) *Node {

@@ -174,6 +174,7 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 	if !cfg.Model.Recompute {
 		cfg.Model.Recompute = RecomputeByDefault(batch, cfg.Size, cfg.Size)
 	}
+	SetTrainingMemoryLimit(batch, cfg.Size, cfg.Size, cfg.Model.Recompute)
 	backend, err := NewBackend(cfg.Backend)
 	if err != nil {
 		return nil, err

@@ -80,11 +80,13 @@ func (u unet) build(scope *model.Scope, x *Node) *Node {
 	skips := []*Node{s3, s2, s1, s0, nil}
 	for i, ch := range u.cfg.DecoderChannels {
 		blk := dec.In("block%d", i)
-		h = u.ops.upsample2x(h)
+		in := h.Shape().Dimensions[3]
 		if skips[i] != nil {
-			h = Concatenate([]*Node{h, skips[i]}, -1)
+			in += skips[i].Shape().Dimensions[3]
 		}
-		h = u.convBN(blk.In("conv1"), blk.In("bn1"), h, convSpec{k: 3, stride: 1, pad: 1}, ch, true, initKaimingFanIn)
+		w1 := u.variable(blk.In("conv1"), "weight", initKaimingFanIn, 3, 3, in, ch)
+		h = u.ops.upConcatConv(h, skips[i], w1, convSpec{k: 3, stride: 1, pad: 1})
+		h = u.batchNorm(blk.In("bn1"), h, nil, true)
 		h = u.convBN(blk.In("conv2"), blk.In("bn2"), h, convSpec{k: 3, stride: 1, pad: 1}, ch, true, initKaimingFanIn)
 	}
 
