@@ -44,10 +44,10 @@ func figure4(st *Study) (*Result, error) {
 	path := s.CohenModelScores
 	other, err := research.ReadScoreCSV(path, CohenModelScoreColumn)
 	if errors.Is(err, fs.ErrNotExist) {
-		r.skip("Cohen et al.'s model scores are not available: no %s. Figure 4 needs the output of their severity model (torchxrayvision) on the covid-ar images, "+
+		r.skip("Cohen et al.'s model scores are not available (no %s). Figure 4 needs the output of their severity model (torchxrayvision) on the covid-ar images, "+
 			"which this repository cannot compute offline (the model's weights are not shipped). Write it as CSV with columns `filename,%s` "+
-			"(one row per covid-ar image, the file name of its annotation or image) into the data folder or point `%s` at it, and rerun this notebook.",
-			path, CohenModelScoreColumn, EnvCohenScores)
+			"(one row per covid-ar image, the file name of its annotation or image) as %s or point `%s` at it, and rerun this notebook.",
+			CohenModelScoresFile, CohenModelScoreColumn, path, EnvCohenScores)
 		return r, nil
 	}
 	if err != nil {
@@ -140,12 +140,12 @@ func cohenCorrelation(st *Study) (*Result, error) {
 	if len(pred) > 0 {
 		sources = append(sources, source{"cohen/ (paper's validation)", "predicted masks (" + st.TrainCohort + " model)", "opacity % (predicted masks)", "figure-cohen-scores-predicted", "cohen_predicted", pred})
 	} else {
-		r.note("The predicted masks' opacity %% on cohen/ needs the model (Study.EnsureModel before CohenCorrelation); not shown.")
+		r.skip("cohen/, predicted masks: no prediction of the model on cohen/ images (no model, or Study.EnsureModel not called before CohenCorrelation).")
 	}
 	if len(st.ManualPct[datasets.CohortCXRSeg]) > 0 {
 		sources = append(sources, source{"cxr-seg/ (not in the paper)", "manual masks (radiologists)", "opacity % (radiologists' masks)", "figure-cxrseg-cohen-scores", "cxrseg_manual", st.ManualPct[datasets.CohortCXRSeg]})
 	} else {
-		r.note("No cxr-seg/ cohort in this data folder: its correlation with Cohen's scores is not computed.")
+		r.skip("cxr-seg/: not in this data folder (it is part of the real data), so its correlation with Cohen's scores is not computed.")
 	}
 	for _, src := range sources {
 		if len(src.pct) == 0 {

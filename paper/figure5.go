@@ -49,8 +49,40 @@ func rankByIoU(st *Study) ([]ranked, int, error) {
 		}
 		out = append(out, ranked{it: it, iou: iou, pred: m, predPct: p, predCount: c.Pred})
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].iou < out[j].iou })
+	// Worst first; among equal IoUs (clear lungs with false positives all
+	// score 0) the larger predicted area first.
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].iou != out[j].iou {
+			return out[i].iou < out[j].iou
+		}
+		return out[i].predCount > out[j].predCount
+	})
 	return out, agree, nil
+}
+
+// pickWorst returns the n worst ranked images, half of them (when there are
+// enough) with opacity in the manual mask and half clear lungs with a false
+// prediction, so that both kinds of error are shown (the paper's Figure 5
+// has both: 5a–c opaque lungs, 5d clear lungs), in ranking order.
+func pickWorst(rs []ranked, n int) []ranked {
+	var opaque, clear []int
+	for i, x := range rs {
+		if x.it.Opaque() {
+			opaque = append(opaque, i)
+		} else {
+			clear = append(clear, i)
+		}
+	}
+	nc := min(len(clear), n/2)
+	no := min(len(opaque), n-nc)
+	nc = min(len(clear), n-no)
+	keep := append(append([]int(nil), opaque[:no]...), clear[:nc]...)
+	sort.Ints(keep)
+	out := make([]ranked, len(keep))
+	for i, k := range keep {
+		out[i] = rs[k]
+	}
+	return out
 }
 
 // predMask thresholds an item's probabilities into a mask.
@@ -88,8 +120,9 @@ func gridCells(rs []ranked) []plots.GridImage {
 // Figure5 is the paper's Figure 5: the images the model did not train on
 // (test and validation) where its prediction and the manual labels disagree
 // most, ranked by per-image IoU (worst first), with the manual opacity
-// (filled) and the predicted opacity (outlined) in two colours; and, for
-// contrast, the best ones. Images where neither has opacity (perfect
+// (filled) and the predicted opacity (outlined) in two colours, half of
+// them with opacity in the manual mask and half clear lungs with a false
+// prediction when there are both; and, for contrast, the best ones. Images where neither has opacity (perfect
 // agreement, IoU undefined) are not ranked. Files: figure5 (worst),
 // figure5-best, table-figure5 (every ranked image).
 func Figure5(st *Study) (*Result, error) {
@@ -114,7 +147,7 @@ func figure5(st *Study) (*Result, error) {
 		return r, nil
 	}
 	n := min(Figure5Images, len(rs))
-	worst := rs[:n]
+	worst := pickWorst(rs, n)
 	f, err := plots.ImageGrid("Largest disagreements, by per-image IoU"+s.shortTag(), gridCells(worst), 4)
 	if err != nil {
 		return nil, err
@@ -147,6 +180,7 @@ func figure5(st *Study) (*Result, error) {
 	r.note("Model trained on %s, %d×%d input. Amber (filled): the manual opacity; cyan (outline): the predicted opacity (p > 0.5); green: the manual lung outline; "+
 		"titles: image, subset, per-image IoU, opacity %% manual / predicted. Masks at the model's input size. "+
 		"%d unseen images are ranked; %d more have no opacity in either mask (perfect agreement) and are not shown. "+
-		"The paper picked its examples by hand (scattered manual labels, rib shadows, overlapping tissue, bronchial markings); here they are the worst by IoU.", st.TrainCohort, s.Preset.InputSize, s.Preset.InputSize, len(rs), agree)
+		"The paper picked its examples by hand (scattered manual labels, rib shadows, overlapping tissue, bronchial markings); here they are the worst by IoU, "+
+		"half with manual opacity and half clear lungs with a false prediction (those all score 0; the largest predicted areas first).", st.TrainCohort, s.Preset.InputSize, s.Preset.InputSize, len(rs), agree)
 	return r, nil
 }

@@ -20,38 +20,39 @@ type summaryRow struct {
 	id                string   // result id in NumbersFile
 	keys              []string // numbers joined with " / "
 	file              string   // the figure or table
+	match             string   // picks the result's skip reason that names it ("": the last one)
 }
 
 // summaryRows lists every number of the paper (design.md's table) and the
 // repository's extras, in the paper's order.
 var summaryRows = []summaryRow{
-	{"§2.1", "covid-ar images / patients / clear lungs", "221 / 105 / 71", "cohorts", []string{"covid_ar_images", "covid_ar_patients", "covid_ar_clear"}, "table-cohorts.md"},
-	{"§2.1", "covid-ar images with pixels", "221", "cohorts", []string{"covid_ar_with_image"}, "table-cohorts.md"},
-	{"§2.1", "split: train / test images", "154 / 67", "cohorts", []string{"train_images", "test_images"}, "table-split.md"},
-	{"§2.1", "split: train / test patients", "— (by patient)", "cohorts", []string{"train_patients", "test_patients"}, "table-split.md"},
-	{"§2.2", "validation images (cohen/ with pixels)", "25 (22 annotations public)", "cohorts", []string{"validation_images"}, "table-split.md"},
-	{"Fig. 1", "model input and mask, before/after augmentation", "picture", "figure1", nil, "figure1.png"},
-	{"Fig. 2", "last epoch IoU (a), train / test", "curves (50 epochs)", "figure2", []string{"last_epoch_iou_a_train", "last_epoch_iou_a_test"}, "figure2.png"},
-	{"§3.1", "IoU (a) train", "0.5157", "tables", []string{"iou_a_train"}, "table-3.1.md"},
-	{"§3.1", "IoU (a) test", "0.4755", "tables", []string{"iou_a_test"}, "table-3.1.md"},
-	{"§3.1", "IoU (a) validation", "0.6724", "tables", []string{"iou_a_validation"}, "table-3.1.md"},
-	{"§4.1", "images with empty truth / not empty (train ∪ test)", "71 / 150", "tables", []string{"n_truth_empty", "n_truth_not_empty"}, "table-4.1-iou.md"},
-	{"§4.1", "IoU (a) on empty truth", "2.4e-10", "tables", []string{"iou_a_truth-empty"}, "table-4.1-iou.md"},
-	{"§4.1", "IoU (a) on non-empty truth", "0.6143", "tables", []string{"iou_a_truth-not-empty"}, "table-4.1-iou.md"},
-	{"§4.1", "\"adjusted\" IoU, the paper's formula", "0.738", "tables", []string{"adjusted_paper_formula"}, "table-4.1-adjusted.md"},
-	{"§4.1", "adjusted, empty image = 1 only if nothing predicted", "—", "tables", []string{"adjusted_empty_by_prediction"}, "table-4.1-adjusted.md"},
-	{"§4.1", "IoU (c) per image, all / test / validation", "—", "tables", []string{"iou_c_all", "iou_c_test", "iou_c_validation"}, "table-4.1-iou.md"},
-	{"Fig. 3a", "AUC manual %, per image: ICU / mortality", "curves, no values", "figure3", []string{"auc_manual_image_icu", "auc_manual_image_mortality"}, "figure3a.png"},
-	{"Fig. 3a", "AUC manual %, per patient: ICU / mortality", "curves, no values", "figure3", []string{"auc_manual_patient_icu", "auc_manual_patient_mortality"}, "figure3a.png"},
-	{"Fig. 3b", "AUC predicted %, per image: ICU / mortality", "curves, no values", "figure3", []string{"auc_predicted_image_icu", "auc_predicted_image_mortality"}, "figure3b.png"},
-	{"Fig. 3b", "AUC predicted %, per patient: ICU / mortality", "curves, no values", "figure3", []string{"auc_predicted_patient_icu", "auc_predicted_patient_mortality"}, "figure3b.png"},
-	{"Fig. 4", "AUC Cohen model score, per image: ICU / mortality", "curves, no values", "figure4", []string{"auc_cohen_image_icu", "auc_cohen_image_mortality"}, "figure4.png"},
-	{"extra", "Spearman ρ opacity % (cohen/, manual) vs geographic / opacity score", "—", "cohen_scores", []string{"spearman_cohen_manual_geographic", "spearman_cohen_manual_opacity"}, "figure-cohen-scores-manual.png"},
-	{"extra", "Spearman ρ opacity % (cohen/, predicted) vs geographic / opacity score", "—", "cohen_scores", []string{"spearman_cohen_predicted_geographic", "spearman_cohen_predicted_opacity"}, "figure-cohen-scores-predicted.png"},
-	{"extra", "Spearman ρ opacity % (cxr-seg/, radiologists) vs geographic / opacity score", "—", "cohen_scores", []string{"spearman_cxrseg_manual_geographic", "spearman_cxrseg_manual_opacity"}, "figure-cxrseg-cohen-scores.png"},
-	{"Fig. 5", "worst / best per-image IoU of unseen images", "pictures", "figure5", []string{"figure5_worst_iou", "figure5_best_iou"}, "figure5.png"},
-	{"extra", "two annotations of the same X-rays: pairs, lung IoU, opacity IoU", "—", "agreement", []string{"agreement_pairs", "agreement_lung_iou_mean", "agreement_opacity_iou_mean"}, "table-agreement.md"},
-	{"extra", "same images, model grid: IoU a–b / model–a / model–b", "—", "agreement", []string{"agreement_ab_iou_mean_model_grid", "agreement_model_a_iou_mean", "agreement_model_b_iou_mean"}, "table-agreement.md"},
+	{"§2.1", "covid-ar images / patients / clear lungs", "221 / 105 / 71", "cohorts", []string{"covid_ar_images", "covid_ar_patients", "covid_ar_clear"}, "table-cohorts.md", ""},
+	{"§2.1", "covid-ar images with pixels", "221", "cohorts", []string{"covid_ar_with_image"}, "table-cohorts.md", ""},
+	{"§2.1", "split: train / test images", "154 / 67", "cohorts", []string{"train_images", "test_images"}, "table-split.md", ""},
+	{"§2.1", "split: train / test patients", "— (by patient)", "cohorts", []string{"train_patients", "test_patients"}, "table-split.md", ""},
+	{"§2.2", "validation images (cohen/ with pixels)", "25 (22 annotations public)", "cohorts", []string{"validation_images"}, "table-split.md", ""},
+	{"Fig. 1", "model input and mask, before/after augmentation", "picture", "figure1", nil, "figure1.png", ""},
+	{"Fig. 2", "last epoch IoU (a), train / test", "curves (50 epochs)", "figure2", []string{"last_epoch_iou_a_train", "last_epoch_iou_a_test"}, "figure2.png", ""},
+	{"§3.1", "IoU (a) train", "0.5157", "tables", []string{"iou_a_train"}, "table-3.1.md", ""},
+	{"§3.1", "IoU (a) test", "0.4755", "tables", []string{"iou_a_test"}, "table-3.1.md", ""},
+	{"§3.1", "IoU (a) validation", "0.6724", "tables", []string{"iou_a_validation"}, "table-3.1.md", ""},
+	{"§4.1", "images with empty truth / not empty (train ∪ test)", "71 / 150", "tables", []string{"n_truth_empty", "n_truth_not_empty"}, "table-4.1-iou.md", ""},
+	{"§4.1", "IoU (a) on empty truth", "2.4e-10", "tables", []string{"iou_a_truth-empty"}, "table-4.1-iou.md", ""},
+	{"§4.1", "IoU (a) on non-empty truth", "0.6143", "tables", []string{"iou_a_truth-not-empty"}, "table-4.1-iou.md", ""},
+	{"§4.1", "\"adjusted\" IoU, the paper's formula", "0.738", "tables", []string{"adjusted_paper_formula"}, "table-4.1-adjusted.md", ""},
+	{"§4.1", "adjusted, empty image = 1 only if nothing predicted", "—", "tables", []string{"adjusted_empty_by_prediction"}, "table-4.1-adjusted.md", ""},
+	{"§4.1", "IoU (c) per image, all / test / validation", "—", "tables", []string{"iou_c_all", "iou_c_test", "iou_c_validation"}, "table-4.1-iou.md", ""},
+	{"Fig. 3a", "AUC manual %, per image: ICU / mortality", "curves, no values", "figure3", []string{"auc_manual_image_icu", "auc_manual_image_mortality"}, "figure3a.png", ""},
+	{"Fig. 3a", "AUC manual %, per patient: ICU / mortality", "curves, no values", "figure3", []string{"auc_manual_patient_icu", "auc_manual_patient_mortality"}, "figure3a.png", ""},
+	{"Fig. 3b", "AUC predicted %, per image: ICU / mortality", "curves, no values", "figure3", []string{"auc_predicted_image_icu", "auc_predicted_image_mortality"}, "figure3b.png", ""},
+	{"Fig. 3b", "AUC predicted %, per patient: ICU / mortality", "curves, no values", "figure3", []string{"auc_predicted_patient_icu", "auc_predicted_patient_mortality"}, "figure3b.png", ""},
+	{"Fig. 4", "AUC Cohen model score, per image: ICU / mortality", "curves, no values", "figure4", []string{"auc_cohen_image_icu", "auc_cohen_image_mortality"}, "figure4.png", ""},
+	{"extra", "Spearman ρ opacity % (cohen/, manual) vs geographic / opacity score", "—", "cohen_scores", []string{"spearman_cohen_manual_geographic", "spearman_cohen_manual_opacity"}, "figure-cohen-scores-manual.png", "manual masks (paper"},
+	{"extra", "Spearman ρ opacity % (cohen/, predicted) vs geographic / opacity score", "—", "cohen_scores", []string{"spearman_cohen_predicted_geographic", "spearman_cohen_predicted_opacity"}, "figure-cohen-scores-predicted.png", "predicted"},
+	{"extra", "Spearman ρ opacity % (cxr-seg/, radiologists) vs geographic / opacity score", "—", "cohen_scores", []string{"spearman_cxrseg_manual_geographic", "spearman_cxrseg_manual_opacity"}, "figure-cxrseg-cohen-scores.png", "cxr-seg"},
+	{"Fig. 5", "worst / best per-image IoU of unseen images", "pictures", "figure5", []string{"figure5_worst_iou", "figure5_best_iou"}, "figure5.png", ""},
+	{"extra", "two annotations of the same X-rays: pairs, lung IoU, opacity IoU", "—", "agreement", []string{"agreement_pairs", "agreement_lung_iou_mean", "agreement_opacity_iou_mean"}, "table-agreement.md", ""},
+	{"extra", "same images, model grid: IoU a–b / model–a / model–b", "—", "agreement", []string{"agreement_ab_iou_mean_model_grid", "agreement_model_a_iou_mean", "agreement_model_b_iou_mean"}, "table-agreement.md", ""},
 }
 
 // fmtNumber formats a summary number: integers as such, others with 4
@@ -118,8 +119,10 @@ func Summary(s Settings) (*Result, error) {
 				val = "not computed"
 			}
 		}
-		if ran && (val == "not computed" || val == "not made") && len(rec.Skipped) > 0 {
-			val += ": " + firstSentence(rec.Skipped[len(rec.Skipped)-1])
+		if ran && (val == "not computed" || val == "not made") {
+			if why := skipReason(rec.Skipped, row.match); why != "" {
+				val += ": " + firstSentence(why)
+			}
 		}
 		file := row.file
 		if !ran || !contains(rec.Files, row.file) {
@@ -144,6 +147,17 @@ func Summary(s Settings) (*Result, error) {
 	}
 	r.Files = append(r.Files, path)
 	return r, nil
+}
+
+// skipReason returns the skip reason that contains match, or the last one
+// when match is "" ("" when none fits).
+func skipReason(skipped []string, match string) string {
+	for i := len(skipped) - 1; i >= 0; i-- {
+		if match == "" || strings.Contains(skipped[i], match) {
+			return skipped[i]
+		}
+	}
+	return ""
 }
 
 func contains(list []string, s string) bool {
