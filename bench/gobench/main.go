@@ -1,0 +1,255 @@
+// Command gobench times training steps of the U-Net-ResNet18 of package xla
+// on random data, the Go counterpart of
+// ../shared/bench/pytorch-unet-r18/bench.py: one fixed random batch (normal
+// input, a mask with 30% ones), a few warm-up steps, then the median of the
+// timed steps. It prints a summary and one line starting with RESULT (JSON),
+// with the same field names as bench.py where they mean the same thing.
+//
+// Usage:
+//
+//	gobench [-size 128] [-batch 8] [-steps 5] [-warmup 2] [-channels 1]
+//	        [-recompute auto|on|off] [-cpuprofile FILE] [-memprofile FILE]
+//
+// The backend comes from GOMLX_BACKEND (default: the Go backend when built
+// with -tags noxla).
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	_ "github.com/gomlx/gomlx/backends/default"
+	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/covidxray/opacity/xla"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "gobench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	size := flag.Int("size", 128, "image side (multiple of 32)")
+	batch := flag.Int("batch", 8, "batch size")
+	steps := flag.Int("steps", 5, "timed steps (median reported)")
+	warmup := flag.Int("warmup", 2, "untimed warm-up steps (the first one compiles)")
+	channels := flag.Int("channels", 1, "input channels (1 or 3)")
+	recompute := flag.String("recompute", "auto", "rebuild im2col patches in the backward pass: auto, on or off")
+	seed := flag.Int64("seed", 0, "seed of the weights and the random batch")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
+	memProfile := flag.String("memprofile", "", "write a heap profile after the timed steps to this file")
+	flag.Parse()
+
+	backend, err := xla.NewBackend("")
+	if err != nil {
+		return err
+	}
+	cfg := xla.DefaultModelConfig()
+	cfg.InChannels = *channels
+	switch *recompute {
+	case "on":
+		cfg.Recompute = true
+	case "off":
+		cfg.Recompute = false
+	case "auto":
+		cfg.Recompute = xla.RecomputeByDefault(*batch, *size, *size)
+	default:
+		return fmt.Errorf("-recompute must be auto, on or off, got %q", *recompute)
+	}
+	memLimit := xla.SetTrainingMemoryLimit(*batch, *size, *size, cfg.Recompute)
+	m, err := xla.NewModel(backend, cfg, *seed, xla.DefaultLearningRate)
+	if err != nil {
+		return err
+	}
+	images, masks := randomBatch(uint64(*seed), *batch, *size, *channels)
+
+	peak := newHeapSampler()
+	defer peak.stop()
+	var times, losses []float64
+	var wall0 time.Time
+	var cpu0, busy0 float64
+	for i := 0; i < *warmup+*steps; i++ {
+		if i == *warmup {
+			if *cpuProfile != "" {
+				f, err := os.Create(*cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			wall0, cpu0, busy0 = time.Now(), processCPUSeconds(), busyCPUSeconds()
+		}
+		t0 := time.Now()
+		// The step consumes its tensors: give it copies of the fixed batch.
+		loss, err := m.TrainStep(tensors.FromFlatDataAndDimensions(slices.Clone(images), *batch, *size, *size, *channels),
+			tensors.FromFlatDataAndDimensions(slices.Clone(masks), *batch, *size, *size, 1))
+		if err != nil {
+			return err
+		}
+		dt := time.Since(t0).Seconds()
+		if i >= *warmup {
+			times = append(times, dt)
+		}
+		losses = append(losses, loss)
+		fmt.Fprintf(os.Stderr, "step %d: %.3f s, loss %.4f\n", i, dt, loss)
+	}
+	wall := time.Since(wall0).Seconds()
+	ownCPU := processCPUSeconds() - cpu0
+	others := (busyCPUSeconds() - busy0 - ownCPU) / (wall * float64(runtime.NumCPU()))
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			return err
+		}
+	}
+
+	sorted := slices.Clone(times)
+	slices.Sort(sorted)
+	med := median(sorted)
+	res := map[string]any{
+		"impl": "gomlx", "backend": backend.Name(), "mode": "train",
+		"batch": *batch, "size": *size, "channels": *channels,
+		"recompute": cfg.Recompute, "steps": *steps, "warmup": *warmup,
+		"s_per_step": med, "s_min": sorted[0], "s_max": sorted[len(sorted)-1],
+		"img_per_s": float64(*batch) / med, "cpu_s_per_step": ownCPU / float64(*steps),
+		"others_cpu_frac": max(0, others), "maxrss_mib": maxRSSMiB(),
+		"first_loss": losses[0], "last_loss": losses[len(losses)-1],
+		"gomaxprocs": runtime.GOMAXPROCS(0), "peak_heap_mib": peak.maxHeapMiB(),
+		"go_memory_limit_mib": float64(memLimit) / (1 << 20),
+	}
+	fmt.Printf("train b=%d %dx%d c=%d backend=%s recompute=%v: median %.3f s/step [min %.3f, max %.3f], %.2f img/s, ru_maxrss %.0f MiB\n",
+		*batch, *size, *size, *channels, backend.Name(), cfg.Recompute, med, sorted[0], sorted[len(sorted)-1],
+		float64(*batch)/med, maxRSSMiB())
+	fmt.Printf("  peak Go heap in use %.0f MiB (sampled every 20 ms), Go soft memory limit %.0f MiB\n", peak.maxHeapMiB(), float64(memLimit)/(1<<20))
+	fmt.Printf("  other processes used %.0f%% of the %d CPUs during the timed steps\n", 100*max(0, others), runtime.NumCPU())
+	fmt.Printf("  loss %.4f -> %.4f over %d steps\n", losses[0], losses[len(losses)-1], len(losses))
+	out, err := json.Marshal(res)
+	if err != nil {
+		return err
+	}
+	fmt.Println("RESULT " + string(out))
+	return nil
+}
+
+// randomBatch returns images (standard normal values mapped to the model's
+// 0..255 input range) and masks with about 30% ones.
+func randomBatch(seed uint64, batch, size, channels int) (images, masks []float32) {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	images = make([]float32, batch*size*size*channels)
+	for i := range images {
+		images[i] = float32(127.5 + 127.5*rng.NormFloat64()/3)
+	}
+	masks = make([]float32, batch*size*size)
+	for i := range masks {
+		if rng.Float64() < 0.3 {
+			masks[i] = 1
+		}
+	}
+	return images, masks
+}
+
+// heapSampler records the largest HeapInuse seen by a background sampler.
+type heapSampler struct {
+	done chan struct{}
+	max  atomic.Uint64
+}
+
+func newHeapSampler() *heapSampler {
+	h := &heapSampler{done: make(chan struct{})}
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-h.done:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&ms)
+				if ms.HeapInuse > h.max.Load() {
+					h.max.Store(ms.HeapInuse)
+				}
+			}
+		}
+	}()
+	return h
+}
+
+func (h *heapSampler) stop() { close(h.done) }
+
+func (h *heapSampler) maxHeapMiB() float64 { return float64(h.max.Load()) / (1 << 20) }
+
+func median(sorted []float64) float64 {
+	n := len(sorted)
+	if n%2 == 1 {
+		return sorted[n/2]
+	}
+	return (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// maxRSSMiB is the peak resident set size of this process.
+func maxRSSMiB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // Linux reports KiB
+}
+
+// processCPUSeconds is the user+system CPU time of this process.
+func processCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	return tv(ru.Utime) + tv(ru.Stime)
+}
+
+// busyCPUSeconds is the CPU time all processes of the machine spent busy,
+// from /proc/stat (0 where it cannot be read).
+func busyCPUSeconds() float64 {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 9 || fields[0] != "cpu" {
+		return 0
+	}
+	var total, idle float64
+	for i, f := range fields[1:9] {
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil {
+			return 0
+		}
+		total += v
+		if i == 3 || i == 4 { // idle, iowait
+			idle += v
+		}
+	}
+	return (total - idle) / 100 // USER_HZ is 100 on Linux
+}
