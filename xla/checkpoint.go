@@ -2,13 +2,9 @@ package xla
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -17,10 +13,9 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-)
 
-// checkpointMagic starts every checkpoint file.
-const checkpointMagic = "OPACITY-CKPT-1\n"
+	"github.com/covidxray/opacity/xla/internal/ckptfile"
+)
 
 // CheckpointMeta is the training state stored with a checkpoint's weights.
 type CheckpointMeta struct {
@@ -31,33 +26,12 @@ type CheckpointMeta struct {
 	Note       string         `json:"note,omitempty"`
 }
 
-// ckptVar describes one variable in a checkpoint file.
-type ckptVar struct {
-	Path      string `json:"path"`
-	DType     int32  `json:"dtype"`
-	Dims      []int  `json:"dims"`
-	Offset    int64  `json:"offset"`
-	Length    int64  `json:"length"`
-	Trainable bool   `json:"trainable"`
-}
-
-// ckptHeader is the JSON header of a checkpoint file.
-type ckptHeader struct {
-	Meta      CheckpointMeta `json:"meta"`
-	Variables []ckptVar      `json:"variables"`
-	DataBytes int64          `json:"data_bytes"`
-	DataCRC32 uint32         `json:"data_crc32"`
-}
-
 // SaveCheckpoint writes every variable of store (weights, batch-norm
 // statistics, optimiser state, global step) and meta to path, atomically:
 // it writes a temporary file in the same folder, syncs it and renames it.
-// The file is the magic line, the header length (8 bytes, little endian),
-// the JSON header, then the variables' raw little-endian data, guarded by a
-// CRC-32.
+// The format (package xla/internal/ckptfile) is a magic line, a JSON header
+// and the variables' raw little-endian data guarded by a CRC-32.
 func SaveCheckpoint(path string, store *model.Store, meta CheckpointMeta) error {
-	var vars []ckptVar
-	var data bytes.Buffer
 	var paths []string
 	byPath := map[string]*model.Variable{}
 	for v := range store.IterVariables() {
@@ -65,6 +39,7 @@ func SaveCheckpoint(path string, store *model.Store, meta CheckpointMeta) error 
 		byPath[v.Path()] = v
 	}
 	sort.Strings(paths)
+	vars := make([]ckptfile.Var, 0, len(paths))
 	for _, p := range paths {
 		v := byPath[p]
 		t, err := v.Value()
@@ -75,23 +50,18 @@ func SaveCheckpoint(path string, store *model.Store, meta CheckpointMeta) error 
 		if err := t.ConstBytes(func(b []byte) { raw = append(raw, b...) }); err != nil {
 			return fmt.Errorf("%s: variable %s: %w", path, p, err)
 		}
-		vars = append(vars, ckptVar{Path: p, DType: int32(t.DType()), Dims: t.Shape().Dimensions,
-			Offset: int64(data.Len()), Length: int64(len(raw)), Trainable: v.Trainable})
-		data.Write(raw)
+		vars = append(vars, ckptfile.Var{Path: p, DType: int32(t.DType()), Dims: t.Shape().Dimensions,
+			Trainable: v.Trainable, Data: raw})
 	}
-	header, err := json.Marshal(ckptHeader{Meta: meta, Variables: vars, DataBytes: int64(data.Len()),
-		DataCRC32: crc32.ChecksumIEEE(data.Bytes())})
+	mb, err := json.Marshal(meta)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	var out bytes.Buffer
-	out.WriteString(checkpointMagic)
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(header)))
-	out.Write(n[:])
-	out.Write(header)
-	out.Write(data.Bytes())
-	return writeFileAtomic(path, out.Bytes())
+	b, err := ckptfile.Encode(mb, vars)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return writeFileAtomic(path, b)
 }
 
 // writeFileAtomic writes data to a temporary file next to path, syncs it and
@@ -129,7 +99,6 @@ type Checkpoint struct {
 	Path      string
 	Meta      CheckpointMeta
 	variables map[string]*tensors.Tensor
-	trainable map[string]bool
 }
 
 // ReadCheckpoint reads and verifies a checkpoint written by SaveCheckpoint.
@@ -139,57 +108,24 @@ func ReadCheckpoint(path string) (*Checkpoint, error) {
 		return nil, err
 	}
 	defer f.Close()
-	r := bufio.NewReader(f)
-	magic := make([]byte, len(checkpointMagic))
-	if _, err := io.ReadFull(r, magic); err != nil || string(magic) != checkpointMagic {
-		return nil, fmt.Errorf("%s: not a checkpoint of this program (bad magic)", path)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	var n [8]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return nil, fmt.Errorf("%s: truncated header: %w", path, err)
+	meta, vars, err := ckptfile.Decode(path, bufio.NewReader(f), fi.Size())
+	if err != nil {
+		return nil, err
 	}
-	hlen := binary.LittleEndian.Uint64(n[:])
-	if hlen > 1<<30 {
-		return nil, fmt.Errorf("%s: header length %d is implausible", path, hlen)
+	c := &Checkpoint{Path: path, variables: map[string]*tensors.Tensor{}}
+	if err := json.Unmarshal(meta, &c.Meta); err != nil {
+		return nil, fmt.Errorf("%s: training state: %w", path, err)
 	}
-	hb := make([]byte, hlen)
-	if _, err := io.ReadFull(r, hb); err != nil {
-		return nil, fmt.Errorf("%s: truncated header: %w", path, err)
-	}
-	var h ckptHeader
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, fmt.Errorf("%s: header: %w", path, err)
-	}
-	if h.DataBytes < 0 || h.DataBytes > 1<<36 {
-		return nil, fmt.Errorf("%s: data size %d is implausible", path, h.DataBytes)
-	}
-	data := make([]byte, h.DataBytes)
-	if _, err := io.ReadFull(r, data); err != nil {
-		return nil, fmt.Errorf("%s: truncated data: %w", path, err)
-	}
-	if crc32.ChecksumIEEE(data) != h.DataCRC32 {
-		return nil, fmt.Errorf("%s: data checksum mismatch (corrupt file)", path)
-	}
-	c := &Checkpoint{Path: path, Meta: h.Meta, variables: map[string]*tensors.Tensor{}, trainable: map[string]bool{}}
-	for _, v := range h.Variables {
-		dt := dtypes.DType(v.DType)
-		size := 1
-		for _, d := range v.Dims {
-			if d < 0 {
-				return nil, fmt.Errorf("%s: variable %s: negative dimension", path, v.Path)
-			}
-			size *= d
-		}
-		if v.Offset < 0 || v.Length < 0 || v.Offset+v.Length > int64(len(data)) ||
-			int64(dt.SizeForDimensions(size)) != v.Length {
-			return nil, fmt.Errorf("%s: variable %s: bad offset/length", path, v.Path)
-		}
-		t := tensors.FromShape(shapeFromDims(dt, v.Dims))
-		if err := t.MutableBytes(func(b []byte) { copy(b, data[v.Offset:v.Offset+v.Length]) }); err != nil {
+	for _, v := range vars {
+		t := tensors.FromShape(shapeFromDims(dtypes.DType(v.DType), v.Dims))
+		if err := t.MutableBytes(func(b []byte) { copy(b, v.Data) }); err != nil {
 			return nil, fmt.Errorf("%s: variable %s: %w", path, v.Path, err)
 		}
 		c.variables[v.Path] = t
-		c.trainable[v.Path] = v.Trainable
 	}
 	return c, nil
 }

@@ -125,7 +125,7 @@ const (
 	memFixedBytes         = 250e6
 	memFloatsPerPixel     = 780
 	memMaxLimitFraction   = 0.75 // of the machine's memory
-	memLimitOverEstimate  = 1.15
+	memLimitOverEstimate  = 1.3
 	memMinimumLimitBytes  = 1 << 30
 	memoryLimitEnvVarName = "GOMEMLIMIT"
 )

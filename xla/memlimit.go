@@ -14,7 +14,7 @@ import (
 // returns it to a pool; by default the garbage collector lets the heap (live
 // tensors plus pooled ones) grow to about twice what a step needs (5 GB for
 // 320x320 batch 8 instead of 2.8 GB). A limit a little above
-// EstimatedTrainingBytes makes it collect before that. It is capped at 75%
+// EstimatedTrainingBytes (30% more) makes it collect before that. It is capped at 75%
 // of the machine's memory and is at least 1 GiB.
 func SetTrainingMemoryLimit(batch, height, width int, recompute bool) int64 {
 	if _, ok := os.LookupEnv(memoryLimitEnvVarName); ok {

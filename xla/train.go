@@ -174,10 +174,12 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 	if !cfg.Model.Recompute {
 		cfg.Model.Recompute = RecomputeByDefault(batch, cfg.Size, cfg.Size)
 	}
-	SetTrainingMemoryLimit(batch, cfg.Size, cfg.Size, cfg.Model.Recompute)
 	backend, err := NewBackend(cfg.Backend)
 	if err != nil {
 		return nil, err
+	}
+	if isGoBackend(backend) {
+		SetTrainingMemoryLimit(batch, cfg.Size, cfg.Size, cfg.Model.Recompute)
 	}
 	m, err := NewModel(backend, cfg.Model, cfg.Seed, cfg.LearningRate)
 	if err != nil {

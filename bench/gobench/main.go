@@ -70,7 +70,10 @@ func run() error {
 	default:
 		return fmt.Errorf("-recompute must be auto, on or off, got %q", *recompute)
 	}
-	memLimit := xla.SetTrainingMemoryLimit(*batch, *size, *size, cfg.Recompute)
+	var memLimit int64
+	if strings.HasPrefix(backend.String(), "go") {
+		memLimit = xla.SetTrainingMemoryLimit(*batch, *size, *size, cfg.Recompute)
+	}
 	m, err := xla.NewModel(backend, cfg, *seed, xla.DefaultLearningRate)
 	if err != nil {
 		return err

@@ -1,0 +1,49 @@
+package xla_test
+
+import (
+	"context"
+	"fmt"
+	"image"
+
+	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/xla"
+)
+
+// ExampleTrain trains the tiny variant of the model for one epoch on four
+// 64x64 images (two with a bright "opacity" square) and prints the metrics
+// rows it evaluated.
+func ExampleTrain() {
+	var set []*datasets.Prepared
+	for i := 0; i < 4; i++ {
+		img := image.NewGray(image.Rect(0, 0, 64, 64))
+		op, lung := datasets.NewMask(64, 64), datasets.NewMask(64, 64)
+		for y := 0; y < 64; y++ {
+			for x := 0; x < 64; x++ {
+				img.Pix[y*64+x] = 50
+				lung.Set(x, y, true)
+				if i%2 == 1 && x >= 20 && x < 40 && y >= 20 && y < 40 {
+					img.Pix[y*64+x] = 200
+					op.Set(x, y, true)
+				}
+			}
+		}
+		set = append(set, &datasets.Prepared{Stem: fmt.Sprint("img", i), Patient: fmt.Sprint("p", i),
+			Size: 64, Image: img, Lung: lung, Opacity: op})
+	}
+	cfg := xla.DefaultTrainConfig()
+	cfg.Model = xla.TinyModelConfig()
+	cfg.Size, cfg.Epochs, cfg.Batch = 64, 1, 2
+	cfg.Augment = datasets.NoAugment()
+	cfg.Backend = "go"
+	res, err := xla.Train(context.Background(), cfg, set[:2], set[2:])
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range res.Metrics {
+		fmt.Println(r.Epoch, r.Split, r.Loss > 0, r.IoUPerImage >= 0 && r.IoUPerImage <= 1)
+	}
+	// Output:
+	// 1 train true true
+	// 1 test true true
+}
