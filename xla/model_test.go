@@ -1,7 +1,13 @@
 package xla
 
 import (
+	"fmt"
+	"image"
 	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 )
 
 func TestParameterCount(t *testing.T) {
@@ -36,5 +42,38 @@ func TestParameterCount(t *testing.T) {
 				t.Errorf("trainable parameters = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestNativeOpsMatchFast builds the tiny model with the native ops (what
+// runs on XLA: ConvGeneral, MaxPool, broadcasts) and with the Go backend's
+// fast ops, on the same weights, and compares their logits in training mode
+// (batch statistics) and inference mode. The Go backend runs both; it has
+// no gradient for the native max pool, so only the forward pass is checked
+// here.
+func TestNativeOpsMatchFast(t *testing.T) {
+	set := syntheticSet(2, 64, 4)
+	images, _ := imagesTensor([]*image.Gray{set[0].Image, set[1].Image}, 64, 1)
+	for _, training := range []bool{true, false} {
+		var outs []*tensors.Tensor
+		for _, mode := range []OpsMode{OpsFast, OpsNative} {
+			cfg := TinyModelConfig()
+			cfg.Ops = mode
+			store := model.NewStore()
+			store.SetParam(ParamSeed, int64(2))
+			exec, err := model.NewExec(goBackend(t), store, func(scope *model.Scope, x *Node) *Node {
+				logits, _ := cfg.Logits(scope, normalizeImages(x), training)
+				return logits
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Exec(images)
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs = append(outs, out[0])
+		}
+		assertClose(t, fmt.Sprintf("logits (training=%v)", training), outs[0], outs[1], 1e-4)
 	}
 }
