@@ -163,7 +163,7 @@ func agreement(st *Study) (*Result, error) {
 		}
 	}
 	r.note("Opacity IoU a–b at full size is IoU(Oa∩La, Ob∩Lb), 1 when neither has opacity in its lungs. On the model's grid every IoU is of the plain opacity masks, "+
-		"1 when both are empty, 0 when only one is. The model never trained on these %d images (they are held out of cxr-seg).", ag.Pairs)
+		"1 when both are empty, 0 when only one is. The model never trained on these %d images (they are held out of cxr-seg); when it was trained on cxr-seg it learnt the radiologists' (b) way of drawing, so it is expected to agree more with b.", ag.Pairs)
 	return r, nil
 }
 

@@ -101,6 +101,7 @@ func cohortTables(st *Study) (*Result, error) {
 		r.Numbers["train_patients"] = float64(z.TrainPatients)
 		r.Numbers["test_patients"] = float64(z.TestPatients)
 		r.Numbers["validation_images"] = float64(len(val))
+		r.Facts["train_cohort"] = st.TrainCohort
 	}
 	if len(st.Problems) > 0 {
 		r.note("Left out (%d): %s", len(st.Problems), strings.Join(limit(st.Problems, 10), "; "))

@@ -345,7 +345,7 @@ func TestSummary(t *testing.T) {
 	}
 	want := fmt.Sprintf("| §2.1 | covid-ar images / patients / clear lungs | 221 / 105 / 71 | %d / %d / %d | [table-cohorts.md](table-cohorts.md) |",
 		len(sum.Images), len(sum.Patients), sum.ClearImages())
-	for _, w := range []string{want, "| §3.1 | IoU (a) train | 0.5157 | not run | — |", "| Fig. 4 | AUC Cohen model score, per image: ICU / mortality | curves, no values | not computed: Cohen et al.'s model scores are not available"} {
+	for _, w := range []string{want, "| §3.1 | IoU (a) train | 0.5157 | not run | — |", "| §2.5 | model trained and tested on | covid-ar (COVID-19-AR) | covid-ar |", "| Fig. 4 | AUC Cohen model score, per image: ICU / mortality | curves, no values | not computed: Cohen et al.'s model scores are not available"} {
 		if !strings.Contains(r.Markdown, w) {
 			t.Errorf("summary lacks %q:\n%s", w, r.Markdown)
 		}

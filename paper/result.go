@@ -33,10 +33,13 @@ type Result struct {
 	// Numbers are the key numbers of the result by name, for scripts and
 	// REPRODUCE.md (e.g. "auc_image_icu").
 	Numbers map[string]float64
+	// Facts are the key facts that are not numbers, by name (e.g.
+	// "train_cohort").
+	Facts map[string]string
 }
 
 func newResult(title string) *Result {
-	return &Result{Title: title, Numbers: map[string]float64{}}
+	return &Result{Title: title, Numbers: map[string]float64{}, Facts: map[string]string{}}
 }
 
 // note appends a Markdown paragraph.
@@ -208,7 +211,8 @@ type record struct {
 	Synthetic bool                `json:"synthetic"`
 	Size      string              `json:"size"`
 	Numbers   map[string]*float64 `json:"numbers"` // undefined values are null
-	Files     []string            `json:"files"`   // base names, in the figures folder
+	Facts     map[string]string   `json:"facts,omitempty"`
+	Files     []string            `json:"files"` // base names, in the figures folder
 	Skipped   []string            `json:"skipped,omitempty"`
 }
 
@@ -231,7 +235,7 @@ func (r *Result) saveNumbers(s Settings, id string) error {
 		return err
 	}
 	all := readRecords(s.Figures)
-	rec := record{Title: r.Title, Data: s.Data, Synthetic: s.Synthetic(), Size: s.Preset.Name, Numbers: map[string]*float64{}, Files: []string{}, Skipped: r.Skipped}
+	rec := record{Title: r.Title, Data: s.Data, Synthetic: s.Synthetic(), Size: s.Preset.Name, Numbers: map[string]*float64{}, Facts: r.Facts, Files: []string{}, Skipped: r.Skipped}
 	for k, v := range r.Numbers {
 		if finite(v) {
 			v := v

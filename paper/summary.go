@@ -93,6 +93,14 @@ func Summary(s Settings) (*Result, error) {
 		r.note("**Warning:** the results come from different runs: %s. Rerun every notebook with one setting.", strings.Join(kinds, "; "))
 	}
 	t := &table{header: []string{"item", "what", "paper", "this run", "file"}}
+	trained := "not run"
+	if rec, ok := all["cohorts"]; ok {
+		trained = "no model (no cohort with images)"
+		if c := rec.Facts["train_cohort"]; c != "" {
+			trained = c
+		}
+	}
+	t.add("§2.5", "model trained and tested on", "covid-ar (COVID-19-AR)", trained, "[table-split.md](table-split.md)")
 	for _, row := range summaryRows {
 		rec, ran := all[row.id]
 		val := ""

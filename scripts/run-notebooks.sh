@@ -50,8 +50,8 @@ if [ ${#notebooks[@]} -eq 0 ] || [ ! -e "${notebooks[0]}" ]; then
   exit 1
 fi
 
-# absolute makes a path absolute, relative to the repository root.
-absolute() { case "$1" in /*) echo "$1" ;; *) echo "$repo/$1" ;; esac; }
+# absolute makes a path absolute (relative ones from the repository root) and clean.
+absolute() { realpath -m -- "$1"; }
 
 # check_outputs fails when an executed notebook holds an error output or a
 # Go panic in any output.
@@ -80,8 +80,8 @@ execute() {
   echo "== $(basename "$nb")"
   if ! jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout="$timeout" \
       --output-dir "$outdir" "$nb" >"$outdir/$(basename "$nb" .ipynb).log" 2>&1; then
-    echo "run-notebooks: $nb failed; the last lines of the log ($outdir/$(basename "$nb" .ipynb).log):" >&2
-    grep -v '^\(I\|W\)[0-9]\{4\} ' "$outdir/$(basename "$nb" .ipynb).log" | tail -40 >&2
+    echo "run-notebooks: $nb failed; the end of its log ($outdir/$(basename "$nb" .ipynb).log, without the kernel's info lines and nbconvert's traceback):" >&2
+    sed '/^Traceback (most recent call last)/,$d' "$outdir/$(basename "$nb" .ipynb).log" | grep -v '^\(I\|W\)[0-9]\{4\} ' | tail -40 >&2
     return 1
   fi
   check_outputs "$outdir/$(basename "$nb")"
