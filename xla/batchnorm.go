@@ -60,8 +60,8 @@ func (o ops) batchNormTrain(y, gamma, beta, residual *Node, relu bool) (*Node, b
 	backward := func(in []*Node, _, dOut *Node) []*Node {
 		g := Reshape(dOut, n, c)
 		if relu {
-			outm := Reshape(out, n, c)
-			g = Where(GreaterThan(outm, ScalarZero(g.Graph(), g.DType())), g, ZerosLike(g))
+			// out >= 0, so Sign(out) is the ReLU's derivative: 1 where out > 0, else 0.
+			g = Mul(g, Sign(Reshape(out, n, c)))
 		}
 		dBeta := o.colSum(g)       // [1, C]
 		sgd := o.colSum(Mul(g, d)) // [1, C]

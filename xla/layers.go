@@ -92,10 +92,11 @@ func (o ops) upsample2x(x *Node) *Node {
 func upsample2xBlocks(x *Node) *Node {
 	dims := x.Shape().Dimensions
 	b, h, w, c := dims[0], dims[1], dims[2], dims[3]
-	a := Reshape(x, b*h*w, 1, c)
-	a = Concatenate([]*Node{a, a}, 1) // [BHW, 2, C]
-	r := Reshape(a, b*h, 1, 2*w*c)
-	r = Concatenate([]*Node{r, r}, 1) // [BH, 2, 2WC]
+	// [B, H, W, 2C] has the layout of [B, H, 2W, C]; concatenating it with
+	// itself on the width axis gives the layout of [B, H, 2, 2W, C]. No
+	// reshape of x, which the Go backend would copy when x has other uses.
+	a := Concatenate([]*Node{x, x}, 3)
+	r := Concatenate([]*Node{a, a}, 2)
 	return Reshape(r, b, 2*h, 2*w, c)
 }
 
