@@ -97,7 +97,6 @@ func TestIm2colConvMatchesNative(t *testing.T) {
 		{convSpec{k: 1, stride: 2}, 8, 6, 3, 2},
 		{convSpec{k: 1, stride: 1}, 4, 4, 3, 2},
 		{convSpec{k: 7, stride: 2, pad: 3}, 16, 16, 1, 4},
-		{convSpec{k: 3, stride: 1, pad: 1}, 6, 8, 6, 3}, // output-side (Cout < Cin)
 	}
 	for _, tc := range cases {
 		for _, recompute := range []bool{false, true} {
@@ -194,15 +193,47 @@ func TestMaxPoolMatchesReference(t *testing.T) {
 	assertClose(t, "dX", got[1], want[1], 1e-6)
 }
 
+func TestOutputSideConvMatchesNative(t *testing.T) {
+	x := randTensor(14, -1, 1, 2, 6, 8, 6)
+	w := randTensor(15, -1, 1, 3, 3, 6, 3)
+	c := convSpec{k: 3, stride: 1, pad: 1}
+	got := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.outputSideConv(in[0], in[1], c) }, x, w)
+	want := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.conv(in[0], in[1], c) }, x, w)
+	for i, what := range []string{"output", "dX", "dW"} {
+		assertClose(t, what, got[i], want[i], 1e-5)
+	}
+}
+
 func TestDecoderConvMatchesNative(t *testing.T) {
 	low := randTensor(11, -1, 1, 2, 3, 4, 6)
 	skip := randTensor(12, -1, 1, 2, 6, 8, 5)
 	w := randTensor(13, -1, 1, 3, 3, 11, 4)
 	c := convSpec{k: 3, stride: 1, pad: 1}
-	got := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.upConcatConv(in[0], in[1], in[2], c) }, low, skip, w)
+	fused := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.decoderConv(in[0], in[1], true, in[2], c) }, low, skip, w)
+	unfused := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.upConcatConv(in[0], in[1], in[2], c) }, low, skip, w)
 	want := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.upConcatConv(in[0], in[1], in[2], c) }, low, skip, w)
 	for i, what := range []string{"output", "dLow", "dSkip", "dW"} {
-		assertClose(t, what, got[i], want[i], 1e-5)
+		assertClose(t, "fused "+what, fused[i], want[i], 1e-5)
+		assertClose(t, "unfused "+what, unfused[i], want[i], 1e-5)
+	}
+}
+
+func TestOutputSideWins(t *testing.T) {
+	c := convSpec{k: 3, stride: 1, pad: 1}
+	cases := []struct {
+		x, w []int
+		c    convSpec
+		want bool
+	}{
+		{[]int{8, 64, 64, 128}, []int{3, 3, 128, 32}, c, true},                       // decoder at 64x64: 66*66/4096 = 1.06
+		{[]int{8, 16, 16, 384}, []int{3, 3, 384, 128}, c, false},                     // 18*18/256 = 1.27
+		{[]int{8, 64, 64, 32}, []int{3, 3, 32, 32}, c, false},                        // no narrowing
+		{[]int{8, 64, 64, 64}, []int{3, 3, 64, 32}, convSpec{3, 2, 1, false}, false}, // stride 2
+	}
+	for _, tc := range cases {
+		if got := outputSideWins(tc.x, tc.w, tc.c); got != tc.want {
+			t.Errorf("outputSideWins(%v, %v, %+v) = %v, want %v", tc.x, tc.w, tc.c, got, tc.want)
+		}
 	}
 }
 

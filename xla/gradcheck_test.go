@@ -44,7 +44,8 @@ func TestModelGradientFiniteDifferences(t *testing.T) {
 		{"/unet/encoder/layer2/0/conv1/weight"}, // 3x3/2 conv
 		{"/unet/encoder/layer2/0/downsample/0/weight"},
 		{"/unet/encoder/layer4/1/bn2/gamma"},
-		{"/unet/decoder/block1/conv1/weight"}, // output-side conv (Cout < Cin)
+		{"/unet/decoder/block1/conv1/weight"}, // upsample, concat, im2col conv (8x8)
+		{"/unet/decoder/block3/conv1/weight"}, // fused output-side decoder conv (32x32)
 		{"/unet/decoder/block4/bn2/gamma"},
 		{"/unet/head/weight"},
 		{"/unet/head/bias"},
