@@ -118,12 +118,15 @@ reproduce)
   [ -n "${OPACITY_RUNS:-}" ] && export OPACITY_RUNS=$(absolute "$OPACITY_RUNS")
   [ -n "${OPACITY_CACHE:-}" ] && export OPACITY_CACHE=$(absolute "$OPACITY_CACHE")
   # Start from an empty figures folder, so that nothing of an earlier run
-  # (other data, other size) is mistaken for this one's. Only a folder made
-  # by this script (marker file) or the repository's figures/ is emptied.
+  # (other data, other size) is mistaken for this one's: its files and its
+  # notebooks/ go (subfolders holding other runs, e.g. figures/real made with
+  # OPACITY_FIGURES=figures/real, stay). Only a folder made by this script
+  # (marker file) or the repository's figures/ is emptied.
   marker="$figures/.made-by-run-notebooks"
   if [ -d "$figures" ]; then
     if [ -e "$marker" ] || [ "$figures" = "$repo/figures" ]; then
-      find "$figures" -mindepth 1 ! -name README.md ! -name "$(basename "$marker")" -delete
+      find "$figures" -mindepth 1 -maxdepth 1 -type f ! -name README.md ! -name "$(basename "$marker")" -delete
+      rm -rf "$figures/notebooks"
     elif [ -n "$(ls -A "$figures")" ]; then
       echo "run-notebooks: OPACITY_FIGURES=$figures is not empty and was not made by this script; choose an empty folder" >&2
       exit 1
