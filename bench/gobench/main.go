@@ -139,8 +139,11 @@ func run() error {
 		"img_per_s": float64(*batch) / med, "cpu_s_per_step": ownCPU / float64(*steps),
 		"others_cpu_frac": max(0, others), "maxrss_mib": maxRSSMiB(),
 		"first_loss": losses[0], "last_loss": losses[len(losses)-1],
-		"gomaxprocs": runtime.GOMAXPROCS(0), "peak_heap_mib": peak.maxHeapMiB(),
+		"gomaxprocs": runtime.GOMAXPROCS(0), "peak_heap_mib": peak.maxHeapMiB(), "simd": xla.SIMD,
 		"go_memory_limit_mib": float64(memLimit) / (1 << 20),
+	}
+	if !xla.SIMD {
+		fmt.Println("  WARNING: built without GOEXPERIMENT=simd (portable matrix multiplication, ~10x slower)")
 	}
 	fmt.Printf("train b=%d %dx%d c=%d backend=%s recompute=%v: median %.3f s/step [min %.3f, max %.3f], %.2f img/s, ru_maxrss %.0f MiB\n",
 		*batch, *size, *size, *channels, backend.Name(), cfg.Recompute, med, sorted[0], sorted[len(sorted)-1],

@@ -92,6 +92,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--test-fraction %v: want a value in (0, 1)", *testFrac)
 	}
 
+	if !xla.SIMD && (cfg.Backend == "go" || cfg.Backend == "" && (os.Getenv("GOMLX_BACKEND") == "" || strings.HasPrefix(os.Getenv("GOMLX_BACKEND"), "go"))) {
+		fmt.Fprintln(stderr, "note: built without GOEXPERIMENT=simd: the Go backend's matrix multiplications are about 10x slower (make build sets it)")
+	}
 	set, err := preparedCohort(*data, datasets.CohortCovidAR, cfg.Size, stderr)
 	if err != nil {
 		return err
