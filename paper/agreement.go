@@ -28,7 +28,7 @@ func agreement(st *Study) (*Result, error) {
 	s := st.Settings
 	r := newResult("Agreement of two annotations of the same images: the ceiling of a model's IoU")
 	if cnt(st.Counts[datasets.CohortCXRSeg], func(c *CohortCount) int { return c.Read }) == 0 || cnt(st.Counts[datasets.CohortCohen], func(c *CohortCount) int { return c.Read }) == 0 {
-		r.skip("needs cohen/ (the paper's annotations) and cxr-seg/ (radiologists' masks), i.e. the real data; this data folder has %s. "+
+		r.skip("needs cohen/ (the paper's annotations) and cxr-seg/ (radiologists' masks), which the real data has; this data folder has %s. "+
 			"Run with OPACITY_DATA pointing at the real data (e.g. ../shared/data, or ./data after `make data`). The folder: %s.", haveCohorts(st), s.Data)
 		return r, nil
 	}
