@@ -7,10 +7,12 @@ import (
 
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
+	"github.com/covidxray/opacity/xla"
 )
 
-// MetricsFile is the per-epoch metrics file of a training run.
-const MetricsFile = "metrics.csv"
+// MetricsFile is the per-epoch metrics file of a training run (written by
+// xla.Train).
+const MetricsFile = xla.MetricsFile
 
 // Figure2 is the paper's Figure 2: IoU and loss per epoch on the training
 // and testing images, from the run's metrics.csv (the paper's soft pooled
