@@ -2,14 +2,19 @@
 # One-shot GPU check, run on a CUDA machine that has JAX's CUDA PJRT plugin
 # (pip package jax-cuda13-pjrt) and PyTorch with CUDA:
 #   bench/gpu/run.sh BIN_DIR REF_DIR OUT_DIR
-# BIN_DIR holds gobench and opacity built with cgo and the XLA backend
-# (`make build-xla`, `CGO_ENABLED=1 go build -o BIN_DIR/gobench ./bench/gobench`);
-# REF_DIR holds the PyTorch reference unet_r18.py. It
+# Prepare on any x86-64 Linux machine (cgo, no GPU needed), from the repo root:
+#   CGO_ENABLED=1 go build -ldflags='-s -w' -o .device/bin/gobench ./bench/gobench
+#   CGO_ENABLED=1 go build -ldflags='-s -w' -o .device/bin/opacity ./cmd/opacity
+#   mkdir -p .device/ref && cp ../shared/bench/pytorch-unet-r18/unet_r18.py .device/ref/
+# then, on the GPU machine: bench/gpu/run.sh .device/bin .device/ref OUT_DIR
+# (.device/ is git-ignored.) It
 #   1. finds the CUDA PJRT plugin that JAX installed and the CUDA libraries
 #      of the nvidia-* pip packages, and exposes the plugin to go-xla as
 #      PJRT_PLUGIN_LIBRARY_PATH/pjrt_c_api_cuda_plugin.so (GOMLX_BACKEND=xla:cuda);
-#   2. times the Go (GoMLX/XLA) training step and the PyTorch one on the same
-#      GPU, same shapes, alternating, and writes RESULT lines to OUT_DIR/gpu-bench.jsonl;
+#   2. times the Go (GoMLX/XLA) training step and the PyTorch reference's
+#      (unet_r18.py from REF_DIR, through torch_gpu_bench.py) on the same GPU,
+#      same shapes, one after the other, and writes their RESULT lines to
+#      OUT_DIR/gpu-bench.jsonl;
 #   3. trains the U-Net for a few epochs on a synthetic cohort through
 #      `opacity train` with the XLA backend (end-to-end check of the GPU path).
 set -u
