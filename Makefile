@@ -61,4 +61,5 @@ setup:
 	scripts/setup.sh
 
 clean:
-	rm -rf bin figures/*.png figures/*.svg figures/*.md figures/*.csv notebooks/*.html
+	rm -rf bin
+	find figures -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
