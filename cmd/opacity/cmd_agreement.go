@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"image/color"
 	"io"
@@ -40,9 +38,8 @@ func runAgreement(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *dataDir == "" {
-		fs.Usage()
-		return errors.New("--data is required")
+	if err := requireFlags(fs, "data"); err != nil {
+		return err
 	}
 	opt := datasets.LoadOptions{Images: *plotDir != ""}
 	a, err := datasets.LoadCohort(*dataDir, datasets.CohortCohen, opt)
@@ -85,9 +82,7 @@ func runAgreement(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(ag)
+		return writeJSON(stdout, ag)
 	}
 	return writeAgreementText(stdout, *dataDir, datasets.IsSynthetic(*dataDir), ag)
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -33,18 +31,15 @@ func runDataStats(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *dataDir == "" {
-		fs.Usage()
-		return errors.New("--data is required")
+	if err := requireFlags(fs, "data"); err != nil {
+		return err
 	}
 	st, err := datasets.ComputeStats(*dataDir)
 	if err != nil {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return writeJSON(stdout, st)
 	}
 	return writeStatsTable(stdout, *dataDir, st)
 }

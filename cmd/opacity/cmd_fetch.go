@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -36,9 +35,8 @@ func runDataFetch(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *to == "" {
-		fs.Usage()
-		return errors.New("--to is required")
+	if err := requireFlags(fs, "to"); err != nil {
+		return err
 	}
 	if *workers < 1 || *retries < 0 {
 		return fmt.Errorf("--workers %d, --retries %d: want at least 1 and 0", *workers, *retries)

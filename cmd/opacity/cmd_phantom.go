@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"image/png"
 	"io"
@@ -36,9 +35,8 @@ func runPhantom(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *out == "" {
-		fs.Usage()
-		return errors.New("--out is required")
+	if err := requireFlags(fs, "out"); err != nil {
+		return err
 	}
 	if *cohen < 0 {
 		return fmt.Errorf("--cohen %d: want 0 or more", *cohen)

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -61,9 +59,8 @@ func runSeverity(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *dataDir == "" {
-		fs.Usage()
-		return errors.New("--data is required")
+	if err := requireFlags(fs, "data"); err != nil {
+		return err
 	}
 	agg, err := research.ParseAggregate(*aggName)
 	if err != nil {
@@ -89,9 +86,7 @@ func runSeverity(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(stdout, rep)
 	}
 	return writeSeverityText(stdout, *dataDir, rep, *resamples, *seed)
 }

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -118,4 +119,23 @@ func parseFlagsNoArgs(fs *flag.FlagSet, args []string) error {
 		return fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	return nil
+}
+
+// requireFlags prints the usage and returns an error naming the first of the
+// named (string) flags that was left empty.
+func requireFlags(fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		if f := fs.Lookup(n); f != nil && f.Value.String() == "" {
+			fs.Usage()
+			return fmt.Errorf("--%s is required", n)
+		}
+	}
+	return nil
+}
+
+// writeJSON writes v to w as one indented JSON value.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
