@@ -62,7 +62,7 @@ func figure2(st *Study) (*Result, error) {
 			continue
 		}
 		paper := map[string]float64{SubsetTrain: PaperIoUTrain, SubsetTest: PaperIoUTest}[split]
-		t.add(split, fmt.Sprint(rec.Epoch), fmtScore(rec.Loss), fmtScore(rec.IoUSoftPooled), fmtScore(rec.IoUPerImage), fmtScore(rec.F1), fmt.Sprint(paper))
+		t.add(split, fmt.Sprint(rec.Epoch), research.FormatScore(rec.Loss), research.FormatScore(rec.IoUSoftPooled), research.FormatScore(rec.IoUPerImage), research.FormatScore(rec.F1), fmt.Sprint(paper))
 		r.Numbers["last_epoch_iou_a_"+split] = rec.IoUSoftPooled
 		r.Numbers["last_epoch_loss_"+split] = rec.Loss
 		if !math.IsNaN(rec.IoUPerImage) {

@@ -31,18 +31,6 @@ func (st *Study) predictions() []research.Prediction {
 	return out
 }
 
-// fmtScore formats a metric: 4 decimals, tiny values in e-notation, "—"
-// when undefined.
-func fmtScore(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "—"
-	case v != 0 && math.Abs(v) < 1e-3:
-		return fmt.Sprintf("%.1e", v)
-	}
-	return fmt.Sprintf("%.4f", v)
-}
-
 // SegmentationTables computes the paper's section 3.1 numbers (IoU at the end
 // of training on train, test and validation) and the section 4.1 table
 // (subsets all, train, test, validation, truth-empty, truth-not-empty) under
@@ -100,8 +88,8 @@ func segmentationTables(st *Study) (*Result, error) {
 				return nil, err
 			}
 		}
-		t31.add(sub.name, fmt.Sprint(row.Images), fmt.Sprintf("%.4f", sub.paper), fmtScore(row.Scores.SoftPooledIoU), fmtScore(keras),
-			fmtScore(row.Scores.PerImageIoU), fmtScore(row.Scores.SoftPooledF1))
+		t31.add(sub.name, fmt.Sprint(row.Images), fmt.Sprintf("%.4f", sub.paper), research.FormatScore(row.Scores.SoftPooledIoU), research.FormatScore(keras),
+			research.FormatScore(row.Scores.PerImageIoU), research.FormatScore(row.Scores.SoftPooledF1))
 		r.Numbers["iou_a_"+sub.name] = row.Scores.SoftPooledIoU
 		r.Numbers["iou_c_"+sub.name] = row.Scores.PerImageIoU
 	}
@@ -128,7 +116,7 @@ func segmentationTables(st *Study) (*Result, error) {
 			if i == 1 || p == "" {
 				p = "—"
 			}
-			t.add(row.Subset, fmt.Sprint(row.Images), fmt.Sprint(row.TruthEmpty), p, fmtScore(v[0]), fmtScore(v[1]), fmtScore(v[2]), fmtScore(v[3]), fmtScore(v[4]), fmt.Sprint(sc.NaNAwareN))
+			t.add(row.Subset, fmt.Sprint(row.Images), fmt.Sprint(row.TruthEmpty), p, research.FormatScore(v[0]), research.FormatScore(v[1]), research.FormatScore(v[2]), research.FormatScore(v[3]), research.FormatScore(v[4]), fmt.Sprint(sc.NaNAwareN))
 			if i == 0 {
 				r.Numbers["iou_a_"+row.Subset] = sc.SoftPooledIoU
 				r.Numbers["iou_c_"+row.Subset] = sc.PerImageIoU
@@ -143,20 +131,20 @@ func segmentationTables(st *Study) (*Result, error) {
 	td := &table{header: []string{"subset", "TP", "FP", "TN", "FN", "sensitivity", "specificity"}}
 	for _, row := range tab.Rows {
 		d := row.Scores.Detection
-		td.add(row.Subset, fmt.Sprint(d.TP), fmt.Sprint(d.FP), fmt.Sprint(d.TN), fmt.Sprint(d.FN), fmtScore(d.Sensitivity), fmtScore(d.Specificity))
+		td.add(row.Subset, fmt.Sprint(d.TP), fmt.Sprint(d.FP), fmt.Sprint(d.TN), fmt.Sprint(d.FN), research.FormatScore(d.Sensitivity), research.FormatScore(d.Specificity))
 	}
 	if err := r.saveTable(s, "table-4.1-detection", fmt.Sprintf("Image-level detection of any opacity (an image is called positive with ≥ %d predicted pixel)%s", opt.MinArea, s.dataTag()), td); err != nil {
 		return nil, err
 	}
 	a := tab.Adjusted
 	ta := &table{header: []string{"whole-dataset IoU (train ∪ test)", "value", "paper"}}
-	ta.add(fmt.Sprintf("paper's \"adjusted\" formula (IoU_a(non-empty)·%d + 1·%d)/%d: every empty-truth image a perfect 1", a.NNonEmpty, a.NEmpty, a.N), fmtScore(a.Paper), fmt.Sprint(PaperAdjustedIoU))
-	ta.add(fmt.Sprintf("same, an empty-truth image scores 1 only if nothing is predicted (%d of %d)", a.EmptyPredictedEmpty, a.NEmpty), fmtScore(a.EmptyScoredByPrediction), "—")
-	ta.add("(a) soft pooled over all images (what the paper's code reports)", fmtScore(a.SoftPooledAll), "—")
-	ta.add("(c) per-image mean, empty/empty = 1, empty truth with a false positive = 0", fmtScore(a.PerImage), "—")
-	ta.add("(e) per-image mean, empty/empty excluded (nnU-Net)", fmtScore(a.NaNAware), "—")
-	ta.add("(a) on truth-empty images alone (s/(Σp+s): near 0 whatever the model does)", fmtScore(a.EmptyIoU), fmt.Sprintf("%.1e", PaperIoUTruthEmpty))
-	ta.add("(a) on truth-not-empty images alone", fmtScore(a.NonEmptyIoU), fmt.Sprint(PaperIoUTruthNonEmpty))
+	ta.add(fmt.Sprintf("paper's \"adjusted\" formula (IoU_a(non-empty)·%d + 1·%d)/%d: every empty-truth image a perfect 1", a.NNonEmpty, a.NEmpty, a.N), research.FormatScore(a.Paper), fmt.Sprint(PaperAdjustedIoU))
+	ta.add(fmt.Sprintf("same, an empty-truth image scores 1 only if nothing is predicted (%d of %d)", a.EmptyPredictedEmpty, a.NEmpty), research.FormatScore(a.EmptyScoredByPrediction), "—")
+	ta.add("(a) soft pooled over all images (what the paper's code reports)", research.FormatScore(a.SoftPooledAll), "—")
+	ta.add("(c) per-image mean, empty/empty = 1, empty truth with a false positive = 0", research.FormatScore(a.PerImage), "—")
+	ta.add("(e) per-image mean, empty/empty excluded (nnU-Net)", research.FormatScore(a.NaNAware), "—")
+	ta.add("(a) on truth-empty images alone (s/(Σp+s): near 0 whatever the model does)", research.FormatScore(a.EmptyIoU), fmt.Sprintf("%.1e", PaperIoUTruthEmpty))
+	ta.add("(a) on truth-not-empty images alone", research.FormatScore(a.NonEmptyIoU), fmt.Sprint(PaperIoUTruthNonEmpty))
 	if err := r.saveTable(s, "table-4.1-adjusted", "Section 4.1: the paper's \"adjusted\" IoU beside honest alternatives"+s.dataTag(), ta); err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/xla"
+
 	// The GoMLX backends: the pure-Go one, and XLA unless built with -tags=noxla.
 	_ "github.com/gomlx/gomlx/backends/default"
 )

@@ -175,9 +175,10 @@ func nanScores() Scores {
 		Detection: Detection{Sensitivity: n, Specificity: n}}
 }
 
-// fmtScore formats a score with 4 decimals, small values in e-notation, and
-// "—" for NaN.
-func fmtScore(v float64) string {
+// FormatScore formats a score for a table: 4 decimals, small values in
+// e-notation (so the paper's 2.4e-10 stays visible), and "—" for NaN
+// (undefined).
+func FormatScore(v float64) string {
 	switch {
 	case math.IsNaN(v):
 		return "—"
@@ -206,7 +207,7 @@ func (t Table41) WriteText(w io.Writer) error {
 				v = [5]float64{s.SoftPooledF1, s.HardPooledF1, s.PerImageF1, s.NonEmptyF1, s.NaNAwareF1}
 			}
 			fmt.Fprintf(tw, "| %s\t %d\t %d\t %s\t %s\t %s\t %s\t %s\t %d\t\n", r.Subset, r.Images, r.TruthEmpty,
-				fmtScore(v[0]), fmtScore(v[1]), fmtScore(v[2]), fmtScore(v[3]), fmtScore(v[4]), s.NaNAwareN)
+				FormatScore(v[0]), FormatScore(v[1]), FormatScore(v[2]), FormatScore(v[3]), FormatScore(v[4]), s.NaNAwareN)
 		}
 		tw.Flush()
 		b.WriteString("\n")
@@ -215,15 +216,15 @@ func (t Table41) WriteText(w io.Writer) error {
 	fmt.Fprintf(tw, "| subset\t detection TP\t FP\t TN\t FN\t sensitivity\t specificity\t\n|---\t---\t---\t---\t---\t---\t---\t\n")
 	for _, r := range t.Rows {
 		d := r.Scores.Detection
-		fmt.Fprintf(tw, "| %s\t %d\t %d\t %d\t %d\t %s\t %s\t\n", r.Subset, d.TP, d.FP, d.TN, d.FN, fmtScore(d.Sensitivity), fmtScore(d.Specificity))
+		fmt.Fprintf(tw, "| %s\t %d\t %d\t %d\t %d\t %s\t %s\t\n", r.Subset, d.TP, d.FP, d.TN, d.FN, FormatScore(d.Sensitivity), FormatScore(d.Specificity))
 	}
 	tw.Flush()
 	a := t.Adjusted
 	fmt.Fprintf(&b, "\nThe paper's \"adjusted\" IoU and honest alternatives (over %d images, %d with empty truth):\n", a.N, a.NEmpty)
-	fmt.Fprintf(&b, "- paper's formula (IoU_a(non-empty)*%d + 1*%d)/%d = %s  (counts every empty-truth image as a perfect 1)\n", a.NNonEmpty, a.NEmpty, a.N, fmtScore(a.Paper))
-	fmt.Fprintf(&b, "- same, an empty-truth image scores 1 only if nothing is predicted (%d of %d): %s\n", a.EmptyPredictedEmpty, a.NEmpty, fmtScore(a.EmptyScoredByPrediction))
-	fmt.Fprintf(&b, "- IoU_a on non-empty truth %s, on empty truth %s (on an empty truth the soft IoU is s/(Σp+s): 1 only if every probability is exactly 0, near 0 once Σp >> s = %g)\n", fmtScore(a.NonEmptyIoU), fmtScore(a.EmptyIoU), t.Options.Smooth)
-	fmt.Fprintf(&b, "- convention (a) on all images: %s; (c) per-image mean: %s; (e) NaN-aware per-image mean: %s\n", fmtScore(a.SoftPooledAll), fmtScore(a.PerImage), fmtScore(a.NaNAware))
+	fmt.Fprintf(&b, "- paper's formula (IoU_a(non-empty)*%d + 1*%d)/%d = %s  (counts every empty-truth image as a perfect 1)\n", a.NNonEmpty, a.NEmpty, a.N, FormatScore(a.Paper))
+	fmt.Fprintf(&b, "- same, an empty-truth image scores 1 only if nothing is predicted (%d of %d): %s\n", a.EmptyPredictedEmpty, a.NEmpty, FormatScore(a.EmptyScoredByPrediction))
+	fmt.Fprintf(&b, "- IoU_a on non-empty truth %s, on empty truth %s (on an empty truth the soft IoU is s/(Σp+s): 1 only if every probability is exactly 0, near 0 once Σp >> s = %g)\n", FormatScore(a.NonEmptyIoU), FormatScore(a.EmptyIoU), t.Options.Smooth)
+	fmt.Fprintf(&b, "- convention (a) on all images: %s; (c) per-image mean: %s; (e) NaN-aware per-image mean: %s\n", FormatScore(a.SoftPooledAll), FormatScore(a.PerImage), FormatScore(a.NaNAware))
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -410,7 +410,7 @@ func writeMetricsCSV(path string, rows []EpochMetrics) error {
 	for _, r := range rows {
 		fmt.Fprintf(&b, "%d,%s,%.6g,%.6g,%.6g,%.6g\n", r.Epoch, r.Split, r.Loss, r.IoUSoftPooled, r.IoUPerImage, r.F1)
 	}
-	return writeFileAtomic(path, b.Bytes())
+	return datasets.WriteFileAtomic(path, b.Bytes(), 0o644)
 }
 
 // writeJSONAtomic writes v as indented JSON, atomically.
@@ -419,5 +419,5 @@ func writeJSONAtomic(path string, v any) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return writeFileAtomic(path, append(b, '\n'))
+	return datasets.WriteFileAtomic(path, append(b, '\n'), 0o644)
 }
