@@ -15,9 +15,11 @@ type bnStats struct {
 	count          int // values per channel in the batch
 }
 
-// batchNormTrain normalises y [B, H, W, C] with the batch statistics over
-// (B, H, W), scales by gamma and shifts by beta (each [C]), adds residual
-// (same shape as y, or nil) and applies a ReLU when relu is set:
+// batchNormTrain normalises ys, the lanes of one batch (each
+// [B_i, H, W, C], see unet.lanes), with the statistics of the whole batch
+// over (B, H, W), scales by gamma and shifts by beta (each [C]), adds
+// residuals (one per lane, same shapes as ys, or nil) and applies a ReLU
+// when relu is set:
 //
 //	out = act((y - mean) / sqrt(var + eps) * gamma + beta + residual)
 //
@@ -29,53 +31,114 @@ type bnStats struct {
 //	dBeta  = sum(g),  dGamma = invstd * sum(g * d),  d = y - mean
 //	dY     = gamma*invstd * (g - dBeta/n - d * invstd^2 * sum(g*d)/n)
 //	dResidual = g
-func (o ops) batchNormTrain(y, gamma, beta, residual *Node, relu bool) (*Node, bnStats) {
-	dims := y.Shape().Dimensions
-	c := dims[len(dims)-1]
-	n := y.Shape().Size() / c
-	nf := float64(n)
-	var d, invstd, scale, mean, variance *Node
-	inputs := []*Node{y, gamma, beta}
-	if residual != nil {
-		inputs = append(inputs, residual)
+//
+// Each sum over the batch is the sum of per-lane sums, each lane's in its
+// own chain of matrix multiplications, so the lanes' element-wise passes
+// are independent and can run at the same time; the results are those of
+// one lane holding the whole batch, up to float rounding.
+func (o ops) batchNormTrain(ys []*Node, gamma, beta *Node, residuals []*Node, relu bool) ([]*Node, bnStats) {
+	nl := len(ys)
+	dims := make([][]int, nl)
+	rows := make([]int, nl)
+	n := 0
+	for l, y := range ys {
+		dims[l] = y.Shape().Dimensions
+		rows[l] = y.Shape().Size() / dims[l][len(dims[l])-1]
+		n += rows[l]
 	}
-	var out *Node
-	forward := func(s []*Node) *Node {
-		ym := Reshape(s[0], n, c)
-		mean = DivScalar(o.colSum(ym), nf) // [1, C]
-		d = Sub(ym, o.bcastRows(mean, n))
-		variance = DivScalar(o.colSum(Mul(d, d)), nf)
-		invstd = Inverse(Sqrt(AddScalar(variance, bnEpsilon)))
-		scale = Mul(Reshape(s[1], 1, c), invstd)
-		z := Add(Mul(d, o.bcastRows(scale, n)), o.bcastRows(Reshape(s[2], 1, c), n))
-		if residual != nil {
-			z = Add(z, Reshape(s[3], n, c))
+	c := dims[0][len(dims[0])-1]
+	nf := float64(n)
+	inputs := append(append([]*Node{}, ys...), gamma, beta)
+	if residuals != nil {
+		inputs = append(inputs, residuals...)
+	}
+	// bcast repeats a [1, C] row to the rows of each lane, built once per
+	// distinct lane size.
+	bcast := func(v *Node) []*Node {
+		out := make([]*Node, nl)
+		made := map[int]*Node{}
+		for l, r := range rows {
+			if made[r] == nil {
+				made[r] = o.inLane(l).bcastRows(v, r)
+			}
+			out[l] = made[r]
 		}
-		if relu {
-			z = Max(z, ScalarZero(z.Graph(), z.DType()))
-		}
-		out = Reshape(z, dims...)
 		return out
 	}
-	backward := func(in []*Node, _, dOut *Node) []*Node {
-		g := Reshape(dOut, n, c)
-		if relu {
-			// out >= 0, so Sign(out) is the ReLU's derivative: 1 where out > 0, else 0.
-			g = Mul(g, Sign(Reshape(out, n, c)))
+	// colSums sums the rows of every lane's m [rows, C], giving [1, C].
+	colSums := func(ms []*Node) *Node {
+		var sum *Node
+		for l, m := range ms {
+			s := o.inLane(l).colSum(m)
+			if sum == nil {
+				sum = s
+			} else {
+				sum = Add(sum, s)
+			}
 		}
-		dBeta := o.colSum(g)       // [1, C]
-		sgd := o.colSum(Mul(g, d)) // [1, C]
+		return sum
+	}
+	d := make([]*Node, nl)
+	var invstd, scale, mean, variance *Node
+	var outs []*Node
+	forward := func(s []*Node) []*Node {
+		ym := make([]*Node, nl)
+		for l := range ym {
+			ym[l] = Reshape(s[l], rows[l], c)
+		}
+		mean = DivScalar(colSums(ym), nf) // [1, C]
+		meanRows := bcast(mean)
+		sq := make([]*Node, nl)
+		for l := range ym {
+			d[l] = Sub(ym[l], meanRows[l])
+			sq[l] = Mul(d[l], d[l])
+		}
+		variance = DivScalar(colSums(sq), nf)
+		invstd = Inverse(Sqrt(AddScalar(variance, bnEpsilon)))
+		scale = Mul(Reshape(s[nl], 1, c), invstd)
+		scaleRows, betaRows := bcast(scale), bcast(Reshape(s[nl+1], 1, c))
+		outs = make([]*Node, nl)
+		for l := range ym {
+			z := Add(Mul(d[l], scaleRows[l]), betaRows[l])
+			if residuals != nil {
+				z = Add(z, Reshape(s[nl+2+l], rows[l], c))
+			}
+			if relu {
+				z = Max(z, ScalarZero(z.Graph(), z.DType()))
+			}
+			outs[l] = Reshape(z, dims[l]...)
+		}
+		return outs
+	}
+	backward := func(_, _, dOuts []*Node) []*Node {
+		g := make([]*Node, nl)
+		gd := make([]*Node, nl)
+		for l, dOut := range dOuts {
+			g[l] = Reshape(dOut, rows[l], c)
+			if relu {
+				// out >= 0, so Sign(out) is the ReLU's derivative: 1 where out > 0, else 0.
+				g[l] = Mul(g[l], Sign(Reshape(outs[l], rows[l], c)))
+			}
+			gd[l] = Mul(g[l], d[l])
+		}
+		dBeta := colSums(g)        // [1, C]
+		sgd := colSums(gd)         // [1, C]
 		dGamma := Mul(sgd, invstd) // [1, C]
 		k1 := DivScalar(Mul(scale, dBeta), nf)
 		k2 := DivScalar(Mul(Mul(scale, Mul(invstd, invstd)), sgd), nf)
-		dY := Sub(Mul(g, o.bcastRows(scale, n)), Add(o.bcastRows(k1, n), Mul(d, o.bcastRows(k2, n))))
-		grads := []*Node{Reshape(dY, dims...), Reshape(dGamma, c), Reshape(dBeta, c)}
-		if residual != nil {
-			grads = append(grads, Reshape(g, dims...))
+		scaleRows, k1Rows, k2Rows := bcast(scale), bcast(k1), bcast(k2)
+		grads := make([]*Node, len(inputs))
+		for l := range g {
+			dY := Sub(Mul(g[l], scaleRows[l]), Add(k1Rows[l], Mul(d[l], k2Rows[l])))
+			grads[l] = Reshape(dY, dims[l]...)
+			if residuals != nil {
+				grads[nl+2+l] = Reshape(g[l], dims[l]...)
+			}
 		}
+		grads[nl], grads[nl+1] = Reshape(dGamma, c), Reshape(dBeta, c)
 		return grads
 	}
-	res := o.customVJP(inputs, forward, backward)
+	res := o.customVJPMulti(inputs, forward, backward)
 	return res, bnStats{mean: Reshape(mean, c), variance: Reshape(variance, c), count: n}
 }
 

@@ -22,14 +22,14 @@ func TestStemCompositionMatchesReference(t *testing.T) {
 		return func(o ops, in []*Node) *Node {
 			h := o.conv(in[0], in[1], convSpec{k: 7, stride: 2, pad: 3, noInputGrad: true})
 			if stage >= 1 {
-				h, _ = o.batchNormTrain(h, in[3], in[4], nil, true)
+				h = oneLaneBatchNorm(o, h, in[3], in[4], nil, true)
 			}
 			if stage >= 2 {
 				h = o.maxPool3x3s2(h)
 			}
 			if stage >= 3 {
 				h2 := o.conv(h, in[2], convSpec{k: 3, stride: 1, pad: 1})
-				h, _ = o.batchNormTrain(h2, in[3], in[4], h, true)
+				h = oneLaneBatchNorm(o, h2, in[3], in[4], h, true)
 			}
 			return h
 		}

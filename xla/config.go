@@ -36,6 +36,14 @@ type ModelConfig struct {
 	// backend only): about 9x less memory for activations, one more im2col
 	// per layer.
 	Recompute bool `json:"-"`
+	// Lanes is the number of parts the batch is split into on the Go
+	// backend: every layer runs on each part separately except batch
+	// normalisation, which uses the statistics of the whole batch, so the
+	// model computes the same function (up to float rounding) while the
+	// parts' element-wise work runs in parallel. 0 picks one lane per
+	// core, at most 2; 1 turns the splitting off. Native ops (XLA) always
+	// use one.
+	Lanes int `json:"-"`
 }
 
 // DefaultModelConfig returns the paper's model: ResNet-18 encoder (64
@@ -76,6 +84,9 @@ func (c ModelConfig) Validate() error {
 	}
 	if c.HeadKernel != 1 && c.HeadKernel != 3 {
 		return fmt.Errorf("model: head_kernel must be 1 or 3, got %d", c.HeadKernel)
+	}
+	if c.Lanes < 0 {
+		return fmt.Errorf("model: lanes must be 0 (automatic) or positive, got %d", c.Lanes)
 	}
 	if c.BNMomentum <= 0 || c.BNMomentum > 1 {
 		return fmt.Errorf("model: bn_momentum must be in (0, 1], got %g", c.BNMomentum)

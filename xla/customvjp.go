@@ -10,14 +10,24 @@ type buildState struct {
 	// custom-gradient op; adding their sum (times zero) to the loss makes
 	// the reverse pass reach the ops' gradient hooks. See customVJP.
 	links []*Node
-	// lastMatmul is the most recent matrix multiplication of the build;
-	// see ops.dot.
-	lastMatmul *Node
+	// lastMatmul holds the most recent matrix multiplication of each lane
+	// of the build; see ops.dot.
+	lastMatmul []*Node
 }
 
 // customVJP builds an operation whose value is forward(inputs) and whose
 // gradient is computed by backward instead of by automatic differentiation
-// of the ops inside forward.
+// of the ops inside forward. It is customVJPMulti with one output.
+func (o ops) customVJP(inputs []*Node, forward func(in []*Node) *Node,
+	backward func(in []*Node, y, dY *Node) []*Node) *Node {
+	return o.customVJPMulti(inputs,
+		func(in []*Node) []*Node { return []*Node{forward(in)} },
+		func(in, ys, dYs []*Node) []*Node { return backward(in, ys[0], dYs[0]) })[0]
+}
+
+// customVJPMulti builds an operation with several outputs, forward(inputs),
+// whose gradient is computed by backward instead of by automatic
+// differentiation of the ops inside forward.
 //
 // GoMLX v0.28 attaches a custom gradient only to identity nodes
 // (IdentityWithCustomGradient), so this wires several:
@@ -25,31 +35,38 @@ type buildState struct {
 //   - every input goes through an identity (a "hook") whose custom gradient
 //     returns that input's gradient as computed by backward;
 //   - forward runs on the hooks;
-//   - its result goes through an identity whose custom gradient records
-//     the adjoint dY and returns no gradient, so autodiff never looks
-//     inside forward (which may use ops without gradients, such as Pad);
+//   - each of its results goes through an identity whose custom gradient
+//     records that output's adjoint dY and returns no gradient, so autodiff
+//     never looks inside forward (which may use ops without gradients, such
+//     as Pad);
 //   - the first element of every hook is registered as a link in the
 //     build state; the model adds zero times their sum to the loss, so the
-//     reverse pass visits the hooks. They come before the output in the
-//     graph, so the reverse pass reaches them after dY is recorded.
+//     reverse pass visits the hooks. The reverse pass visits nodes from the
+//     newest to the oldest, and the hooks are older than the outputs, so it
+//     reaches them after every output's adjoint is recorded.
 //
 // backward is called at most once, with the hooked inputs, the forward
-// value y and dY; it returns one gradient per input (nil for an input that
+// values ys and their adjoints dYs (zeros for an output that does not reach
+// the loss); it returns one gradient per input (nil for an input that
 // needs none, such as the image). The adjoints autodiff builds along the
 // links are never used, and the backends do not execute unused nodes.
-func (o ops) customVJP(inputs []*Node, forward func(in []*Node) *Node,
-	backward func(in []*Node, y, dY *Node) []*Node) *Node {
-	var dY, y0 *Node
-	var grads []*Node
+func (o ops) customVJPMulti(inputs []*Node, forward func(in []*Node) []*Node,
+	backward func(in, ys, dYs []*Node) []*Node) []*Node {
+	var ys, dYs, grads []*Node
+	reached := false
 	hooked := make([]*Node, len(inputs))
 	for i, x := range inputs {
-		i := i
 		hooked[i] = IdentityWithCustomGradient(x, func(x, _ *Node) *Node {
-			if dY == nil {
-				return ZerosLike(x) // The op's output does not reach the loss.
+			if !reached {
+				return ZerosLike(x) // No output reaches the loss.
 			}
 			if grads == nil {
-				grads = backward(hooked, y0, dY)
+				for j, d := range dYs {
+					if d == nil {
+						dYs[j] = ZerosLike(ys[j])
+					}
+				}
+				grads = backward(hooked, ys, dYs)
 			}
 			if grads[i] == nil {
 				return ZerosLike(x)
@@ -58,11 +75,17 @@ func (o ops) customVJP(inputs []*Node, forward func(in []*Node) *Node,
 		})
 		o.state.links = append(o.state.links, firstElement(hooked[i]))
 	}
-	y0 = forward(hooked)
-	return IdentityWithCustomGradient(y0, func(_, v *Node) *Node {
-		dY = v
-		return nil
-	})
+	ys = forward(hooked)
+	dYs = make([]*Node, len(ys))
+	outs := make([]*Node, len(ys))
+	for j, y := range ys {
+		outs[j] = IdentityWithCustomGradient(y, func(_, v *Node) *Node {
+			dYs[j] = v
+			reached = true
+			return nil
+		})
+	}
+	return outs
 }
 
 // gradientLink returns zero times the sum of the links registered so far: a

@@ -59,12 +59,34 @@ func im2col(x *Node, c convSpec) *Node {
 	return Reshape(Concatenate(taps, -1), b*ho*wo, c.k*c.k*ch)
 }
 
-// im2colConv is the convolution of x [B, H, W, Cin] with kernel
-// w [k, k, Cin, Cout] (no bias) for the Go backend: im2col and one MatMul in
-// the forward pass, and a hand-written backward pass:
+// laneGeometry is the batch size and spatial size of one lane's input.
+type laneGeometry struct{ b, h, w int }
+
+// geometries returns the [B, H, W, C] geometry of each lane of xs.
+func geometries(xs []*Node) []laneGeometry {
+	geo := make([]laneGeometry, len(xs))
+	for l, x := range xs {
+		d := x.Shape().Dimensions
+		geo[l] = laneGeometry{b: d[0], h: d[1], w: d[2]}
+	}
+	return geo
+}
+
+// addOrSet returns sum + t, or t when sum is nil.
+func addOrSet(sum, t *Node) *Node {
+	if sum == nil {
+		return t
+	}
+	return Add(sum, t)
+}
+
+// im2colConv is the convolution of every lane x [B_l, H, W, Cin] of xs with
+// the kernel w [k, k, Cin, Cout] (no bias) for the Go backend: im2col and
+// one MatMul per lane in the forward pass, and a hand-written backward
+// pass:
 //
-//   - dW = (dY^T P)^T, transposing only dY (Cout columns), not the patches
-//     P (k*k*Cin columns);
+//   - dW = (sum over lanes of dY^T P)^T, transposing only dY (Cout columns),
+//     not the patches P (k*k*Cin columns), and the sum once;
 //   - dX = sum over the k*k taps of dY W_t^T, each placed on the padded input
 //     grid with Pad (interior padding for strides) and the padding cropped.
 //
@@ -72,42 +94,68 @@ func im2col(x *Node, c convSpec) *Node {
 // ready) instead of being kept from the forward pass: this trades one more
 // im2col per layer for not holding every layer's patches (k*k times its
 // input) until the backward pass reaches it.
-func (o ops) im2colConv(x, w *Node, c convSpec) *Node {
-	xd, wd := x.Shape().Dimensions, w.Shape().Dimensions
-	b, h, wi, cin := xd[0], xd[1], xd[2], xd[3]
-	if wd[0] != c.k || wd[1] != c.k || wd[2] != cin {
-		panic(fmt.Sprintf("xla: kernel shape %v does not match k=%d and input channels %d", wd, c.k, cin))
+func (o ops) im2colConv(xs []*Node, w *Node, c convSpec) []*Node {
+	nl := len(xs)
+	wd := w.Shape().Dimensions
+	cin, cout := wd[2], wd[3]
+	if wd[0] != c.k || wd[1] != c.k || xs[0].Shape().Dimensions[3] != cin {
+		panic(fmt.Sprintf("xla: kernel shape %v does not match k=%d and input channels %d", wd, c.k, xs[0].Shape().Dimensions[3]))
 	}
-	cout := wd[3]
-	ho, wo := c.outSize(h), c.outSize(wi)
-	n := b * ho * wo
-	var patches *Node
-	forward := func(s []*Node) *Node {
-		patches = im2col(s[0], c)
-		y := o.matMul(patches, Reshape(s[1], c.k*c.k*cin, cout))
-		return Reshape(y, b, ho, wo, cout)
-	}
-	backward := func(in []*Node, _, dY *Node) []*Node {
-		x, w := in[0], in[1]
-		dYm := Reshape(dY, n, cout)
-		p := patches
-		if o.recompute {
-			p = im2col(SchedulingBarrier(x, dY), c)
+	geo := geometries(xs)
+	patches := make([]*Node, nl)
+	forward := func(s []*Node) []*Node {
+		wm := Reshape(s[nl], c.k*c.k*cin, cout)
+		ys := make([]*Node, nl)
+		for l, g := range geo {
+			patches[l] = im2col(s[l], c)
+			y := o.inLane(l).matMul(patches[l], wm)
+			ys[l] = Reshape(y, g.b, c.outSize(g.h), c.outSize(g.w), cout)
 		}
-		dWt := o.matMul(o.transposeMat(dYm), p) // [Cout, k*k*Cin]
-		dW := Reshape(Transpose(dWt, 0, 1), c.k, c.k, cin, cout)
-		var dX *Node
+		return ys
+	}
+	backward := func(in, _, dYs []*Node) []*Node {
+		w := in[nl]
+		grads := make([]*Node, nl+1)
+		var dWt *Node // [Cout, k*k*Cin]
+		var taps []*Node
 		if !c.noInputGrad {
-			dX = o.convInputGrad(dYm, w, c, b, h, wi)
+			taps = kernelTaps(w, c)
 		}
-		return []*Node{dX, dW}
+		for l, g := range geo {
+			ol := o.inLane(l)
+			dYm := Reshape(dYs[l], g.b*c.outSize(g.h)*c.outSize(g.w), cout)
+			p := patches[l]
+			if o.recompute {
+				p = im2col(SchedulingBarrier(in[l], dYs[l]), c)
+			}
+			dWt = addOrSet(dWt, ol.matMul(ol.transposeMat(dYm), p))
+			if !c.noInputGrad {
+				grads[l] = ol.convInputGrad(dYm, w, taps, c, g.b, g.h, g.w)
+			}
+		}
+		grads[nl] = Reshape(Transpose(dWt, 0, 1), c.k, c.k, cin, cout)
+		return grads
 	}
-	return o.customVJP([]*Node{x, w}, forward, backward)
+	return o.customVJPMulti(append(append([]*Node{}, xs...), w), forward, backward)
+}
+
+// kernelTaps returns the k*k taps w[dy, dx] of a kernel w [k, k, Cin, Cout]
+// as [Cin, Cout] matrices, in (dy, dx) order.
+func kernelTaps(w *Node, c convSpec) []*Node {
+	wd := w.Shape().Dimensions
+	taps := make([]*Node, 0, c.k*c.k)
+	for dy := 0; dy < c.k; dy++ {
+		for dx := 0; dx < c.k; dx++ {
+			taps = append(taps, Reshape(Slice(w, AxisElem(dy), AxisElem(dx)), wd[2], wd[3]))
+		}
+	}
+	return taps
 }
 
 // convInputGrad is the gradient of a convolution with respect to its input
-// [B, H, W, Cin], given dYm [B*Ho*Wo, Cout] and the kernel w [k, k, Cin, Cout].
-func (o ops) convInputGrad(dYm, w *Node, c convSpec, b, h, wi int) *Node {
+// [B, H, W, Cin], given dYm [B*Ho*Wo, Cout], the kernel w [k, k, Cin, Cout]
+// and its taps (see kernelTaps).
+func (o ops) convInputGrad(dYm, w *Node, taps []*Node, c convSpec, b, h, wi int) *Node {
 	wd := w.Shape().Dimensions
 	cin, cout := wd[2], wd[3]
 	ho, wo := c.outSize(h), c.outSize(wi)
@@ -118,21 +166,15 @@ func (o ops) convInputGrad(dYm, w *Node, c convSpec, b, h, wi int) *Node {
 	hp, wp := h+2*c.pad, wi+2*c.pad
 	zero := ScalarZero(dYm.Graph(), dYm.DType())
 	var acc *Node
-	for dy := 0; dy < c.k; dy++ {
-		for dx := 0; dx < c.k; dx++ {
-			wt := Reshape(Slice(w, AxisElem(dy), AxisElem(dx)), cin, cout)
-			t := o.dot(dYm, []int{1}, wt, []int{1}) // [N, Cin]
-			t = Reshape(t, b, ho, wo, cin)
-			t = Pad(t, zero, compute.PadAxis{},
-				compute.PadAxis{Start: dy, End: hp - (dy + c.stride*(ho-1) + 1), Interior: c.stride - 1},
-				compute.PadAxis{Start: dx, End: wp - (dx + c.stride*(wo-1) + 1), Interior: c.stride - 1},
-				compute.PadAxis{})
-			if acc == nil {
-				acc = t
-			} else {
-				acc = Add(acc, t)
-			}
-		}
+	for i, wt := range taps {
+		dy, dx := i/c.k, i%c.k
+		t := o.dot(dYm, []int{1}, wt, []int{1}) // [N, Cin]
+		t = Reshape(t, b, ho, wo, cin)
+		t = Pad(t, zero, compute.PadAxis{},
+			compute.PadAxis{Start: dy, End: hp - (dy + c.stride*(ho-1) + 1), Interior: c.stride - 1},
+			compute.PadAxis{Start: dx, End: wp - (dx + c.stride*(wo-1) + 1), Interior: c.stride - 1},
+			compute.PadAxis{})
+		acc = addOrSet(acc, t)
 	}
 	if c.pad > 0 {
 		acc = Slice(acc, AxisRange(), AxisRange(c.pad, c.pad+h), AxisRange(c.pad, c.pad+wi), AxisRange())
@@ -163,24 +205,24 @@ func nativeConv(x, w *Node, c convSpec) *Node {
 //	dZ_t = dY placed at (dy, dx) on the padded grid (Pad), concatenated
 //	dX   = crop(dZ W_all^T),   dW_all = pad(x)^T dZ.
 func (o ops) outputSideConv(x, w *Node, c convSpec) *Node {
-	return o.decoderConv(x, nil, false, w, c)
+	return o.decoderConv([]*Node{x}, nil, false, w, c)[0]
 }
 
-// decoderConv is outputSideConv on the channel concatenation of first
-// (nearest-upsampled by 2 when upsample is set) and skip (nil for none):
-// the first convolution of a U-Net decoder block. The upsampled and
-// concatenated input is rebuilt in the backward pass rather than kept, and
-// the input gradient is computed per part (one MatMul each), so no
-// concatenation-sized tensor is held between the passes.
-func (o ops) decoderConv(first, skip *Node, upsample bool, w *Node, c convSpec) *Node {
-	fd, wd := first.Shape().Dimensions, w.Shape().Dimensions
-	b, h, wi, c1 := fd[0], fd[1], fd[2], fd[3]
-	if upsample {
-		h, wi = 2*h, 2*wi
-	}
+// decoderConv is outputSideConv, on every lane, of the channel
+// concatenation of firsts[l] (nearest-upsampled by 2 when upsample is set)
+// and skips[l] (skips nil for none): the first convolution of a U-Net
+// decoder block. The upsampled and concatenated input is rebuilt in the
+// backward pass rather than kept, and the input gradient is computed per
+// part (one MatMul each), so no concatenation-sized tensor is held between
+// the passes. The weight gradient is summed over the lanes before its one
+// transposition.
+func (o ops) decoderConv(firsts, skips []*Node, upsample bool, w *Node, c convSpec) []*Node {
+	nl := len(firsts)
+	fd, wd := firsts[0].Shape().Dimensions, w.Shape().Dimensions
+	c1 := fd[3]
 	c2 := 0
-	if skip != nil {
-		c2 = skip.Shape().Dimensions[3]
+	if skips != nil {
+		c2 = skips[0].Shape().Dimensions[3]
 	}
 	cin, cout := c1+c2, wd[3]
 	if wd[2] != cin {
@@ -189,74 +231,95 @@ func (o ops) decoderConv(first, skip *Node, upsample bool, w *Node, c convSpec) 
 	if c.stride != 1 || 2*c.pad != c.k-1 {
 		panic(fmt.Sprintf("xla: outputSideConv needs stride 1 and 'same' padding, got %+v", c))
 	}
-	hp, wp := h+2*c.pad, wi+2*c.pad
-	np := b * hp * wp
+	geo := geometries(firsts)
+	if upsample {
+		for l := range geo {
+			geo[l].h, geo[l].w = 2*geo[l].h, 2*geo[l].w
+		}
+	}
 	kk := c.k * c.k
 	wAll := func(w *Node) *Node { return Reshape(TransposeAllAxes(w, 2, 0, 1, 3), cin, kk*cout) }
-	inputs := []*Node{first}
-	if skip != nil {
-		inputs = append(inputs, skip)
+	inputs := append([]*Node{}, firsts...)
+	if skips != nil {
+		inputs = append(inputs, skips...)
 	}
 	inputs = append(inputs, w)
 	// paddedInput assembles pad(concat(upsample(first), skip)) as [Np, Cin].
-	paddedInput := func(parts []*Node) *Node {
-		x := parts[0]
+	paddedInput := func(first, skip *Node, g laneGeometry) *Node {
+		x := first
 		if upsample {
 			x = upsample2xBlocks(x)
 		}
 		if skip != nil {
-			x = Concatenate([]*Node{x, parts[1]}, -1)
+			x = Concatenate([]*Node{x, skip}, -1)
 		}
-		return Reshape(padSpatial(x, c.pad), np, cin)
+		return Reshape(padSpatial(x, c.pad), g.b*(g.h+2*c.pad)*(g.w+2*c.pad), cin)
 	}
-	forward := func(s []*Node) *Node {
-		z := Reshape(o.matMul(paddedInput(s), wAll(s[len(s)-1])), b, hp, wp, kk*cout)
-		var y *Node
-		t := 0
-		for dy := 0; dy < c.k; dy++ {
-			for dx := 0; dx < c.k; dx++ {
-				tap := Slice(z, AxisRange(), AxisRange(dy, dy+h), AxisRange(dx, dx+wi), AxisRange(t*cout, (t+1)*cout))
-				t++
-				if y == nil {
-					y = tap
-				} else {
-					y = Add(y, tap)
+	// lane returns lane l's first and skip (nil) among the inputs s.
+	lane := func(s []*Node, l int) (first, skip *Node) {
+		if skips != nil {
+			skip = s[nl+l]
+		}
+		return s[l], skip
+	}
+	forward := func(s []*Node) []*Node {
+		wa := wAll(s[len(s)-1])
+		ys := make([]*Node, nl)
+		for l, g := range geo {
+			hp, wp := g.h+2*c.pad, g.w+2*c.pad
+			first, skip := lane(s, l)
+			z := Reshape(o.inLane(l).matMul(paddedInput(first, skip, g), wa), g.b, hp, wp, kk*cout)
+			var y *Node
+			t := 0
+			for dy := 0; dy < c.k; dy++ {
+				for dx := 0; dx < c.k; dx++ {
+					y = addOrSet(y, Slice(z, AxisRange(), AxisRange(dy, dy+g.h), AxisRange(dx, dx+g.w), AxisRange(t*cout, (t+1)*cout)))
+					t++
 				}
 			}
+			ys[l] = y
 		}
-		return y
+		return ys
 	}
-	backward := func(in []*Node, _, dY *Node) []*Node {
+	backward := func(in, _, dYs []*Node) []*Node {
 		w := in[len(in)-1]
-		zero := ScalarZero(dY.Graph(), dY.DType())
-		taps := make([]*Node, 0, kk)
-		for dy := 0; dy < c.k; dy++ {
-			for dx := 0; dx < c.k; dx++ {
-				taps = append(taps, Pad(dY, zero, compute.PadAxis{},
-					compute.PadAxis{Start: dy, End: hp - h - dy},
-					compute.PadAxis{Start: dx, End: wp - wi - dx}, compute.PadAxis{}))
-			}
-		}
-		dZ := Reshape(Concatenate(taps, -1), np, kk*cout)
+		zero := ScalarZero(w.Graph(), w.DType())
 		wa := wAll(w)
+		wFirst, wSkip := rowsOf(wa, 0, c1, cin), rowsOf(wa, c1, cin, cin)
 		grads := make([]*Node, len(in))
-		dFirst := o.cropGrad(o.dot(dZ, []int{1}, rowsOf(wa, 0, c1, cin), []int{1}), b, hp, wp, h, wi, c1, c.pad)
-		if upsample {
-			dFirst = upsample2xGrad(dFirst, b, h/2, wi/2, c1)
+		var dWall *Node // [Cin, k*k*Cout]
+		for l, g := range geo {
+			ol := o.inLane(l)
+			dY := dYs[l]
+			hp, wp := g.h+2*c.pad, g.w+2*c.pad
+			taps := make([]*Node, 0, kk)
+			for dy := 0; dy < c.k; dy++ {
+				for dx := 0; dx < c.k; dx++ {
+					taps = append(taps, Pad(dY, zero, compute.PadAxis{},
+						compute.PadAxis{Start: dy, End: hp - g.h - dy},
+						compute.PadAxis{Start: dx, End: wp - g.w - dx}, compute.PadAxis{}))
+				}
+			}
+			dZ := Reshape(Concatenate(taps, -1), g.b*hp*wp, kk*cout)
+			dFirst := ol.cropGrad(ol.dot(dZ, []int{1}, wFirst, []int{1}), g.b, hp, wp, g.h, g.w, c1, c.pad)
+			if upsample {
+				dFirst = upsample2xGrad(dFirst, g.b, g.h/2, g.w/2, c1)
+			}
+			grads[l] = dFirst
+			if skips != nil {
+				grads[nl+l] = ol.cropGrad(ol.dot(dZ, []int{1}, wSkip, []int{1}), g.b, hp, wp, g.h, g.w, c2, c.pad)
+			}
+			first, skip := lane(in, l)
+			first = SchedulingBarrier(first, dY)
+			if skip != nil {
+				skip = SchedulingBarrier(skip, dY)
+			}
+			dWall = addOrSet(dWall, ol.matMul(ol.transposeMat(paddedInput(first, skip, g)), dZ))
 		}
-		grads[0] = dFirst
-		if skip != nil {
-			grads[1] = o.cropGrad(o.dot(dZ, []int{1}, rowsOf(wa, c1, cin, cin), []int{1}), b, hp, wp, h, wi, c2, c.pad)
-		}
-		parts := make([]*Node, len(in)-1)
-		for i := range parts {
-			parts[i] = SchedulingBarrier(in[i], dY)
-		}
-		dWall := o.matMul(o.transposeMat(paddedInput(parts)), dZ) // [Cin, k*k*Cout]
 		grads[len(in)-1] = TransposeAllAxes(Reshape(dWall, cin, c.k, c.k, cout), 1, 2, 0, 3)
 		return grads
 	}
-	return o.customVJP(inputs, forward, backward)
+	return o.customVJPMulti(inputs, forward, backward)
 }
 
 // rowsOf returns rows [from, to) of m (all n rows when that is everything).

@@ -100,19 +100,21 @@ func TestIm2colConvMatchesNative(t *testing.T) {
 	}
 	for _, tc := range cases {
 		for _, recompute := range []bool{false, true} {
-			name := fmt.Sprintf("k%d_s%d_p%d_recompute=%v", tc.c.k, tc.c.stride, tc.c.pad, recompute)
-			t.Run(name, func(t *testing.T) {
-				x := randTensor(1, -1, 1, 2, tc.h, tc.w, tc.cin)
-				w := randTensor(2, -1, 1, tc.c.k, tc.c.k, tc.cin, tc.cout)
-				fast := valueAndGrads(t, true, func(o ops, in []*Node) *Node {
-					o.recompute = recompute
-					return o.conv(in[0], in[1], tc.c)
-				}, x, w)
-				ref := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.conv(in[0], in[1], tc.c) }, x, w)
-				for i, what := range []string{"output", "dX", "dW"} {
-					assertClose(t, what, fast[i], ref[i], 1e-5)
-				}
-			})
+			for _, lanes := range []int{1, 3} {
+				name := fmt.Sprintf("k%d_s%d_p%d_recompute=%v_lanes=%d", tc.c.k, tc.c.stride, tc.c.pad, recompute, lanes)
+				t.Run(name, func(t *testing.T) {
+					x := randTensor(1, -1, 1, 3, tc.h, tc.w, tc.cin)
+					w := randTensor(2, -1, 1, tc.c.k, tc.c.k, tc.cin, tc.cout)
+					fast := valueAndGrads(t, true, func(o ops, in []*Node) *Node {
+						o.recompute = recompute
+						return Concatenate(o.convLanes(splitBatch(in[0], lanes), in[1], tc.c), 0)
+					}, x, w)
+					ref := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.conv(in[0], in[1], tc.c) }, x, w)
+					for i, what := range []string{"output", "dX", "dW"} {
+						assertClose(t, what, fast[i], ref[i], 1e-5)
+					}
+				})
+			}
 		}
 	}
 }
@@ -134,26 +136,48 @@ func referenceBatchNorm(y, gamma, beta, residual *Node, relu bool) *Node {
 	return z
 }
 
+// oneLaneBatchNorm is batchNormTrain on a batch that is one lane.
+func oneLaneBatchNorm(o ops, y, gamma, beta, residual *Node, relu bool) *Node {
+	var residuals []*Node
+	if residual != nil {
+		residuals = []*Node{residual}
+	}
+	out, _ := o.batchNormTrain([]*Node{y}, gamma, beta, residuals, relu)
+	return out[0]
+}
+
+// splitBatch cuts x [B, ...] into lanes of consecutive items as unet.split
+// does.
+func splitBatch(x *Node, lanes int) []*Node {
+	u := unet{lanes: lanes}
+	return u.split(x)
+}
+
 func TestBatchNormTrainGradient(t *testing.T) {
-	dims := []int{2, 4, 3, 5}
+	dims := []int{3, 4, 3, 5}
 	y := randTensor(3, -2, 3, dims...)
 	gamma := randTensor(4, 0.5, 1.5, 5)
 	beta := randTensor(5, -0.5, 0.5, 5)
 	r := randTensor(6, -1, 1, dims...)
 	for _, fast := range []bool{true, false} {
 		for _, relu := range []bool{false, true} {
-			t.Run(fmt.Sprintf("fast=%v_relu=%v", fast, relu), func(t *testing.T) {
-				got := valueAndGrads(t, fast, func(o ops, in []*Node) *Node {
-					out, _ := o.batchNormTrain(in[0], in[1], in[2], in[3], relu)
-					return out
-				}, y, gamma, beta, r)
-				want := valueAndGrads(t, false, func(_ ops, in []*Node) *Node {
-					return referenceBatchNorm(in[0], in[1], in[2], in[3], relu)
-				}, y, gamma, beta, r)
-				for i, what := range []string{"output", "dY", "dGamma", "dBeta", "dResidual"} {
-					assertClose(t, what, got[i], want[i], 1e-4)
+			for _, lanes := range []int{1, 2, 3} {
+				if !fast && lanes > 1 {
+					continue
 				}
-			})
+				t.Run(fmt.Sprintf("fast=%v_relu=%v_lanes=%d", fast, relu, lanes), func(t *testing.T) {
+					got := valueAndGrads(t, fast, func(o ops, in []*Node) *Node {
+						out, _ := o.batchNormTrain(splitBatch(in[0], lanes), in[1], in[2], splitBatch(in[3], lanes), relu)
+						return Concatenate(out, 0)
+					}, y, gamma, beta, r)
+					want := valueAndGrads(t, false, func(_ ops, in []*Node) *Node {
+						return referenceBatchNorm(in[0], in[1], in[2], in[3], relu)
+					}, y, gamma, beta, r)
+					for i, what := range []string{"output", "dY", "dGamma", "dBeta", "dResidual"} {
+						assertClose(t, what, got[i], want[i], 1e-4)
+					}
+				})
+			}
 		}
 	}
 }
@@ -209,12 +233,18 @@ func TestDecoderConvMatchesNative(t *testing.T) {
 	skip := randTensor(12, -1, 1, 2, 6, 8, 5)
 	w := randTensor(13, -1, 1, 3, 3, 11, 4)
 	c := convSpec{k: 3, stride: 1, pad: 1}
-	fused := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.decoderConv(in[0], in[1], true, in[2], c) }, low, skip, w)
-	unfused := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.upConcatConv(in[0], in[1], in[2], c) }, low, skip, w)
 	want := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.upConcatConv(in[0], in[1], in[2], c) }, low, skip, w)
-	for i, what := range []string{"output", "dLow", "dSkip", "dW"} {
-		assertClose(t, "fused "+what, fused[i], want[i], 1e-5)
-		assertClose(t, "unfused "+what, unfused[i], want[i], 1e-5)
+	for _, lanes := range []int{1, 2} {
+		fused := valueAndGrads(t, true, func(o ops, in []*Node) *Node {
+			return Concatenate(o.decoderConv(splitBatch(in[0], lanes), splitBatch(in[1], lanes), true, in[2], c), 0)
+		}, low, skip, w)
+		unfused := valueAndGrads(t, true, func(o ops, in []*Node) *Node {
+			return Concatenate(o.upConcatConvLanes(splitBatch(in[0], lanes), splitBatch(in[1], lanes), in[2], c), 0)
+		}, low, skip, w)
+		for i, what := range []string{"output", "dLow", "dSkip", "dW"} {
+			assertClose(t, fmt.Sprintf("lanes %d fused %s", lanes, what), fused[i], want[i], 1e-5)
+			assertClose(t, fmt.Sprintf("lanes %d unfused %s", lanes, what), unfused[i], want[i], 1e-5)
+		}
 	}
 }
 

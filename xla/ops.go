@@ -48,7 +48,10 @@ func isGoBackend(b compute.Backend) bool {
 type ops struct {
 	fast      bool // Go backend formulations
 	recompute bool // rebuild im2col patches in the backward pass (less memory)
-	state     *buildState
+	// lane is the batch lane whose chain of matrix multiplications this
+	// op's multiplications join (see dot and unet.lanes).
+	lane  int
+	state *buildState
 }
 
 // newOps returns the ops of one graph build.
@@ -62,25 +65,45 @@ func opsFor(g *Graph, mode OpsMode, recompute bool) ops {
 	return newOps(fast, recompute)
 }
 
+// inLane returns o with its matrix multiplications in lane i's chain.
+func (o ops) inLane(i int) ops {
+	o.lane = i
+	return o
+}
+
 // dot is DotGeneral(lhs, lhsContracting, rhs, rhsContracting) with no batch
-// axes. With the fast ops, the matrix multiplications of a build run one at
-// a time: each waits (through a SchedulingBarrier on its smaller operand)
-// for the previous one. The Go backend (compute v0.1.2) runs independent
-// nodes in parallel, but two matrix multiplications running at once can
-// deadlock its worker pool, since each waits for workers the other holds;
-// with them serialised, the element-wise work of independent branches still
-// runs in parallel, and each multiplication uses every core.
+// axes. With the fast ops, the matrix multiplications of each lane run one
+// at a time: each waits (through a SchedulingBarrier on its smaller
+// operand) for the lane's previous one.
+//
+// The Go backend (compute v0.1.2) runs independent nodes in parallel, each
+// holding a slot of its worker pool (2*GOMAXPROCS slots), and a large
+// multiplication waits inside the node for free slots for its own workers;
+// when every slot is held by a multiplication waiting that way, none can
+// proceed (seen with the 9 independent tap products of a convolution's
+// input gradient). With one chain per lane, at most as many
+// multiplications wait at once as there are lanes, fewer than the slots
+// (see laneCount), while the element-wise work of the lanes and of
+// independent branches runs in parallel, and each multiplication uses every
+// core.
 func (o ops) dot(lhs *Node, lhsContracting []int, rhs *Node, rhsContracting []int) *Node {
-	if o.fast && o.state.lastMatmul != nil {
+	var last *Node
+	if o.fast && o.lane < len(o.state.lastMatmul) {
+		last = o.state.lastMatmul[o.lane]
+	}
+	if last != nil {
 		if lhs.Shape().Size() <= rhs.Shape().Size() {
-			lhs = SchedulingBarrier(lhs, o.state.lastMatmul)
+			lhs = SchedulingBarrier(lhs, last)
 		} else {
-			rhs = SchedulingBarrier(rhs, o.state.lastMatmul)
+			rhs = SchedulingBarrier(rhs, last)
 		}
 	}
 	out := DotGeneral(lhs, lhsContracting, nil, rhs, rhsContracting, nil)
 	if o.fast {
-		o.state.lastMatmul = out
+		for len(o.state.lastMatmul) <= o.lane {
+			o.state.lastMatmul = append(o.state.lastMatmul, nil)
+		}
+		o.state.lastMatmul[o.lane] = out
 	}
 	return out
 }
@@ -118,30 +141,53 @@ func identityMatrix(g *Graph, c int) *Node {
 
 // conv is a bias-free 2D convolution of x [B, H, W, Cin] with w [k, k, Cin, Cout].
 func (o ops) conv(x, w *Node, c convSpec) *Node {
+	return o.convLanes([]*Node{x}, w, c)[0]
+}
+
+// convLanes is conv on every lane of a batch (see unet.split), with one
+// kernel w: on the fast path one custom-gradient op whose weight gradient
+// is the sum of the lanes' (one transposition for all of them).
+func (o ops) convLanes(xs []*Node, w *Node, c convSpec) []*Node {
 	if o.fast {
-		if outputSideWins(x.Shape().Dimensions, w.Shape().Dimensions, c) {
-			return o.outputSideConv(x, w, c)
+		if outputSideWins(xs[0].Shape().Dimensions, w.Shape().Dimensions, c) {
+			return o.decoderConv(xs, nil, false, w, c)
 		}
-		return o.im2colConv(x, w, c)
+		return o.im2colConv(xs, w, c)
 	}
-	return nativeConv(x, w, c)
+	out := make([]*Node, len(xs))
+	for l, x := range xs {
+		out[l] = nativeConv(x, w, c)
+	}
+	return out
 }
 
 // upConcatConv is the first convolution of a U-Net decoder block: nearest
 // 2x upsampling of low, concatenation with skip (nil for none) on the
-// channel axis, then the stride-1 'same' convolution with w. The fast path
-// fuses the three when the convolution narrows the channels (see
-// decoderConv).
+// channel axis, then the stride-1 'same' convolution with w.
 func (o ops) upConcatConv(low, skip, w *Node, c convSpec) *Node {
-	ld := low.Shape().Dimensions
-	if o.fast && outputSideWins([]int{ld[0], 2 * ld[1], 2 * ld[2], w.Shape().Dimensions[2]}, w.Shape().Dimensions, c) {
-		return o.decoderConv(low, skip, true, w, c)
-	}
-	x := o.upsample2x(low)
+	var skips []*Node
 	if skip != nil {
-		x = Concatenate([]*Node{x, skip}, -1)
+		skips = []*Node{skip}
 	}
-	return o.conv(x, w, c)
+	return o.upConcatConvLanes([]*Node{low}, skips, w, c)[0]
+}
+
+// upConcatConvLanes is upConcatConv on every lane of a batch: lows and
+// skips (nil for none) hold one tensor per lane. The fast path fuses the
+// three steps when the convolution narrows the channels (see decoderConv).
+func (o ops) upConcatConvLanes(lows, skips []*Node, w *Node, c convSpec) []*Node {
+	ld := lows[0].Shape().Dimensions
+	if o.fast && outputSideWins([]int{ld[0], 2 * ld[1], 2 * ld[2], w.Shape().Dimensions[2]}, w.Shape().Dimensions, c) {
+		return o.decoderConv(lows, skips, true, w, c)
+	}
+	xs := make([]*Node, len(lows))
+	for l, low := range lows {
+		xs[l] = o.inLane(l).upsample2x(low)
+		if skips != nil {
+			xs[l] = Concatenate([]*Node{xs[l], skips[l]}, -1)
+		}
+	}
+	return o.convLanes(xs, w, c)
 }
 
 // maxOutputSidePadding is the largest ratio of padded to unpadded pixels,

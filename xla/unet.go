@@ -27,6 +27,8 @@ type unet struct {
 	training bool
 	seed     uint64
 	g        *Graph
+	// lanes is the number of parts the batch is split into (see split).
+	lanes int
 }
 
 // Logits builds the U-Net on images x [B, H, W, InChannels] (H and W
@@ -62,30 +64,64 @@ func (cfg ModelConfig) Logits(scope *model.Scope, x *Node, training bool) (logit
 		seed:     uint64(model.GetRootParamOr(scope.Store(), ParamSeed, int64(0))),
 		g:        x.Graph(),
 	}
-	logits = u.build(scope, x)
+	u.lanes = 1
+	if u.ops.fast {
+		u.lanes = laneCount(x.Graph().Backend(), cfg.Lanes, dims[0])
+	}
+	logits = Concatenate(u.build(scope, u.split(x)), 0)
 	return logits, u.ops.gradientLink()
 }
 
-func (u unet) build(scope *model.Scope, x *Node) *Node {
+// split cuts the batch x [B, ...] into u.lanes lanes of consecutive
+// images, as equal in size as possible. Every layer then runs on each lane
+// separately (convolutions, pooling, upsampling) or on all of them at once
+// (batch norm, whose statistics are those of the whole batch), so the
+// model computes the same function as on the whole batch; on the Go
+// backend the lanes' element-wise work, which it runs on one core per
+// node, proceeds in parallel.
+func (u unet) split(x *Node) []*Node {
+	b := x.Shape().Dimensions[0]
+	if u.lanes <= 1 {
+		return []*Node{x}
+	}
+	xs := make([]*Node, u.lanes)
+	for l := range xs {
+		from, to := l*b/u.lanes, (l+1)*b/u.lanes
+		xs[l] = Slice(x, AxisRange(from, to))
+	}
+	return xs
+}
+
+// perLane applies f to every lane, with that lane's ops.
+func (u unet) perLane(xs []*Node, f func(o ops, l int, x *Node) *Node) []*Node {
+	out := make([]*Node, len(xs))
+	for l, x := range xs {
+		out[l] = f(u.ops.inLane(l), l, x)
+	}
+	return out
+}
+
+// build returns the logits of each lane of images xs.
+func (u unet) build(scope *model.Scope, xs []*Node) []*Node {
 	w := u.cfg.Width
 	enc := scope.In("encoder")
-	s0 := u.convBN(enc.In("conv1"), enc.In("bn1"), x, convSpec{k: 7, stride: 2, pad: 3, noInputGrad: true}, w, true, initKaimingFanOut)
-	h := u.ops.maxPool3x3s2(s0)
+	s0 := u.convBN(enc.In("conv1"), enc.In("bn1"), xs, convSpec{k: 7, stride: 2, pad: 3, noInputGrad: true}, w, true, initKaimingFanOut)
+	h := u.perLane(s0, func(o ops, _ int, x *Node) *Node { return o.maxPool3x3s2(x) })
 	s1 := u.stage(enc.In("layer1"), h, w, 1)
 	s2 := u.stage(enc.In("layer2"), s1, 2*w, 2)
 	s3 := u.stage(enc.In("layer3"), s2, 4*w, 2)
 	h = u.stage(enc.In("layer4"), s3, 8*w, 2)
 
 	dec := scope.In("decoder")
-	skips := []*Node{s3, s2, s1, s0, nil}
+	skips := [][]*Node{s3, s2, s1, s0, nil}
 	for i, ch := range u.cfg.DecoderChannels {
 		blk := dec.In("block%d", i)
-		in := h.Shape().Dimensions[3]
+		in := h[0].Shape().Dimensions[3]
 		if skips[i] != nil {
-			in += skips[i].Shape().Dimensions[3]
+			in += skips[i][0].Shape().Dimensions[3]
 		}
 		w1 := u.variable(blk.In("conv1"), "weight", initKaimingFanIn, 3, 3, in, ch)
-		h = u.ops.upConcatConv(h, skips[i], w1, convSpec{k: 3, stride: 1, pad: 1})
+		h = u.ops.upConcatConvLanes(h, skips[i], w1, convSpec{k: 3, stride: 1, pad: 1})
 		h = u.batchNorm(blk.In("bn1"), h, nil, true)
 		h = u.convBN(blk.In("conv2"), blk.In("bn2"), h, convSpec{k: 3, stride: 1, pad: 1}, ch, true, initKaimingFanIn)
 	}
@@ -94,45 +130,48 @@ func (u unet) build(scope *model.Scope, x *Node) *Node {
 	k := u.cfg.HeadKernel
 	wHead := u.variable(head, "weight", initXavier, k, k, u.cfg.DecoderChannels[4], 1)
 	bHead := u.variable(head, "bias", initZero, 1)
-	logits := u.ops.conv(h, wHead, convSpec{k: k, stride: 1, pad: k / 2})
-	return Add(logits, Reshape(bHead, 1, 1, 1, 1))
+	logits := u.ops.convLanes(h, wHead, convSpec{k: k, stride: 1, pad: k / 2})
+	for l := range logits {
+		logits[l] = Add(logits[l], Reshape(bHead, 1, 1, 1, 1))
+	}
+	return logits
 }
 
 // stage is one ResNet layer: two basic blocks, the first with the given
 // stride (and a 1x1 projection shortcut when the shape changes).
-func (u unet) stage(scope *model.Scope, x *Node, planes, stride int) *Node {
-	x = u.basicBlock(scope.In("0"), x, planes, stride)
-	return u.basicBlock(scope.In("1"), x, planes, 1)
+func (u unet) stage(scope *model.Scope, xs []*Node, planes, stride int) []*Node {
+	xs = u.basicBlock(scope.In("0"), xs, planes, stride)
+	return u.basicBlock(scope.In("1"), xs, planes, 1)
 }
 
 // basicBlock is torchvision's BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)).
-func (u unet) basicBlock(scope *model.Scope, x *Node, planes, stride int) *Node {
-	inPlanes := x.Shape().Dimensions[3]
-	h := u.convBN(scope.In("conv1"), scope.In("bn1"), x, convSpec{k: 3, stride: stride, pad: 1}, planes, true, initKaimingFanOut)
-	shortcut := x
+func (u unet) basicBlock(scope *model.Scope, xs []*Node, planes, stride int) []*Node {
+	inPlanes := xs[0].Shape().Dimensions[3]
+	h := u.convBN(scope.In("conv1"), scope.In("bn1"), xs, convSpec{k: 3, stride: stride, pad: 1}, planes, true, initKaimingFanOut)
+	shortcut := xs
 	if stride != 1 || inPlanes != planes {
 		ds := scope.In("downsample")
-		shortcut = u.convBN(ds.In("0"), ds.In("1"), x, convSpec{k: 1, stride: stride}, planes, false, initKaimingFanOut)
+		shortcut = u.convBN(ds.In("0"), ds.In("1"), xs, convSpec{k: 1, stride: stride}, planes, false, initKaimingFanOut)
 	}
 	w2 := u.variable(scope.In("conv2"), "weight", initKaimingFanOut, 3, 3, planes, planes)
-	h = u.ops.conv(h, w2, convSpec{k: 3, stride: 1, pad: 1})
+	h = u.ops.convLanes(h, w2, convSpec{k: 3, stride: 1, pad: 1})
 	return u.batchNorm(scope.In("bn2"), h, shortcut, true)
 }
 
 // convBN is a bias-free k x k convolution followed by batch norm and,
 // when relu is set, a ReLU.
-func (u unet) convBN(convScope, bnScope *model.Scope, x *Node, c convSpec, out int, relu bool, init initKind) *Node {
-	in := x.Shape().Dimensions[3]
+func (u unet) convBN(convScope, bnScope *model.Scope, xs []*Node, c convSpec, out int, relu bool, init initKind) []*Node {
+	in := xs[0].Shape().Dimensions[3]
 	w := u.variable(convScope, "weight", init, c.k, c.k, in, out)
-	y := u.ops.conv(x, w, c)
-	return u.batchNorm(bnScope, y, nil, relu)
+	ys := u.ops.convLanes(xs, w, c)
+	return u.batchNorm(bnScope, ys, nil, relu)
 }
 
-// batchNorm applies batch normalisation (plus residual and ReLU) with the
-// variables gamma, beta (trained) and mean, variance (running averages) of
-// scope.
-func (u unet) batchNorm(scope *model.Scope, y, residual *Node, relu bool) *Node {
-	c := y.Shape().Dimensions[3]
+// batchNorm applies batch normalisation (plus residuals and ReLU) to the
+// lanes ys with the variables gamma, beta (trained) and mean, variance
+// (running averages) of scope.
+func (u unet) batchNorm(scope *model.Scope, ys, residuals []*Node, relu bool) []*Node {
+	c := ys[0].Shape().Dimensions[3]
 	gamma := u.variable(scope, "gamma", initOne, c)
 	beta := u.variable(scope, "beta", initZero, c)
 	meanVar := u.stateVariable(scope, "mean", initZero, c)
@@ -140,10 +179,16 @@ func (u unet) batchNorm(scope *model.Scope, y, residual *Node, relu bool) *Node 
 	g := u.g
 	if !u.training {
 		bshape := func(v *Node) *Node { return Reshape(v, 1, 1, 1, c) }
-		return batchNormInfer(y, bshape(gamma), bshape(beta), bshape(meanVar.NodeValue(g)),
-			bshape(varVar.NodeValue(g)), residual, relu)
+		return u.perLane(ys, func(_ ops, l int, y *Node) *Node {
+			var residual *Node
+			if residuals != nil {
+				residual = residuals[l]
+			}
+			return batchNormInfer(y, bshape(gamma), bshape(beta), bshape(meanVar.NodeValue(g)),
+				bshape(varVar.NodeValue(g)), residual, relu)
+		})
 	}
-	out, st := u.ops.batchNormTrain(y, gamma, beta, residual, relu)
+	out, st := u.ops.batchNormTrain(ys, gamma, beta, residuals, relu)
 	m := u.cfg.BNMomentum
 	unbiased := st.variance
 	if st.count > 1 {

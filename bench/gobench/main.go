@@ -8,7 +8,7 @@
 // Usage:
 //
 //	gobench [-size 128] [-batch 8] [-steps 5] [-warmup 2] [-channels 1]
-//	        [-recompute auto|on|off] [-cpuprofile FILE] [-memprofile FILE]
+//	        [-recompute auto|on|off] [-lanes 0] [-cpuprofile FILE] [-memprofile FILE]
 //
 // The backend comes from GOMLX_BACKEND (default: the Go backend when built
 // with -tags noxla).
@@ -49,6 +49,7 @@ func run() error {
 	warmup := flag.Int("warmup", 2, "untimed warm-up steps (the first one compiles)")
 	channels := flag.Int("channels", 1, "input channels (1 or 3)")
 	recompute := flag.String("recompute", "auto", "rebuild im2col patches in the backward pass: auto, on or off")
+	lanes := flag.Int("lanes", 0, "batch lanes on the Go backend (0: automatic; see xla.ModelConfig.Lanes)")
 	seed := flag.Int64("seed", 0, "seed of the weights and the random batch")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile after the timed steps to this file")
@@ -60,6 +61,7 @@ func run() error {
 	}
 	cfg := xla.DefaultModelConfig()
 	cfg.InChannels = *channels
+	cfg.Lanes = *lanes
 	switch *recompute {
 	case "on":
 		cfg.Recompute = true
@@ -134,7 +136,7 @@ func run() error {
 	res := map[string]any{
 		"impl": "gomlx", "backend": backend.Name(), "mode": "train",
 		"batch": *batch, "size": *size, "channels": *channels,
-		"recompute": cfg.Recompute, "steps": *steps, "warmup": *warmup,
+		"recompute": cfg.Recompute, "lanes": *lanes, "steps": *steps, "warmup": *warmup,
 		"s_per_step": med, "s_min": sorted[0], "s_max": sorted[len(sorted)-1],
 		"img_per_s": float64(*batch) / med, "cpu_s_per_step": ownCPU / float64(*steps),
 		"others_cpu_frac": max(0, others), "maxrss_mib": maxRSSMiB(),

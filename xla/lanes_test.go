@@ -1,0 +1,131 @@
+package xla
+
+import (
+	"fmt"
+	"image"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/covidxray/opacity/datasets"
+)
+
+// lanesLossAndGrads returns the training loss of the tiny model with the
+// given number of batch lanes on images and masks, its gradient with
+// respect to every trainable variable, the updated batch-norm running
+// averages, and the inference logits, all from the same initial weights.
+func lanesLossAndGrads(t *testing.T, lanes int, images, masks *tensors.Tensor) (names []string, out []*tensors.Tensor) {
+	t.Helper()
+	cfg := TinyModelConfig()
+	cfg.Ops = OpsFast
+	cfg.Lanes = lanes
+	store := model.NewStore()
+	store.SetParam(ParamSeed, int64(3))
+	// Create the variables first (inference build), so the training
+	// build can list them.
+	infer, err := model.NewExec(goBackend(t), store, func(scope *model.Scope, x *Node) *Node {
+		logits, _ := cfg.Logits(scope.In("unet"), normalizeImages(x), false)
+		return logits
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logits, err := infer.Exec(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec, err := model.NewExec(goBackend(t), store, func(scope *model.Scope, x, m *Node) []*Node {
+		logits, zero := cfg.Logits(scope.In("unet"), normalizeImages(x), true)
+		loss := Add(DiceFocalLoss(logits, m), zero)
+		var vars, stats []*Node
+		names = names[:0]
+		for v := range store.IterVariables() {
+			if !isModelVariable(v) {
+				continue
+			}
+			if v.Trainable {
+				names = append(names, "d"+v.Scope()+"/"+v.Name())
+				vars = append(vars, v.NodeValue(loss.Graph()))
+			} else {
+				stats = append(stats, v.NodeValue(loss.Graph()))
+			}
+		}
+		for v := range store.IterVariables() {
+			if isModelVariable(v) && !v.Trainable {
+				names = append(names, v.Scope()+"/"+v.Name())
+			}
+		}
+		return append(append([]*Node{loss}, Gradient(loss, vars...)...), stats...)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := exec.Exec(images, masks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append([]string{"loss"}, append(names, "inference logits")...), append(res, logits[0])
+}
+
+// TestLanesMatchOneLane checks that splitting the batch into lanes (with
+// batch norm on the statistics of the whole batch) computes the same
+// training loss, gradients of every weight, running batch statistics and
+// inference logits as one lane, up to float rounding; 3 lanes of a batch of
+// 4 also checks unequal lanes. The tolerance, 1e-3 of each tensor's largest
+// magnitude, allows for float32 sums over thousands of pixels taken in a
+// different order (the stem's weight gradient differs by about 3e-4 with
+// the AVX-512 matrix multiplication); statistics of one lane instead of
+// the batch change the loss alone by 5e-3.
+func TestLanesMatchOneLane(t *testing.T) {
+	set := syntheticSet(4, 64, 11)
+	var imgs []*image.Gray
+	var ms []*datasets.Mask
+	for _, p := range set {
+		imgs, ms = append(imgs, p.Image), append(ms, p.Opacity)
+	}
+	images, err := imagesTensor(imgs, 64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	masks, err := masksTensor(ms, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, want := lanesLossAndGrads(t, 1, images, masks)
+	for _, lanes := range []int{2, 3} {
+		t.Run(fmt.Sprintf("lanes=%d", lanes), func(t *testing.T) {
+			gotNames, got := lanesLossAndGrads(t, lanes, images, masks)
+			if len(got) != len(want) || fmt.Sprint(gotNames) != fmt.Sprint(names) {
+				t.Fatalf("outputs %v, want %v", gotNames, names)
+			}
+			for i := range got {
+				assertClose(t, names[i], got[i], want[i], 1e-3)
+			}
+		})
+	}
+}
+
+func TestLaneCount(t *testing.T) {
+	cases := []struct {
+		desc                          string
+		procs, requested, batch, want int
+	}{
+		{"Go Portable Compute Backend (parallelism=4)", 2, 0, 8, 2},
+		{"Go Portable Compute Backend (parallelism=32)", 16, 0, 8, maxAutoLanes},
+		{"Go Portable Compute Backend (parallelism=32)", 16, 6, 8, 6},
+		{"Go Portable Compute Backend (parallelism=32)", 16, 6, 4, 4}, // no more lanes than images
+		{"Go Portable Compute Backend (parallelism=2)", 1, 0, 8, 1},   // one core
+		{"Go Portable Compute Backend (parallelism=4)", 8, 4, 8, 3},   // fewer lanes than the pool has slots
+		{"Go Portable Compute Backend (parallelism=-1)", 2, 3, 8, 3},  // unlimited pool
+		{"Go Portable Compute Backend (parallelism=0)", 2, 0, 8, 2},   // no pool: nodes run inline
+		{"XLA", 2, 0, 8, 2},
+	}
+	for _, tc := range cases {
+		if got := lanesFor(tc.desc, tc.procs, tc.requested, tc.batch); got != tc.want {
+			t.Errorf("lanesFor(%q, procs %d, requested %d, batch %d) = %d, want %d",
+				tc.desc, tc.procs, tc.requested, tc.batch, got, tc.want)
+		}
+	}
+}
