@@ -209,12 +209,16 @@ func referenceMaxPool(x *Node) *Node {
 }
 
 func TestMaxPoolMatchesReference(t *testing.T) {
-	// Non-negative input, as after a ReLU; random values have no ties.
-	x := randTensor(7, 0, 1, 2, 8, 6, 3)
-	got := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.maxPool3x3s2(in[0]) }, x)
-	want := valueAndGrads(t, false, func(_ ops, in []*Node) *Node { return referenceMaxPool(in[0]) }, x)
-	assertClose(t, "output", got[0], want[0], 0)
-	assertClose(t, "dX", got[1], want[1], 1e-6)
+	for _, dims := range [][]int{{2, 8, 6, 3}, {2, 7, 5, 3}, {1, 2, 2, 4}, {1, 1, 3, 2}} {
+		t.Run(fmt.Sprint(dims), func(t *testing.T) {
+			// Non-negative input, as after a ReLU; random values have no ties.
+			x := randTensor(7, 0, 1, dims...)
+			got := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.maxPool3x3s2(in[0]) }, x)
+			want := valueAndGrads(t, false, func(_ ops, in []*Node) *Node { return referenceMaxPool(in[0]) }, x)
+			assertClose(t, "output", got[0], want[0], 0)
+			assertClose(t, "dX", got[1], want[1], 1e-6)
+		})
+	}
 }
 
 func TestOutputSideConvMatchesNative(t *testing.T) {

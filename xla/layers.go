@@ -21,7 +21,6 @@ func (o ops) maxPool3x3s2(x *Node) *Node {
 	dims := x.Shape().Dimensions
 	h, w := dims[1], dims[2]
 	ho, wo := (h-1)/2+1, (w-1)/2+1
-	hp, wp := h+2, w+2
 	// taps returns the 9 strided windows of the zero-padded x.
 	taps := func(x *Node) []*Node {
 		xp := padSpatial(x, 1)
@@ -46,27 +45,63 @@ func (o ops) maxPool3x3s2(x *Node) *Node {
 		return out
 	}
 	// The backward pass rebuilds the taps from x (kept anyway: it is the
-	// decoder's first skip) instead of holding 9 pooled-size tensors.
+	// decoder's first skip) instead of holding 9 pooled-size tensors, and
+	// scatters the taps' gradients by parity class of the padded grid (see
+	// maxPoolScatter) rather than onto the full grid one tap at a time.
 	backward := func(in []*Node, y, dY *Node) []*Node {
-		zero := ScalarZero(dY.Graph(), dY.DType())
 		zeros := ZerosLike(dY)
-		var acc *Node
-		for i, t := range taps(SchedulingBarrier(in[0], dY)) {
-			dy, dx := i/3, i%3
-			g := Where(Equal(t, y), dY, zeros)
-			g = Pad(g, zero, compute.PadAxis{},
-				compute.PadAxis{Start: dy, End: hp - (dy + 2*(ho-1) + 1), Interior: 1},
-				compute.PadAxis{Start: dx, End: wp - (dx + 2*(wo-1) + 1), Interior: 1},
-				compute.PadAxis{})
-			if acc == nil {
-				acc = g
-			} else {
-				acc = Add(acc, g)
-			}
+		g := make([]*Node, 0, 9)
+		for _, t := range taps(SchedulingBarrier(in[0], dY)) {
+			g = append(g, Where(Equal(t, y), dY, zeros))
 		}
-		return []*Node{Slice(acc, AxisRange(), AxisRange(1, 1+h), AxisRange(1, 1+w), AxisRange())}
+		full := maxPoolScatter(g, ho, wo)
+		return []*Node{Slice(full, AxisRange(), AxisRange(1, 1+h), AxisRange(1, 1+w), AxisRange())}
 	}
 	return o.customVJP([]*Node{x}, forward, backward)
+}
+
+// maxPoolScatter sums the gradients g[t] [B, Ho, Wo, C] of the 9 taps
+// t = (dy, dx) of a 3x3 stride-2 window onto the padded input grid: the
+// window (i, j) covers the padded rows 2i+dy and columns 2j+dx. It returns
+// [B, 2(Ho+1), 2(Wo+1), C], at least the padded grid.
+//
+// An odd padded row 2i+1 is row dy = 1 of window i alone; an even row 2i
+// is row dy = 0 of window i and row dy = 2 of window i-1; likewise for
+// columns. So each of the 4 parity classes of the grid is a sum of taps'
+// gradients shifted by at most one window, built at pooled size with Pad
+// and Add, and the classes are interleaved with two Concatenates (block
+// copies): about 5 full-grid passes instead of 2 per tap.
+func maxPoolScatter(g []*Node, ho, wo int) *Node {
+	zero := ScalarZero(g[0].Graph(), g[0].DType())
+	// shift places a tap's gradient at window offset 0 (dy < 2) or 1 (dy = 2)
+	// along an axis of length ho+1 (wo+1).
+	shift := func(d int) compute.PadAxis {
+		if d == 2 {
+			return compute.PadAxis{Start: 1}
+		}
+		return compute.PadAxis{End: 1}
+	}
+	// class sums the taps whose rows have parity pr (0 even: dy 0 and 2;
+	// 1 odd: dy 1) and whose columns have parity pc.
+	class := func(pr, pc int) *Node {
+		var sum *Node
+		for t, gt := range g {
+			dy, dx := t/3, t%3
+			if dy%2 != pr || dx%2 != pc {
+				continue
+			}
+			sum = addOrSet(sum, Pad(gt, zero, compute.PadAxis{}, shift(dy), shift(dx), compute.PadAxis{}))
+		}
+		return sum
+	}
+	d := g[0].Shape().Dimensions
+	b, c := d[0], d[3]
+	// rows returns the rows of parity pr: [B, Ho+1, 2(Wo+1), C], even and
+	// odd columns interleaved.
+	rows := func(pr int) *Node {
+		return Reshape(Concatenate([]*Node{class(pr, 0), class(pr, 1)}, 3), b, ho+1, 2*(wo+1), c)
+	}
+	return Reshape(Concatenate([]*Node{rows(0), rows(1)}, 2), b, 2*(ho+1), 2*(wo+1), c)
 }
 
 // upsample2x is nearest-neighbour upsampling by 2 of x [B, H, W, C] (what
