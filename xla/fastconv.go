@@ -194,7 +194,8 @@ func nativeConv(x, w *Node, c convSpec) *Node {
 
 // outputSideConv is the stride-1 convolution of x [B, H, W, Cin] with
 // w [k, k, Cin, Cout] computed on the output side, for layers with fewer
-// output than input channels (the U-Net decoder's first convolutions):
+// output than input channels (the U-Net decoder's convolutions of the skip
+// connections):
 //
 //	Z = pad(x) W_all,  W_all = w as [Cin, k*k*Cout]   (one MatMul)
 //	y = sum over taps t = (dy, dx) of Z[dy:dy+H, dx:dx+W, t]   (k*k slices)
@@ -205,129 +206,68 @@ func nativeConv(x, w *Node, c convSpec) *Node {
 //	dZ_t = dY placed at (dy, dx) on the padded grid (Pad), concatenated
 //	dX   = crop(dZ W_all^T),   dW_all = pad(x)^T dZ.
 func (o ops) outputSideConv(x, w *Node, c convSpec) *Node {
-	return o.decoderConv([]*Node{x}, nil, false, w, c)[0]
+	return o.outputSideConvLanes([]*Node{x}, w, c)[0]
 }
 
-// decoderConv is outputSideConv, on every lane, of the channel
-// concatenation of firsts[l] (nearest-upsampled by 2 when upsample is set)
-// and skips[l] (skips nil for none): the first convolution of a U-Net
-// decoder block. The upsampled and concatenated input is rebuilt in the
-// backward pass rather than kept, and the input gradient is computed per
-// part (one MatMul each), so no concatenation-sized tensor is held between
-// the passes. The weight gradient is summed over the lanes before its one
-// transposition.
-func (o ops) decoderConv(firsts, skips []*Node, upsample bool, w *Node, c convSpec) []*Node {
-	nl := len(firsts)
-	fd, wd := firsts[0].Shape().Dimensions, w.Shape().Dimensions
-	c1 := fd[3]
-	c2 := 0
-	if skips != nil {
-		c2 = skips[0].Shape().Dimensions[3]
-	}
-	cin, cout := c1+c2, wd[3]
-	if wd[2] != cin {
-		panic(fmt.Sprintf("xla: kernel shape %v does not match %d input channels", wd, cin))
+// outputSideConvLanes is outputSideConv on every lane of xs; the weight
+// gradient is summed over the lanes before its one transposition.
+func (o ops) outputSideConvLanes(xs []*Node, w *Node, c convSpec) []*Node {
+	nl := len(xs)
+	wd := w.Shape().Dimensions
+	cin, cout := wd[2], wd[3]
+	if xs[0].Shape().Dimensions[3] != cin {
+		panic(fmt.Sprintf("xla: kernel shape %v does not match %d input channels", wd, xs[0].Shape().Dimensions[3]))
 	}
 	if c.stride != 1 || 2*c.pad != c.k-1 {
 		panic(fmt.Sprintf("xla: outputSideConv needs stride 1 and 'same' padding, got %+v", c))
 	}
-	geo := geometries(firsts)
-	if upsample {
-		for l := range geo {
-			geo[l].h, geo[l].w = 2*geo[l].h, 2*geo[l].w
-		}
-	}
+	geo := geometries(xs)
 	kk := c.k * c.k
 	wAll := func(w *Node) *Node { return Reshape(TransposeAllAxes(w, 2, 0, 1, 3), cin, kk*cout) }
-	inputs := append([]*Node{}, firsts...)
-	if skips != nil {
-		inputs = append(inputs, skips...)
-	}
-	inputs = append(inputs, w)
-	// paddedInput assembles pad(concat(upsample(first), skip)) as [Np, Cin].
-	paddedInput := func(first, skip *Node, g laneGeometry) *Node {
-		x := first
-		if upsample {
-			x = upsample2xBlocks(x)
-		}
-		if skip != nil {
-			x = Concatenate([]*Node{x, skip}, -1)
-		}
+	padded := func(x *Node, g laneGeometry) *Node {
 		return Reshape(padSpatial(x, c.pad), g.b*(g.h+2*c.pad)*(g.w+2*c.pad), cin)
 	}
-	// lane returns lane l's first and skip (nil) among the inputs s.
-	lane := func(s []*Node, l int) (first, skip *Node) {
-		if skips != nil {
-			skip = s[nl+l]
-		}
-		return s[l], skip
-	}
 	forward := func(s []*Node) []*Node {
-		wa := wAll(s[len(s)-1])
+		wa := wAll(s[nl])
 		ys := make([]*Node, nl)
 		for l, g := range geo {
 			hp, wp := g.h+2*c.pad, g.w+2*c.pad
-			first, skip := lane(s, l)
-			z := Reshape(o.inLane(l).matMul(paddedInput(first, skip, g), wa), g.b, hp, wp, kk*cout)
+			z := Reshape(o.inLane(l).matMul(padded(s[l], g), wa), g.b, hp, wp, kk*cout)
 			var y *Node
-			t := 0
-			for dy := 0; dy < c.k; dy++ {
-				for dx := 0; dx < c.k; dx++ {
-					y = addOrSet(y, Slice(z, AxisRange(), AxisRange(dy, dy+g.h), AxisRange(dx, dx+g.w), AxisRange(t*cout, (t+1)*cout)))
-					t++
-				}
+			for t := 0; t < kk; t++ {
+				dy, dx := t/c.k, t%c.k
+				y = addOrSet(y, Slice(z, AxisRange(), AxisRange(dy, dy+g.h), AxisRange(dx, dx+g.w), AxisRange(t*cout, (t+1)*cout)))
 			}
 			ys[l] = y
 		}
 		return ys
 	}
 	backward := func(in, _, dYs []*Node) []*Node {
-		w := in[len(in)-1]
+		w := in[nl]
 		zero := ScalarZero(w.Graph(), w.DType())
 		wa := wAll(w)
-		wFirst, wSkip := rowsOf(wa, 0, c1, cin), rowsOf(wa, c1, cin, cin)
-		grads := make([]*Node, len(in))
+		grads := make([]*Node, nl+1)
 		var dWall *Node // [Cin, k*k*Cout]
 		for l, g := range geo {
 			ol := o.inLane(l)
 			dY := dYs[l]
 			hp, wp := g.h+2*c.pad, g.w+2*c.pad
-			taps := make([]*Node, 0, kk)
-			for dy := 0; dy < c.k; dy++ {
-				for dx := 0; dx < c.k; dx++ {
-					taps = append(taps, Pad(dY, zero, compute.PadAxis{},
-						compute.PadAxis{Start: dy, End: hp - g.h - dy},
-						compute.PadAxis{Start: dx, End: wp - g.w - dx}, compute.PadAxis{}))
-				}
+			taps := make([]*Node, kk)
+			for t := range taps {
+				dy, dx := t/c.k, t%c.k
+				taps[t] = Pad(dY, zero, compute.PadAxis{},
+					compute.PadAxis{Start: dy, End: hp - g.h - dy},
+					compute.PadAxis{Start: dx, End: wp - g.w - dx}, compute.PadAxis{})
 			}
 			dZ := Reshape(Concatenate(taps, -1), g.b*hp*wp, kk*cout)
-			dFirst := ol.cropGrad(ol.dot(dZ, []int{1}, wFirst, []int{1}), g.b, hp, wp, g.h, g.w, c1, c.pad)
-			if upsample {
-				dFirst = upsample2xGrad(dFirst, g.b, g.h/2, g.w/2, c1)
-			}
-			grads[l] = dFirst
-			if skips != nil {
-				grads[nl+l] = ol.cropGrad(ol.dot(dZ, []int{1}, wSkip, []int{1}), g.b, hp, wp, g.h, g.w, c2, c.pad)
-			}
-			first, skip := lane(in, l)
-			first = SchedulingBarrier(first, dY)
-			if skip != nil {
-				skip = SchedulingBarrier(skip, dY)
-			}
-			dWall = addOrSet(dWall, ol.matMul(ol.transposeMat(paddedInput(first, skip, g)), dZ))
+			grads[l] = ol.cropGrad(ol.dot(dZ, []int{1}, wa, []int{1}), g.b, hp, wp, g.h, g.w, cin, c.pad)
+			x := SchedulingBarrier(in[l], dY)
+			dWall = addOrSet(dWall, ol.matMul(ol.transposeMat(padded(x, g)), dZ))
 		}
-		grads[len(in)-1] = TransposeAllAxes(Reshape(dWall, cin, c.k, c.k, cout), 1, 2, 0, 3)
+		grads[nl] = TransposeAllAxes(Reshape(dWall, cin, c.k, c.k, cout), 1, 2, 0, 3)
 		return grads
 	}
-	return o.customVJPMulti(inputs, forward, backward)
-}
-
-// rowsOf returns rows [from, to) of m (all n rows when that is everything).
-func rowsOf(m *Node, from, to, n int) *Node {
-	if from == 0 && to == n {
-		return m
-	}
-	return Slice(m, AxisRange(from, to))
+	return o.customVJPMulti(append(append([]*Node{}, xs...), w), forward, backward)
 }
 
 // cropGrad reshapes an input gradient computed on the padded grid,

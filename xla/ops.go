@@ -150,7 +150,7 @@ func (o ops) conv(x, w *Node, c convSpec) *Node {
 func (o ops) convLanes(xs []*Node, w *Node, c convSpec) []*Node {
 	if o.fast {
 		if outputSideWins(xs[0].Shape().Dimensions, w.Shape().Dimensions, c) {
-			return o.decoderConv(xs, nil, false, w, c)
+			return o.outputSideConvLanes(xs, w, c)
 		}
 		return o.im2colConv(xs, w, c)
 	}
@@ -173,12 +173,23 @@ func (o ops) upConcatConv(low, skip, w *Node, c convSpec) *Node {
 }
 
 // upConcatConvLanes is upConcatConv on every lane of a batch: lows and
-// skips (nil for none) hold one tensor per lane. The fast path fuses the
-// three steps when the convolution narrows the channels (see decoderConv).
+// skips (nil for none) hold one tensor per lane. The fast path convolves
+// the upsampled part without upsampling (see upConv) and the skip part
+// separately (see convLanes), and adds them: the kernel's input channels
+// are the upsampled ones, then the skip's.
 func (o ops) upConcatConvLanes(lows, skips []*Node, w *Node, c convSpec) []*Node {
-	ld := lows[0].Shape().Dimensions
-	if o.fast && outputSideWins([]int{ld[0], 2 * ld[1], 2 * ld[2], w.Shape().Dimensions[2]}, w.Shape().Dimensions, c) {
-		return o.decoderConv(lows, skips, true, w, c)
+	if o.fast && c.k == 3 && c.stride == 1 && c.pad == 1 {
+		c1 := lows[0].Shape().Dimensions[3]
+		wd := w.Shape().Dimensions
+		if skips == nil {
+			return o.upConv(lows, w)
+		}
+		up := o.upConv(lows, Slice(w, AxisRange(), AxisRange(), AxisRange(0, c1), AxisRange()))
+		skip := o.convLanes(skips, Slice(w, AxisRange(), AxisRange(), AxisRange(c1, wd[2]), AxisRange()), c)
+		for l := range up {
+			up[l] = Add(up[l], skip[l])
+		}
+		return up
 	}
 	xs := make([]*Node, len(lows))
 	for l, low := range lows {
