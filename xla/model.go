@@ -27,11 +27,12 @@ type Model struct {
 	// Config is the architecture; it must not change after NewModel.
 	Config ModelConfig
 
-	backend compute.Backend
-	store   *model.Store
-	trainer *train.Trainer
-	infer   *model.Exec
-	eval    *model.Exec
+	backend      compute.Backend
+	store        *model.Store
+	learningRate float64 // Adam's rate until SetLearningRate changes it
+	trainer      *train.Trainer
+	infer        *model.Exec
+	eval         *model.Exec
 }
 
 // NewModel returns a model with freshly initialised weights drawn from
@@ -46,7 +47,7 @@ func NewModel(backend compute.Backend, cfg ModelConfig, seed int64, learningRate
 	store := model.NewStore()
 	store.SetParam(ParamSeed, seed)
 	store.SetParam(model.ParamInitialSeed, seed)
-	m := &Model{Config: cfg, backend: backend, store: store}
+	m := &Model{Config: cfg, backend: backend, store: store, learningRate: learningRate}
 	modelFn := func(scope *model.Scope, images *Node) []*Node {
 		logits, zero := cfg.Logits(scope.In("unet"), normalizeImages(images), scope.Store().IsTraining(images.Graph()))
 		if zero == nil {

@@ -38,13 +38,17 @@ const (
 
 // TrainConfig configures Train. Start from DefaultTrainConfig.
 type TrainConfig struct {
-	Model        ModelConfig             `json:"model"`
-	Size         int                     `json:"size"`          // image side, a multiple of 32
-	Epochs       int                     `json:"epochs"`        // total epochs (a resumed run continues up to it)
-	Batch        int                     `json:"batch"`         // images per step
-	Seed         int64                   `json:"seed"`          // weights, shuffling and augmentation
-	LearningRate float64                 `json:"learning_rate"` // Adam
-	Augment      datasets.AugmentOptions `json:"augment"`
+	Model        ModelConfig `json:"model"`
+	Size         int         `json:"size"`          // image side, a multiple of 32
+	Epochs       int         `json:"epochs"`        // total epochs (a resumed run continues up to it)
+	Batch        int         `json:"batch"`         // images per step
+	Seed         int64       `json:"seed"`          // weights, shuffling and augmentation
+	LearningRate float64     `json:"learning_rate"` // Adam
+	// LRSchedule is how the learning rate changes over the run:
+	// ScheduleConstant (or empty, the paper's) or ScheduleCosine (from
+	// LearningRate down to 0 at the last step of epoch Epochs).
+	LRSchedule string                  `json:"lr_schedule,omitempty"`
+	Augment    datasets.AugmentOptions `json:"augment"`
 	// Backend is the GoMLX backend spec (see NewBackend); empty means
 	// GOMLX_BACKEND, or the Go backend.
 	Backend string `json:"backend,omitempty"`
@@ -91,15 +95,25 @@ func (c TrainConfig) Validate() error {
 	if !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 0) {
 		return fmt.Errorf("learning rate must be positive and finite, got %g", c.LearningRate)
 	}
+	if err := checkSchedule(c.LRSchedule); err != nil {
+		return err
+	}
 	return c.Augment.Validate()
 }
 
 // sameRun reports whether a checkpoint made with c can be resumed with
-// other: everything but the number of epochs must match.
+// other: everything but the number of epochs must match. (With a cosine
+// schedule the number of epochs sets the decay; a run resumed for more
+// epochs follows the longer schedule from where it stands.)
 func (c TrainConfig) sameRun(other TrainConfig) bool {
 	a, b := c, other
 	a.Epochs, b.Epochs = 0, 0
 	a.Backend, b.Backend = "", ""
+	for _, x := range []*TrainConfig{&a, &b} {
+		if x.LRSchedule == ScheduleConstant {
+			x.LRSchedule = ""
+		}
+	}
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return bytes.Equal(ja, jb)
@@ -240,6 +254,12 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 			mt, err := masksTensor(masks, cfg.Size)
 			if err != nil {
 				return res, err
+			}
+			if cfg.LRSchedule != "" && cfg.LRSchedule != ScheduleConstant {
+				step := int64((epoch-1)*steps + s)
+				if err := m.SetLearningRate(ScheduledRate(cfg.LRSchedule, cfg.LearningRate, step, int64(cfg.Epochs*steps))); err != nil {
+					return res, err
+				}
 			}
 			loss, err := m.TrainStep(it, mt)
 			if err != nil {

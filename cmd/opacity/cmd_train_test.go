@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/xla"
 )
 
@@ -107,5 +108,51 @@ func TestTrainFlagErrors(t *testing.T) {
 		if code := run(args, &stdout, &stderr); code == 0 {
 			t.Errorf("%v: exit 0, want an error", args)
 		}
+	}
+}
+
+func TestTrainFlagErrorMessages(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"train", "--data", "x", "--out", "y", "--augment", "strong"}, `--augment "strong"`},
+		{[]string{"train", "--data", "x", "--out", "y", "--augment", "flip", "--no-augment"}, "contradict"},
+		{[]string{"train", "--data", "x", "--out", "y", "--lr-schedule", "linear"}, `schedule "linear"`},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := run(tc.args, &stdout, &stderr); code == 0 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want an error mentioning %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+}
+
+// TestTrainScheduleAndAugmentFlags checks that --lr-schedule and --augment
+// reach the run's configuration.
+func TestTrainScheduleAndAugmentFlags(t *testing.T) {
+	tmp := t.TempDir()
+	data, runDir := filepath.Join(tmp, "ph"), filepath.Join(tmp, "run")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"phantom", "--out", data, "--patients", "4", "--seed", "3", "--size", "64", "--cohen", "0"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("phantom: exit %d: %s", code, stderr.String())
+	}
+	args := []string{"train", "--data", data, "--out", runDir, "--size", "32", "--epochs", "1", "--batch", "4", "--model", "tiny",
+		"--backend", "go", "--lr", "1e-3", "--lr-schedule", "cosine", "--augment", "flip"}
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("train: exit %d: %s", code, stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(runDir, xla.ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg xla.TrainConfig
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LRSchedule != xla.ScheduleCosine || cfg.LearningRate != 1e-3 {
+		t.Errorf("config.json has schedule %q at %g, want cosine at 1e-3", cfg.LRSchedule, cfg.LearningRate)
+	}
+	if want := (datasets.AugmentOptions{HFlip: 0.5}); cfg.Augment != want {
+		t.Errorf("config.json has augmentation %+v, want flips only %+v", cfg.Augment, want)
 	}
 }
