@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 )
 
@@ -20,14 +21,44 @@ type convSpec struct {
 func (c convSpec) outSize(n int) int { return (n+2*c.pad-c.k)/c.stride + 1 }
 
 // padSpatial zero-pads the two spatial axes of x [B, H, W, C] by p on each
-// side. It has no gradient: callers use it on stop-gradient values only.
+// side (see shiftPad).
 func padSpatial(x *Node, p int) *Node {
-	if p == 0 {
-		return x
+	return shiftPad(x, p, p, p, p)
+}
+
+// shiftPad zero-pads x [B, H, W, C] with top and bottom rows and left and
+// right columns. It is Pad without interior padding, built from
+// Concatenates with blocks of zeros: the Go backend's Pad first zero-fills
+// its whole output, then copies the input one pixel (C values) at a time,
+// while a Concatenate on the width (height) axis copies whole rows (whole
+// images) at once; about half the time of Pad.
+func shiftPad(x *Node, top, bottom, left, right int) *Node {
+	d := x.Shape().Dimensions
+	zeros := func(dims ...int) *Node { return Zeros(x.Graph(), shapes.Make(x.DType(), dims...)) }
+	if left > 0 || right > 0 {
+		parts := make([]*Node, 0, 3)
+		if left > 0 {
+			parts = append(parts, zeros(d[0], d[1], left, d[3]))
+		}
+		parts = append(parts, x)
+		if right > 0 {
+			parts = append(parts, zeros(d[0], d[1], right, d[3]))
+		}
+		x = Concatenate(parts, 2)
 	}
-	zero := ScalarZero(x.Graph(), x.DType())
-	return Pad(x, zero, compute.PadAxis{}, compute.PadAxis{Start: p, End: p},
-		compute.PadAxis{Start: p, End: p}, compute.PadAxis{})
+	if top > 0 || bottom > 0 {
+		w := x.Shape().Dimensions[2]
+		parts := make([]*Node, 0, 3)
+		if top > 0 {
+			parts = append(parts, zeros(d[0], top, w, d[3]))
+		}
+		parts = append(parts, x)
+		if bottom > 0 {
+			parts = append(parts, zeros(d[0], bottom, w, d[3]))
+		}
+		x = Concatenate(parts, 1)
+	}
+	return x
 }
 
 // im2col returns the patches of x [B, H, W, C] as a [B*Ho*Wo, k*k*C] matrix
@@ -164,17 +195,31 @@ func (o ops) convInputGrad(dYm, w *Node, taps []*Node, c convSpec, b, h, wi int)
 		return Reshape(t, b, h, wi, cin)
 	}
 	hp, wp := h+2*c.pad, wi+2*c.pad
-	zero := ScalarZero(dYm.Graph(), dYm.DType())
 	var acc *Node
-	for i, wt := range taps {
-		dy, dx := i/c.k, i%c.k
-		t := o.dot(dYm, []int{1}, wt, []int{1}) // [N, Cin]
-		t = Reshape(t, b, ho, wo, cin)
-		t = Pad(t, zero, compute.PadAxis{},
-			compute.PadAxis{Start: dy, End: hp - (dy + c.stride*(ho-1) + 1), Interior: c.stride - 1},
-			compute.PadAxis{Start: dx, End: wp - (dx + c.stride*(wo-1) + 1), Interior: c.stride - 1},
-			compute.PadAxis{})
-		acc = addOrSet(acc, t)
+	if c.stride == 1 {
+		// Each tap's product lands at (dy, dx) on the padded grid: the taps
+		// of one column dx are shifted by rows and summed, then each
+		// column's sum is shifted by columns (fewer, larger copies).
+		for dx := 0; dx < c.k; dx++ {
+			var col *Node
+			for dy := 0; dy < c.k; dy++ {
+				t := Reshape(o.dot(dYm, []int{1}, taps[dy*c.k+dx], []int{1}), b, ho, wo, cin)
+				col = addOrSet(col, shiftPad(t, dy, hp-ho-dy, 0, 0))
+			}
+			acc = addOrSet(acc, shiftPad(col, 0, 0, dx, wp-wo-dx))
+		}
+	} else {
+		zero := ScalarZero(dYm.Graph(), dYm.DType())
+		for i, wt := range taps {
+			dy, dx := i/c.k, i%c.k
+			t := o.dot(dYm, []int{1}, wt, []int{1}) // [N, Cin]
+			t = Reshape(t, b, ho, wo, cin)
+			t = Pad(t, zero, compute.PadAxis{},
+				compute.PadAxis{Start: dy, End: hp - (dy + c.stride*(ho-1) + 1), Interior: c.stride - 1},
+				compute.PadAxis{Start: dx, End: wp - (dx + c.stride*(wo-1) + 1), Interior: c.stride - 1},
+				compute.PadAxis{})
+			acc = addOrSet(acc, t)
+		}
 	}
 	if c.pad > 0 {
 		acc = Slice(acc, AxisRange(), AxisRange(c.pad, c.pad+h), AxisRange(c.pad, c.pad+wi), AxisRange())
@@ -244,7 +289,6 @@ func (o ops) outputSideConvLanes(xs []*Node, w *Node, c convSpec) []*Node {
 	}
 	backward := func(in, _, dYs []*Node) []*Node {
 		w := in[nl]
-		zero := ScalarZero(w.Graph(), w.DType())
 		wa := wAll(w)
 		grads := make([]*Node, nl+1)
 		var dWall *Node // [Cin, k*k*Cout]
@@ -253,11 +297,11 @@ func (o ops) outputSideConvLanes(xs []*Node, w *Node, c convSpec) []*Node {
 			dY := dYs[l]
 			hp, wp := g.h+2*c.pad, g.w+2*c.pad
 			taps := make([]*Node, kk)
-			for t := range taps {
-				dy, dx := t/c.k, t%c.k
-				taps[t] = Pad(dY, zero, compute.PadAxis{},
-					compute.PadAxis{Start: dy, End: hp - g.h - dy},
-					compute.PadAxis{Start: dx, End: wp - g.w - dx}, compute.PadAxis{})
+			for dy := 0; dy < c.k; dy++ {
+				rows := shiftPad(dY, dy, hp-g.h-dy, 0, 0)
+				for dx := 0; dx < c.k; dx++ {
+					taps[dy*c.k+dx] = shiftPad(rows, 0, 0, dx, wp-g.w-dx)
+				}
 			}
 			dZ := Reshape(Concatenate(taps, -1), g.b*hp*wp, kk*cout)
 			grads[l] = ol.cropGrad(ol.dot(dZ, []int{1}, wa, []int{1}), g.b, hp, wp, g.h, g.w, cin, c.pad)

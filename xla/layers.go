@@ -1,7 +1,6 @@
 package xla
 
 import (
-	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 )
 
@@ -68,18 +67,18 @@ func (o ops) maxPool3x3s2(x *Node) *Node {
 // An odd padded row 2i+1 is row dy = 1 of window i alone; an even row 2i
 // is row dy = 0 of window i and row dy = 2 of window i-1; likewise for
 // columns. So each of the 4 parity classes of the grid is a sum of taps'
-// gradients shifted by at most one window, built at pooled size with Pad
-// and Add, and the classes are interleaved with two Concatenates (block
+// gradients shifted by at most one window, built at pooled size with
+// shiftPad and Add, and the classes are interleaved with two Concatenates (block
 // copies): about 5 full-grid passes instead of 2 per tap.
 func maxPoolScatter(g []*Node, ho, wo int) *Node {
-	zero := ScalarZero(g[0].Graph(), g[0].DType())
-	// shift places a tap's gradient at window offset 0 (dy < 2) or 1 (dy = 2)
-	// along an axis of length ho+1 (wo+1).
-	shift := func(d int) compute.PadAxis {
+	// shift is the zero padding (before, after) that places a tap's
+	// gradient at window offset 0 (dy < 2) or 1 (dy = 2) along an axis of
+	// length ho+1 (wo+1).
+	shift := func(d int) (int, int) {
 		if d == 2 {
-			return compute.PadAxis{Start: 1}
+			return 1, 0
 		}
-		return compute.PadAxis{End: 1}
+		return 0, 1
 	}
 	// class sums the taps whose rows have parity pr (0 even: dy 0 and 2;
 	// 1 odd: dy 1) and whose columns have parity pc.
@@ -90,7 +89,9 @@ func maxPoolScatter(g []*Node, ho, wo int) *Node {
 			if dy%2 != pr || dx%2 != pc {
 				continue
 			}
-			sum = addOrSet(sum, Pad(gt, zero, compute.PadAxis{}, shift(dy), shift(dx), compute.PadAxis{}))
+			top, bottom := shift(dy)
+			left, right := shift(dx)
+			sum = addOrSet(sum, shiftPad(gt, top, bottom, left, right))
 		}
 		return sum
 	}

@@ -3,7 +3,6 @@ package xla
 import (
 	"fmt"
 
-	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 )
 
@@ -91,7 +90,6 @@ func (o ops) upConv(xs []*Node, w *Node) []*Node {
 	}
 	backward := func(in, _, dYs []*Node) []*Node {
 		w := in[nl]
-		zero := ScalarZero(w.Graph(), w.DType())
 		wa := w4(w)
 		grads := make([]*Node, nl+1)
 		var dW4 *Node // [C, 16*Cout]
@@ -106,10 +104,9 @@ func (o ops) upConv(xs []*Node, w *Node) []*Node {
 					dp := Reshape(Slice(dy6, AxisRange(), AxisRange(), AxisElem(a), AxisRange(), AxisElem(b), AxisRange()),
 						g.b, g.h, g.w, cout)
 					for e := 0; e < 2; e++ {
+						rows := shiftPad(dp, a+e, hp-g.h-a-e, 0, 0)
 						for f := 0; f < 2; f++ {
-							blocks[block(a, b, e, f)] = Pad(dp, zero, compute.PadAxis{},
-								compute.PadAxis{Start: a + e, End: hp - g.h - a - e},
-								compute.PadAxis{Start: b + f, End: wp - g.w - b - f}, compute.PadAxis{})
+							blocks[block(a, b, e, f)] = shiftPad(rows, 0, 0, b+f, wp-g.w-b-f)
 						}
 					}
 				}
