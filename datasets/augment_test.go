@@ -4,6 +4,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -264,5 +266,32 @@ func BenchmarkAugment320(b *testing.B) {
 	opt := DefaultAugment()
 	for b.Loop() {
 		Augment(rng, opt, img, m1, m2)
+	}
+}
+
+func TestNamedAugment(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want AugmentOptions
+	}{
+		{"", DefaultAugment()},
+		{AugmentDefault, DefaultAugment()},
+		{AugmentFlip, AugmentOptions{HFlip: 0.5}},
+		{AugmentNone, AugmentOptions{}},
+	} {
+		got, err := NamedAugment(tc.name)
+		if err != nil {
+			t.Errorf("NamedAugment(%q): %v", tc.name, err)
+			continue
+		}
+		if !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("NamedAugment(%q) = %+v, want %+v", tc.name, got, tc.want)
+		}
+		if err := got.Validate(); err != nil {
+			t.Errorf("NamedAugment(%q) does not validate: %v", tc.name, err)
+		}
+	}
+	if _, err := NamedAugment("strong"); err == nil || !strings.Contains(err.Error(), `"strong"`) {
+		t.Errorf("NamedAugment(strong) error = %v, want one naming it", err)
 	}
 }

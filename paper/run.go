@@ -19,7 +19,7 @@ type Run struct {
 // reuses the run the training notebook made.
 func (s Settings) RunDir(trainCohort string) string {
 	p := s.Preset
-	return filepath.Join(s.Runs, fmt.Sprintf("%s-%s-%s-%dpx-e%d-b%d-%s-lr%g-seed%d", s.DataKey(), trainCohort, p.Name, p.InputSize, p.Epochs, p.Batch, p.Model, p.LearningRate, s.Seed))
+	return filepath.Join(s.Runs, fmt.Sprintf("%s-%s-%s-%dpx-e%d-b%d-%s-lr%g-%s-aug-%s-seed%d", s.DataKey(), trainCohort, p.Name, p.InputSize, p.Epochs, p.Batch, p.Model, p.LearningRate, p.schedule(), p.augment(), s.Seed))
 }
 
 // Run returns the study's training run, nil before EnsureModel.

@@ -15,8 +15,15 @@ func TestSettingsFrom(t *testing.T) {
 		check   func(t *testing.T, s Settings)
 	}{
 		{name: "defaults", env: nil, check: func(t *testing.T, s Settings) {
-			if s.Preset.Name != "smoke" || s.Preset.InputSize != 64 || s.Preset.Epochs != 30 || s.Preset.Batch != 4 || s.Preset.LearningRate != 1e-3 || s.Preset.PhantomPatients != 40 {
-				t.Errorf("preset = %+v, want smoke: 40 patients, 64 px, 30 epochs, batch 4, Adam 1e-3", s.Preset)
+			if p := s.Preset; p.Name != "smoke" || p.InputSize != 64 || p.Epochs != 40 || p.Batch != 8 || p.LearningRate != 1e-3 ||
+				p.LRSchedule != "cosine" || p.Augment != "flip" || p.PhantomPatients != 40 {
+				t.Errorf("preset = %+v, want smoke: 40 patients, 64 px, 40 epochs, batch 8, Adam 1e-3 cosine, flips", s.Preset)
+			}
+			if got := s.RunDir("covid-ar"); !strings.HasSuffix(got, "-covid-ar-smoke-64px-e40-b8-resnet18-lr0.001-cosine-aug-flip-seed1") {
+				t.Errorf("RunDir = %s", got)
+			}
+			if md := s.Markdown(); !strings.Contains(md, "Adam learning rate 0.001 (cosine schedule), augmentation flip") {
+				t.Errorf("Markdown does not give the schedule and augmentation:\n%s", md)
 			}
 			if !s.Default || !s.Synthetic() {
 				t.Errorf("Default = %v, Synthetic = %v, want both true without %s", s.Default, s.Synthetic(), EnvData)
@@ -35,7 +42,7 @@ func TestSettingsFrom(t *testing.T) {
 			}
 		}},
 		{name: "real data and overrides", env: map[string]string{EnvData: "/data/real", EnvSize: "full", EnvSeed: "7", EnvEpochs: "3", EnvInputSize: "96", EnvBatch: "2",
-			EnvFigures: "/out/fig", EnvRuns: "/out/runs", EnvBackend: "xla:cuda"}, check: func(t *testing.T, s Settings) {
+			EnvFigures: "/out/fig", EnvRuns: "/out/runs", EnvBackend: "xla:cuda", EnvSchedule: "constant", EnvAugment: "none"}, check: func(t *testing.T, s Settings) {
 			if s.Default || s.Data != "/data/real" {
 				t.Errorf("Data = %s (default %v), want /data/real", s.Data, s.Default)
 			}
@@ -45,7 +52,10 @@ func TestSettingsFrom(t *testing.T) {
 			if s.Figures != "/out/fig" || s.Runs != "/out/runs" || s.Backend != "xla:cuda" {
 				t.Errorf("Figures %s Runs %s Backend %s", s.Figures, s.Runs, s.Backend)
 			}
-			if got := s.RunDir("cxr-seg"); !strings.HasPrefix(got, "/out/runs/real-") || !strings.Contains(got, "-cxr-seg-full-96px-e3-b2-resnet18-lr0.0001-seed7") {
+			if p := s.Preset; p.LRSchedule != "constant" || p.Augment != "none" {
+				t.Errorf("schedule %q, augmentation %q; want the overrides constant, none", p.LRSchedule, p.Augment)
+			}
+			if got := s.RunDir("cxr-seg"); !strings.HasPrefix(got, "/out/runs/real-") || !strings.Contains(got, "-cxr-seg-full-96px-e3-b2-resnet18-lr0.0001-constant-aug-none-seed7") {
 				t.Errorf("RunDir = %s", got)
 			}
 			if strings.Contains(s.Markdown(), "SYNTHETIC") {
@@ -66,6 +76,8 @@ func TestSettingsFrom(t *testing.T) {
 		{name: "input not a multiple of 32", env: map[string]string{EnvInputSize: "100"}, wantErr: "multiple of 32"},
 		{name: "bad epochs", env: map[string]string{EnvEpochs: "0"}, wantErr: "OPACITY_EPOCHS"},
 		{name: "bad seed", env: map[string]string{EnvSeed: "x"}, wantErr: "OPACITY_SEED"},
+		{name: "bad schedule", env: map[string]string{EnvSchedule: "step"}, wantErr: `OPACITY_LR_SCHEDULE: learning-rate schedule "step"`},
+		{name: "bad augmentation", env: map[string]string{EnvAugment: "strong"}, wantErr: `OPACITY_AUGMENT: augmentation "strong"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -58,19 +58,43 @@ func (st *Study) readRunInfo(dir string) (info runInfo, ok bool) {
 	}
 	p := st.Settings.Preset
 	return info, info.Preset.Epochs == p.Epochs && info.Preset.InputSize == p.InputSize && info.Preset.Batch == p.Batch &&
-		info.Preset.Model == p.Model && info.Preset.LearningRate == p.LearningRate && info.Seed == st.Settings.Seed && info.Cohort == st.TrainCohort
+		info.Preset.Model == p.Model && info.Preset.LearningRate == p.LearningRate &&
+		info.Preset.schedule() == p.schedule() && info.Preset.augment() == p.augment() && info.Seed == st.Settings.Seed && info.Cohort == st.TrainCohort
+}
+
+// schedule returns the preset's learning-rate schedule, the empty one
+// spelled out.
+func (p Preset) schedule() string {
+	if p.LRSchedule == "" {
+		return xla.ScheduleConstant
+	}
+	return p.LRSchedule
+}
+
+// augment returns the name of the preset's augmentation, the empty one
+// spelled out.
+func (p Preset) augment() string {
+	if p.Augment == "" {
+		return datasets.AugmentDefault
+	}
+	return p.Augment
 }
 
 // trainConfig returns the training of the settings (package xla).
-func (s Settings) trainConfig(dir string, progress io.Writer) xla.TrainConfig {
+func (s Settings) trainConfig(dir string, progress io.Writer) (xla.TrainConfig, error) {
 	p := s.Preset
 	cfg := xla.DefaultTrainConfig()
 	cfg.Model = p.modelConfig()
 	cfg.Size, cfg.Epochs, cfg.Batch, cfg.Seed, cfg.LearningRate = p.InputSize, p.Epochs, p.Batch, s.Seed, p.LearningRate
-	cfg.Augment = datasets.DefaultAugment()
+	cfg.LRSchedule = p.schedule()
+	aug, err := datasets.NamedAugment(p.augment())
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Augment = aug
 	cfg.Backend = s.Backend
 	cfg.Dir, cfg.Keep, cfg.Progress = dir, 1, progress
-	return cfg
+	return cfg, nil
 }
 
 // Train trains the U-Net (xla.Train) on the study's training images
@@ -84,9 +108,10 @@ func (s Settings) trainConfig(dir string, progress io.Writer) xla.TrainConfig {
 // it prints why and returns nil.
 //
 // The training is xla.Train's: each epoch shuffles the training images and
-// draws their augmentation (datasets.DefaultAugment) from a generator seeded
-// with (seed, epoch); batches are full (the last, smaller one is left out);
-// Dice + focal loss; Adam at the preset's learning rate.
+// draws their augmentation (the preset's, datasets.NamedAugment) from a
+// generator seeded with (seed, epoch); batches are full (the last, smaller
+// one is left out); Dice + focal loss; Adam at the preset's learning rate
+// and schedule.
 func (st *Study) Train(progress io.Writer) (*Run, error) {
 	s := st.Settings
 	if st.TrainCohort == "" {
@@ -107,9 +132,12 @@ func (st *Study) Train(progress io.Writer) (*Run, error) {
 		return nil, fmt.Errorf("%s: no training image in the split", s.Data)
 	}
 	p := s.Preset
-	cfg := s.trainConfig(dir, progress)
-	fmt.Fprintf(progress, "Training on %s: %d training images (%d steps of %d per epoch), %d testing images, %d×%d input, %d epochs, model %s, Adam %g, run folder %s\n",
-		st.TrainCohort, len(train), len(train)/min(p.Batch, len(train)), min(p.Batch, len(train)), len(test), p.InputSize, p.InputSize, p.Epochs, p.Model, p.LearningRate, dir)
+	cfg, err := s.trainConfig(dir, progress)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(progress, "Training on %s: %d training images (%d steps of %d per epoch), %d testing images, %d×%d input, %d epochs, model %s, Adam %g (%s schedule), augmentation %s, run folder %s\n",
+		st.TrainCohort, len(train), len(train)/min(p.Batch, len(train)), min(p.Batch, len(train)), len(test), p.InputSize, p.InputSize, p.Epochs, p.Model, p.LearningRate, p.schedule(), p.augment(), dir)
 	res, err := xla.Train(context.Background(), cfg, inputs(train), inputs(test))
 	if err != nil {
 		return nil, fmt.Errorf("training %s: %w", dir, err)
@@ -118,7 +146,8 @@ func (st *Study) Train(progress io.Writer) (*Run, error) {
 		fmt.Fprintf(progress, "(resumed after epoch %d)\n", res.ResumedFrom)
 	}
 	info := runInfo{Synthetic: st.Synthetic, Data: s.Data, Cohort: st.TrainCohort, Preset: p, Seed: s.Seed, Backend: res.Model.Backend().Name(),
-		Parameters: res.Model.NumTrainableParameters(), TrainImages: len(train), TestImages: len(test),
+		Model: cfg.Model, Parameters: res.Model.NumTrainableParameters(), LearningRate: p.LearningRate, Augment: p.augment(),
+		StepsPerEpoch: len(train) / min(p.Batch, len(train)), GlobalStep: res.Model.GlobalStep(), TrainImages: len(train), TestImages: len(test),
 		Split:   map[string][]string{SubsetTrain: st.Split.TrainPatients, SubsetTest: st.Split.TestPatients},
 		Seconds: res.Seconds, Finished: time.Now().UTC()}
 	b, err := json.MarshalIndent(info, "", "  ")

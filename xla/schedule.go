@@ -20,8 +20,9 @@ const (
 	ScheduleCosine = "cosine"
 )
 
-// checkSchedule reports an unknown learning-rate schedule.
-func checkSchedule(s string) error {
+// CheckSchedule reports an unknown learning-rate schedule (the empty one is
+// ScheduleConstant).
+func CheckSchedule(s string) error {
 	switch s {
 	case "", ScheduleConstant, ScheduleCosine:
 		return nil

@@ -95,7 +95,7 @@ func (c TrainConfig) Validate() error {
 	if !(c.LearningRate > 0) || math.IsInf(c.LearningRate, 0) {
 		return fmt.Errorf("learning rate must be positive and finite, got %g", c.LearningRate)
 	}
-	if err := checkSchedule(c.LRSchedule); err != nil {
+	if err := CheckSchedule(c.LRSchedule); err != nil {
 		return err
 	}
 	return c.Augment.Validate()

@@ -91,9 +91,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 		*augment = "none"
 	}
-	aug, err := augmentOptions(*augment)
+	aug, err := datasets.NamedAugment(*augment)
 	if err != nil {
-		return err
+		return fmt.Errorf("--augment: %w", err)
 	}
 	cfg.Augment = aug
 	if err := cfg.Validate(); err != nil {
@@ -165,22 +165,6 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 			datasets.CohortCohen, len(val), s.SoftPooledIoU, s.PerImageIoU, s.SoftPooledF1)
 	}
 	return nil
-}
-
-// augmentOptions returns the augmentation named by --augment.
-func augmentOptions(name string) (datasets.AugmentOptions, error) {
-	switch name {
-	case "default":
-		return datasets.DefaultAugment(), nil
-	case "flip":
-		// Left-right mirror images only: on small training sets trained for
-		// minutes (the 64 px phantom), the default kinds slow the
-		// fit more than they help it generalise (see xla's doc).
-		return datasets.AugmentOptions{HFlip: 0.5}, nil
-	case "none":
-		return datasets.NoAugment(), nil
-	}
-	return datasets.AugmentOptions{}, fmt.Errorf("--augment %q: want default, flip or none", name)
 }
 
 // writeSplit writes split.json, refusing to overwrite a different split

@@ -116,7 +116,7 @@ func TestTrainFlagErrorMessages(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"train", "--data", "x", "--out", "y", "--augment", "strong"}, `--augment "strong"`},
+		{[]string{"train", "--data", "x", "--out", "y", "--augment", "strong"}, `--augment: augmentation "strong": want default, flip or none`},
 		{[]string{"train", "--data", "x", "--out", "y", "--augment", "flip", "--no-augment"}, "contradict"},
 		{[]string{"train", "--data", "x", "--out", "y", "--lr-schedule", "linear"}, `schedule "linear"`},
 	} {
