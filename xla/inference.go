@@ -140,24 +140,27 @@ func MaskImage(m *datasets.Mask) *image.Gray {
 
 // Overlay renders a prepared image with the predicted opacity filled in red,
 // the lung mask's outline in green and, when the image has a manual opacity
-// mask, its outline in yellow.
-func Overlay(p *datasets.Prepared, predicted *datasets.Mask) *image.RGBA {
+// mask, its outline in yellow, each input pixel drawn as a scale×scale block
+// (scale < 1 counts as 1) with outlines one output pixel wide, so that a
+// 64×64 input stays legible (OverlayScale).
+func Overlay(p *datasets.Prepared, predicted *datasets.Mask, scale int) *image.RGBA {
+	scale = max(scale, 1)
 	b := p.Image.Bounds()
-	w, h := b.Dx(), b.Dy()
+	w, h := b.Dx()*scale, b.Dy()*scale
 	out := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
-			g := p.Image.GrayAt(b.Min.X+x, b.Min.Y+y).Y
+			g := p.Image.GrayAt(b.Min.X+x/scale, b.Min.Y+y/scale).Y
 			c := color.RGBA{g, g, g, 255}
-			if predicted != nil && predicted.At(x, y) {
+			if predicted != nil && predicted.At(x/scale, y/scale) {
 				c.R = uint8(0.55*float64(g) + 0.45*255)
 				c.G = uint8(0.55 * float64(g))
 				c.B = uint8(0.55 * float64(g))
 			}
-			if outline(p.Lung, x, y) {
+			if outline(p.Lung, x, y, scale) {
 				c = color.RGBA{0, 220, 0, 255}
 			}
-			if outline(p.Opacity, x, y) {
+			if outline(p.Opacity, x, y, scale) {
 				c = color.RGBA{255, 230, 0, 255}
 			}
 			out.SetRGBA(x, y, c)
@@ -166,10 +169,21 @@ func Overlay(p *datasets.Prepared, predicted *datasets.Mask) *image.RGBA {
 	return out
 }
 
-// outline reports whether (x, y) is set in m with an unset 4-neighbour.
-func outline(m *datasets.Mask, x, y int) bool {
-	if m == nil || !m.At(x, y) {
+// OverlayScale returns the scale at which Overlay draws an input of the
+// given side at least 256 pixels wide.
+func OverlayScale(side int) int {
+	if side <= 0 {
+		return 1
+	}
+	return max(1, (256+side-1)/side)
+}
+
+// outline reports whether the output pixel (x, y) of m drawn at scale
+// (each mask pixel a scale×scale block) is set with an unset 4-neighbour.
+func outline(m *datasets.Mask, x, y, scale int) bool {
+	at := func(x, y int) bool { return x >= 0 && y >= 0 && m.At(x/scale, y/scale) }
+	if m == nil || !at(x, y) {
 		return false
 	}
-	return !m.At(x-1, y) || !m.At(x+1, y) || !m.At(x, y-1) || !m.At(x, y+1)
+	return !at(x-1, y) || !at(x+1, y) || !at(x, y-1) || !at(x, y+1)
 }

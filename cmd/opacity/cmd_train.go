@@ -420,7 +420,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 		if err := writePNG(filepath.Join(*outDir, stem+"_mask.png"), xla.MaskImage(pred[0].Mask)); err != nil {
 			return err
 		}
-		if err := writePNG(filepath.Join(*outDir, stem+"_overlay.png"), xla.Overlay(p, pred[0].Mask)); err != nil {
+		if err := writePNG(filepath.Join(*outDir, stem+"_overlay.png"), xla.Overlay(p, pred[0].Mask, xla.OverlayScale(r.Config.Size))); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%-40s %10.2f %10s\n", filepath.Base(path), pred[0].OpacityPercent, manual)
