@@ -71,7 +71,7 @@
 // 3 min 48 s) and 0.708 (seed 3, 18 images); 60 epochs gave 0.717, 0.669
 // and 0.719; on seed 2, the default augmentation gave 0.525, batches of 4
 // gave 0.661, and flips with the default brightness/contrast and noise gave
-// 0.584 (but 0.62 instead of 0.38 on the differently exposed Cohen-like
+// 0.584 (but 0.62 instead of 0.41 on the differently exposed Cohen-like
 // validation images). The same cohort's training images reach 0.85-0.88:
 // the rest of the gap is generalisation from 48 images. This is the smoke
 // preset of package paper.
