@@ -3,6 +3,7 @@ package datasets
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -39,5 +40,31 @@ func TestWriteFileAtomicMissingDir(t *testing.T) {
 	err := WriteFileAtomic(path, []byte("x"), 0o644)
 	if err == nil {
 		t.Fatal("want an error for a missing directory")
+	}
+}
+
+func TestWriteJSONAtomic(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.json")
+	v := struct {
+		Name string `json:"name"`
+		N    []int  `json:"n"`
+	}{"x", []int{1, 2}}
+	if err := WriteJSONAtomic(path, v, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "{\n  \"name\": \"x\",\n  \"n\": [\n    1,\n    2\n  ]\n}\n"
+	if string(got) != want {
+		t.Errorf("wrote %q, want %q", got, want)
+	}
+	err = WriteJSONAtomic(path, func() {}, 0o644)
+	if err == nil || !strings.Contains(err.Error(), path) {
+		t.Errorf("a value JSON cannot encode: error %v, want one naming %s", err, path)
+	}
+	if got2, _ := os.ReadFile(path); string(got2) != want {
+		t.Errorf("a failed write changed the file to %q", got2)
 	}
 }

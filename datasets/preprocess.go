@@ -28,6 +28,15 @@ type Prepared struct {
 	Crop                  image.Rectangle // the crop, in the source image's pixels
 }
 
+// OpacityPix returns the opacity mask as 0/1 pixels, row-major, all 0 when
+// p has no opacity mask.
+func (p *Prepared) OpacityPix() []uint8 {
+	if p.Opacity == nil {
+		return make([]uint8, p.Size*p.Size)
+	}
+	return p.Opacity.Pix
+}
+
 // errEmptyLung is returned by CropBox when the lung mask has no pixel.
 var errEmptyLung = errors.New("lung mask is empty")
 

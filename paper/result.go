@@ -248,11 +248,7 @@ func (r *Result) saveNumbers(s Settings, id string) error {
 		rec.Files = append(rec.Files, filepath.Base(f))
 	}
 	all[id] = rec
-	b, err := json.MarshalIndent(all, "", "  ")
-	if err != nil {
-		return err
-	}
-	return datasets.WriteFileAtomic(filepath.Join(s.Figures, NumbersFile), append(b, '\n'), 0o644)
+	return datasets.WriteJSONAtomic(filepath.Join(s.Figures, NumbersFile), all, 0o644)
 }
 
 // finish returns a function that records the numbers of a result (see

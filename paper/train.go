@@ -150,11 +150,7 @@ func (st *Study) Train(progress io.Writer) (*Run, error) {
 		StepsPerEpoch: len(train) / min(p.Batch, len(train)), GlobalStep: res.Model.GlobalStep(), TrainImages: len(train), TestImages: len(test),
 		Split:   map[string][]string{SubsetTrain: st.Split.TrainPatients, SubsetTest: st.Split.TestPatients},
 		Seconds: res.Seconds, Finished: time.Now().UTC()}
-	b, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := datasets.WriteFileAtomic(filepath.Join(dir, RunFile), append(b, '\n'), 0o644); err != nil {
+	if err := datasets.WriteJSONAtomic(filepath.Join(dir, RunFile), info, 0o644); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(progress, "Trained in %.0f s (%d parameters, backend %s); run folder %s\n", res.Seconds, info.Parameters, info.Backend, dir)

@@ -221,7 +221,7 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 			res.ResumedFrom = c.Meta.Epoch
 			res.Metrics = c.Meta.Metrics
 		}
-		if err := writeJSONAtomic(filepath.Join(cfg.Dir, ConfigFile), cfg); err != nil {
+		if err := datasets.WriteJSONAtomic(filepath.Join(cfg.Dir, ConfigFile), cfg, 0o644); err != nil {
 			return nil, err
 		}
 	}
@@ -255,7 +255,7 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 			if err != nil {
 				return res, err
 			}
-			if cfg.LRSchedule != "" && cfg.LRSchedule != ScheduleConstant {
+			if cfg.LRSchedule == ScheduleCosine {
 				step := int64((epoch-1)*steps + s)
 				if err := m.SetLearningRate(ScheduledRate(cfg.LRSchedule, cfg.LearningRate, step, int64(cfg.Epochs*steps))); err != nil {
 					return res, err
@@ -404,7 +404,7 @@ func evaluateSplit(m *Model, set []*datasets.Prepared, batch, size int) (EpochMe
 			return EpochMetrics{}, err
 		}
 		for i, p := range part {
-			preds = append(preds, research.Prediction{Name: p.Stem, Patient: p.Patient, Truth: truthPix(p), Prob: per[i]})
+			preds = append(preds, research.Prediction{Name: p.Stem, Patient: p.Patient, Truth: p.OpacityPix(), Prob: per[i]})
 		}
 	}
 	scores, err := research.Evaluate(preds, research.DefaultMetricOptions())
@@ -415,14 +415,6 @@ func evaluateSplit(m *Model, set []*datasets.Prepared, batch, size int) (EpochMe
 		IoUPerImage: scores.PerImageIoU, F1: scores.SoftPooledF1}, nil
 }
 
-// truthPix is the opacity mask of p as 0/1 pixels (all 0 when it has none).
-func truthPix(p *datasets.Prepared) []uint8 {
-	if p.Opacity == nil {
-		return make([]uint8, p.Size*p.Size)
-	}
-	return p.Opacity.Pix
-}
-
 // writeMetricsCSV rewrites the metrics file atomically.
 func writeMetricsCSV(path string, rows []EpochMetrics) error {
 	var b bytes.Buffer
@@ -431,13 +423,4 @@ func writeMetricsCSV(path string, rows []EpochMetrics) error {
 		fmt.Fprintf(&b, "%d,%s,%.6g,%.6g,%.6g,%.6g\n", r.Epoch, r.Split, r.Loss, r.IoUSoftPooled, r.IoUPerImage, r.F1)
 	}
 	return datasets.WriteFileAtomic(path, b.Bytes(), 0o644)
-}
-
-// writeJSONAtomic writes v as indented JSON, atomically.
-func writeJSONAtomic(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return datasets.WriteFileAtomic(path, append(b, '\n'), 0o644)
 }

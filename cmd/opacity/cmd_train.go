@@ -69,9 +69,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *data == "" || *out == "" {
-		fs.Usage()
-		return errors.New("--data and --out are required")
+	if err := requireFlags(fs, "data", "out"); err != nil {
+		return err
 	}
 	cfg := def
 	switch *modelName {
@@ -181,11 +180,7 @@ func writeSplit(path string, rec splitRecord) error {
 		}
 		return nil
 	}
-	b, err := json.MarshalIndent(rec, "", "  ")
-	if err != nil {
-		return err
-	}
-	return datasets.WriteFileAtomic(path, append(b, '\n'), 0o644)
+	return datasets.WriteJSONAtomic(path, rec, 0o644)
 }
 
 // readSplit reads a run's split.json.
@@ -263,11 +258,7 @@ func predictions(m *xla.Model, set []*datasets.Prepared, subset string, batch in
 	}
 	out := make([]research.Prediction, len(set))
 	for i, p := range set {
-		truth := make([]uint8, p.Size*p.Size)
-		if p.Opacity != nil {
-			truth = p.Opacity.Pix
-		}
-		out[i] = research.Prediction{Name: p.Stem, Patient: p.Patient, Subset: subset, Truth: truth, Prob: probs[i]}
+		out[i] = research.Prediction{Name: p.Stem, Patient: p.Patient, Subset: subset, Truth: p.OpacityPix(), Prob: probs[i]}
 	}
 	return out, nil
 }
@@ -288,9 +279,8 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
-	if *runDir == "" || *data == "" {
-		fs.Usage()
-		return errors.New("--run and --data are required")
+	if err := requireFlags(fs, "run", "data"); err != nil {
+		return err
 	}
 	rec, err := readSplit(*runDir)
 	if err != nil {
@@ -360,9 +350,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 			Epoch      int              `json:"epoch"`
 			Table      research.Table41 `json:"table"`
 		}{*runDir, *data, datasets.IsSynthetic(*data), r.Checkpoint, r.Epoch, table}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(stdout, out)
 	}
 	fmt.Fprintf(stdout, "run %s (epoch %d, %s), data %s%s\n\n", *runDir, r.Epoch, filepath.Base(r.Checkpoint), *data, syntheticNote(*data))
 	return table.WriteText(stdout)
@@ -384,9 +372,12 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	if *runDir == "" || *outDir == "" || fs.NArg() == 0 {
+	if err := requireFlags(fs, "run", "out"); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
 		fs.Usage()
-		return errors.New("--run, --out and at least one labelme file are required")
+		return errors.New("at least one labelme file is required")
 	}
 	r, err := xla.LoadRun(*runDir, *backend)
 	if err != nil {
