@@ -1,7 +1,6 @@
 package xla
 
 import (
-	"image"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -9,8 +8,6 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-
-	"github.com/covidxray/opacity/datasets"
 )
 
 // TestModelGradientFiniteDifferences compares the gradient of the training
@@ -24,19 +21,7 @@ func TestModelGradientFiniteDifferences(t *testing.T) {
 	store.SetParam(ParamSeed, int64(5))
 	set := syntheticSet(4, 64, 9)
 	set[0].Opacity.Pix[100] = 1 // some truth on every image
-	var imgs []*image.Gray
-	var ms []*datasets.Mask
-	for _, p := range set {
-		imgs, ms = append(imgs, p.Image), append(ms, p.Opacity)
-	}
-	images, err := imagesTensor(imgs, 64, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	masks, err := masksTensor(ms, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	images, masks := setTensors(t, set, 64)
 	checks := []struct{ path string }{
 		{"/unet/encoder/conv1/weight"},          // 7x7/2 stem (im2col)
 		{"/unet/encoder/bn1/beta"},              // batch norm + ReLU, before the max pool

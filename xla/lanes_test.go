@@ -2,14 +2,11 @@ package xla
 
 import (
 	"fmt"
-	"image"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-
-	"github.com/covidxray/opacity/datasets"
 )
 
 // lanesLossAndGrads returns the training loss of the tiny model with the
@@ -80,19 +77,7 @@ func lanesLossAndGrads(t *testing.T, lanes int, images, masks *tensors.Tensor) (
 // the batch change the loss alone by 5e-3.
 func TestLanesMatchOneLane(t *testing.T) {
 	set := syntheticSet(4, 64, 11)
-	var imgs []*image.Gray
-	var ms []*datasets.Mask
-	for _, p := range set {
-		imgs, ms = append(imgs, p.Image), append(ms, p.Opacity)
-	}
-	images, err := imagesTensor(imgs, 64, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	masks, err := masksTensor(ms, 64)
-	if err != nil {
-		t.Fatal(err)
-	}
+	images, masks := setTensors(t, set, 64)
 	names, want := lanesLossAndGrads(t, 1, images, masks)
 	for _, lanes := range []int{2, 3} {
 		t.Run(fmt.Sprintf("lanes=%d", lanes), func(t *testing.T) {

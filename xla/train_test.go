@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/gomlx/core/tensors"
+
 	"github.com/covidxray/opacity/datasets"
 )
 
@@ -43,6 +45,26 @@ func syntheticSet(n, size int, seed uint64) []*datasets.Prepared {
 			Cohort: "synthetic", Size: size, Image: img, Lung: lung, Opacity: op}
 	}
 	return out
+}
+
+// setTensors returns the images (one channel) and opacity masks of a set of
+// size x size prepared images as one batch.
+func setTensors(t *testing.T, set []*datasets.Prepared, size int) (images, masks *tensors.Tensor) {
+	t.Helper()
+	imgs := make([]*image.Gray, len(set))
+	ms := make([]*datasets.Mask, len(set))
+	for i, p := range set {
+		imgs[i], ms[i] = p.Image, p.Opacity
+	}
+	images, err := imagesTensor(imgs, size, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	masks, err = masksTensor(ms, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return images, masks
 }
 
 // tinyTrainConfig is a fast configuration for tests: the tiny model on
