@@ -232,6 +232,15 @@ func TestOutputSideConvMatchesNative(t *testing.T) {
 	}
 }
 
+// upConcatConv is upConcatConvLanes on one lane (skip nil for none).
+func (o ops) upConcatConv(low, skip, w *Node, c convSpec) *Node {
+	var skips []*Node
+	if skip != nil {
+		skips = []*Node{skip}
+	}
+	return o.upConcatConvLanes([]*Node{low}, skips, w, c)[0]
+}
+
 func TestDecoderConvMatchesNative(t *testing.T) {
 	low := randTensor(11, -1, 1, 2, 3, 4, 6)
 	skip := randTensor(12, -1, 1, 2, 6, 8, 5)

@@ -161,19 +161,11 @@ func (o ops) convLanes(xs []*Node, w *Node, c convSpec) []*Node {
 	return out
 }
 
-// upConcatConv is the first convolution of a U-Net decoder block: nearest
-// 2x upsampling of low, concatenation with skip (nil for none) on the
-// channel axis, then the stride-1 'same' convolution with w.
-func (o ops) upConcatConv(low, skip, w *Node, c convSpec) *Node {
-	var skips []*Node
-	if skip != nil {
-		skips = []*Node{skip}
-	}
-	return o.upConcatConvLanes([]*Node{low}, skips, w, c)[0]
-}
-
-// upConcatConvLanes is upConcatConv on every lane of a batch: lows and
-// skips (nil for none) hold one tensor per lane. The fast path convolves
+// upConcatConvLanes is the first convolution of a U-Net decoder block on
+// every lane of a batch: nearest 2x upsampling of the lane's low,
+// concatenation with its skip on the channel axis, then the stride-1 'same'
+// convolution with w. lows and skips (nil for none) hold one tensor per
+// lane. The fast path convolves
 // the upsampled part without upsampling (see upConv) and the skip part
 // separately (see convLanes), and adds them: the kernel's input channels
 // are the upsampled ones, then the skip's.
