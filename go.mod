@@ -5,6 +5,7 @@ go 1.26.5
 require (
 	github.com/gomlx/compute v0.1.2
 	github.com/gomlx/gomlx v0.28.2
+	github.com/suyashkumar/dicom v1.1.0
 	golang.org/x/image v0.26.0
 	gonum.org/v1/plot v0.15.2
 )

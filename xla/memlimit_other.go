@@ -1,6 +1,0 @@
-//go:build !linux
-
-package xla
-
-// totalMemory is the machine's RAM in bytes: unknown (0) off Linux.
-func totalMemory() uint64 { return 0 }
