@@ -4,7 +4,8 @@
 #   make reproduce   every figure and table of the paper, headless (synthetic cohort by default)
 #   make bench       Go training step next to the PyTorch reference, same shapes, one run
 #   make data        download the real data into ./data
-#   make setup       install what the tests and notebooks need (Jupyter from Debian, GoNB, goimports)
+#   make setup       install what the tests and notebooks need (Jupyter from Debian, GoNB, goimports);
+#                    make test and make reproduce run it first (quick when all is there)
 #
 # Variables: OPACITY_DATA (data folder; default a synthetic cohort),
 # OPACITY_SIZE (smoke | full), GOMLX_BACKEND (go | xla:cuda | ...).
@@ -43,7 +44,7 @@ FUZZTIME ?= 10s
 fuzz:
 	@scripts/fuzz.sh $(FUZZTIME)
 
-test-notebooks: build
+test-notebooks: setup build
 	scripts/run-notebooks.sh test
 
 test: vet test-go fuzz test-notebooks
@@ -51,7 +52,7 @@ test: vet test-go fuzz test-notebooks
 bench:
 	scripts/bench.sh
 
-reproduce: build
+reproduce: setup build
 	scripts/run-notebooks.sh reproduce
 
 data: build

@@ -442,3 +442,22 @@ func rasterizeShape(m *Mask, sh Shape) {
 		RasterizePolygon(m, sh.Points)
 	}
 }
+
+// ReadLabelmeSample reads a labelme annotation file with its image (embedded
+// in imageData, or the file beside it that imagePath names) into a sample
+// with its lung, opacity and class masks on the image's pixel grid. It is
+// an error when the image can be found neither way.
+func ReadLabelmeSample(path string) (*Sample, error) {
+	l, err := ReadLabelme(path)
+	if err != nil {
+		return nil, err
+	}
+	s, err := LabelmeSample("", path, l, LoadOptions{Images: true})
+	if err != nil {
+		return nil, err
+	}
+	if s.Image == nil {
+		return nil, fmt.Errorf("%s: no image (neither embedded nor beside the file)", path)
+	}
+	return s, nil
+}

@@ -41,6 +41,19 @@ const (
 	DefaultPhantomCohenImages = 20
 )
 
+// PhantomVersion numbers the layout WritePhantom writes; it changes when a
+// new version writes other files (2: cohen-model-scores.csv added), so that
+// cached cohorts are regenerated.
+const PhantomVersion = 2
+
+// CohenModelScoresFile is the CSV of Cohen et al.'s severity-model scores
+// on the covid-ar images, at the top of a data folder: a header with an
+// image column (file, filename, image or stem) and opacity_score, one row
+// per image, lines starting with '#' are comments. The real scores need
+// their model's weights, so a user supplies the file; a phantom writes a
+// synthetic stand-in, marked SYNTHETIC in its comment lines.
+const CohenModelScoresFile = "cohen-model-scores.csv"
+
 // SyntheticMarker is the file at the top of a phantom data folder that says
 // its cohorts are synthetic (see IsSynthetic); it holds one line of
 // provenance.
@@ -109,6 +122,7 @@ const (
 	streamPatients = 1
 	streamOutcomes = 2
 	streamCohen    = 3
+	streamScores   = 4
 	streamImage    = 1 << 32
 	streamCohenImg = 2 << 32
 )
@@ -146,6 +160,8 @@ type patientPlan struct {
 //	cohen/images/*.jpg|*.jpeg              external-looking JPEGs of varied size
 //	cohen/covid-severity-scores.csv        ## comments, filename,geographic_mean,opacity_mean
 //	cohen/metadata.csv                     patientid, filename, ...
+//	cohen-model-scores.csv                 a SYNTHETIC stand-in for Cohen et al.'s model scores
+//	                                       of the covid-ar images (filename,opacity_score)
 //
 // Patient ids start with 9 (COVID-19-AR-9xxxxxxx) so they cannot be taken
 // for real TCIA ids. Each patient has 1–4 X-rays; a latent severity drives
@@ -240,6 +256,10 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 		return nil, err
 	}
 	if err := writeCSVFile(filepath.Join(ar, "radiologist_notes.csv"), notesRows(plans, xrays, prov), true); err != nil {
+		return nil, err
+	}
+
+	if err := writePhantomModelScores(filepath.Join(dir, CohenModelScoresFile), sum.Images, opt.Seed, prov); err != nil {
 		return nil, err
 	}
 
@@ -701,4 +721,23 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 		return nil, err
 	}
 	return out, nil
+}
+
+// writePhantomModelScores writes the synthetic stand-in for Cohen et al.'s
+// model scores (CohenModelScoresFile): for each covid-ar image, an
+// opacity score on Cohen's 0-6 scale that grows with the image's opacity
+// percentage, 6 (pct/100)^0.7, plus Gaussian noise of SD 0.6 from its own
+// random stream, clipped to [0, 6]. Like a real severity model it is
+// related to the outcomes only through the opacity it sees.
+func writePhantomModelScores(path string, images []PhantomImage, seed int64, prov string) error {
+	rng := phantomRNG(seed, streamScores)
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# SYNTHETIC: a stand-in for Cohen et al.'s severity-model opacity scores (0-6), not the output of their model (%s).\n", prov)
+	fmt.Fprintf(&b, "# opacity_score = 6 (opacity%%/100)^0.7 + N(0, 0.6^2), clipped to [0, 6].\n")
+	b.WriteString("filename,opacity_score\n")
+	for _, im := range images {
+		v := 6*math.Pow(im.OpacityPercent/100, 0.7) + 0.6*rng.NormFloat64()
+		fmt.Fprintf(&b, "%s,%.3f\n", im.File, math.Min(6, math.Max(0, v)))
+	}
+	return WriteFileAtomic(path, b.Bytes(), 0o644)
 }

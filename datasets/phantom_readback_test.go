@@ -58,12 +58,12 @@ func TestWritePhantomReadBack(t *testing.T) {
 		}
 		// The paper's preprocessing keeps the opacity share of the lungs
 		// (nearest resampling moves it by a few points at most).
-		p, err := Prepare(s, 48, DefaultMargin)
+		p, err := Prepare(s, 48, FrameLungCrop)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pin, _ := p.Opacity.IntersectCount(p.Lung)
-		if ppct := 100 * float64(pin) / float64(p.Lung.Count()); math.Abs(ppct-pct) > 5 {
+		pin, _ := p.Mask(TargetOpacity).IntersectCount(p.Mask(TargetLungs))
+		if ppct := 100 * float64(pin) / float64(p.Mask(TargetLungs).Count()); math.Abs(ppct-pct) > 5 {
 			t.Errorf("%s: opacity %.1f%% after Prepare, %.1f%% before", s.File, ppct, pct)
 		}
 	}

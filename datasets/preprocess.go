@@ -18,23 +18,32 @@ const PaperSize = 320
 // away from the image edge after augmentation without adding much else.
 const DefaultMargin = 0.05
 
-// Prepared is one sample after the paper's preprocessing: cropped to the
-// lung fields and resized to Size x Size.
+// Prepared is one sample framed as a model input: cropped (to the lung
+// fields, or not at all) and resized to Size x Size, with the masks of every
+// target the sample has framed the same way.
 type Prepared struct {
 	Stem, Patient, Cohort string
 	Size                  int
-	Image                 *image.Gray     // Size x Size, bilinear resample of the crop
-	Lung, Opacity         *Mask           // Size x Size, nearest resample of the crop
-	Crop                  image.Rectangle // the crop, in the source image's pixels
+	Frame                 Framing
+	Image                 *image.Gray // Size x Size, bilinear resample of the crop
+	// Masks holds the sample's target masks (TargetLungs, TargetOpacity),
+	// Size x Size, nearest resample of the crop. A sample without opacity
+	// has an empty opacity mask; one without lungs (an image to analyse)
+	// has no lung mask.
+	Masks map[string]*Mask
+	Crop  image.Rectangle // the crop, in the source image's pixels
 }
 
-// OpacityPix returns the opacity mask as 0/1 pixels, row-major, all 0 when
-// p has no opacity mask.
-func (p *Prepared) OpacityPix() []uint8 {
-	if p.Opacity == nil {
-		return make([]uint8, p.Size*p.Size)
+// Mask returns the framed mask of a target, nil when p has none.
+func (p *Prepared) Mask(target string) *Mask { return p.Masks[target] }
+
+// Pix returns the framed mask of a target as 0/1 pixels, row-major, all 0
+// when p has no mask of that target.
+func (p *Prepared) Pix(target string) []uint8 {
+	if m := p.Masks[target]; m != nil {
+		return m.Pix
 	}
-	return p.Opacity.Pix
+	return make([]uint8, p.Size*p.Size)
 }
 
 // errEmptyLung is returned by CropBox when the lung mask has no pixel.
@@ -72,12 +81,46 @@ func CropBox(lung *Mask, margin float64) (image.Rectangle, error) {
 	return r.Intersect(image.Rect(0, 0, lung.Width, lung.Height)), nil
 }
 
-// Prepare applies the paper's preprocessing to a sample: it crops the image
-// and the masks to CropBox(s.Lung, margin) and resizes them to size x size,
-// bilinear for the image and nearest for the masks. A nil opacity mask is
-// taken as empty. It returns an error naming s.File when the sample has no
-// image, no or an empty lung mask, or masks that do not fit the image.
-func Prepare(s *Sample, size int, margin float64) (*Prepared, error) {
+// Prepare frames a sample as a model input (see Framing): FrameLungCrop
+// crops the image and the masks to CropBox(s.Lung, DefaultMargin), the
+// paper's preprocessing; FrameWhole keeps the whole image. Both resize to
+// size x size, bilinear for the image and nearest for the masks. A nil
+// opacity mask is taken as empty. It returns an error naming s.File when
+// the sample has no image, masks that do not fit the image, or, for the
+// lung crop, no or an empty lung mask.
+func Prepare(s *Sample, size int, frame Framing) (*Prepared, error) {
+	if s == nil {
+		return nil, errors.New("nil sample")
+	}
+	if s.Image == nil {
+		return nil, fmt.Errorf("%s: no image to preprocess (annotation only)", s.File)
+	}
+	b := s.Image.Bounds()
+	switch frame {
+	case FrameWhole:
+		return PrepareBox(s, size, image.Rect(0, 0, b.Dx(), b.Dy()))
+	case FrameLungCrop:
+		if s.Lung == nil {
+			return nil, fmt.Errorf("%s: no lung mask", s.File)
+		}
+		if s.Lung.Width != b.Dx() || s.Lung.Height != b.Dy() {
+			return nil, fmt.Errorf("%s: lung mask is %dx%d, image %dx%d", s.File, s.Lung.Width, s.Lung.Height, b.Dx(), b.Dy())
+		}
+		crop, err := CropBox(s.Lung, DefaultMargin)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.File, err)
+		}
+		return PrepareBox(s, size, crop)
+	}
+	return nil, fmt.Errorf("%s: framing %q: want %s or %s", s.File, frame, FrameLungCrop, FrameWhole)
+}
+
+// PrepareBox frames a sample by cropping its image and masks to box (in the
+// image's pixels, clipped to the image) and resizing them to size x size;
+// the automatic pipeline crops to the predicted lungs' box this way, as the
+// paper crops to the manual one. Frame is FrameWhole when box is the whole
+// image, FrameLungCrop otherwise.
+func PrepareBox(s *Sample, size int, box image.Rectangle) (*Prepared, error) {
 	if s == nil {
 		return nil, errors.New("nil sample")
 	}
@@ -89,32 +132,39 @@ func Prepare(s *Sample, size int, margin float64) (*Prepared, error) {
 	}
 	b := s.Image.Bounds()
 	w, h := b.Dx(), b.Dy()
-	if s.Lung == nil {
-		return nil, fmt.Errorf("%s: no lung mask", s.File)
+	full := image.Rect(0, 0, w, h)
+	box = box.Intersect(full)
+	if box.Empty() {
+		return nil, fmt.Errorf("%s: the crop box is outside the %dx%d image", s.File, w, h)
 	}
-	if s.Lung.Width != w || s.Lung.Height != h {
-		return nil, fmt.Errorf("%s: lung mask is %dx%d, image %dx%d", s.File, s.Lung.Width, s.Lung.Height, w, h)
+	frame := FrameLungCrop
+	if box == full {
+		frame = FrameWhole
 	}
-	opacity := s.Opacity
-	if opacity == nil {
-		opacity = NewMask(w, h)
-	} else if opacity.Width != w || opacity.Height != h {
-		return nil, fmt.Errorf("%s: opacity mask is %dx%d, image %dx%d", s.File, opacity.Width, opacity.Height, w, h)
-	}
-	crop, err := CropBox(s.Lung, margin)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", s.File, err)
-	}
-	return &Prepared{
+	p := &Prepared{
 		Stem:    s.Stem,
 		Patient: s.Patient,
 		Cohort:  s.Cohort,
 		Size:    size,
-		Image:   ResizeGray(cropGray(s.Image, crop), size, size),
-		Lung:    ResizeMask(cropMask(s.Lung, crop), size, size),
-		Opacity: ResizeMask(cropMask(opacity, crop), size, size),
-		Crop:    crop,
-	}, nil
+		Frame:   frame,
+		Image:   ResizeGray(cropGray(s.Image, box), size, size),
+		Masks:   map[string]*Mask{},
+		Crop:    box,
+	}
+	for _, t := range KnownTargets {
+		m := s.Mask(t)
+		if m == nil {
+			if t != TargetOpacity {
+				continue
+			}
+			m = NewMask(w, h)
+		}
+		if m.Width != w || m.Height != h {
+			return nil, fmt.Errorf("%s: %s mask is %dx%d, image %dx%d", s.File, t, m.Width, m.Height, w, h)
+		}
+		p.Masks[t] = ResizeMask(cropMask(m, box), size, size)
+	}
+	return p, nil
 }
 
 // cropGray copies the part r (in pixels from the top-left corner of img)

@@ -160,11 +160,11 @@ func TestPrepare(t *testing.T) {
 	opac := NewMask(8, 8)
 	opac.Set(3, 4, true)
 	s := &Sample{Cohort: CohortCovidAR, File: "p_1.json", Stem: "p_1", Patient: "p", Image: img, Width: 8, Height: 8, Lung: lung, Opacity: opac}
-	p, err := Prepare(s, 4, 0)
+	p, err := PrepareBox(s, 4, image.Rect(2, 2, 6, 6))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Crop != image.Rect(2, 2, 6, 6) || p.Size != 4 || p.Stem != "p_1" || p.Patient != "p" || p.Cohort != CohortCovidAR {
+	if p.Crop != image.Rect(2, 2, 6, 6) || p.Size != 4 || p.Stem != "p_1" || p.Patient != "p" || p.Cohort != CohortCovidAR || p.Frame != FrameLungCrop {
 		t.Errorf("got %+v", p)
 	}
 	if v := p.Image.GrayAt(0, 0).Y; v != 22 { // source (2,2)
@@ -173,27 +173,54 @@ func TestPrepare(t *testing.T) {
 	if v := p.Image.GrayAt(3, 1).Y; v != 53 { // source (5,3)
 		t.Errorf("image(3,1) = %d, want 53", v)
 	}
-	if p.Lung.Count() != 16 {
-		t.Errorf("lung count %d, want 16 (the crop is all lung)", p.Lung.Count())
+	if p.Mask(TargetLungs).Count() != 16 {
+		t.Errorf("lung count %d, want 16 (the crop is all lung)", p.Mask(TargetLungs).Count())
 	}
-	if p.Opacity.Count() != 1 || !p.Opacity.At(1, 2) {
-		t.Errorf("opacity should be the single pixel (1,2), got %v", p.Opacity.Pix)
+	if o := p.Mask(TargetOpacity); o.Count() != 1 || !o.At(1, 2) {
+		t.Errorf("opacity should be the single pixel (1,2), got %v", o.Pix)
+	}
+	if pix := p.Pix(TargetOpacity); len(pix) != 16 || pix[2*4+1] != 1 {
+		t.Errorf("opacity pixels %v", pix)
 	}
 
 	// Size 8 doubles every pixel: opacity covers 2x2.
-	p, err = Prepare(s, 8, 0)
+	p, err = PrepareBox(s, 8, image.Rect(2, 2, 6, 6))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Opacity.Count() != 4 || !p.Opacity.At(2, 4) || !p.Opacity.At(3, 5) {
-		t.Errorf("opacity at size 8: %v", p.Opacity.Pix)
+	if o := p.Mask(TargetOpacity); o.Count() != 4 || !o.At(2, 4) || !o.At(3, 5) {
+		t.Errorf("opacity at size 8: %v", o.Pix)
 	}
 
-	// Nil opacity is empty.
+	// The paper's lung crop grows the 4x4 box by ceil(5% of 4) = 1 pixel on
+	// each side; the whole framing keeps the 8x8 image (size 8: a copy).
+	if p, err = Prepare(s, 6, FrameLungCrop); err != nil || p.Crop != image.Rect(1, 1, 7, 7) || p.Frame != FrameLungCrop {
+		t.Errorf("lung crop: %v, err %v", p.Crop, err)
+	}
+	p, err = Prepare(s, 8, FrameWhole)
+	if err != nil || p.Crop != image.Rect(0, 0, 8, 8) || p.Frame != FrameWhole {
+		t.Fatalf("whole: %+v, err %v", p, err)
+	}
+	if v := p.Image.GrayAt(5, 3).Y; v != 53 || p.Mask(TargetLungs).Count() != 16 || !p.Mask(TargetOpacity).At(3, 4) {
+		t.Errorf("whole framing changed the pixels: image(5,3) %d", v)
+	}
+
+	// Nil opacity is empty; without lungs the whole framing still works
+	// (an image to analyse), the lung crop does not.
 	s2 := *s
 	s2.Opacity = nil
-	if p, err = Prepare(&s2, 4, 0); err != nil || !p.Opacity.Empty() {
+	if p, err = Prepare(&s2, 4, FrameLungCrop); err != nil || !p.Mask(TargetOpacity).Empty() {
 		t.Errorf("nil opacity: err %v", err)
+	}
+	s2.Lung = nil
+	if p, err = Prepare(&s2, 4, FrameWhole); err != nil || p.Mask(TargetLungs) != nil || len(p.Pix(TargetLungs)) != 16 {
+		t.Errorf("no lungs, whole framing: %+v, err %v", p, err)
+	}
+	if _, err = Prepare(&s2, 4, FrameLungCrop); err == nil {
+		t.Error("no lungs, lung crop: no error")
+	}
+	if _, err = Prepare(s, 4, "zoom"); err == nil || !strings.Contains(err.Error(), "zoom") {
+		t.Errorf("unknown framing: err %v", err)
 	}
 }
 
@@ -212,7 +239,7 @@ func TestPrepareErrors(t *testing.T) {
 		{"opacity size", &Sample{File: "e.json", Image: img, Lung: full, Opacity: NewMask(4, 5)}, "4x5"},
 	}
 	for _, tc := range tests {
-		_, err := Prepare(tc.s, 4, 0.05)
+		_, err := Prepare(tc.s, 4, FrameLungCrop)
 		if err == nil {
 			t.Errorf("%s: want an error", tc.name)
 			continue

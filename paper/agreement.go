@@ -2,6 +2,7 @@ package paper
 
 import (
 	"fmt"
+	"github.com/covidxray/opacity/experiment"
 	"math"
 
 	"github.com/covidxray/opacity/datasets"
@@ -20,19 +21,19 @@ import (
 // ceiling against which the model's IoU is read. Needs cohen/ and cxr-seg/
 // (the real data); skipped otherwise. Files: figure-agreement-bland-altman,
 // figure-agreement-grid, table-agreement.
-func Agreement(st *Study) (*Result, error) {
+func Agreement(st *experiment.Study) (*Result, error) {
 	return finish(st, "agreement")(agreement(st))
 }
 
-func agreement(st *Study) (*Result, error) {
+func agreement(st *experiment.Study) (*Result, error) {
 	s := st.Settings
 	r := newResult("Agreement of two annotations of the same images: the ceiling of a model's IoU")
-	if cnt(st.Counts[datasets.CohortCXRSeg], func(c *CohortCount) int { return c.Read }) == 0 || cnt(st.Counts[datasets.CohortCohen], func(c *CohortCount) int { return c.Read }) == 0 {
+	if cnt(st.Counts[datasets.CohortCXRSeg], func(c *experiment.CohortCount) int { return c.Read }) == 0 || cnt(st.Counts[datasets.CohortCohen], func(c *experiment.CohortCount) int { return c.Read }) == 0 {
 		r.skip("needs cohen/ (the paper's annotations) and cxr-seg/ (radiologists' masks), which the real data has; this data folder has %s. "+
-			"Run with OPACITY_DATA pointing at the real data (e.g. ../shared/data, or ./data after `make data`). The folder: %s.", haveCohorts(st), s.Data)
+			"Run with OPACITY_DATA pointing at the real data (e.g. ../shared/data, or ./data after `make data`). The folder: %s.", haveCohorts(st), s.DataDir())
 		return r, nil
 	}
-	a, err := datasets.LoadCohort(s.Data, datasets.CohortCohen, datasets.LoadOptions{Images: true})
+	a, err := datasets.LoadCohort(s.DataDir(), datasets.CohortCohen, datasets.LoadOptions{Images: true})
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +42,7 @@ func agreement(st *Study) (*Result, error) {
 		stems[sm.Stem] = true
 	}
 	var b []*datasets.Sample
-	if _, err := datasets.ScanCohort(s.Data, datasets.CohortCXRSeg, datasets.LoadOptions{Images: true}, func(sm *datasets.Sample) error {
+	if _, err := datasets.ScanCohort(s.DataDir(), datasets.CohortCXRSeg, datasets.LoadOptions{Images: true}, func(sm *datasets.Sample) error {
 		if stems[sm.Stem] {
 			b = append(b, sm)
 		}
@@ -64,13 +65,13 @@ func agreement(st *Study) (*Result, error) {
 	for _, sm := range b {
 		byStemB[sm.Stem] = sm
 	}
-	items := map[string]*Item{}
+	items := map[string]*experiment.Item{}
 	for _, it := range st.Items {
 		if it.Cohort == datasets.CohortCohen && it.Prob != nil {
 			items[it.Stem] = it
 		}
 	}
-	size := s.Preset.InputSize
+	size := s.InputSize
 	t := &table{header: []string{"image", "lung IoU a–b", "opacity IoU a–b (in lungs, full size)", "opacity % a", "opacity % b",
 		fmt.Sprintf("opacity IoU a–b (%d px)", size), fmt.Sprintf("model–a (%d px)", size), fmt.Sprintf("model–b (%d px)", size), "opacity % model"}}
 	var sumAB, sumMA, sumMB []float64
@@ -82,19 +83,19 @@ func agreement(st *Study) (*Result, error) {
 			t.add(row...)
 			continue
 		}
-		// b's opacity on the model's grid: cropped with a's lung box, as
-		// the model's input was.
-		bIn, err := datasets.Prepare(&datasets.Sample{File: sb.File, Image: sb.Image, Width: sb.Width, Height: sb.Height, Lung: sa.Lung, Opacity: sb.Opacity}, size, datasets.DefaultMargin)
+		// b's opacity on the model's grid: framed with the crop of the
+		// model's input (from a's lungs).
+		bIn, err := datasets.PrepareBox(&datasets.Sample{File: sb.File, Image: sb.Image, Width: sb.Width, Height: sb.Height, Opacity: sb.Opacity}, size, it.Input.Crop)
 		if err != nil {
 			row = append(row, "", "", "", "")
 			t.add(row...)
 			r.note("%s: cxr-seg mask not comparable on the model's grid: %v", im.Image, err)
 			continue
 		}
-		pm := predMask(it)
-		ab, ma, mb := maskIoU(it.Input.Opacity, bIn.Opacity), maskIoU(pm, it.Input.Opacity), maskIoU(pm, bIn.Opacity)
+		pm := it.PredictedMask(datasets.TargetOpacity)
+		ab, ma, mb := maskIoU(it.Input.Mask(datasets.TargetOpacity), bIn.Mask(datasets.TargetOpacity)), maskIoU(pm, it.Input.Mask(datasets.TargetOpacity)), maskIoU(pm, bIn.Mask(datasets.TargetOpacity))
 		sumAB, sumMA, sumMB = append(sumAB, ab), append(sumMA, ma), append(sumMB, mb)
-		pp, _ := research.PredictedOpacityPercent(it.Input.Lung.Pix, it.Prob, research.DefaultThreshold)
+		pp, _ := it.PredictedPct()
 		row = append(row, fmt.Sprintf("%.3f", ab), fmt.Sprintf("%.3f", ma), fmt.Sprintf("%.3f", mb), fmt.Sprintf("%.1f", pp))
 		t.add(row...)
 	}
@@ -109,7 +110,7 @@ func agreement(st *Study) (*Result, error) {
 		return fmt.Sprintf("%.3f", s/float64(len(v)))
 	}
 	t.add(fmt.Sprintf("mean (%d images)", ag.Pairs), fmt.Sprintf("%.3f", ag.LungIoUMean), fmt.Sprintf("%.3f", ag.OpacityIoUMean), "", "", mean(sumAB), mean(sumMA), mean(sumMB), "")
-	if err := r.saveTable(s, "table-agreement", "Two annotations of the same images (a: the paper's authors, b: cxr-seg radiologists) and the model"+s.dataTag(), t); err != nil {
+	if err := r.saveTable(s, "table-agreement", "Two annotations of the same images (a: the paper's authors, b: cxr-seg radiologists) and the model"+dataTag(s), t); err != nil {
 		return nil, err
 	}
 	r.Numbers["agreement_pairs"] = float64(ag.Pairs)
@@ -128,7 +129,7 @@ func agreement(st *Study) (*Result, error) {
 	}
 	if ba := ag.BlandAltman; ba.N > 1 {
 		r.note("Bland-Altman, opacity %% a − b: bias %.1f points, 95%% limits of agreement %.1f to %.1f.", ba.Bias, ba.Lower, ba.Upper)
-		f, err := plots.BlandAltmanFigure("Opacity % of two annotations of the same images"+s.dataTag(), "opacity %", "paper (a)", "cxr-seg (b)", ba)
+		f, err := plots.BlandAltmanFigure("Opacity % of two annotations of the same images"+dataTag(s), "opacity %", "paper (a)", "cxr-seg (b)", ba)
 		if err != nil {
 			return nil, err
 		}
@@ -154,7 +155,7 @@ func agreement(st *Study) (*Result, error) {
 		})
 	}
 	if len(cells) > 0 {
-		f, err := plots.ImageGrid("The paper's annotations (a) and the cxr-seg radiologists' (b) of the same X-rays"+s.dataTag(), cells, 4)
+		f, err := plots.ImageGrid("The paper's annotations (a) and the cxr-seg radiologists' (b) of the same X-rays"+dataTag(s), cells, 4)
 		if err != nil {
 			return nil, err
 		}
@@ -197,10 +198,10 @@ func meanOf(v []float64) float64 {
 }
 
 // haveCohorts lists the cohorts present in the study.
-func haveCohorts(st *Study) string {
+func haveCohorts(st *experiment.Study) string {
 	out := ""
 	for _, c := range []string{datasets.CohortCovidAR, datasets.CohortCohen, datasets.CohortCXRSeg} {
-		n := cnt(st.Counts[c], func(c *CohortCount) int { return c.Read })
+		n := cnt(st.Counts[c], func(c *experiment.CohortCount) int { return c.Read })
 		if out != "" {
 			out += ", "
 		}

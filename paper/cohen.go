@@ -3,7 +3,9 @@ package paper
 import (
 	"errors"
 	"fmt"
+	"github.com/covidxray/opacity/experiment"
 	"io/fs"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -12,42 +14,36 @@ import (
 	"github.com/covidxray/opacity/research/plots"
 )
 
-// CohenModelScoresFile is the CSV of Cohen et al.'s model outputs on the
-// covid-ar images that Figure 4 reads from the data folder (or from
-// $OPACITY_COHEN_SCORES). Format: a header with an image column (file,
-// filename, image or stem: the annotation or image file name, matched by
-// stem) and the column CohenModelScoreColumn; one row per image; lines
-// starting with '#' are comments. For example:
+// CohenModelScoreColumn is the score column of the CSV of Cohen et al.'s
+// model outputs on the covid-ar images that Figure 4 reads
+// (datasets.CohenModelScoresFile in the data folder, or
+// $OPACITY_COHEN_SCORES). For example:
 //
 //	filename,opacity_score
 //	COVID-19-AR-16406488_01-08-2012-XR.json,2.81
-const (
-	CohenModelScoresFile  = "cohen-model-scores.csv"
-	CohenModelScoreColumn = "opacity_score"
-	EnvCohenScores        = "OPACITY_COHEN_SCORES"
-)
+const CohenModelScoreColumn = "opacity_score"
 
 // Figure4 is the paper's Figure 4: the ROC of the opacity score of Cohen et
 // al.'s model for ICU admission and mortality, beside the opacity % (manual
 // masks), with paired DeLong tests, per image and per patient. The scores
-// come from a user-supplied CSV (CohenModelScoresFile): running Cohen et
+// come from a user-supplied CSV (datasets.CohenModelScoresFile): running Cohen et
 // al.'s model needs its weights, which this repository does not ship. When
 // the CSV is absent the result says so and nothing is drawn. Files: figure4,
 // table-figure4.
-func Figure4(st *Study) (*Result, error) {
+func Figure4(st *experiment.Study) (*Result, error) {
 	return finish(st, "figure4")(figure4(st))
 }
 
-func figure4(st *Study) (*Result, error) {
+func figure4(st *experiment.Study) (*Result, error) {
 	s := st.Settings
 	r := newResult("Figure 4: Cohen et al.'s opacity score as a predictor of ICU admission and mortality")
-	path := s.CohenModelScores
+	path := s.CohenScoresPath()
 	other, err := research.ReadScoreCSV(path, CohenModelScoreColumn)
 	if errors.Is(err, fs.ErrNotExist) {
 		r.skip("Cohen et al.'s model scores are not available (no %s). Figure 4 needs the output of their severity model (torchxrayvision) on the covid-ar images, "+
 			"which this repository cannot compute offline (the model's weights are not shipped). Write it as CSV with columns `filename,%s` "+
 			"(one row per covid-ar image, the file name of its annotation or image) as %s or point `%s` at it, and rerun this notebook.",
-			CohenModelScoresFile, CohenModelScoreColumn, path, EnvCohenScores)
+			datasets.CohenModelScoresFile, CohenModelScoreColumn, path, experiment.EnvCohenScores)
 		return r, nil
 	}
 	if err != nil {
@@ -57,8 +53,13 @@ func figure4(st *Study) (*Result, error) {
 		r.skip("no clinical table (%v): no outcome to predict.", st.ClinicalErr)
 		return r, nil
 	}
+	if st.Synthetic {
+		r.Facts["cohen_model_scores"] = "SYNTHETIC stand-in"
+		r.note("**SYNTHETIC:** the Cohen model scores here are the synthetic cohort's stand-in (%s: a noisy increasing function of each image's opacity %%, "+
+			"see datasets.WritePhantom), not the output of Cohen et al.'s model; they exercise the figure and its paired DeLong tests.", filepath.Base(path))
+	}
 	name := "Cohen model " + CohenModelScoreColumn
-	sc, err := research.CompareScores(st.Severity, name, other, Aggregate, s.bootstrap())
+	sc, err := research.CompareScores(st.Severity, name, other, Aggregate, bootstrap(s))
 	if err != nil {
 		r.skip("the comparison with %s could not be computed: %v", path, err)
 		return r, nil
@@ -78,7 +79,7 @@ func figure4(st *Study) (*Result, error) {
 	}
 	r.Numbers["auc_cohen_image_icu"] = sc.ImageICU.Other.AUC
 	r.Numbers["auc_cohen_image_mortality"] = sc.ImageMortality.Other.AUC
-	if err := r.saveTable(s, "table-figure4", fmt.Sprintf("Figure 4: Cohen et al.'s model score vs opacity %% (manual masks), %d images with both%s", sc.Images, s.dataTag()), t); err != nil {
+	if err := r.saveTable(s, "table-figure4", fmt.Sprintf("Figure 4: Cohen et al.'s model score vs opacity %% (manual masks), %d images with both%s", sc.Images, dataTag(s)), t); err != nil {
 		return nil, err
 	}
 	panel := func(title string, c research.PairedComparison) plots.ROCPanel {
@@ -89,7 +90,7 @@ func figure4(st *Study) (*Result, error) {
 		p.Curves[1].Dashed = true
 		return p
 	}
-	f, err := plots.ROCFigure("Cohen et al.'s opacity score"+s.dataTag(), []plots.ROCPanel{panel(OutcomeICU, sc.ImageICU), panel(OutcomeMortality, sc.ImageMortality)})
+	f, err := plots.ROCFigure("Cohen et al.'s opacity score"+dataTag(s), []plots.ROCPanel{panel(OutcomeICU, sc.ImageICU), panel(OutcomeMortality, sc.ImageMortality)})
 	if err != nil {
 		return nil, err
 	}
@@ -110,11 +111,11 @@ func figure4(st *Study) (*Result, error) {
 // Spearman's rho with a Fisher-z 95% interval and a scatter plot each.
 // Files: figure-cohen-scores-manual, figure-cohen-scores-predicted,
 // figure-cxrseg-cohen-scores, table-cohen-scores.
-func CohenCorrelation(st *Study) (*Result, error) {
+func CohenCorrelation(st *experiment.Study) (*Result, error) {
 	return finish(st, "cohen_scores")(cohenCorrelation(st))
 }
 
-func cohenCorrelation(st *Study) (*Result, error) {
+func cohenCorrelation(st *experiment.Study) (*Result, error) {
 	s := st.Settings
 	r := newResult("Opacity % vs Cohen et al.'s radiologist severity scores")
 	if st.CohenScores == nil {
@@ -130,9 +131,9 @@ func cohenCorrelation(st *Study) (*Result, error) {
 	pred := map[string]float64{}
 	for _, it := range st.Items {
 		if it.Cohort == datasets.CohortCohen && it.Prob != nil {
-			p, err := research.PredictedOpacityPercent(it.Input.Lung.Pix, it.Prob, research.DefaultThreshold)
+			p, err := it.PredictedPct()
 			if err != nil {
-				return nil, fmt.Errorf("%s/%s: %w", it.Cohort, it.File, err)
+				return nil, err
 			}
 			pred[it.Stem] = p
 		}
@@ -169,7 +170,7 @@ func cohenCorrelation(st *Study) (*Result, error) {
 			op = append(op, p.OpacityMean)
 		}
 		xl := src.axis
-		f, err := plots.ScatterFigure(fmt.Sprintf("%s: opacity %% vs radiologists' severity scores%s", strings.Fields(src.name)[0], s.shortTag()), []plots.ScatterPanel{
+		f, err := plots.ScatterFigure(fmt.Sprintf("%s: opacity %% vs radiologists' severity scores%s", strings.Fields(src.name)[0], shortTag(s)), []plots.ScatterPanel{
 			{Title: "Geographic extent", XLabel: xl, YLabel: "geographic_mean (0–8)", X: x, Y: geo, Corr: c.SpearmanGeographic},
 			{Title: "Opacity degree", XLabel: xl, YLabel: "opacity_mean (0–6)", X: x, Y: op, Corr: c.SpearmanOpacity},
 		})
@@ -185,7 +186,7 @@ func cohenCorrelation(st *Study) (*Result, error) {
 		}
 	}
 	if len(t.rows) > 0 {
-		if err := r.saveTable(s, "table-cohen-scores", "Spearman correlation of the opacity % with Cohen et al.'s radiologist scores (mean of 3 raters)"+s.dataTag(), t); err != nil {
+		if err := r.saveTable(s, "table-cohen-scores", "Spearman correlation of the opacity % with Cohen et al.'s radiologist scores (mean of 3 raters)"+dataTag(s), t); err != nil {
 			return nil, err
 		}
 	}

@@ -2,6 +2,7 @@ package paper
 
 import (
 	"fmt"
+	"github.com/covidxray/opacity/experiment"
 	"strings"
 
 	"github.com/covidxray/opacity/datasets"
@@ -21,11 +22,11 @@ const (
 // CohortTables counts every cohort of the data folder and the patient-grouped
 // train/test split, beside the paper's numbers. Tables: table-cohorts,
 // table-split.
-func CohortTables(st *Study) (*Result, error) {
+func CohortTables(st *experiment.Study) (*Result, error) {
 	return finish(st, "cohorts")(cohortTables(st))
 }
 
-func cohortTables(st *Study) (*Result, error) {
+func cohortTables(st *experiment.Study) (*Result, error) {
 	s := st.Settings
 	r := newResult("Cohorts and the patient split (sections 2.1, 2.2)")
 	t := &table{header: []string{"cohort", "role", "files", "read", "with image", "patients", "clear lungs", "ICU patients", "deaths", "patients without clinical row", "paper"}}
@@ -56,7 +57,7 @@ func cohortTables(st *Study) (*Result, error) {
 		t.add(name, role[name], fmt.Sprint(c.Files), fmt.Sprint(c.Read), fmt.Sprint(c.WithImage), fmt.Sprint(c.Patients),
 			fmt.Sprint(c.Clear), icu, death, noRow, paper[name])
 	}
-	if err := r.saveTable(s, "table-cohorts", "Cohorts"+s.dataTag(), t); err != nil {
+	if err := r.saveTable(s, "table-cohorts", "Cohorts"+dataTag(s), t); err != nil {
 		return nil, err
 	}
 	if c := st.Counts[datasets.CohortCovidAR]; c != nil {
@@ -80,8 +81,11 @@ func cohortTables(st *Study) (*Result, error) {
 				st.TrainCohort, len(st.HeldOut))
 		}
 		z := st.Split.Sizes(st.SplitItems)
-		val := st.Subset(SubsetValidation)
-		valPatients := len(distinctPatients(val))
+		val := st.Subset(experiment.SubsetValidation)
+		valPatients := map[string]bool{}
+		for _, it := range val {
+			valPatients[it.Patient] = true
+		}
 		valClear := 0
 		for _, it := range val {
 			if !it.Opaque() {
@@ -91,9 +95,9 @@ func cohortTables(st *Study) (*Result, error) {
 		t := &table{header: []string{"subset", "cohort", "images", "patients", "with opacity", "clear", "paper"}}
 		t.add("train", st.TrainCohort, fmt.Sprint(z.TrainImages), fmt.Sprint(z.TrainPatients), fmt.Sprint(z.TrainOpaque), fmt.Sprint(z.TrainClear), fmt.Sprintf("%d images", PaperTrainImages))
 		t.add("test", st.TrainCohort, fmt.Sprint(z.TestImages), fmt.Sprint(z.TestPatients), fmt.Sprint(z.TestOpaque), fmt.Sprint(z.TestClear), fmt.Sprintf("%d images", PaperTestImages))
-		t.add("validation", datasets.CohortCohen, fmt.Sprint(len(val)), fmt.Sprint(valPatients), fmt.Sprint(len(val)-valClear), fmt.Sprint(valClear), fmt.Sprintf("%d images", PaperValidation))
+		t.add("validation", datasets.CohortCohen, fmt.Sprint(len(val)), fmt.Sprint(len(valPatients)), fmt.Sprint(len(val)-valClear), fmt.Sprint(valClear), fmt.Sprintf("%d images", PaperValidation))
 		if err := r.saveTable(s, "table-split", fmt.Sprintf("Patient-grouped split %.0f:%.0f (seed %d, stratified by clear/opaque; no patient on both sides)%s",
-			10*(1-TestFraction), 10*TestFraction, s.Seed, s.dataTag()), t); err != nil {
+			10*(1-s.TestFraction), 10*s.TestFraction, s.Seed, dataTag(s)), t); err != nil {
 			return nil, err
 		}
 		r.Numbers["train_images"] = float64(z.TrainImages)

@@ -6,31 +6,26 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/paper"
 )
 
-// A notebook cell in Go: read the settings, load the study (generating the
-// synthetic cohort on first use) and reproduce Figure 3a from the manual
-// masks. Figure 3b needs the model (Study.EnsureModel first); without it
-// the result says it was skipped.
+// A notebook cell in Go: take the settings of a preset, load the study
+// (generating the synthetic cohort on first use) and reproduce Figure 3a
+// from the manual masks. Figure 3b needs the model (Study.EnsureModel
+// first); without it the result says it was skipped.
 func ExampleFigure3() {
 	dir, err := os.MkdirTemp("", "paper-example")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	os.Setenv(paper.EnvSize, "tiny")
-	os.Setenv(paper.EnvCache, dir)
-	os.Setenv(paper.EnvFigures, filepath.Join(dir, "figures"))
-	defer os.Unsetenv(paper.EnvSize)
-	defer os.Unsetenv(paper.EnvCache)
-	defer os.Unsetenv(paper.EnvFigures)
-
-	s, err := paper.FromEnv()
+	s, err := experiment.Preset(experiment.PresetTiny)
 	if err != nil {
 		log.Fatal(err)
 	}
-	st, err := paper.Load(s)
+	s = s.WithRepo(dir) // cache and figures under dir
+	st, err := experiment.Load(s)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package paper
 
 import (
 	"fmt"
+	"github.com/covidxray/opacity/experiment"
 	"image"
 	"math/rand/v2"
 	"strings"
@@ -17,16 +18,16 @@ const Figure1Images = 3
 // before and after augmentation (datasets.DefaultAugment, the training's),
 // for a few training images: two with opacity and one clear when the data
 // have them. Files: figure1.png, figure1.svg.
-func Figure1(st *Study) (*Result, error) {
+func Figure1(st *experiment.Study) (*Result, error) {
 	return finish(st, "figure1")(figure1(st))
 }
 
-func figure1(st *Study) (*Result, error) {
+func figure1(st *experiment.Study) (*Result, error) {
 	s := st.Settings
 	r := newResult("Figure 1: model input and mask, before and after augmentation")
-	train := st.Subset(SubsetTrain)
+	train := st.Subset(experiment.SubsetTrain)
 	if len(train) == 0 {
-		r.skip("no training images with pixels in this data folder (%s), so no model input to show.", trainCohortNote(st))
+		r.skip("no training images with pixels in this data folder (%s), so no model input to show.", st.TrainCohortNote())
 		return r, nil
 	}
 	picks := pickFigure1(train)
@@ -35,15 +36,15 @@ func figure1(st *Study) (*Result, error) {
 	var cells []plots.GridImage
 	for _, it := range picks {
 		in := it.Input
-		augImg, augMasks := datasets.Augment(rng, aug, in.Image, in.Lung, in.Opacity)
+		augImg, augMasks := datasets.Augment(rng, aug, in.Image, in.Mask(datasets.TargetLungs), in.Mask(datasets.TargetOpacity))
 		cells = append(cells,
 			plots.GridImage{Title: shortStem(it.Stem) + "\ninput", Image: in.Image},
-			plots.GridImage{Title: "\nmask", Image: maskImage(in.Lung, in.Opacity)},
+			plots.GridImage{Title: "\nmask", Image: maskImage(in.Mask(datasets.TargetLungs), in.Mask(datasets.TargetOpacity))},
 			plots.GridImage{Title: "\naugmented input", Image: augImg},
 			plots.GridImage{Title: "\naugmented mask", Image: maskImage(augMasks[0], augMasks[1])},
 		)
 	}
-	title := fmt.Sprintf("Input %d×%d and mask, before and after augmentation%s", s.Preset.InputSize, s.Preset.InputSize, s.shortTag())
+	title := fmt.Sprintf("Input %d×%d and mask, before and after augmentation%s", s.InputSize, s.InputSize, shortTag(s))
 	f, err := plots.ImageGrid(title, cells, 4)
 	if err != nil {
 		return nil, err
@@ -53,14 +54,14 @@ func figure1(st *Study) (*Result, error) {
 	}
 	r.note("Masks: white = opacity, gray = lungs. Each row: one %s training image cropped to its lung fields (bounding box + %.0f%% margin) and resized to %d×%d, its mask, and one random draw of the training augmentation "+
 		"(horizontal flip, affine, perspective, brightness/contrast, blur/sharpen, Gaussian noise, random crop; `datasets.DefaultAugment`) applied identically to image and mask.",
-		st.TrainCohort, 100*datasets.DefaultMargin, s.Preset.InputSize, s.Preset.InputSize)
+		st.TrainCohort, 100*datasets.DefaultMargin, s.InputSize, s.InputSize)
 	return r, nil
 }
 
 // pickFigure1 chooses the images of Figure 1: the opaque training images
 // with the most opacity first (up to Figure1Images-1), then a clear one.
-func pickFigure1(train []*Item) []*Item {
-	var opaque, clear []*Item
+func pickFigure1(train []*experiment.Item) []*experiment.Item {
+	var opaque, clear []*experiment.Item
 	for _, it := range train {
 		if it.Opaque() {
 			opaque = append(opaque, it)
@@ -68,7 +69,7 @@ func pickFigure1(train []*Item) []*Item {
 			clear = append(clear, it)
 		}
 	}
-	var out []*Item
+	var out []*experiment.Item
 	// Spread the picks over the opaque images (file order) instead of the
 	// first few, which may all be one patient's.
 	nOpaque := min(len(opaque), Figure1Images-min(1, len(clear)))
@@ -110,13 +111,13 @@ func shortStem(stem string) string {
 }
 
 // trainCohortNote says which cohorts lack images.
-func trainCohortNote(st *Study) string {
+func trainCohortNote(st *experiment.Study) string {
 	c := st.Counts[datasets.CohortCovidAR]
 	x := st.Counts[datasets.CohortCXRSeg]
-	return fmt.Sprintf("covid-ar: %d annotations, %d with an image; cxr-seg: %d images", cnt(c, func(c *CohortCount) int { return c.Read }), cnt(c, func(c *CohortCount) int { return c.WithImage }), cnt(x, func(c *CohortCount) int { return c.Read }))
+	return fmt.Sprintf("covid-ar: %d annotations, %d with an image; cxr-seg: %d images", cnt(c, func(c *experiment.CohortCount) int { return c.Read }), cnt(c, func(c *experiment.CohortCount) int { return c.WithImage }), cnt(x, func(c *experiment.CohortCount) int { return c.Read }))
 }
 
-func cnt(c *CohortCount, f func(*CohortCount) int) int {
+func cnt(c *experiment.CohortCount, f func(*experiment.CohortCount) int) int {
 	if c == nil {
 		return 0
 	}

@@ -2,6 +2,7 @@ package paper
 
 import (
 	"fmt"
+	"github.com/covidxray/opacity/experiment"
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
@@ -14,65 +15,40 @@ const Aggregate = research.AggregateMax
 
 // Outcomes of the severity analyses.
 const (
-	OutcomeICU       = "ICU admission"
-	OutcomeMortality = "Mortality"
+	OutcomeICU       = research.OutcomeICU
+	OutcomeMortality = research.OutcomeMortality
 )
 
-// rocResult is one ROC analysis of a score: one outcome at one level.
-type rocResult struct {
-	Level   string // "image" or "patient (max)"
-	Outcome string
-	Sum     research.ROCSummary
-	Err     error // why it could not be computed (e.g. no positive case)
-}
-
 // severityROCs runs the ROC analysis of images' OpacityPct for both
-// outcomes, per image (bootstrap resampling patients) and per patient (max
-// over the patient's images). An analysis that cannot be done (one class)
-// carries its error instead of failing the others.
-func severityROCs(images []research.SeverityImage, opt research.BootstrapOptions) []rocResult {
-	var out []rocResult
-	for _, o := range []struct {
-		name string
-		get  func(research.SeverityImage) *int
-	}{
-		{OutcomeICU, func(s research.SeverityImage) *int { return s.ICU }},
-		{OutcomeMortality, func(s research.SeverityImage) *int { return s.Mortality }},
-	} {
-		var scores []float64
-		var labels []bool
-		var patients []string
-		for _, im := range images {
-			v := o.get(im)
-			if v == nil || !finite(im.OpacityPct) {
-				continue
-			}
-			scores = append(scores, im.OpacityPct)
-			labels = append(labels, *v == 1)
-			patients = append(patients, im.Patient)
+// outcomes, per image (bootstrap resampling patients) and per patient (the
+// maximum over the patient's images): research.AnalyzeSeverity, going on
+// past an analysis that cannot be done (one class), whose error it
+// carries instead.
+func severityROCs(images []research.SeverityImage, opt research.BootstrapOptions) []research.SeverityAnalysis {
+	r, err := research.AnalyzeSeverity(images, research.SeverityOptions{Aggregate: Aggregate, Bootstrap: opt, KeepGoing: true})
+	if err != nil { // an outcome other than 0 or 1: every analysis fails
+		var out []research.SeverityAnalysis
+		for _, a := range r.Analyses() {
+			a.Err = err
+			out = append(out, a)
 		}
-		img := rocResult{Level: "image", Outcome: o.name}
-		img.Sum, img.Err = research.AnalyzeROC(scores, labels, patients, opt)
-		pat := rocResult{Level: "patient (" + string(Aggregate) + ")", Outcome: o.name}
-		ps, err := research.AggregateByPatient(patients, scores, labels, Aggregate)
-		if err != nil {
-			pat.Err = err
-		} else {
-			pat.Sum, pat.Err = research.AnalyzeROC(ps.Scores, ps.Labels, nil, opt)
-		}
-		out = append(out, img, pat)
+		return out
 	}
-	return out
+	return r.Analyses()
 }
 
-// bootstrap returns the bootstrap options of the settings.
-func (s Settings) bootstrap() research.BootstrapOptions {
-	return research.BootstrapOptions{Resamples: s.Preset.Bootstrap, Seed: uint64(s.Seed)}
+// levelName names an analysis level in tables and legends: "image" or
+// "patient (max)".
+func levelName(level string) string {
+	if level == research.LevelPatient {
+		return "patient (" + string(Aggregate) + ")"
+	}
+	return level
 }
 
 // rocFigure draws the ROC panels (ICU, mortality) of one score source, one
 // curve per level, skipping analyses that failed.
-func rocFigure(title string, rocs []rocResult) (*plots.Figure, bool, error) {
+func rocFigure(title string, rocs []research.SeverityAnalysis) (*plots.Figure, bool, error) {
 	var panels []plots.ROCPanel
 	any := false
 	for _, outcome := range []string{OutcomeICU, OutcomeMortality} {
@@ -81,8 +57,8 @@ func rocFigure(title string, rocs []rocResult) (*plots.Figure, bool, error) {
 			if rr.Outcome != outcome || rr.Err != nil {
 				continue
 			}
-			c := plots.CurveFromSummary(fmt.Sprintf("per %s (%d+, %d−)", rr.Level, rr.Sum.NPos, rr.Sum.NNeg), rr.Sum)
-			c.Dashed = rr.Level != "image"
+			c := plots.CurveFromSummary(fmt.Sprintf("per %s (%d+, %d−)", levelName(rr.Level), rr.Summary.NPos, rr.Summary.NNeg), rr.Summary)
+			c.Dashed = rr.Level != research.LevelImage
 			p.Curves = append(p.Curves, c)
 			any = true
 		}
@@ -100,18 +76,18 @@ func rocFigure(title string, rocs []rocResult) (*plots.Figure, bool, error) {
 
 // addROCRows adds the rows of rocs to t under the score's name, and their
 // AUCs to r.Numbers as auc_<key>_<level>_<outcome>.
-func addROCRows(r *Result, t *table, score, key string, rocs []rocResult) {
+func addROCRows(r *Result, t *table, score, key string, rocs []research.SeverityAnalysis) {
 	for _, rr := range rocs {
 		if rr.Err != nil {
-			t.add(score, rr.Level, rr.Outcome, "", "", "not computable: "+rr.Err.Error(), "", "", "", "", "")
+			t.add(score, levelName(rr.Level), rr.Outcome, "", "", "not computable: "+rr.Err.Error(), "", "", "", "", "")
 			continue
 		}
-		m := rr.Sum
-		t.add(score, rr.Level, rr.Outcome, fmt.Sprint(m.NPos), fmt.Sprint(m.NNeg), fmt.Sprintf("%.3f", m.AUC),
+		m := rr.Summary
+		t.add(score, levelName(rr.Level), rr.Outcome, fmt.Sprint(m.NPos), fmt.Sprint(m.NNeg), fmt.Sprintf("%.3f", m.AUC),
 			fmtCI(m.CI95DeLong), fmtCI(m.CI95Bootstrap), fmt.Sprintf("%.1f", m.Youden.Threshold),
 			fmt.Sprintf("%.2f", m.Youden.Sensitivity), fmt.Sprintf("%.2f", m.Youden.Specificity))
 		lvl := "image"
-		if rr.Level != "image" {
+		if rr.Level != research.LevelImage {
 			lvl = "patient"
 		}
 		out := "icu"
@@ -139,11 +115,11 @@ func fmtCI(ci [2]float64) string {
 // the covid-ar images (after Study.EnsureModel; skipped without them), per
 // image and per patient, with DeLong and patient-bootstrap 95% intervals.
 // Files: figure3a, figure3b (PNG, SVG), table-figure3 (MD, CSV).
-func Figure3(st *Study) (*Result, error) {
+func Figure3(st *experiment.Study) (*Result, error) {
 	return finish(st, "figure3")(figure3(st))
 }
 
-func figure3(st *Study) (*Result, error) {
+func figure3(st *experiment.Study) (*Result, error) {
 	s := st.Settings
 	r := newResult("Figure 3: opacity % as a predictor of ICU admission and mortality")
 	if st.Clinical == nil {
@@ -151,11 +127,11 @@ func figure3(st *Study) (*Result, error) {
 		return r, nil
 	}
 	if len(st.Severity) == 0 {
-		r.skip("no covid-ar annotation with lungs in %s.", s.Data)
+		r.skip("no covid-ar annotation with lungs in %s.", s.DataDir())
 		return r, nil
 	}
 	t := rocTable()
-	manual := severityROCs(st.Severity, s.bootstrap())
+	manual := severityROCs(st.Severity, bootstrap(s))
 	addROCRows(r, t, "opacity % (manual masks)", "manual", manual)
 	withOutcome, patients := 0, map[string]bool{}
 	for _, im := range st.Severity {
@@ -164,7 +140,7 @@ func figure3(st *Study) (*Result, error) {
 			withOutcome++
 		}
 	}
-	f, ok, err := rocFigure(fmt.Sprintf("(a) Opacity %% from manual masks, %d images of %d patients%s", withOutcome, len(patients), s.dataTag()), manual)
+	f, ok, err := rocFigure(fmt.Sprintf("(a) Opacity %% from manual masks, %d images of %d patients%s", withOutcome, len(patients), dataTag(s)), manual)
 	if err != nil {
 		return nil, err
 	}
@@ -181,20 +157,20 @@ func figure3(st *Study) (*Result, error) {
 		return nil, err
 	case st.TrainCohort != datasets.CohortCovidAR:
 		skip3b = fmt.Sprintf("Figure 3b needs the model's predictions on covid-ar images with clinical outcomes; the covid-ar annotations here carry no images (%s). "+
-			"Figure 3a above uses the manual masks, which need no image.", trainCohortNote(st))
+			"Figure 3a above uses the manual masks, which need no image.", st.TrainCohortNote())
 	case pred == nil:
 		skip3b = "Figure 3b needs the model's predictions (Study.EnsureModel before Figure3)."
 	default:
-		predROC := severityROCs(pred, s.bootstrap())
+		predROC := severityROCs(pred, bootstrap(s))
 		addROCRows(r, t, "opacity % (predicted masks)", "predicted", predROC)
 		// The same analysis on the test images alone: the model never saw them.
-		predTest, _, err := predictedSeverity(st, datasets.CohortCovidAR, SubsetTest)
+		predTest, _, err := predictedSeverity(st, datasets.CohortCovidAR, experiment.SubsetTest)
 		if err != nil {
 			return nil, err
 		}
-		addROCRows(r, t, "opacity % (predicted, test images only)", "predicted_test", severityROCs(predTest, s.bootstrap()))
-		addROCRows(r, t, "opacity % (manual, same images as predicted)", "manual_same", severityROCs(manualSame, s.bootstrap()))
-		f, ok, err := rocFigure(fmt.Sprintf("(b) Opacity %% from predicted masks, %d images (train + test)%s", len(pred), s.dataTag()), predROC)
+		addROCRows(r, t, "opacity % (predicted, test images only)", "predicted_test", severityROCs(predTest, bootstrap(s)))
+		addROCRows(r, t, "opacity % (manual, same images as predicted)", "manual_same", severityROCs(manualSame, bootstrap(s)))
+		f, ok, err := rocFigure(fmt.Sprintf("(b) Opacity %% from predicted masks, %d images (train + test)%s", len(pred), dataTag(s)), predROC)
 		if err != nil {
 			return nil, err
 		}
@@ -208,12 +184,12 @@ func figure3(st *Study) (*Result, error) {
 			r.note("Opacity %% from predicted vs manual masks on the same %d images: Spearman ρ = %.3f (95%% CI %.3f to %.3f).", rho.N, rho.Rho, rho.CI95[0], rho.CI95[1])
 		}
 	}
-	if err := r.saveTable(s, "table-figure3", "Figure 3: ROC of the opacity % for ICU admission and mortality"+s.dataTag(), t); err != nil {
+	if err := r.saveTable(s, "table-figure3", "Figure 3: ROC of the opacity % for ICU admission and mortality"+dataTag(s), t); err != nil {
 		return nil, err
 	}
 	r.note("Per image, the bootstrap resamples patients (%d resamples, seed %d), since one patient's images are not independent; the DeLong interval treats images as independent. "+
 		"Per patient, a patient's score is the %s over their images. Youden cut: opacity %% ≥ cut is called positive. "+
-		"The paper shows these curves without AUC values in its text.", s.Preset.Bootstrap, s.Seed, Aggregate)
+		"The paper shows these curves without AUC values in its text.", s.Bootstrap, s.Seed, Aggregate)
 	if skip3b != "" {
 		r.skip("%s", skip3b)
 	}
@@ -224,7 +200,7 @@ func figure3(st *Study) (*Result, error) {
 // predictions (of one subset, or all when subset is ""), with the opacity %
 // from the predicted masks, and the same images with the manual %. It
 // returns nil when no item has a prediction.
-func predictedSeverity(st *Study, cohort, subset string) (pred, manual []research.SeverityImage, err error) {
+func predictedSeverity(st *experiment.Study, cohort, subset string) (pred, manual []research.SeverityImage, err error) {
 	byStem := map[string]research.SeverityImage{}
 	for _, im := range st.Severity {
 		byStem[research.FileStem(im.File)] = im
@@ -233,9 +209,9 @@ func predictedSeverity(st *Study, cohort, subset string) (pred, manual []researc
 		if it.Cohort != cohort || it.Prob == nil || (subset != "" && it.Subset != subset) {
 			continue
 		}
-		p, err := research.PredictedOpacityPercent(it.Input.Lung.Pix, it.Prob, research.DefaultThreshold)
+		p, err := it.PredictedPct()
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s/%s: %w", it.Cohort, it.File, err)
+			return nil, nil, err
 		}
 		base, ok := byStem[it.Stem]
 		if !ok {

@@ -2,6 +2,7 @@ package paper
 
 import (
 	"fmt"
+	"github.com/covidxray/opacity/experiment"
 	"math"
 	"sort"
 
@@ -15,7 +16,7 @@ const Figure5Images = 8
 
 // ranked is one unseen image with its per-image scores.
 type ranked struct {
-	it        *Item
+	it        *experiment.Item
 	iou       float64 // hard IoU; NaN for empty/empty
 	pred      *datasets.Mask
 	predPct   float64
@@ -26,14 +27,14 @@ type ranked struct {
 // on (test and validation), sorted by per-image IoU, worst first; images
 // where neither the manual nor the predicted mask has opacity (they agree
 // perfectly, IoU undefined) are left out.
-func rankByIoU(st *Study) ([]ranked, int, error) {
+func rankByIoU(st *experiment.Study) ([]ranked, int, error) {
 	var out []ranked
 	agree := 0
 	for _, it := range st.Items {
-		if it.Prob == nil || it.Subset == SubsetTrain {
+		if it.Prob == nil || it.Subset == experiment.SubsetTrain {
 			continue
 		}
-		c, err := research.CountImage(research.Prediction{Name: it.Stem, Truth: it.Input.Opacity.Pix, Prob: it.Prob}, research.DefaultThreshold)
+		c, err := research.CountImage(research.Prediction{Name: it.Stem, Truth: it.Input.Pix(datasets.TargetOpacity), Prob: it.Prob[datasets.TargetOpacity]}, research.DefaultThreshold)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", it.File, err)
 		}
@@ -42,10 +43,10 @@ func rankByIoU(st *Study) ([]ranked, int, error) {
 			agree++
 			continue
 		}
-		m := predMask(it)
-		p, err := research.PredictedOpacityPercent(it.Input.Lung.Pix, it.Prob, research.DefaultThreshold)
+		m := it.PredictedMask(datasets.TargetOpacity)
+		p, err := it.PredictedPct()
 		if err != nil {
-			return nil, 0, fmt.Errorf("%s: %w", it.File, err)
+			return nil, 0, err
 		}
 		out = append(out, ranked{it: it, iou: iou, pred: m, predPct: p, predCount: c.Pred})
 	}
@@ -85,31 +86,19 @@ func pickWorst(rs []ranked, n int) []ranked {
 	return out
 }
 
-// predMask thresholds an item's probabilities into a mask.
-func predMask(it *Item) *datasets.Mask {
-	n := it.Input.Size
-	m := datasets.NewMask(n, n)
-	for i, p := range it.Prob {
-		if float64(p) > research.DefaultThreshold {
-			m.Pix[i] = 1
-		}
-	}
-	return m
-}
-
 // gridCells draws ranked images with the manual opacity filled and the
 // predicted outlined.
 func gridCells(rs []ranked) []plots.GridImage {
 	var cells []plots.GridImage
 	for _, x := range rs {
 		in := x.it.Input
-		manualPct, _ := research.OpacityPercent(in.Lung, in.Opacity)
+		manualPct, _ := research.OpacityPercent(in.Mask(datasets.TargetLungs), in.Mask(datasets.TargetOpacity))
 		cells = append(cells, plots.GridImage{
 			Title: fmt.Sprintf("%s\n%s, IoU %.2f\nopacity %.0f%% / %.0f%%", shortStem(x.it.Stem), x.it.Subset, x.iou, manualPct, x.predPct),
 			Image: in.Image,
 			Overlays: []plots.Overlay{
-				{Mask: in.Lung, Color: plots.LungColor, Label: "lungs (manual)"},
-				{Mask: in.Opacity, Color: plots.ManualColor, Label: "opacity, manual", Fill: true},
+				{Mask: in.Mask(datasets.TargetLungs), Color: plots.LungColor, Label: "lungs (manual)"},
+				{Mask: in.Mask(datasets.TargetOpacity), Color: plots.ManualColor, Label: "opacity, manual", Fill: true},
 				{Mask: x.pred, Color: plots.PredictedColor, Label: "opacity, predicted (p > 0.5)"},
 			},
 		})
@@ -125,11 +114,11 @@ func gridCells(rs []ranked) []plots.GridImage {
 // prediction when there are both; and, for contrast, the best ones. Images where neither has opacity (perfect
 // agreement, IoU undefined) are not ranked. Files: figure5 (worst),
 // figure5-best, table-figure5 (every ranked image).
-func Figure5(st *Study) (*Result, error) {
+func Figure5(st *experiment.Study) (*Result, error) {
 	return finish(st, "figure5")(figure5(st))
 }
 
-func figure5(st *Study) (*Result, error) {
+func figure5(st *experiment.Study) (*Result, error) {
 	s := st.Settings
 	r := newResult("Figure 5: where prediction and manual labels disagree")
 	rs, agree, err := rankByIoU(st)
@@ -138,8 +127,8 @@ func figure5(st *Study) (*Result, error) {
 	}
 	if len(rs) == 0 {
 		if st.TrainCohort == "" {
-			r.skip("no model: no cohort with images to train on (%s).", trainCohortNote(st))
-		} else if len(st.predictions()) == 0 {
+			r.skip("no model: no cohort with images to train on (%s).", st.TrainCohortNote())
+		} else if len(st.Predictions(datasets.TargetOpacity)) == 0 {
 			r.skip("no predictions: call Study.EnsureModel before Figure5.")
 		} else {
 			r.skip("no test or validation image with opacity in the manual or the predicted mask.")
@@ -148,7 +137,7 @@ func figure5(st *Study) (*Result, error) {
 	}
 	n := min(Figure5Images, len(rs))
 	worst := pickWorst(rs, n)
-	f, err := plots.ImageGrid("Largest disagreements, by per-image IoU"+s.shortTag(), gridCells(worst), 4)
+	f, err := plots.ImageGrid("Largest disagreements, by per-image IoU"+shortTag(s), gridCells(worst), 4)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +148,7 @@ func figure5(st *Study) (*Result, error) {
 	for i := len(rs) - 1; i >= 0 && len(best) < n; i-- {
 		best = append(best, rs[i])
 	}
-	f, err = plots.ImageGrid("Closest agreements, by per-image IoU"+s.shortTag(), gridCells(best), 4)
+	f, err = plots.ImageGrid("Closest agreements, by per-image IoU"+shortTag(s), gridCells(best), 4)
 	if err != nil {
 		return nil, err
 	}
@@ -169,10 +158,10 @@ func figure5(st *Study) (*Result, error) {
 	t := &table{header: []string{"rank", "image", "subset", "IoU", "manual opacity px", "predicted opacity px", "opacity % manual", "opacity % predicted"}}
 	for i, x := range rs {
 		in := x.it.Input
-		mp, _ := research.OpacityPercent(in.Lung, in.Opacity)
-		t.add(fmt.Sprint(i+1), x.it.Stem, x.it.Subset, fmt.Sprintf("%.3f", x.iou), fmt.Sprint(in.Opacity.Count()), fmt.Sprint(x.predCount), fmt.Sprintf("%.1f", mp), fmt.Sprintf("%.1f", x.predPct))
+		mp, _ := research.OpacityPercent(in.Mask(datasets.TargetLungs), in.Mask(datasets.TargetOpacity))
+		t.add(fmt.Sprint(i+1), x.it.Stem, x.it.Subset, fmt.Sprintf("%.3f", x.iou), fmt.Sprint(in.Mask(datasets.TargetOpacity).Count()), fmt.Sprint(x.predCount), fmt.Sprintf("%.1f", mp), fmt.Sprintf("%.1f", x.predPct))
 	}
-	if err := r.saveTable(s, "table-figure5", "Unseen images ranked by per-image IoU, worst first"+s.dataTag(), t); err != nil {
+	if err := r.saveTable(s, "table-figure5", "Unseen images ranked by per-image IoU, worst first"+dataTag(s), t); err != nil {
 		return nil, err
 	}
 	r.Numbers["figure5_worst_iou"] = rs[0].iou
@@ -181,6 +170,6 @@ func figure5(st *Study) (*Result, error) {
 		"titles: image, subset, per-image IoU, opacity %% manual / predicted. Masks at the model's input size. "+
 		"%d unseen images are ranked; %d more have no opacity in either mask (perfect agreement) and are not shown. "+
 		"The paper picked its examples by hand (scattered manual labels, rib shadows, overlapping tissue, bronchial markings); here they are the worst by IoU, "+
-		"half with manual opacity and half clear lungs with a false prediction (those all score 0; the largest predicted areas first).", st.TrainCohort, s.Preset.InputSize, s.Preset.InputSize, len(rs), agree)
+		"half with manual opacity and half clear lungs with a false prediction (those all score 0; the largest predicted areas first).", st.TrainCohort, s.InputSize, s.InputSize, len(rs), agree)
 	return r, nil
 }

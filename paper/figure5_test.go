@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/experiment"
 )
 
 func TestPickWorst(t *testing.T) {
@@ -17,7 +18,7 @@ func TestPickWorst(t *testing.T) {
 			if k == 'o' {
 				m.Pix[0] = 1
 			}
-			rs = append(rs, ranked{it: &Item{Stem: fmt.Sprint(i), Input: &datasets.Prepared{Size: 2, Opacity: m}}})
+			rs = append(rs, ranked{it: &experiment.Item{Stem: fmt.Sprint(i), Input: &datasets.Prepared{Size: 2, Masks: map[string]*datasets.Mask{datasets.TargetOpacity: m}}}})
 		}
 		return rs
 	}

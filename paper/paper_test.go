@@ -12,27 +12,30 @@ import (
 	"testing"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
+	"github.com/covidxray/opacity/xla/unet"
 )
 
 // tinyStudy generates the tiny synthetic cohort into a temporary cache and
 // loads it, writing figures into a temporary folder.
-func tinyStudy(t *testing.T) (*Study, *datasets.PhantomSummary) {
+func tinyStudy(t *testing.T) (*experiment.Study, *datasets.PhantomSummary) {
 	t.Helper()
 	return tinyStudyEnv(t, t.TempDir(), nil)
 }
 
-// tinyStudyEnv is tinyStudy with the cache and figures in tmp and more
-// environment variables.
-func tinyStudyEnv(t *testing.T, tmp string, more map[string]string) (*Study, *datasets.PhantomSummary) {
+// tinyStudyEnv is tinyStudy with the cache and figures in tmp and the
+// settings changed by edit (nil: none).
+func tinyStudyEnv(t *testing.T, tmp string, edit func(*experiment.Settings)) (*experiment.Study, *datasets.PhantomSummary) {
 	t.Helper()
-	env := map[string]string{EnvSize: "tiny", EnvCache: filepath.Join(tmp, "cache"), EnvFigures: filepath.Join(tmp, "figures")}
-	for k, v := range more {
-		env[k] = v
-	}
-	s, err := settingsFrom(repoRoot(t), func(k string) string { return env[k] })
+	s, err := experiment.Preset(experiment.PresetTiny)
 	if err != nil {
 		t.Fatal(err)
+	}
+	s = s.WithRepo(repoRoot(t))
+	s.Cache, s.Runs, s.Figures = filepath.Join(tmp, "cache"), filepath.Join(tmp, "cache", "runs"), filepath.Join(tmp, "figures")
+	if edit != nil {
+		edit(&s)
 	}
 	if _, err := s.EnsureData(); err != nil {
 		t.Fatal(err)
@@ -41,11 +44,13 @@ func tinyStudyEnv(t *testing.T, tmp string, more map[string]string) (*Study, *da
 		t.Fatalf("EnsureData a second time: generated %v, err %v; want the cached cohort reused", again, err)
 	}
 	// The same cohort written again, for its summary (same options, same bytes).
-	sum, err := datasets.WritePhantom(t.TempDir(), s.phantomOptions())
+	opt := s.Phantom
+	opt.Seed = s.Seed
+	sum, err := datasets.WritePhantom(t.TempDir(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := Load(s)
+	st, err := experiment.Load(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +59,7 @@ func tinyStudyEnv(t *testing.T, tmp string, more map[string]string) (*Study, *da
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	r, err := FindRepo()
+	r, err := experiment.FindRepo()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +130,7 @@ func TestCohortTablesAndFigure1(t *testing.T) {
 	// No patient on both sides.
 	side := map[string]string{}
 	for _, it := range st.Items {
-		if it.Subset == SubsetValidation {
+		if it.Subset == experiment.SubsetValidation {
 			continue
 		}
 		if s, ok := side[it.Patient]; ok && s != it.Subset {
@@ -174,18 +179,20 @@ func TestFigure3ManualAgainstPhantomSummary(t *testing.T) {
 
 // setPredictions gives every item a prediction made by f from its manual
 // opacity mask.
-func setPredictions(st *Study, f func(it *Item, i int, truth uint8) float32) {
+func setPredictions(st *experiment.Study, f func(it *experiment.Item, i int, truth uint8) float32) {
 	for _, it := range st.Items {
-		it.Prob = make([]float32, len(it.Input.Opacity.Pix))
-		for i, v := range it.Input.Opacity.Pix {
-			it.Prob[i] = f(it, i, v)
+		truth := it.Input.Pix(datasets.TargetOpacity)
+		p := make([]float32, len(truth))
+		for i, v := range truth {
+			p[i] = f(it, i, v)
 		}
+		it.Prob = map[string][]float32{datasets.TargetOpacity: p}
 	}
 }
 
 func TestSegmentationTablesPerfectAndEmpty(t *testing.T) {
 	st, _ := tinyStudy(t)
-	setPredictions(st, func(_ *Item, _ int, v uint8) float32 { return float32(v) })
+	setPredictions(st, func(_ *experiment.Item, _ int, v uint8) float32 { return float32(v) })
 	r, err := SegmentationTables(st)
 	if err != nil {
 		t.Fatal(err)
@@ -202,14 +209,14 @@ func TestSegmentationTablesPerfectAndEmpty(t *testing.T) {
 	// Predicting nothing: under (c) an image scores 1 iff its truth is
 	// empty, so the mean is clear/all; (a) on non-empty truth is
 	// s/(Σy+s), below 1e-5; the paper's formula gives (≈0·n + nEmpty)/N.
-	setPredictions(st, func(*Item, int, uint8) float32 { return 0 })
+	setPredictions(st, func(*experiment.Item, int, uint8) float32 { return 0 })
 	r, err = SegmentationTables(st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	clear, all := 0, 0
 	for _, it := range st.Items {
-		if it.Subset == SubsetValidation {
+		if it.Subset == experiment.SubsetValidation {
 			continue
 		}
 		all++
@@ -232,7 +239,7 @@ func TestFigure3bAnd5WithPredictions(t *testing.T) {
 	st, _ := tinyStudy(t)
 	// Predict the manual mask, with the left half of every fifth image
 	// dropped: some images disagree.
-	setPredictions(st, func(it *Item, i int, v uint8) float32 {
+	setPredictions(st, func(it *experiment.Item, i int, v uint8) float32 {
 		if len(it.Stem)%5 == 0 && i%it.Input.Size < it.Input.Size/2 {
 			return 0
 		}
@@ -265,11 +272,17 @@ func TestFigure2FromMetricsCSV(t *testing.T) {
 		t.Fatalf("Figure2 without a run: %v, %v; want skipped", r, err)
 	}
 	dir := t.TempDir()
-	csv := "epoch,split,loss,iou_soft_pooled,iou_per_image,f1\n1,train,1.2,0.10,0.20,0.18\n1,test,1.1,0.12,0.25,0.21\n2,train,0.9,0.30,0.40,0.46\n2,test,1.0,0.28,0.35,0.44\n"
-	if err := os.WriteFile(filepath.Join(dir, MetricsFile), []byte(csv), 0o644); err != nil {
+	csv := "epoch,split,target,loss,iou_soft_pooled,iou_per_image,f1\n1,train,opacity,1.2,0.10,0.20,0.18\n1,test,opacity,1.1,0.12,0.25,0.21\n2,train,opacity,0.9,0.30,0.40,0.46\n2,test,opacity,1.0,0.28,0.35,0.44\n"
+	if err := os.WriteFile(filepath.Join(dir, unet.MetricsFile), []byte(csv), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	st.run = &Run{Dir: dir}
+	key, err := st.Settings.Key(st.TrainCohort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Attach(&experiment.Run{Dir: dir, Record: experiment.RunRecord{Key: key}}); err != nil {
+		t.Fatal(err)
+	}
 	r, err := Figure2(st)
 	if err != nil {
 		t.Fatal(err)
@@ -282,12 +295,27 @@ func TestFigure2FromMetricsCSV(t *testing.T) {
 
 func TestFigure4AndCohenCorrelation(t *testing.T) {
 	st, sum := tinyStudy(t)
+	// The phantom's SYNTHETIC stand-in for Cohen et al.'s model scores
+	// draws Figure 4, and says it is synthetic.
 	r, err := Figure4(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, r, "figure4.png", "figure4.svg", "table-figure4.csv")
+	if len(r.Skipped) != 0 || !strings.Contains(r.Markdown, "SYNTHETIC") || r.Facts["cohen_model_scores"] != "SYNTHETIC stand-in" {
+		t.Errorf("Figure4 on the phantom: skipped %q, facts %v, markdown %q", r.Skipped, r.Facts, r.Markdown)
+	}
+	// Without the file, it is not available.
+	st.Settings.CohenModelScores = filepath.Join(t.TempDir(), "none.csv")
+	r, err = Figure4(st)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(r.Skipped) != 1 || !strings.Contains(r.Skipped[0], "not available") || len(r.Files) != 0 {
 		t.Errorf("Figure4 without scores: skipped %q, files %v", r.Skipped, r.Files)
+	}
+	if sr, err := Summary(st.Settings); err != nil || !strings.Contains(sr.Markdown, "| Fig. 4 | AUC Cohen model score, per image: ICU / mortality | curves, no values | not computed: Cohen et al.'s model scores are not available") {
+		t.Errorf("summary without Cohen model scores (err %v):\n%s", err, sr.Markdown)
 	}
 	// A Cohen "model" whose score is the manual opacity % itself has the
 	// same AUC as the opacity %.
@@ -336,7 +364,7 @@ func TestSummary(t *testing.T) {
 	if _, err := CohortTables(st); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Figure4(st); err != nil { // skipped: no Cohen model scores
+	if _, err := Figure4(st); err != nil { // the phantom's synthetic stand-in scores
 		t.Fatal(err)
 	}
 	r, err := Summary(st.Settings)
@@ -345,7 +373,7 @@ func TestSummary(t *testing.T) {
 	}
 	want := fmt.Sprintf("| §2.1 | covid-ar images / patients / clear lungs | 221 / 105 / 71 | %d / %d / %d | [table-cohorts.md](table-cohorts.md) |",
 		len(sum.Images), len(sum.Patients), sum.ClearImages())
-	for _, w := range []string{want, "| §3.1 | IoU (a) train | 0.5157 | not run | — |", "| §2.5 | model trained and tested on | covid-ar (COVID-19-AR) | covid-ar |", "| Fig. 4 | AUC Cohen model score, per image: ICU / mortality | curves, no values | not computed: Cohen et al.'s model scores are not available"} {
+	for _, w := range []string{want, "| §3.1 | IoU (a) train | 0.5157 | not run | — |", "| §2.5 | model trained and tested on | covid-ar (COVID-19-AR) | covid-ar |", "(SYNTHETIC stand-in scores) | [figure4.png](figure4.png) |"} {
 		if !strings.Contains(r.Markdown, w) {
 			t.Errorf("summary lacks %q:\n%s", w, r.Markdown)
 		}

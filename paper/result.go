@@ -6,7 +6,10 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"github.com/covidxray/opacity/experiment"
+	"github.com/covidxray/opacity/research"
 	"html"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,13 +81,19 @@ func ImageHTML(pngPath string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return PNGHTML(b, pngPath), nil
+}
+
+// PNGHTML returns an HTML <img> element with the PNG bytes embedded,
+// scaled to at most the page width, and caption under it in code style.
+func PNGHTML(png []byte, caption string) string {
 	return fmt.Sprintf(`<figure style="margin:0"><img style="max-width:100%%;width:900px" src="data:image/png;base64,%s"/><figcaption><code>%s</code></figcaption></figure>`,
-		base64.StdEncoding.EncodeToString(b), html.EscapeString(pngPath)), nil
+		base64.StdEncoding.EncodeToString(png), html.EscapeString(caption))
 }
 
 // saveFigure writes f as PNG and SVG under the figures folder and records
 // both in r.
-func (r *Result) saveFigure(s Settings, name string, f *plots.Figure) error {
+func (r *Result) saveFigure(s experiment.Settings, name string, f *plots.Figure) error {
 	if err := os.MkdirAll(s.Figures, 0o755); err != nil {
 		return err
 	}
@@ -147,7 +156,7 @@ func (t *table) csvBytes() ([]byte, error) {
 
 // saveTable writes t as name.md (with the caption above it) and name.csv
 // under the figures folder, adds its Markdown to r and records the files.
-func (r *Result) saveTable(s Settings, name, caption string, t *table) error {
+func (r *Result) saveTable(s experiment.Settings, name, caption string, t *table) error {
 	if err := os.MkdirAll(s.Figures, 0o755); err != nil {
 		return err
 	}
@@ -184,7 +193,7 @@ func (r *Result) saveTable(s Settings, name, caption string, t *table) error {
 
 // dataTag is the tag added to figure titles: " (SYNTHETIC data)" on
 // synthetic data.
-func (s Settings) dataTag() string {
+func dataTag(s experiment.Settings) string {
 	if s.Synthetic() {
 		return " (SYNTHETIC data)"
 	}
@@ -192,7 +201,7 @@ func (s Settings) dataTag() string {
 }
 
 // shortTag is dataTag for titles that are short of room: " (SYNTHETIC)".
-func (s Settings) shortTag() string {
+func shortTag(s experiment.Settings) string {
 	if s.Synthetic() {
 		return " (SYNTHETIC)"
 	}
@@ -230,12 +239,12 @@ func readRecords(figures string) map[string]record {
 
 // saveNumbers records r in the figures folder's NumbersFile under id,
 // replacing what an earlier run of the same result wrote there.
-func (r *Result) saveNumbers(s Settings, id string) error {
+func (r *Result) saveNumbers(s experiment.Settings, id string) error {
 	if err := os.MkdirAll(s.Figures, 0o755); err != nil {
 		return err
 	}
 	all := readRecords(s.Figures)
-	rec := record{Title: r.Title, Data: s.Data, Synthetic: s.Synthetic(), Size: s.Preset.Name, Numbers: map[string]*float64{}, Facts: r.Facts, Files: []string{}, Skipped: r.Skipped}
+	rec := record{Title: r.Title, Data: s.DataDir(), Synthetic: s.Synthetic(), Size: s.Preset, Numbers: map[string]*float64{}, Facts: r.Facts, Files: []string{}, Skipped: r.Skipped}
 	for k, v := range r.Numbers {
 		if finite(v) {
 			v := v
@@ -253,7 +262,7 @@ func (r *Result) saveNumbers(s Settings, id string) error {
 
 // finish returns a function that records the numbers of a result (see
 // saveNumbers) and passes it on.
-func finish(st *Study, id string) func(*Result, error) (*Result, error) {
+func finish(st *experiment.Study, id string) func(*Result, error) (*Result, error) {
 	return func(r *Result, err error) (*Result, error) {
 		if err != nil {
 			return nil, err
@@ -264,3 +273,11 @@ func finish(st *Study, id string) func(*Result, error) (*Result, error) {
 		return r, nil
 	}
 }
+
+// bootstrap returns the bootstrap options of the settings.
+func bootstrap(s experiment.Settings) research.BootstrapOptions {
+	return research.BootstrapOptions{Resamples: s.Bootstrap, Seed: uint64(s.Seed)}
+}
+
+// finite reports whether v is a finite number.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

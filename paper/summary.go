@@ -2,6 +2,7 @@ package paper
 
 import (
 	"fmt"
+	"github.com/covidxray/opacity/experiment"
 	"math"
 	"os"
 	"path/filepath"
@@ -73,7 +74,7 @@ func fmtNumber(v *float64) string {
 // notebook (read from the figures folder's numbers.json), one row per number
 // of the paper (and the repository's extras), with the file each comes
 // from; a step that did not run says why. It writes summary.md.
-func Summary(s Settings) (*Result, error) {
+func Summary(s experiment.Settings) (*Result, error) {
 	r := newResult("The paper's numbers beside this run's")
 	all := readRecords(s.Figures)
 	if len(all) == 0 {
@@ -126,6 +127,9 @@ func Summary(s Settings) (*Result, error) {
 			if !have {
 				val = "not computed"
 			}
+		}
+		if ran && rec.Facts["cohen_model_scores"] != "" && val != "not computed" {
+			val += " (" + rec.Facts["cohen_model_scores"] + " scores)"
 		}
 		if ran && (val == "not computed" || val == "not made") {
 			if why := skipReason(rec.Skipped, row.match); why != "" {

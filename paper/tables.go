@@ -2,6 +2,8 @@ package paper
 
 import (
 	"fmt"
+	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/experiment"
 	"math"
 
 	"github.com/covidxray/opacity/research"
@@ -19,18 +21,6 @@ const (
 	PaperNonEmptyImages   = 150
 )
 
-// predictions returns the research predictions of the items that have one.
-func (st *Study) predictions() []research.Prediction {
-	var out []research.Prediction
-	for _, it := range st.Items {
-		if it.Prob == nil {
-			continue
-		}
-		out = append(out, research.Prediction{Name: it.Stem, Patient: it.Patient, Subset: it.Subset, Truth: it.Input.Opacity.Pix, Prob: it.Prob})
-	}
-	return out
-}
-
 // SegmentationTables computes the paper's section 3.1 numbers (IoU at the end
 // of training on train, test and validation) and the section 4.1 table
 // (subsets all, train, test, validation, truth-empty, truth-not-empty) under
@@ -41,17 +31,17 @@ func (st *Study) predictions() []research.Prediction {
 // (d) per-image mean over non-empty truth; (e) per-image mean, empty/empty
 // excluded. Files: table-3.1, table-4.1-iou, table-4.1-f1,
 // table-4.1-detection, table-4.1-adjusted (MD, CSV).
-func SegmentationTables(st *Study) (*Result, error) {
+func SegmentationTables(st *experiment.Study) (*Result, error) {
 	return finish(st, "tables")(segmentationTables(st))
 }
 
-func segmentationTables(st *Study) (*Result, error) {
+func segmentationTables(st *experiment.Study) (*Result, error) {
 	s := st.Settings
 	r := newResult("Sections 3.1 and 4.1: IoU and F1 under every convention")
-	preds := st.predictions()
+	preds := st.Predictions(datasets.TargetOpacity)
 	if len(preds) == 0 {
 		if st.TrainCohort == "" {
-			r.skip("no model: no cohort with images to train on (%s).", trainCohortNote(st))
+			r.skip("no model: no cohort with images to train on (%s).", st.TrainCohortNote())
 		} else {
 			r.skip("no predictions: call Study.EnsureModel before SegmentationTables.")
 		}
@@ -76,15 +66,15 @@ func segmentationTables(st *Study) (*Result, error) {
 	}
 
 	// Section 3.1.
-	t31 := &table{header: []string{"subset", "images", "paper IoU", "IoU (a), all images pooled", fmt.Sprintf("IoU (a), Keras mean of batches of %d", s.Preset.Batch), "IoU (c) per image", "F1 (a)"}}
+	t31 := &table{header: []string{"subset", "images", "paper IoU", "IoU (a), all images pooled", fmt.Sprintf("IoU (a), Keras mean of batches of %d", s.Batch), "IoU (c) per image", "F1 (a)"}}
 	for _, sub := range []struct {
 		name  string
 		paper float64
-	}{{SubsetTrain, PaperIoUTrain}, {SubsetTest, PaperIoUTest}, {SubsetValidation, PaperIoUValidation}} {
+	}{{experiment.SubsetTrain, PaperIoUTrain}, {experiment.SubsetTest, PaperIoUTest}, {experiment.SubsetValidation, PaperIoUValidation}} {
 		row := rows[sub.name]
 		keras := math.NaN()
 		if cs := bySubset[sub.name]; len(cs) > 0 {
-			if keras, _, err = research.KerasEpochMean(cs, s.Preset.Batch, opt.Smooth); err != nil {
+			if keras, _, err = research.KerasEpochMean(cs, s.Batch, opt.Smooth); err != nil {
 				return nil, err
 			}
 		}
@@ -93,7 +83,7 @@ func segmentationTables(st *Study) (*Result, error) {
 		r.Numbers["iou_a_"+sub.name] = row.Scores.SoftPooledIoU
 		r.Numbers["iou_c_"+sub.name] = row.Scores.PerImageIoU
 	}
-	if err := r.saveTable(s, "table-3.1", fmt.Sprintf("Section 3.1: IoU of the final model (%s, %d×%d, %d epochs)%s", st.TrainCohort, s.Preset.InputSize, s.Preset.InputSize, s.Preset.Epochs, s.dataTag()), t31); err != nil {
+	if err := r.saveTable(s, "table-3.1", fmt.Sprintf("Section 3.1: IoU of the final model (%s, %d×%d, %d epochs)%s", st.TrainCohort, s.InputSize, s.InputSize, s.Epochs, dataTag(s)), t31); err != nil {
 		return nil, err
 	}
 	r.note("The paper's IoU is Keras' running metric (convention a: soft probabilities, pooled over a batch, smoothed by 1e-5; its \"train\" value is averaged over the batches of the last epoch, on augmented images). " +
@@ -101,7 +91,7 @@ func segmentationTables(st *Study) (*Result, error) {
 
 	// Section 4.1.
 	paperIoU := map[string]string{
-		SubsetTrain: fmt.Sprint(PaperIoUTrain), SubsetTest: fmt.Sprint(PaperIoUTest), SubsetValidation: fmt.Sprint(PaperIoUValidation),
+		experiment.SubsetTrain: fmt.Sprint(PaperIoUTrain), experiment.SubsetTest: fmt.Sprint(PaperIoUTest), experiment.SubsetValidation: fmt.Sprint(PaperIoUValidation),
 		research.SubsetTruthEmpty: fmt.Sprintf("%.1e (%d images)", PaperIoUTruthEmpty, PaperClearImages), research.SubsetTruthNonEmpty: fmt.Sprintf("%.4f (%d images)", PaperIoUTruthNonEmpty, PaperNonEmptyImages),
 	}
 	for i, metric := range []string{"IoU", "F1"} {
@@ -124,7 +114,7 @@ func segmentationTables(st *Study) (*Result, error) {
 				r.Numbers["iou_e_"+row.Subset] = sc.NaNAwareIoU
 			}
 		}
-		if err := r.saveTable(s, "table-4.1-"+map[int]string{0: "iou", 1: "f1"}[i], fmt.Sprintf("Section 4.1: %s by subset under every convention (threshold p > %g, smoothing %g)%s", metric, opt.Threshold, opt.Smooth, s.dataTag()), t); err != nil {
+		if err := r.saveTable(s, "table-4.1-"+map[int]string{0: "iou", 1: "f1"}[i], fmt.Sprintf("Section 4.1: %s by subset under every convention (threshold p > %g, smoothing %g)%s", metric, opt.Threshold, opt.Smooth, dataTag(s)), t); err != nil {
 			return nil, err
 		}
 	}
@@ -133,7 +123,7 @@ func segmentationTables(st *Study) (*Result, error) {
 		d := row.Scores.Detection
 		td.add(row.Subset, fmt.Sprint(d.TP), fmt.Sprint(d.FP), fmt.Sprint(d.TN), fmt.Sprint(d.FN), research.FormatScore(d.Sensitivity), research.FormatScore(d.Specificity))
 	}
-	if err := r.saveTable(s, "table-4.1-detection", fmt.Sprintf("Image-level detection of any opacity (an image is called positive with ≥ %d predicted pixel)%s", opt.MinArea, s.dataTag()), td); err != nil {
+	if err := r.saveTable(s, "table-4.1-detection", fmt.Sprintf("Image-level detection of any opacity (an image is called positive with ≥ %d predicted pixel)%s", opt.MinArea, dataTag(s)), td); err != nil {
 		return nil, err
 	}
 	a := tab.Adjusted
@@ -145,7 +135,7 @@ func segmentationTables(st *Study) (*Result, error) {
 	ta.add("(e) per-image mean, empty/empty excluded (nnU-Net)", research.FormatScore(a.NaNAware), "—")
 	ta.add("(a) on truth-empty images alone (s/(Σp+s): near 0 whatever the model does)", research.FormatScore(a.EmptyIoU), fmt.Sprintf("%.1e", PaperIoUTruthEmpty))
 	ta.add("(a) on truth-not-empty images alone", research.FormatScore(a.NonEmptyIoU), fmt.Sprint(PaperIoUTruthNonEmpty))
-	if err := r.saveTable(s, "table-4.1-adjusted", "Section 4.1: the paper's \"adjusted\" IoU beside honest alternatives"+s.dataTag(), ta); err != nil {
+	if err := r.saveTable(s, "table-4.1-adjusted", "Section 4.1: the paper's \"adjusted\" IoU beside honest alternatives"+dataTag(s), ta); err != nil {
 		return nil, err
 	}
 	r.Numbers["adjusted_paper_formula"] = a.Paper

@@ -72,3 +72,16 @@ func PredictedOpacityPercent(lung []uint8, prob []float32, threshold float64) (f
 	}
 	return 100 * float64(no) / float64(nl), nil
 }
+
+// Threshold turns probabilities into a 0/1 mask: 1 where prob > threshold
+// (the package's convention, DefaultThreshold in the paper's setting).
+func Threshold(prob []float32, threshold float64) []uint8 {
+	t := float32(threshold)
+	out := make([]uint8, len(prob))
+	for i, p := range prob {
+		if p > t {
+			out[i] = 1
+		}
+	}
+	return out
+}

@@ -25,7 +25,7 @@ var severityCase = []SeverityImage{
 
 func TestAnalyzeSeverityByHand(t *testing.T) {
 	opt := BootstrapOptions{Resamples: 200, Seed: 1}
-	r, err := AnalyzeSeverity(severityCase, AggregateMax, opt)
+	r, err := AnalyzeSeverity(severityCase, SeverityOptions{Aggregate: AggregateMax, Bootstrap: opt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +45,7 @@ func TestAnalyzeSeverityByHand(t *testing.T) {
 	}
 	// first = earliest study: A 10 (01-02), C 5 (01-01):
 	// 10 vs 20, 5, 15 -> 1; 40 -> 3; AUC 4/6.
-	r, err = AnalyzeSeverity(severityCase, AggregateFirst, opt)
+	r, err = AnalyzeSeverity(severityCase, SeverityOptions{Aggregate: AggregateFirst, Bootstrap: opt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestAnalyzeSeverityByHand(t *testing.T) {
 		t.Errorf("ICU per patient (first): AUC %v, want 4/6", g.AUC)
 	}
 	// mean: A 20, C 15: 20 vs 20 (1/2), 15, 15 -> 2.5; 40 -> 3; AUC 5.5/6.
-	r, err = AnalyzeSeverity(severityCase, AggregateMean, opt)
+	r, err = AnalyzeSeverity(severityCase, SeverityOptions{Aggregate: AggregateMean, Bootstrap: opt})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +70,42 @@ func TestAnalyzeSeverityByHand(t *testing.T) {
 			t.Errorf("JSON lacks %s: %s", k, b)
 		}
 	}
-	if _, err := AnalyzeSeverity(severityCase, "median", opt); err == nil {
+	if _, err := AnalyzeSeverity(severityCase, SeverityOptions{Aggregate: "median", Bootstrap: opt}); err == nil {
 		t.Error("aggregate median: no error")
+	}
+}
+
+func TestAnalyzeSeverityKeepGoing(t *testing.T) {
+	// Nobody died: mortality has one class, ICU is fine. A NaN percentage
+	// is left out (its ICU label would otherwise make 4 positives).
+	images := []SeverityImage{
+		NewSeverityImage("COVID-19-AR-A_01-01-2012-XR.json", "A", 30, map[string]datasets.Outcome{"A": {ICU: 1}}),
+		NewSeverityImage("COVID-19-AR-B_01-01-2012-XR.json", "B", 10, map[string]datasets.Outcome{"B": {ICU: 0}}),
+		NewSeverityImage("COVID-19-AR-C_01-01-2012-XR.json", "C", 20, map[string]datasets.Outcome{"C": {ICU: 1}}),
+		NewSeverityImage("COVID-19-AR-D_01-01-2012-XR.json", "D", 5, map[string]datasets.Outcome{"D": {ICU: 0}}),
+		NewSeverityImage("COVID-19-AR-E_01-01-2012-XR.json", "E", math.NaN(), map[string]datasets.Outcome{"E": {ICU: 1}}),
+		NewSeverityImage("COVID-19-AR-F_01-01-2012-XR.json", "F", 50, nil),
+	}
+	if images[5].ICU != nil || images[0].ICU == nil || *images[0].ICU != 1 || *images[0].Mortality != 0 {
+		t.Fatalf("NewSeverityImage: %+v %+v", images[0], images[5])
+	}
+	opt := SeverityOptions{Bootstrap: BootstrapOptions{Resamples: 50, Seed: 1}}
+	if _, err := AnalyzeSeverity(images, opt); err == nil || !strings.Contains(err.Error(), "Mortality, per image") {
+		t.Fatalf("without KeepGoing: err %v, want the mortality failure", err)
+	}
+	opt.KeepGoing = true
+	r, err := AnalyzeSeverity(images, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ICU: positives 30, 20 beat negatives 10, 5: AUC 1, 2 + 2 cases.
+	if r.Image.ICU.AUC != 1 || r.Image.ICU.NPos != 2 || r.Image.ICU.NNeg != 2 {
+		t.Errorf("ICU per image %+v", r.Image.ICU)
+	}
+	as := r.Analyses()
+	if len(as) != 4 || as[0].Err != nil || as[1].Err != nil || as[2].Err == nil || as[3].Err == nil ||
+		as[2].Level != LevelImage || as[3].Level != LevelPatient || as[2].Outcome != OutcomeMortality || len(r.Failed) != 2 {
+		t.Errorf("analyses %+v, failed %+v", as, r.Failed)
 	}
 }
 

@@ -1,4 +1,4 @@
-// Command gobench times training steps of the U-Net-ResNet18 of package xla
+// Command gobench times training steps of the U-Net-ResNet18 of package xla/unet
 // on random data, the Go counterpart of
 // ../shared/bench/pytorch-unet-r18/bench.py: one fixed random batch (normal
 // input, a mask with 30% ones), a few warm-up steps, then the median of the
@@ -32,7 +32,7 @@ import (
 	_ "github.com/gomlx/gomlx/backends/default"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/covidxray/opacity/xla"
+	"github.com/covidxray/opacity/xla/unet"
 )
 
 func main() {
@@ -49,17 +49,17 @@ func run() error {
 	warmup := flag.Int("warmup", 2, "untimed warm-up steps (the first one compiles)")
 	channels := flag.Int("channels", 1, "input channels (1 or 3)")
 	recompute := flag.String("recompute", "auto", "rebuild im2col patches in the backward pass: auto, on or off")
-	lanes := flag.Int("lanes", 0, "batch lanes on the Go backend (0: automatic; see xla.ModelConfig.Lanes)")
+	lanes := flag.Int("lanes", 0, "batch lanes on the Go backend (0: automatic; see unet.Config.Lanes)")
 	seed := flag.Int64("seed", 0, "seed of the weights and the random batch")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile after the timed steps to this file")
 	flag.Parse()
 
-	backend, err := xla.NewBackend("")
+	backend, err := unet.NewBackend("")
 	if err != nil {
 		return err
 	}
-	cfg := xla.DefaultModelConfig()
+	cfg := unet.DefaultConfig()
 	cfg.InChannels = *channels
 	cfg.Lanes = *lanes
 	switch *recompute {
@@ -68,15 +68,15 @@ func run() error {
 	case "off":
 		cfg.Recompute = false
 	case "auto":
-		cfg.Recompute = xla.RecomputeByDefault(*batch, *size, *size)
+		cfg.Recompute = unet.RecomputeByDefault(*batch, *size, *size)
 	default:
 		return fmt.Errorf("-recompute must be auto, on or off, got %q", *recompute)
 	}
 	var memLimit int64
 	if strings.HasPrefix(backend.String(), "go") {
-		memLimit = xla.SetTrainingMemoryLimit(*batch, *size, *size, cfg.Recompute)
+		memLimit = unet.SetTrainingMemoryLimit(*batch, *size, *size, cfg.Recompute)
 	}
-	m, err := xla.NewModel(backend, cfg, *seed, xla.DefaultLearningRate)
+	m, err := unet.NewModel(backend, cfg, *seed, unet.DefaultLearningRate)
 	if err != nil {
 		return err
 	}
@@ -141,10 +141,10 @@ func run() error {
 		"img_per_s": float64(*batch) / med, "cpu_s_per_step": ownCPU / float64(*steps),
 		"others_cpu_frac": max(0, others), "maxrss_mib": maxRSSMiB(),
 		"first_loss": losses[0], "last_loss": losses[len(losses)-1],
-		"gomaxprocs": runtime.GOMAXPROCS(0), "peak_heap_mib": peak.maxHeapMiB(), "simd": xla.SIMD,
+		"gomaxprocs": runtime.GOMAXPROCS(0), "peak_heap_mib": peak.maxHeapMiB(), "simd": unet.SIMD,
 		"go_memory_limit_mib": float64(memLimit) / (1 << 20),
 	}
-	if !xla.SIMD {
+	if !unet.SIMD {
 		fmt.Println("  WARNING: built without GOEXPERIMENT=simd (portable matrix multiplication, ~10x slower)")
 	}
 	fmt.Printf("train b=%d %dx%d c=%d backend=%s recompute=%v: median %.3f s/step [min %.3f, max %.3f], %.2f img/s, ru_maxrss %.0f MiB\n",

@@ -105,12 +105,7 @@ func severity(dataDir string, agg research.Aggregate, opt research.BootstrapOpti
 			rep.problems = append(rep.problems, fmt.Sprintf("%s/%s: %v", datasets.CohortCovidAR, s.File, err))
 			return nil
 		}
-		im := research.SeverityImage{File: s.File, Patient: s.Patient, OpacityPct: pct}
-		if o, ok := clinical[s.Patient]; ok {
-			icu, mort := o.ICU, o.Mortality
-			im.ICU, im.Mortality = &icu, &mort
-		}
-		rep.Images = append(rep.Images, im)
+		rep.Images = append(rep.Images, research.NewSeverityImage(s.File, s.Patient, pct, clinical))
 		return nil
 	})
 	if err != nil {
@@ -123,7 +118,7 @@ func severity(dataDir string, agg research.Aggregate, opt research.BootstrapOpti
 	if len(rep.Images) == 0 {
 		return nil, fmt.Errorf("%s: no annotation with lungs in %s", dataDir, c.Dir)
 	}
-	if rep.ROC, err = research.AnalyzeSeverity(rep.Images, agg, opt); err != nil {
+	if rep.ROC, err = research.AnalyzeSeverity(rep.Images, research.SeverityOptions{Aggregate: agg, Bootstrap: opt}); err != nil {
 		return nil, fmt.Errorf("%s: %w", c.Dir, err)
 	}
 	if withCohen {

@@ -16,33 +16,40 @@ import (
 // run's per-epoch records (research.ReadMetricsCSV): the IoU per epoch
 // (the paper's soft pooled IoU, convention a, solid; the per-image IoU,
 // convention c, dashed, when the records have it) and the loss per epoch,
-// one colour per split (train, test, ...). title goes above both panels
-// (empty: none).
+// one colour per split (train, test, ...), and per split and target when
+// the records hold several targets ("test lungs"). title goes above both
+// panels (empty: none).
 func TrainingFigure(title string, records []research.EpochRecord) (*Figure, error) {
 	if len(records) == 0 {
 		return nil, fmt.Errorf("training figure: no records")
 	}
+	targets := map[string]bool{}
+	for _, r := range records {
+		targets[r.Target] = true
+	}
+	series := func(r research.EpochRecord) string {
+		if len(targets) > 1 {
+			return r.Split + " " + r.Target
+		}
+		return r.Split
+	}
 	bySplit := map[string][]research.EpochRecord{}
 	var splits []string
+	rank := map[string]int{} // train first, test second, others after them
 	for _, r := range records {
-		if _, ok := bySplit[r.Split]; !ok {
-			splits = append(splits, r.Split)
+		k := series(r)
+		if _, ok := bySplit[k]; !ok {
+			splits = append(splits, k)
+			rank[k] = map[string]int{"train": 0, "test": 1}[r.Split]
+			if r.Split != "train" && r.Split != "test" {
+				rank[k] = 2
+			}
 		}
-		bySplit[r.Split] = append(bySplit[r.Split], r)
-	}
-	// train first, test second, others alphabetically after them.
-	rank := func(s string) int {
-		switch s {
-		case "train":
-			return 0
-		case "test":
-			return 1
-		}
-		return 2
+		bySplit[k] = append(bySplit[k], r)
 	}
 	sort.Slice(splits, func(a, b int) bool {
-		if rank(splits[a]) != rank(splits[b]) {
-			return rank(splits[a]) < rank(splits[b])
+		if rank[splits[a]] != rank[splits[b]] {
+			return rank[splits[a]] < rank[splits[b]]
 		}
 		return splits[a] < splits[b]
 	})

@@ -1,4 +1,4 @@
-package xla
+package gofast
 
 import (
 	"fmt"
@@ -51,8 +51,8 @@ func TestStemCompositionMatchesReference(t *testing.T) {
 		}
 	}
 	for stage := 0; stage <= 3; stage++ {
-		got := valueAndGrads(t, true, fast(stage), x, w1, w2, g, b)
-		want := valueAndGrads(t, false, ref(stage), x, w1, w2, g, b)
+		got := valueAndGrads(t, fast(stage), x, w1, w2, g, b)
+		want := valueAndGrads(t, ref(stage), x, w1, w2, g, b)
 		for i, what := range []string{"out", "dx", "dw1", "dw2", "dg", "db"} {
 			if i == 1 {
 				continue // the fast stem computes no gradient for its input (noInputGrad)

@@ -1,46 +1,31 @@
-package xla
+package gofast
 
 import (
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"testing"
 
-	"github.com/gomlx/compute"
-	"github.com/gomlx/compute/gobackend"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/covidxray/opacity/xla/internal/xlatest"
+	"github.com/covidxray/opacity/xla/nn"
 )
 
-// goBackend is the pure-Go backend shared by the tests.
-func goBackend(t testing.TB) compute.Backend {
-	t.Helper()
-	return gobackend.GetBackend()
-}
-
-// randTensor returns a tensor of the given dimensions with values drawn
-// uniformly from [lo, hi) by a generator seeded with seed.
-func randTensor(seed uint64, lo, hi float64, dims ...int) *tensors.Tensor {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	rng := rand.New(rand.NewPCG(seed, 7))
-	data := make([]float32, n)
-	for i := range data {
-		data[i] = float32(lo + (hi-lo)*rng.Float64())
-	}
-	return tensors.FromFlatDataAndDimensions(data, dims...)
-}
+// goBackend, randTensor and assertClose are the shared test helpers.
+var (
+	goBackend   = xlatest.GoBackend
+	randTensor  = xlatest.RandTensor
+	assertClose = xlatest.AssertClose
+)
 
 // valueAndGrads runs fn on the inputs and returns its output and the
 // gradients of sum(output * weights) with respect to every input, where
 // weights is a fixed random tensor (so every output element matters with a
 // different weight).
-func valueAndGrads(t *testing.T, fast bool, fn func(o ops, in []*Node) *Node, inputs ...*tensors.Tensor) []*tensors.Tensor {
+func valueAndGrads(t *testing.T, fn func(o ops, in []*Node) *Node, inputs ...*tensors.Tensor) []*tensors.Tensor {
 	t.Helper()
 	exec, err := NewExec(goBackend(t), func(in []*Node) []*Node {
-		o := newOps(fast, false)
+		o := newOps(false)
 		y := fn(o, in)
 		w := Const(y.Graph(), randTensor(99, -1, 1, y.Shape().Dimensions...))
 		loss := ReduceAllSum(Mul(y, w))
@@ -63,29 +48,6 @@ func valueAndGrads(t *testing.T, fast bool, fn func(o ops, in []*Node) *Node, in
 	return out
 }
 
-// assertClose fails when the tensors differ by more than tol (absolute,
-// relative to the largest magnitude of want).
-func assertClose(t *testing.T, what string, got, want *tensors.Tensor, tol float64) {
-	t.Helper()
-	if !got.Shape().Equal(want.Shape()) {
-		t.Fatalf("%s: shape %s, want %s", what, got.Shape(), want.Shape())
-	}
-	g := tensors.MustCopyFlatData[float32](got)
-	w := tensors.MustCopyFlatData[float32](want)
-	scale := 0.0
-	for _, v := range w {
-		scale = math.Max(scale, math.Abs(float64(v)))
-	}
-	if scale == 0 {
-		scale = 1
-	}
-	for i := range g {
-		if d := math.Abs(float64(g[i] - w[i])); d > tol*scale || math.IsNaN(float64(g[i])) {
-			t.Fatalf("%s: element %d = %g, want %g (scale %g)", what, i, g[i], w[i], scale)
-		}
-	}
-}
-
 func TestIm2colConvMatchesNative(t *testing.T) {
 	cases := []struct {
 		c         convSpec
@@ -105,11 +67,11 @@ func TestIm2colConvMatchesNative(t *testing.T) {
 				t.Run(name, func(t *testing.T) {
 					x := randTensor(1, -1, 1, 3, tc.h, tc.w, tc.cin)
 					w := randTensor(2, -1, 1, tc.c.k, tc.c.k, tc.cin, tc.cout)
-					fast := valueAndGrads(t, true, func(o ops, in []*Node) *Node {
+					fast := valueAndGrads(t, func(o ops, in []*Node) *Node {
 						o.recompute = recompute
 						return Concatenate(o.convLanes(splitBatch(in[0], lanes), in[1], tc.c), 0)
 					}, x, w)
-					ref := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.conv(in[0], in[1], tc.c) }, x, w)
+					ref := valueAndGrads(t, func(_ ops, in []*Node) *Node { return nativeConv(in[0], in[1], tc.c) }, x, w)
 					for i, what := range []string{"output", "dX", "dW"} {
 						assertClose(t, what, fast[i], ref[i], 1e-5)
 					}
@@ -126,7 +88,7 @@ func referenceBatchNorm(y, gamma, beta, residual *Node, relu bool) *Node {
 	mean := ReduceAndKeep(y, ReduceMean, 0, 1, 2)
 	d := Sub(y, mean)
 	variance := ReduceAndKeep(Mul(d, d), ReduceMean, 0, 1, 2)
-	z := Add(Mul(Div(d, Sqrt(AddScalar(variance, bnEpsilon))), Reshape(gamma, 1, 1, 1, c)), Reshape(beta, 1, 1, 1, c))
+	z := Add(Mul(Div(d, Sqrt(AddScalar(variance, nn.Epsilon))), Reshape(gamma, 1, 1, 1, c)), Reshape(beta, 1, 1, 1, c))
 	if residual != nil {
 		z = Add(z, residual)
 	}
@@ -146,11 +108,23 @@ func oneLaneBatchNorm(o ops, y, gamma, beta, residual *Node, relu bool) *Node {
 	return out[0]
 }
 
-// splitBatch cuts x [B, ...] into lanes of consecutive items as unet.split
-// does.
+// splitBatch cuts x [B, ...] into lanes of consecutive items as
+// Layers.Input does.
 func splitBatch(x *Node, lanes int) []*Node {
-	u := unet{lanes: lanes}
-	return u.split(x)
+	b := x.Shape().Dimensions[0]
+	if lanes <= 1 {
+		return []*Node{x}
+	}
+	xs := make([]*Node, lanes)
+	for l := range xs {
+		xs[l] = Slice(x, AxisRange(l*b/lanes, (l+1)*b/lanes))
+	}
+	return xs
+}
+
+// nativeConv is nn.NativeConv with a convSpec.
+func nativeConv(x, w *Node, c convSpec) *Node {
+	return nn.NativeConv(x, w, nn.ConvSpec{Kernel: c.k, Stride: c.stride, Pad: c.pad})
 }
 
 func TestBatchNormTrainGradient(t *testing.T) {
@@ -159,18 +133,15 @@ func TestBatchNormTrainGradient(t *testing.T) {
 	gamma := randTensor(4, 0.5, 1.5, 5)
 	beta := randTensor(5, -0.5, 0.5, 5)
 	r := randTensor(6, -1, 1, dims...)
-	for _, fast := range []bool{true, false} {
+	{
 		for _, relu := range []bool{false, true} {
 			for _, lanes := range []int{1, 2, 3} {
-				if !fast && lanes > 1 {
-					continue
-				}
-				t.Run(fmt.Sprintf("fast=%v_relu=%v_lanes=%d", fast, relu, lanes), func(t *testing.T) {
-					got := valueAndGrads(t, fast, func(o ops, in []*Node) *Node {
+				t.Run(fmt.Sprintf("relu=%v_lanes=%d", relu, lanes), func(t *testing.T) {
+					got := valueAndGrads(t, func(o ops, in []*Node) *Node {
 						out, _ := o.batchNormTrain(splitBatch(in[0], lanes), in[1], in[2], splitBatch(in[3], lanes), relu)
 						return Concatenate(out, 0)
 					}, y, gamma, beta, r)
-					want := valueAndGrads(t, false, func(_ ops, in []*Node) *Node {
+					want := valueAndGrads(t, func(_ ops, in []*Node) *Node {
 						return referenceBatchNorm(in[0], in[1], in[2], in[3], relu)
 					}, y, gamma, beta, r)
 					for i, what := range []string{"output", "dY", "dGamma", "dBeta", "dResidual"} {
@@ -211,10 +182,11 @@ func referenceMaxPool(x *Node) *Node {
 func TestMaxPoolMatchesReference(t *testing.T) {
 	for _, dims := range [][]int{{2, 8, 6, 3}, {2, 7, 5, 3}, {1, 2, 2, 4}, {1, 1, 3, 2}} {
 		t.Run(fmt.Sprint(dims), func(t *testing.T) {
-			// Non-negative input, as after a ReLU; random values have no ties.
-			x := randTensor(7, 0, 1, dims...)
-			got := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.maxPool3x3s2(in[0]) }, x)
-			want := valueAndGrads(t, false, func(_ ops, in []*Node) *Node { return referenceMaxPool(in[0]) }, x)
+			// Values of both signs (contract 3: any real input, padding
+			// -Inf); random values have no ties.
+			x := randTensor(7, -1, 1, dims...)
+			got := valueAndGrads(t, func(o ops, in []*Node) *Node { return o.maxPool3x3s2(in[0]) }, x)
+			want := valueAndGrads(t, func(_ ops, in []*Node) *Node { return referenceMaxPool(in[0]) }, x)
 			assertClose(t, "output", got[0], want[0], 0)
 			assertClose(t, "dX", got[1], want[1], 1e-6)
 		})
@@ -225,31 +197,26 @@ func TestOutputSideConvMatchesNative(t *testing.T) {
 	x := randTensor(14, -1, 1, 2, 6, 8, 6)
 	w := randTensor(15, -1, 1, 3, 3, 6, 3)
 	c := convSpec{k: 3, stride: 1, pad: 1}
-	got := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.outputSideConv(in[0], in[1], c) }, x, w)
-	want := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.conv(in[0], in[1], c) }, x, w)
+	got := valueAndGrads(t, func(o ops, in []*Node) *Node { return o.outputSideConv(in[0], in[1], c) }, x, w)
+	want := valueAndGrads(t, func(_ ops, in []*Node) *Node { return nativeConv(in[0], in[1], c) }, x, w)
 	for i, what := range []string{"output", "dX", "dW"} {
 		assertClose(t, what, got[i], want[i], 1e-5)
 	}
 }
 
-// upConcatConv is upConcatConvLanes on one lane (skip nil for none).
-func (o ops) upConcatConv(low, skip, w *Node, c convSpec) *Node {
-	var skips []*Node
-	if skip != nil {
-		skips = []*Node{skip}
-	}
-	return o.upConcatConvLanes([]*Node{low}, skips, w, c)[0]
+// nativeUpConcatConv is nn.Native's UpConcatConv on one lane.
+func nativeUpConcatConv(low, skip, w *Node) *Node {
+	return nn.NewNative(true).UpConcatConv(nn.Act{Lanes: []*Node{low}}, nn.Act{Lanes: []*Node{skip}}, w).Lanes[0]
 }
 
 func TestDecoderConvMatchesNative(t *testing.T) {
 	low := randTensor(11, -1, 1, 2, 3, 4, 6)
 	skip := randTensor(12, -1, 1, 2, 6, 8, 5)
 	w := randTensor(13, -1, 1, 3, 3, 11, 4)
-	c := convSpec{k: 3, stride: 1, pad: 1}
-	want := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.upConcatConv(in[0], in[1], in[2], c) }, low, skip, w)
+	want := valueAndGrads(t, func(_ ops, in []*Node) *Node { return nativeUpConcatConv(in[0], in[1], in[2]) }, low, skip, w)
 	for _, lanes := range []int{1, 2} {
-		got := valueAndGrads(t, true, func(o ops, in []*Node) *Node {
-			return Concatenate(o.upConcatConvLanes(splitBatch(in[0], lanes), splitBatch(in[1], lanes), in[2], c), 0)
+		got := valueAndGrads(t, func(o ops, in []*Node) *Node {
+			return Concatenate(o.upConcatConvLanes(splitBatch(in[0], lanes), splitBatch(in[1], lanes), in[2]), 0)
 		}, low, skip, w)
 		for i, what := range []string{"output", "dLow", "dSkip", "dW"} {
 			assertClose(t, fmt.Sprintf("lanes %d %s", lanes, what), got[i], want[i], 1e-5)
@@ -278,8 +245,8 @@ func TestOutputSideWins(t *testing.T) {
 
 func TestUpsampleFastMatchesNative(t *testing.T) {
 	x := randTensor(8, -1, 1, 2, 3, 4, 5)
-	got := valueAndGrads(t, true, func(o ops, in []*Node) *Node { return o.upsample2x(in[0]) }, x)
-	want := valueAndGrads(t, false, func(o ops, in []*Node) *Node { return o.upsample2x(in[0]) }, x)
+	got := valueAndGrads(t, func(o ops, in []*Node) *Node { return o.upsample2x(in[0]) }, x)
+	want := valueAndGrads(t, func(_ ops, in []*Node) *Node { return nn.Upsample2x(in[0]) }, x)
 	assertClose(t, "output", got[0], want[0], 0)
 	assertClose(t, "dX", got[1], want[1], 1e-6)
 }

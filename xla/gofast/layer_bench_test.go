@@ -1,4 +1,4 @@
-package xla
+package gofast
 
 import (
 	"testing"
@@ -14,7 +14,7 @@ import (
 // speed.
 func benchForwardBackward(b *testing.B, f func(o ops, in []*Node) *Node, inputs ...*tensors.Tensor) {
 	exec, err := NewExec(goBackend(b), func(in []*Node) []*Node {
-		o := newOps(true, false)
+		o := newOps(false)
 		z := f(o, in)
 		loss := ReduceAllSum(Mul(z, z))
 		if link := o.gradientLink(); link != nil {

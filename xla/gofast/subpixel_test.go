@@ -1,10 +1,12 @@
-package xla
+package gofast
 
 import (
 	"fmt"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+
+	"github.com/covidxray/opacity/xla/nn"
 )
 
 // TestUpConvMatchesNative compares the sub-pixel convolution of the
@@ -20,11 +22,11 @@ func TestUpConvMatchesNative(t *testing.T) {
 		t.Run(fmt.Sprintf("%+v", tc), func(t *testing.T) {
 			x := randTensor(31, -1, 1, tc.b, tc.h, tc.w, tc.cin)
 			w := randTensor(32, -1, 1, 3, 3, tc.cin, tc.cout)
-			got := valueAndGrads(t, true, func(o ops, in []*Node) *Node {
+			got := valueAndGrads(t, func(o ops, in []*Node) *Node {
 				return Concatenate(o.upConv(splitBatch(in[0], tc.lanes), in[1]), 0)
 			}, x, w)
-			want := valueAndGrads(t, false, func(o ops, in []*Node) *Node {
-				return o.conv(o.upsample2x(in[0]), in[1], c)
+			want := valueAndGrads(t, func(_ ops, in []*Node) *Node {
+				return nativeConv(nn.Upsample2x(in[0]), in[1], c)
 			}, x, w)
 			for i, what := range []string{"output", "dX", "dW"} {
 				assertClose(t, what, got[i], want[i], 1e-5)

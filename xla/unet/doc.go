@@ -1,26 +1,45 @@
-// Package xla is the segmentation model of the paper (Tang et al. 2020,
-// section 2.5) in GoMLX: a U-Net with a ResNet-18 encoder, trained with soft
-// Dice plus binary focal loss and Adam, with its training loop (per-epoch
-// metrics, checkpoints, resume), inference and opacity percentages.
+// Package unet is the segmentation model of the paper (Tang et al. 2020,
+// section 2.5) in GoMLX: a U-Net with a ResNet encoder predicting one or
+// more target masks (opacity, lungs), trained with soft Dice plus binary
+// focal loss and Adam, with its training loop (per-epoch metrics, phase
+// timings, an evaluation callback, checkpoints, resume), inference and
+// backend selection. It lives under xla/, the model's home; the model runs on
+// XLA through PJRT or on GoMLX's pure-Go backend.
 //
 // # Model
 //
-// Encoder: torchvision's ResNet-18 (7x7/2 convolution, batch norm, ReLU,
-// 3x3/2 max pool, four stages of two basic blocks with 64, 128, 256 and 512
-// channels). Decoder: the U-Net of the segmentation_models libraries
-// (decoder channels 256, 128, 64, 32, 16; each block upsamples by 2 with
-// nearest neighbours, concatenates the encoder feature of the same scale
-// (layer3, layer2, layer1, the stem before the pool, none), then applies two
-// 3x3 convolution + batch norm + ReLU). Head: a 1x1 convolution to one logit
-// per pixel. With one input channel (grayscale X-rays, the default) the
-// model has 14,321,809 trainable parameters, the PyTorch reference of
-// ../shared/bench/pytorch-unet-r18; HeadKernel 3 gives segmentation_models'
-// 3x3 head (128 more). Layout NHWC; image sides must be multiples of 32.
+// unet.go is the model, read top to bottom. Encoder: torchvision's
+// ResNet-18 (the paper's) or ResNet-34 (7x7/2 convolution, batch norm,
+// ReLU, 3x3/2 max pool, four stages of basic blocks with 64, 128, 256 and
+// 512 channels: 2, 2, 2, 2 blocks or 3, 4, 6, 3). Decoder: the U-Net of the
+// segmentation_models libraries (decoder channels 256, 128, 64, 32, 16;
+// each block upsamples by 2 with nearest neighbours, concatenates the
+// encoder feature of the same scale, then applies two 3x3 convolution +
+// batch norm + ReLU), with optional dropout on each block's output. Head: a
+// convolution to one logit per target. Config.Parameters counts the
+// trainable parameters from the definition; with one input channel, one
+// target and the 1x1 head the ResNet-18 model has the parameters of the
+// PyTorch reference of ../shared/bench/pytorch-unet-r18. Layout NHWC;
+// image sides must be multiples of 32.
+//
+// The model is written against the layer interface of package xla/nn, whose
+// native implementation runs on XLA and whose Go-backend implementation is
+// package xla/gofast (OpsAuto picks by backend). To change the architecture,
+// edit unet.go and Config; the layers need no change.
+//
+// # Targets
+//
+// Config.Targets lists the masks the model predicts (datasets.TargetOpacity,
+// datasets.TargetLungs), one output channel and one sigmoid each; the loss
+// is the sum of the targets' Dice + focal losses, and the metrics of every
+// epoch are reported per target. The paper's model is the opacity target
+// alone.
 //
 // # Backends
 //
 // NewBackend picks the GoMLX backend from its argument or, when that is
-// empty, from the environment variable GOMLX_BACKEND:
+// empty, from the environment variable GOMLX_BACKEND (BackendSpec is the one
+// place that reads it):
 //
 //   - "go" (the default when unset): GoMLX's pure-Go backend, on the CPU,
 //     no cgo. Binaries built with -tags=noxla (make build) contain only it.
@@ -33,46 +52,12 @@
 //     GOMLX_NO_AUTO_INSTALL=1 offline, otherwise go-xla tries to download
 //     a plugin.
 //
-// # Fast paths on the Go backend
-//
-// The Go backend (compute v0.1.2) has no fast convolution, no gradient for
-// max pooling, batch-norm training or Pad, and its element-wise ops are
-// single threaded and memory bound. On it (OpsAuto resolves to OpsFast) the
-// model is built from formulations that suit it:
-//
-//   - convolutions as im2col (k*k strided slices concatenated on the
-//     channel axis, which gives the MatMul operand layout directly) and one
-//     matrix multiplication; layers with fewer output than input channels
-//     (the decoder's first convolutions) on the output side instead (one
-//     MatMul into k*k*Cout columns, then k*k shifted slices summed);
-//   - hand-written gradients for convolutions, batch norm (the full one,
-//     through the batch statistics), max pooling and upsampling (see
-//     customVJP), so the backward pass takes a few passes over the data;
-//   - per-channel sums and transposes of narrow matrices as matrix
-//     multiplications, per-channel broadcasts as block copies;
-//   - matrix multiplications serialised, everything else run in parallel.
-//
-// On XLA (OpsNative) the backend's own convolution (cuDNN on a GPU) and
-// GoMLX's automatic gradients are used.
-//
 // # Training for minutes on a CPU
 //
 // DefaultTrainConfig is the paper's training: a constant Adam 1e-4 and the
 // full augmentation of datasets.DefaultAugment. In the few hundred steps a
-// 2-core CPU affords at 64x64 it leaves the model barely started. On the
-// 40-patient phantom cohort (datasets.WritePhantom, seed s; 48 training
-// images), measured on 2026-11-26 on a 2-core machine, the per-image IoU of
-// the testing images whose truth has opacity (convention (d), opacity eval's
-// iou_d_non_empty_truth) after
-//
-//	opacity train --size 64 --epochs 40 --batch 8 --seed s --lr 1e-3 --lr-schedule cosine --augment flip
-//
-// was 0.722 (seed 1, 14 images, 3 min 12 s), 0.654 (seed 2, 15 images,
-// 3 min 48 s) and 0.708 (seed 3, 18 images); 60 epochs gave 0.717, 0.669
-// and 0.719; on seed 2, the default augmentation gave 0.525, batches of 4
-// gave 0.661, and flips with the default brightness/contrast and noise gave
-// 0.584 (but 0.62 instead of 0.41 on the differently exposed Cohen-like
-// validation images). The same cohort's training images reach 0.85-0.88:
-// the rest of the gap is generalisation from 48 images. This is the smoke
-// preset of package paper.
-package xla
+// 2-core CPU affords at 64x64 it leaves the model barely started; Adam 1e-3
+// decayed along a cosine (ScheduleCosine) with horizontal flips only
+// (datasets.AugmentFlip) trains the same model in minutes. REPRODUCE.md
+// gives the measured IoUs of both recipes and the commands.
+package unet

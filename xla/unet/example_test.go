@@ -1,4 +1,4 @@
-package xla_test
+package unet_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"image"
 
 	"github.com/covidxray/opacity/datasets"
-	"github.com/covidxray/opacity/xla"
+	"github.com/covidxray/opacity/xla/unet"
 )
 
 // ExampleTrain trains the tiny variant of the model for one epoch on four
@@ -28,22 +28,22 @@ func ExampleTrain() {
 			}
 		}
 		set = append(set, &datasets.Prepared{Stem: fmt.Sprint("img", i), Patient: fmt.Sprint("p", i),
-			Size: 64, Image: img, Lung: lung, Opacity: op})
+			Size: 64, Image: img, Masks: map[string]*datasets.Mask{datasets.TargetLungs: lung, datasets.TargetOpacity: op}})
 	}
-	cfg := xla.DefaultTrainConfig()
-	cfg.Model = xla.TinyModelConfig()
+	cfg := unet.DefaultTrainConfig()
+	cfg.Model = unet.TinyConfig()
 	cfg.Size, cfg.Epochs, cfg.Batch = 64, 1, 2
 	cfg.Augment = datasets.NoAugment()
 	cfg.Backend = "go"
-	res, err := xla.Train(context.Background(), cfg, set[:2], set[2:])
+	res, err := unet.Train(context.Background(), cfg, set[:2], set[2:])
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	for _, r := range res.Metrics {
-		fmt.Println(r.Epoch, r.Split, r.Loss > 0, r.IoUPerImage >= 0 && r.IoUPerImage <= 1)
+	for _, r := range res.Records {
+		fmt.Println(r.Epoch, r.Split, r.Target, r.Loss > 0, r.IoUPerImage >= 0 && r.IoUPerImage <= 1)
 	}
 	// Output:
-	// 1 train true true
-	// 1 test true true
+	// 1 train opacity true true
+	// 1 test opacity true true
 }

@@ -1,4 +1,4 @@
-package xla
+package unet
 
 import (
 	"math"
@@ -8,6 +8,8 @@ import (
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/covidxray/opacity/datasets"
 )
 
 // TestModelGradientFiniteDifferences compares the gradient of the training
@@ -16,11 +18,11 @@ import (
 // one variable of each kind of layer (the directional derivative g.u).
 func TestModelGradientFiniteDifferences(t *testing.T) {
 	backend := goBackend(t)
-	cfg := TinyModelConfig()
+	cfg := TinyConfig()
 	store := model.NewStore()
 	store.SetParam(ParamSeed, int64(5))
 	set := syntheticSet(4, 64, 9)
-	set[0].Opacity.Pix[100] = 1 // some truth on every image
+	set[0].Mask(datasets.TargetOpacity).Pix[100] = 1 // some truth on every image
 	images, masks := setTensors(t, set, 64)
 	checks := []struct{ path string }{
 		{"/unet/encoder/conv1/weight"},          // 7x7/2 stem (im2col)
@@ -36,8 +38,8 @@ func TestModelGradientFiniteDifferences(t *testing.T) {
 		{"/unet/head/bias"},
 	}
 	lossFn := func(scope *model.Scope, images, masks *Node) *Node {
-		logits, zero := cfg.Logits(scope.In("unet"), normalizeImages(images), true)
-		return Add(DiceFocalLoss(logits, masks), zero)
+		logits := cfg.Logits(scope.In("unet"), cfg.Layers(backend, true, store), normalizeImages(images))
+		return TrainingLoss(logits, masks)
 	}
 	lossExec, err := model.NewExec(backend, store, func(scope *model.Scope, images, masks *Node) *Node {
 		return lossFn(scope, images, masks)

@@ -1,4 +1,4 @@
-package xla
+package unet
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 // averages, and the inference logits, all from the same initial weights.
 func lanesLossAndGrads(t *testing.T, lanes int, images, masks *tensors.Tensor) (names []string, out []*tensors.Tensor) {
 	t.Helper()
-	cfg := TinyModelConfig()
+	cfg := TinyConfig()
 	cfg.Ops = OpsFast
 	cfg.Lanes = lanes
 	store := model.NewStore()
@@ -23,8 +23,7 @@ func lanesLossAndGrads(t *testing.T, lanes int, images, masks *tensors.Tensor) (
 	// Create the variables first (inference build), so the training
 	// build can list them.
 	infer, err := model.NewExec(goBackend(t), store, func(scope *model.Scope, x *Node) *Node {
-		logits, _ := cfg.Logits(scope.In("unet"), normalizeImages(x), false)
-		return logits
+		return cfg.Logits(scope.In("unet"), cfg.Layers(goBackend(t), false, store), normalizeImages(x))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -34,8 +33,8 @@ func lanesLossAndGrads(t *testing.T, lanes int, images, masks *tensors.Tensor) (
 		t.Fatal(err)
 	}
 	exec, err := model.NewExec(goBackend(t), store, func(scope *model.Scope, x, m *Node) []*Node {
-		logits, zero := cfg.Logits(scope.In("unet"), normalizeImages(x), true)
-		loss := Add(DiceFocalLoss(logits, m), zero)
+		logits := cfg.Logits(scope.In("unet"), cfg.Layers(goBackend(t), true, store), normalizeImages(x))
+		loss := TrainingLoss(logits, m)
 		var vars, stats []*Node
 		names = names[:0]
 		for v := range store.IterVariables() {
@@ -89,28 +88,5 @@ func TestLanesMatchOneLane(t *testing.T) {
 				assertClose(t, names[i], got[i], want[i], 1e-3)
 			}
 		})
-	}
-}
-
-func TestLaneCount(t *testing.T) {
-	cases := []struct {
-		desc                          string
-		procs, requested, batch, want int
-	}{
-		{"Go Portable Compute Backend (parallelism=4)", 2, 0, 8, 2},
-		{"Go Portable Compute Backend (parallelism=32)", 16, 0, 8, maxAutoLanes},
-		{"Go Portable Compute Backend (parallelism=32)", 16, 6, 8, 6},
-		{"Go Portable Compute Backend (parallelism=32)", 16, 6, 4, 4}, // no more lanes than images
-		{"Go Portable Compute Backend (parallelism=2)", 1, 0, 8, 1},   // one core
-		{"Go Portable Compute Backend (parallelism=4)", 8, 4, 8, 3},   // fewer lanes than the pool has slots
-		{"Go Portable Compute Backend (parallelism=-1)", 2, 3, 8, 3},  // unlimited pool
-		{"Go Portable Compute Backend (parallelism=0)", 2, 0, 8, 2},   // no pool: nodes run inline
-		{"XLA", 2, 0, 8, 2},
-	}
-	for _, tc := range cases {
-		if got := lanesFor(tc.desc, tc.procs, tc.requested, tc.batch); got != tc.want {
-			t.Errorf("lanesFor(%q, procs %d, requested %d, batch %d) = %d, want %d",
-				tc.desc, tc.procs, tc.requested, tc.batch, got, tc.want)
-		}
 	}
 }

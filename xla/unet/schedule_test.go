@@ -1,14 +1,11 @@
-package xla
+package unet
 
 import (
 	"context"
-	"image"
 	"math"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/tensors"
-
-	"github.com/covidxray/opacity/datasets"
 )
 
 func TestScheduledRate(t *testing.T) {
@@ -52,11 +49,11 @@ func TestTrainConfigValidateSchedule(t *testing.T) {
 	}
 	a, b := tinyTrainConfig(), tinyTrainConfig()
 	b.LRSchedule = ScheduleConstant
-	if !a.sameRun(b) {
+	if !a.SameRun(b) {
 		t.Error(`schedule "" and "constant" should be the same run`)
 	}
 	b.LRSchedule = ScheduleCosine
-	if a.sameRun(b) {
+	if a.SameRun(b) {
 		t.Error("constant and cosine schedules should be different runs")
 	}
 }
@@ -88,7 +85,7 @@ func TestSetLearningRate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewModel(backend, TinyModelConfig(), 1, 1e-3)
+	m, err := NewModel(backend, TinyConfig(), 1, 1e-3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,14 +94,7 @@ func TestSetLearningRate(t *testing.T) {
 	}
 	set := syntheticSet(2, 64, 1)
 	step := func() {
-		it, err := imagesTensor([]*image.Gray{set[0].Image, set[1].Image}, 64, 1)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mt, err := masksTensor([]*datasets.Mask{set[0].Opacity, set[1].Opacity}, 64)
-		if err != nil {
-			t.Fatal(err)
-		}
+		it, mt := setTensors(t, set, 64)
 		if _, err := m.TrainStep(it, mt); err != nil {
 			t.Fatal(err)
 		}

@@ -1,7 +1,8 @@
-package xla
+package unet
 
 import (
 	"context"
+	"fmt"
 	"image"
 	"math"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/research"
 )
 
 // syntheticSet returns n prepared size x size images: a dark background
@@ -42,7 +44,7 @@ func syntheticSet(n, size int, seed uint64) []*datasets.Prepared {
 			}
 		}
 		out[i] = &datasets.Prepared{Stem: "img" + string(rune('a'+i)), Patient: "p" + string(rune('a'+i/2)),
-			Cohort: "synthetic", Size: size, Image: img, Lung: lung, Opacity: op}
+			Cohort: "synthetic", Size: size, Image: img, Masks: map[string]*datasets.Mask{datasets.TargetLungs: lung, datasets.TargetOpacity: op}}
 	}
 	return out
 }
@@ -52,9 +54,9 @@ func syntheticSet(n, size int, seed uint64) []*datasets.Prepared {
 func setTensors(t *testing.T, set []*datasets.Prepared, size int) (images, masks *tensors.Tensor) {
 	t.Helper()
 	imgs := make([]*image.Gray, len(set))
-	ms := make([]*datasets.Mask, len(set))
+	ms := make([][]*datasets.Mask, len(set))
 	for i, p := range set {
-		imgs[i], ms[i] = p.Image, p.Opacity
+		imgs[i], ms[i] = p.Image, []*datasets.Mask{p.Mask(datasets.TargetOpacity)}
 	}
 	images, err := imagesTensor(imgs, size, 1)
 	if err != nil {
@@ -71,7 +73,7 @@ func setTensors(t *testing.T, set []*datasets.Prepared, size int) (images, masks
 // 64x64 images, no augmentation.
 func tinyTrainConfig() TrainConfig {
 	c := DefaultTrainConfig()
-	c.Model = TinyModelConfig()
+	c.Model = TinyConfig()
 	c.Size = 64
 	c.Epochs = 1
 	c.Batch = 2
@@ -85,14 +87,14 @@ func TestTrainSameSeedSameLosses(t *testing.T) {
 	train, test := syntheticSet(4, 64, 1), syntheticSet(2, 64, 2)
 	cfg := tinyTrainConfig()
 	cfg.Augment = datasets.DefaultAugment() // the augmentation draws must repeat too
-	run := func(seed int64) []EpochMetrics {
+	run := func(seed int64) []research.EpochRecord {
 		c := cfg
 		c.Seed = seed
 		res, err := Train(context.Background(), c, train, test)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return res.Metrics
+		return res.Records
 	}
 	a, b, other := run(7), run(7), run(8)
 	if len(a) != 2 {
@@ -110,12 +112,12 @@ func TestTrainSameSeedSameLosses(t *testing.T) {
 
 func TestOverfitFixedBatch(t *testing.T) {
 	set := syntheticSet(2, 64, 5)
-	m, err := NewModel(goBackend(t), TinyModelConfig(), 3, 3e-3)
+	m, err := NewModel(goBackend(t), TinyConfig(), 3, 3e-3)
 	if err != nil {
 		t.Fatal(err)
 	}
 	imgs := []*image.Gray{set[0].Image, set[1].Image}
-	masks := []*datasets.Mask{set[0].Opacity, set[1].Opacity}
+	masks := [][]*datasets.Mask{{set[0].Mask(datasets.TargetOpacity)}, {set[1].Mask(datasets.TargetOpacity)}}
 	var losses []float64
 	for step := 0; step < 15; step++ {
 		it, _ := imagesTensor(imgs, 64, 1)
@@ -135,8 +137,17 @@ func TestOverfitFixedBatch(t *testing.T) {
 }
 
 func TestTrainResumeMatchesUninterrupted(t *testing.T) {
+	for _, dropout := range []float64{0, 0.2} {
+		t.Run(fmt.Sprintf("dropout=%g", dropout), func(t *testing.T) { testResume(t, dropout) })
+	}
+}
+
+// testResume trains 1 epoch, resumes to 2, and compares with 2 epochs in
+// one go; with dropout the random generator's state must resume too.
+func testResume(t *testing.T, dropout float64) {
 	train, test := syntheticSet(4, 64, 11), syntheticSet(2, 64, 12)
 	cfg := tinyTrainConfig()
+	cfg.Model.Dropout = dropout
 	cfg.Epochs = 2
 	dir := t.TempDir()
 	cfg.Dir = dir
@@ -158,12 +169,12 @@ func TestTrainResumeMatchesUninterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(resumed.Metrics) != len(ref.Metrics) {
-		t.Fatalf("resumed run has %d rows, uninterrupted %d", len(resumed.Metrics), len(ref.Metrics))
+	if len(resumed.Records) != len(ref.Records) {
+		t.Fatalf("resumed run has %d rows, uninterrupted %d", len(resumed.Records), len(ref.Records))
 	}
-	for i := range ref.Metrics {
-		if resumed.Metrics[i] != ref.Metrics[i] {
-			t.Errorf("row %d: resumed %+v, uninterrupted %+v", i, resumed.Metrics[i], ref.Metrics[i])
+	for i := range ref.Records {
+		if resumed.Records[i] != ref.Records[i] {
+			t.Errorf("row %d: resumed %+v, uninterrupted %+v", i, resumed.Records[i], ref.Records[i])
 		}
 	}
 	csv, err := os.ReadFile(filepath.Join(dir, MetricsFile))
@@ -171,7 +182,7 @@ func TestTrainResumeMatchesUninterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(csv)), "\n")
-	if lines[0] != "epoch,split,loss,iou_soft_pooled,iou_per_image,f1" || len(lines) != 5 {
+	if lines[0] != "epoch,split,target,loss,iou_soft_pooled,iou_per_image,f1" || len(lines) != 5 || !strings.HasPrefix(lines[1], "1,train,opacity,") {
 		t.Errorf("metrics.csv = %q, want the header and 4 rows", csv)
 	}
 	files, _ := listCheckpoints(filepath.Join(dir, CheckpointsDir))
@@ -208,7 +219,7 @@ func TestTrainNaNSavesState(t *testing.T) {
 }
 
 func TestCheckpointRoundTripAndCorruption(t *testing.T) {
-	m, err := NewModel(goBackend(t), TinyModelConfig(), 1, DefaultLearningRate)
+	m, err := NewModel(goBackend(t), TinyConfig(), 1, DefaultLearningRate)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +237,7 @@ func TestCheckpointRoundTripAndCorruption(t *testing.T) {
 	if c.Meta.Epoch != 3 {
 		t.Errorf("epoch = %d, want 3", c.Meta.Epoch)
 	}
-	m2, _ := NewModel(goBackend(t), TinyModelConfig(), 99, DefaultLearningRate)
+	m2, _ := NewModel(goBackend(t), TinyConfig(), 99, DefaultLearningRate)
 	if err := m2.Restore(c); err != nil {
 		t.Fatal(err)
 	}

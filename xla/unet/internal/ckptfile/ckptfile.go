@@ -1,4 +1,4 @@
-// Package ckptfile is the on-disk format of package xla's checkpoints: a
+// Package ckptfile is the on-disk format of package unet's checkpoints: a
 // magic line, the length of a JSON header (8 bytes, little endian), the
 // header, then the variables' raw bytes, guarded by a CRC-32. It knows
 // nothing of tensors, so that it can be fuzzed quickly.
@@ -44,12 +44,13 @@ type header struct {
 }
 
 // ElementSize returns the bytes per element of the dtypes a checkpoint may
-// hold (float32 = 11 and int64 = 5 in GoMLX's numbering), 0 for others.
+// hold (float32 = 11, int64 = 5 and uint64 = 9, the random generator's
+// state, in GoMLX's numbering), 0 for others.
 func ElementSize(dtype int32) int {
 	switch dtype {
 	case 11: // Float32
 		return 4
-	case 5: // Int64
+	case 5, 9: // Int64, Uint64
 		return 8
 	}
 	return 0

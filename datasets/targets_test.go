@@ -1,0 +1,69 @@
+package datasets
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseTargets(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+		err  string
+	}{
+		{"opacity", []string{"opacity"}, ""},
+		{" lungs , opacity ", []string{"lungs", "opacity"}, ""},
+		{"opacity,lungs", []string{"opacity", "lungs"}, ""},
+		{"", nil, "no target"},
+		{",", nil, "no target"},
+		{"heart", nil, `"heart"`},
+		{"lungs,lungs", nil, "twice"},
+	}
+	for _, tc := range tests {
+		got, err := ParseTargets(tc.in)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: err %v, want %q", tc.in, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%q: %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+func TestFramingFor(t *testing.T) {
+	for _, tc := range []struct {
+		targets []string
+		want    Framing
+	}{
+		{[]string{TargetOpacity}, FrameLungCrop},
+		{[]string{TargetLungs}, FrameWhole},
+		{[]string{TargetLungs, TargetOpacity}, FrameWhole},
+	} {
+		if got := FramingFor(tc.targets); got != tc.want {
+			t.Errorf("%v: %s, want %s", tc.targets, got, tc.want)
+		}
+	}
+}
+
+func TestSampleMaskAndBothLungs(t *testing.T) {
+	right, left := maskFrom(2, 1, "#."), maskFrom(2, 1, ".#")
+	lung, op := maskFrom(2, 1, "##"), maskFrom(2, 1, "#.")
+	s := &Sample{Lung: lung, Opacity: op, Classes: map[string]*Mask{LabelRightLung: right, "Heart": op}}
+	if s.Mask(TargetLungs) != lung || s.Mask(TargetOpacity) != op || s.Mask("Heart") != op || s.Mask("x") != nil {
+		t.Error("Mask does not return the named masks")
+	}
+	if s.BothLungs() {
+		t.Error("only a right lung: BothLungs true")
+	}
+	s.Classes[LabelLeftLung] = NewMask(2, 1)
+	if s.BothLungs() {
+		t.Error("empty left lung: BothLungs true")
+	}
+	s.Classes[ClassLeftLung] = left // cxr-seg naming counts too
+	if !s.BothLungs() {
+		t.Error("right_lung and Left Lung: BothLungs false")
+	}
+}

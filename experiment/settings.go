@@ -1,0 +1,562 @@
+package experiment
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/xla/unet"
+)
+
+// Settings are everything that decides what an experiment computes and
+// where it writes: the data, the split, the model, its training, and the
+// folders. Start from a preset (Preset, or FromEnv for the environment),
+// change fields, and Load the study; the same settings give the same run
+// folder and the same numbers on the same backend, from a notebook or from
+// the command line.
+type Settings struct {
+	// Preset names the preset the settings started from (tiny, smoke,
+	// full); it documents them and names the default synthetic cohort.
+	Preset string
+
+	// Data is the data folder; empty means the synthetic cohort of the
+	// Phantom options, generated into Cache on first use.
+	Data string
+	// Phantom sizes the synthetic cohort used when Data is empty.
+	Phantom datasets.PhantomOptions
+	// Cohort is the cohort the model is trained and tested on: empty picks
+	// covid-ar when its annotations carry images (the paper's), otherwise
+	// cxr-seg (real X-rays with radiologists' masks).
+	Cohort string
+	// Targets are the masks the model predicts (datasets.TargetOpacity, the
+	// paper's, and/or datasets.TargetLungs). With lungs among them the
+	// model sees whole images; otherwise the paper's lung crop
+	// (datasets.FramingFor).
+	Targets []string
+	// TestFraction is the share of the images held out for testing, by
+	// patient (the paper's 7:3 is 0.3).
+	TestFraction float64
+	// Seed seeds everything: the synthetic cohort, the split, the weights,
+	// the shuffling, the augmentation, dropout and the bootstrap.
+	Seed int64
+
+	// Encoder is the U-Net's encoder: resnet18 (the paper's) or resnet34.
+	Encoder string
+	// Tiny narrows the model to 8 channels in the stem and decoder channels
+	// 32, 16, 16, 8, 8 (unet.TinyConfig): same layout, for tests and quick
+	// experiments.
+	Tiny bool
+	// Channels is the number of input channels (1: grayscale; 3: the gray
+	// level repeated, ImageNet-style).
+	Channels int
+	// HeadKernel is the segmentation head's kernel: 1 (the PyTorch
+	// reference) or 3 (segmentation_models').
+	HeadKernel int
+	// Dropout is the dropout probability on the output of each decoder
+	// block (0: none, the paper's).
+	Dropout float64
+
+	// InputSize is the side of the model input (a multiple of 32; the
+	// paper's 320).
+	InputSize int
+	// Epochs, Batch: training epochs and images per step.
+	Epochs, Batch int
+	// LearningRate is Adam's; LRSchedule constant (the paper's) or cosine.
+	LearningRate float64
+	LRSchedule   string
+	// Augment names the training augmentation (datasets.NamedAugment:
+	// default, the paper's kinds; flip; none).
+	Augment string
+	// EvalEvery evaluates the model every N epochs (and after the last);
+	// 1 evaluates after every epoch, as Figure 2 needs.
+	EvalEvery int
+	// Backend is the GoMLX backend spec (go, xla:cuda, ...); empty means
+	// GOMLX_BACKEND, or the Go backend (unet.BackendSpec).
+	Backend string
+
+	// Bootstrap is the number of resamples of each bootstrap interval.
+	Bootstrap int
+
+	// Repo is the repository root, the base of relative paths and of the
+	// default folders ("" when the program runs outside the repository:
+	// the current directory is used).
+	Repo string
+	// Cache holds generated synthetic cohorts; Runs the run folders;
+	// Figures the figures and tables of the paper's notebooks.
+	Cache, Runs, Figures string
+	// CohenModelScores is the CSV of Cohen et al.'s model outputs that
+	// Figure 4 reads (empty: datasets.CohenModelScoresFile in the data
+	// folder).
+	CohenModelScores string
+}
+
+// Environment variables read by FromEnv.
+const (
+	EnvData        = "OPACITY_DATA"         // data folder; empty: a synthetic cohort generated into the cache
+	EnvSize        = "OPACITY_SIZE"         // preset: tiny, smoke (default) or full
+	EnvFigures     = "OPACITY_FIGURES"      // where figures and tables go; default <repo>/figures
+	EnvRuns        = "OPACITY_RUNS"         // where run folders go; default <cache>/runs
+	EnvCache       = "OPACITY_CACHE"        // cache folder (synthetic cohorts, runs); default <repo>/.cache
+	EnvSeed        = "OPACITY_SEED"         // seed of everything; default 1
+	EnvEpochs      = "OPACITY_EPOCHS"       // overrides the preset's epochs
+	EnvInputSize   = "OPACITY_INPUT_SIZE"   // overrides the preset's model input side (a multiple of 32)
+	EnvBatch       = "OPACITY_BATCH"        // overrides the preset's batch size
+	EnvLR          = "OPACITY_LR"           // overrides the preset's Adam learning rate
+	EnvSchedule    = "OPACITY_LR_SCHEDULE"  // overrides the preset's learning-rate schedule: constant or cosine
+	EnvAugment     = "OPACITY_AUGMENT"      // overrides the preset's augmentation: default, flip or none
+	EnvTargets     = "OPACITY_TARGETS"      // targets, e.g. lungs,opacity; default opacity
+	EnvEncoder     = "OPACITY_ENCODER"      // resnet18 (default) or resnet34
+	EnvDropout     = "OPACITY_DROPOUT"      // decoder dropout probability; default 0
+	EnvEvalEvery   = "OPACITY_EVAL_EVERY"   // evaluate every N epochs; default 1
+	EnvCohort      = "OPACITY_COHORT"       // the cohort trained on; default: covid-ar with images, else cxr-seg
+	EnvCohenScores = "OPACITY_COHEN_SCORES" // CSV of Cohen et al.'s model scores for Figure 4
+)
+
+// Preset names.
+const (
+	PresetTiny    = "tiny"
+	PresetSmoke   = "smoke"
+	PresetFull    = "full"
+	DefaultPreset = PresetSmoke
+)
+
+// Preset returns the settings of a named size of the whole reproduction,
+// with the default folders (relative to the repository, see WithRepo):
+//
+//   - tiny: the smallest run that goes through every code path (make
+//     test): 24 synthetic patients, 32 px, the tiny model, 2 epochs.
+//   - smoke: minutes on a 2-core CPU (make reproduce's default): 64 px,
+//     40 epochs of 8, Adam 1e-3 decayed along a cosine, horizontal flips.
+//   - full: the paper's 320x320, 50 epochs of 8, constant Adam 1e-4, the
+//     paper's augmentation (a GPU).
+func Preset(name string) (Settings, error) {
+	s := Settings{Preset: name, Targets: []string{datasets.TargetOpacity}, TestFraction: 0.3, Seed: 1,
+		Encoder: unet.EncoderResNet18, Channels: 1, HeadKernel: 1, EvalEvery: 1, Bootstrap: 2000}
+	switch name {
+	case PresetTiny:
+		s.Phantom = datasets.PhantomOptions{Patients: 24, Size: 64, CohenImages: 6}
+		s.InputSize, s.Epochs, s.Batch, s.Tiny, s.LearningRate = 32, 2, 4, true, 1e-3
+		s.LRSchedule, s.Augment, s.Bootstrap = unet.ScheduleConstant, datasets.AugmentDefault, 200
+	case PresetSmoke:
+		s.Phantom = datasets.PhantomOptions{Patients: 40, Size: 256, CohenImages: 20}
+		s.InputSize, s.Epochs, s.Batch, s.LearningRate = 64, 40, 8, 1e-3
+		s.LRSchedule, s.Augment = unet.ScheduleCosine, datasets.AugmentFlip
+	case PresetFull:
+		s.Phantom = datasets.PhantomOptions{Patients: 105, Size: 512, CohenImages: 25}
+		s.InputSize, s.Epochs, s.Batch, s.LearningRate = datasets.PaperSize, 50, 8, 1e-4
+		s.LRSchedule, s.Augment = unet.ScheduleConstant, datasets.AugmentDefault
+	default:
+		return Settings{}, fmt.Errorf("preset %q: want %s, %s or %s", name, PresetTiny, PresetSmoke, PresetFull)
+	}
+	return s, nil
+}
+
+// WithRepo sets the repository root and the default folders under it:
+// the cache .cache, the runs .cache/runs, the figures figures.
+func (s Settings) WithRepo(repo string) Settings {
+	s.Repo = repo
+	s.Cache = filepath.Join(repo, ".cache")
+	s.Runs = filepath.Join(s.Cache, "runs")
+	s.Figures = filepath.Join(repo, "figures")
+	return s
+}
+
+// FromEnv returns the settings of the environment (see the Env constants):
+// the preset of OPACITY_SIZE with the overrides of the other variables, and
+// the folders relative to the repository that holds the current directory
+// (the current directory outside one). Relative paths in the variables are
+// relative to that root.
+func FromEnv() (Settings, error) {
+	repo, err := FindRepo()
+	if err != nil {
+		if repo, err = os.Getwd(); err != nil {
+			return Settings{}, err
+		}
+		repo = ""
+	}
+	return settingsFrom(repo, os.Getenv)
+}
+
+// settingsFrom builds the settings of repo from the variables getenv gives.
+func settingsFrom(repo string, getenv func(string) string) (Settings, error) {
+	name := strings.TrimSpace(getenv(EnvSize))
+	if name == "" {
+		name = DefaultPreset
+	}
+	s, err := Preset(name)
+	if err != nil {
+		return Settings{}, fmt.Errorf("%s: %w", EnvSize, err)
+	}
+	base := repo
+	if base == "" {
+		if base, err = os.Getwd(); err != nil {
+			return Settings{}, err
+		}
+	}
+	s = s.WithRepo(base)
+	s.Repo = repo
+	ints := []struct {
+		env string
+		dst *int
+	}{{EnvEpochs, &s.Epochs}, {EnvInputSize, &s.InputSize}, {EnvBatch, &s.Batch}, {EnvEvalEvery, &s.EvalEvery}}
+	for _, o := range ints {
+		if v := strings.TrimSpace(getenv(o.env)); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return Settings{}, fmt.Errorf("%s=%q: want an integer", o.env, v)
+			}
+			*o.dst = n
+		}
+	}
+	floats := []struct {
+		env string
+		dst *float64
+	}{{EnvLR, &s.LearningRate}, {EnvDropout, &s.Dropout}}
+	for _, o := range floats {
+		if v := strings.TrimSpace(getenv(o.env)); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				return Settings{}, fmt.Errorf("%s=%q: want a number", o.env, v)
+			}
+			*o.dst = f
+		}
+	}
+	strs := []struct {
+		env string
+		dst *string
+	}{{EnvSchedule, &s.LRSchedule}, {EnvAugment, &s.Augment}, {EnvEncoder, &s.Encoder}, {EnvCohort, &s.Cohort}}
+	for _, o := range strs {
+		if v := strings.TrimSpace(getenv(o.env)); v != "" {
+			*o.dst = v
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvTargets)); v != "" {
+		if s.Targets, err = datasets.ParseTargets(v); err != nil {
+			return Settings{}, fmt.Errorf("%s: %w", EnvTargets, err)
+		}
+	}
+	if v := strings.TrimSpace(getenv(EnvSeed)); v != "" {
+		if s.Seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+			return Settings{}, fmt.Errorf("%s=%q: want an integer", EnvSeed, v)
+		}
+	}
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return filepath.Clean(p)
+		}
+		return filepath.Join(base, p)
+	}
+	if v := getenv(EnvCache); v != "" {
+		s.Cache = abs(v)
+		s.Runs = filepath.Join(s.Cache, "runs")
+	}
+	for _, o := range []struct {
+		env string
+		dst *string
+	}{{EnvData, &s.Data}, {EnvFigures, &s.Figures}, {EnvRuns, &s.Runs}, {EnvCohenScores, &s.CohenModelScores}} {
+		if v := getenv(o.env); v != "" {
+			*o.dst = abs(v)
+		}
+	}
+	s.Backend = getenv("GOMLX_BACKEND")
+	if err := s.Validate(); err != nil {
+		return Settings{}, envError(err)
+	}
+	return s, nil
+}
+
+// envError names, in a Validate error, the environment variable that sets
+// the field.
+func envError(err error) error {
+	msg := err.Error()
+	for field, env := range map[string]string{"InputSize": EnvInputSize, "Epochs": EnvEpochs, "Batch": EnvBatch, "EvalEvery": EnvEvalEvery,
+		"LearningRate": EnvLR, "Cohort": EnvCohort, "LRSchedule": EnvSchedule, "Augment": EnvAugment, "Targets": EnvTargets} {
+		if strings.HasPrefix(msg, field+" ") || strings.HasPrefix(msg, field+":") {
+			return fmt.Errorf("%s%s", env, strings.TrimPrefix(msg, field))
+		}
+	}
+	return err
+}
+
+// Validate reports the first setting out of its domain, naming the field.
+func (s Settings) Validate() error {
+	switch {
+	case s.InputSize < 32 || s.InputSize%32 != 0:
+		return fmt.Errorf("InputSize %d: the U-Net halves the input 5 times, want a positive multiple of 32", s.InputSize)
+	case s.Epochs < 1:
+		return fmt.Errorf("Epochs %d: want at least 1", s.Epochs)
+	case s.Batch < 1:
+		return fmt.Errorf("Batch %d: want at least 1", s.Batch)
+	case s.EvalEvery < 1:
+		return fmt.Errorf("EvalEvery %d: want at least 1", s.EvalEvery)
+	case !(s.LearningRate > 0 && s.LearningRate <= 1):
+		return fmt.Errorf("LearningRate %g: want a value in (0, 1]", s.LearningRate)
+	case !(s.TestFraction > 0 && s.TestFraction < 1):
+		return fmt.Errorf("TestFraction %g: want a value in (0, 1)", s.TestFraction)
+	case s.Bootstrap < 1:
+		return fmt.Errorf("Bootstrap %d: want at least 1 resample", s.Bootstrap)
+	case s.Cohort != "" && s.Cohort != datasets.CohortCovidAR && s.Cohort != datasets.CohortCXRSeg:
+		return fmt.Errorf("Cohort %q: want %s, %s or empty (automatic)", s.Cohort, datasets.CohortCovidAR, datasets.CohortCXRSeg)
+	case s.Data == "" && s.Phantom.Patients < 1:
+		return errors.New("no Data folder and no synthetic cohort (Phantom.Patients is 0)")
+	}
+	if err := unet.CheckSchedule(s.LRSchedule); err != nil {
+		return fmt.Errorf("LRSchedule: %w", err)
+	}
+	if _, err := datasets.NamedAugment(s.Augment); err != nil {
+		return fmt.Errorf("Augment: %w", err)
+	}
+	if err := datasets.CheckTargets(s.Targets); err != nil {
+		return fmt.Errorf("Targets: %w", err)
+	}
+	if err := s.ModelConfig().Validate(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// ModelConfig returns the U-Net of the settings.
+func (s Settings) ModelConfig() unet.Config {
+	c := unet.DefaultConfig()
+	if s.Tiny {
+		c = unet.TinyConfig()
+	}
+	c.Encoder, c.InChannels, c.HeadKernel, c.Dropout = s.Encoder, s.Channels, s.HeadKernel, s.Dropout
+	c.Targets = append([]string(nil), s.Targets...)
+	return c
+}
+
+// TrainConfig returns the training of the settings (package unet), without
+// its folder and callbacks.
+func (s Settings) TrainConfig() (unet.TrainConfig, error) {
+	aug, err := datasets.NamedAugment(s.Augment)
+	if err != nil {
+		return unet.TrainConfig{}, err
+	}
+	cfg := unet.DefaultTrainConfig()
+	cfg.Model = s.ModelConfig()
+	cfg.Size, cfg.Epochs, cfg.Batch, cfg.Seed, cfg.LearningRate = s.InputSize, s.Epochs, s.Batch, s.Seed, s.LearningRate
+	cfg.LRSchedule, cfg.Augment, cfg.EvalEvery, cfg.Backend = s.LRSchedule, aug, s.EvalEvery, s.Backend
+	if cfg.LRSchedule == unet.ScheduleConstant {
+		cfg.LRSchedule = ""
+	}
+	return cfg, nil
+}
+
+// Framing returns how the model's input is framed (datasets.FramingFor).
+func (s Settings) Framing() datasets.Framing { return datasets.FramingFor(s.Targets) }
+
+// Default reports whether the data folder is the generated synthetic
+// cohort (Data empty).
+func (s Settings) Default() bool { return s.Data == "" }
+
+// DataDir returns the data folder: Data, or the folder of the default
+// synthetic cohort in the cache, named after its options.
+func (s Settings) DataDir() string {
+	if s.Data != "" {
+		return s.Data
+	}
+	p := s.Phantom
+	return filepath.Join(s.Cache, "phantom", fmt.Sprintf("%s-p%d-px%d-c%d-seed%d", s.Preset, p.Patients, p.Size, p.CohenImages, s.Seed))
+}
+
+// Synthetic reports whether the data folder holds a synthetic cohort (its
+// SYNTHETIC marker), or will once EnsureData has generated it.
+func (s Settings) Synthetic() bool {
+	return s.Default() || datasets.IsSynthetic(s.DataDir())
+}
+
+// DataKey names the data folder in run folders: "phantom-<options>" for
+// the default synthetic cohort, otherwise the folder's base name and a
+// short hash of its absolute path.
+func (s Settings) DataKey() string {
+	if s.Default() {
+		return filepath.Base(s.DataDir())
+	}
+	abs, err := filepath.Abs(s.Data)
+	if err != nil {
+		abs = s.Data
+	}
+	h := sha256.Sum256([]byte(abs))
+	return filepath.Base(abs) + "-" + hex.EncodeToString(h[:4])
+}
+
+// CohenScoresPath returns the CSV Figure 4 reads: CohenModelScores, or
+// datasets.CohenModelScoresFile in the data folder.
+func (s Settings) CohenScoresPath() string {
+	if s.CohenModelScores != "" {
+		return s.CohenModelScores
+	}
+	return filepath.Join(s.DataDir(), datasets.CohenModelScoresFile)
+}
+
+// RunKey is what identifies a run: the data, the cohort and split, and the
+// training configuration. Two runs with equal keys (Same) have the same
+// weights and numbers on the same backend.
+type RunKey struct {
+	Data         string           `json:"data"` // DataKey
+	Cohort       string           `json:"cohort"`
+	Targets      []string         `json:"targets"`
+	Framing      datasets.Framing `json:"framing"`
+	TestFraction float64          `json:"test_fraction"`
+	Train        unet.TrainConfig `json:"train"`
+}
+
+// Key returns the run key of the settings for a study trained on cohort.
+func (s Settings) Key(cohort string) (RunKey, error) {
+	cfg, err := s.TrainConfig()
+	if err != nil {
+		return RunKey{}, err
+	}
+	cfg.Backend = "" // the backend does not identify a run
+	return RunKey{Data: s.DataKey(), Cohort: cohort, Targets: append([]string(nil), s.Targets...), Framing: s.Framing(),
+		TestFraction: s.TestFraction, Train: cfg}, nil
+}
+
+// Same is the one rule that decides whether two runs are the same: the
+// same data, cohort, targets, framing and test fraction, the same number of
+// epochs and evaluation interval, and training configurations that
+// unet.TrainConfig.SameRun accepts (everything that decides the weights).
+func (k RunKey) Same(o RunKey) bool {
+	return k.Data == o.Data && k.Cohort == o.Cohort && strings.Join(k.Targets, ",") == strings.Join(o.Targets, ",") &&
+		k.Framing == o.Framing && k.TestFraction == o.TestFraction && k.Train.Epochs == o.Train.Epochs &&
+		max(k.Train.EvalEvery, 1) == max(o.Train.EvalEvery, 1) && k.Train.SameRun(o.Train)
+}
+
+// hash is a short hash of the key's canonical JSON.
+func (k RunKey) hash() string {
+	b, _ := json.Marshal(k)
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:4])
+}
+
+// Dir returns the run folder of the key under runs: readable settings and
+// a hash of the key, so the same settings give the same folder.
+func (k RunKey) Dir(runs string) string {
+	m := k.Train.Model
+	enc := m.Encoder
+	if m.Width != unet.DefaultConfig().Width {
+		enc += fmt.Sprintf("-w%d", m.Width)
+	}
+	name := fmt.Sprintf("%s-%s-%s-%s-%dpx-e%d-seed%d-%s", k.Data, k.Cohort, strings.Join(k.Targets, "+"), enc,
+		k.Train.Size, k.Train.Epochs, k.Train.Seed, k.hash())
+	return filepath.Join(runs, name)
+}
+
+// Markdown describes the settings for the top of a notebook, saying loudly
+// when the data are synthetic.
+func (s Settings) Markdown() string {
+	var b strings.Builder
+	if s.Synthetic() {
+		b.WriteString("**⚠ SYNTHETIC DATA.** Every number and figure below comes from a synthetic (phantom) cohort made by `datasets.WritePhantom`, " +
+			"not from patients. It shows that the pipeline runs and what it computes; it says nothing about the paper's claims. " +
+			"Set `OPACITY_DATA` (or `Settings.Data`) to a real data folder (`make data`) to reproduce the paper.\n\n")
+	} else {
+		b.WriteString("**Real data** from `" + s.DataDir() + "`.\n\n")
+	}
+	backend := unet.BackendSpec(s.Backend)
+	model := s.Encoder
+	if s.Tiny {
+		model += " (tiny)"
+	}
+	if s.Dropout > 0 {
+		model += fmt.Sprintf(", decoder dropout %g", s.Dropout)
+	}
+	fmt.Fprintf(&b, "| setting | value |\n|---|---|\n")
+	fmt.Fprintf(&b, "| data | `%s`%s |\n", s.DataDir(), map[bool]string{true: " (default: generated synthetic cohort)", false: ""}[s.Default()])
+	fmt.Fprintf(&b, "| preset | `%s` |\n", s.Preset)
+	fmt.Fprintf(&b, "| targets | %s (input: %s) |\n", strings.Join(s.Targets, ", "), s.Framing())
+	fmt.Fprintf(&b, "| model | U-Net, %s encoder, %d parameters |\n", model, s.ModelConfig().Parameters())
+	fmt.Fprintf(&b, "| training | input %d×%d, %d epochs, batch %d, Adam learning rate %g (%s schedule), augmentation %s |\n",
+		s.InputSize, s.InputSize, s.Epochs, s.Batch, s.LearningRate, scheduleName(s.LRSchedule), s.Augment)
+	if s.Default() {
+		fmt.Fprintf(&b, "| synthetic cohort | %d patients, %d px images, %d Cohen-like images |\n", s.Phantom.Patients, s.Phantom.Size, s.Phantom.CohenImages)
+	}
+	fmt.Fprintf(&b, "| seed | %d |\n| bootstrap | %d resamples |\n", s.Seed, s.Bootstrap)
+	fmt.Fprintf(&b, "| figures | `%s` |\n| runs | `%s` |\n| backend | `%s` |\n", s.Figures, s.Runs, backend)
+	return b.String()
+}
+
+// scheduleName spells out the empty schedule.
+func scheduleName(s string) string {
+	if s == "" {
+		return unet.ScheduleConstant
+	}
+	return s
+}
+
+// phantomStamp is written beside a generated synthetic cohort once it is
+// complete; its content is the options that made it and the generator's
+// version.
+const phantomStamp = "experiment-phantom-complete"
+
+// phantomOptions returns the options of the default synthetic cohort.
+func (s Settings) phantomOptions() datasets.PhantomOptions {
+	opt := s.Phantom
+	opt.Seed = s.Seed
+	return opt
+}
+
+// EnsureData makes sure the data folder exists: for the default synthetic
+// cohort it generates it (datasets.WritePhantom) unless a complete one with
+// the same options and generator version is there. It returns whether it
+// generated it.
+func (s Settings) EnsureData() (generated bool, err error) {
+	dir := s.DataDir()
+	if !s.Default() {
+		st, err := os.Stat(dir)
+		if err != nil {
+			return false, fmt.Errorf("data folder: %w", err)
+		}
+		if !st.IsDir() {
+			return false, fmt.Errorf("data folder %s: not a folder", dir)
+		}
+		return false, nil
+	}
+	opt := s.phantomOptions()
+	want := fmt.Sprintf("%+v version %d\n", opt, datasets.PhantomVersion)
+	stamp := filepath.Join(dir, phantomStamp)
+	if b, err := os.ReadFile(stamp); err == nil && string(b) == want {
+		return false, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false, err
+	}
+	os.Remove(stamp)
+	if _, err := datasets.WritePhantom(dir, opt); err != nil {
+		return false, fmt.Errorf("synthetic cohort: %w", err)
+	}
+	if err := datasets.WriteFileAtomic(stamp, []byte(want), 0o644); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// FindRepo returns the repository root: the nearest folder at or above the
+// current directory whose go.mod declares this module.
+func FindRepo() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := dir; ; d = filepath.Dir(d) {
+		b, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil && strings.Contains(string(b), "module github.com/covidxray/opacity\n") {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New(dir + ": not inside the github.com/covidxray/opacity repository (no go.mod of it above)")
+		}
+	}
+}
+
+// finite reports whether v is a finite number.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -1,0 +1,324 @@
+package experiment
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/research"
+)
+
+// Subsets of the study's images (research's subset names).
+const (
+	SubsetTrain      = research.SubsetTrain
+	SubsetTest       = research.SubsetTest
+	SubsetValidation = research.SubsetValidation
+)
+
+// Item is one X-ray as the model sees it: framed (lung-cropped or whole,
+// see Settings.Framing) and resized, with its manual masks and, once the
+// model has run, its predicted probabilities.
+type Item struct {
+	Cohort  string // datasets.CohortCovidAR, CohortCohen or CohortCXRSeg
+	File    string // annotation file (covid-ar, cohen) or image file (cxr-seg)
+	Stem    string
+	Patient string
+	Subset  string // SubsetTrain, SubsetTest or SubsetValidation
+
+	// Input is the model input (InputSize x InputSize) with the manual
+	// target masks framed and resized the same way.
+	Input *datasets.Prepared
+	// ManualPct is the opacity percentage of the manual masks on the
+	// image's own pixel grid (the definition), NaN when the lungs are empty.
+	ManualPct float64
+	// Prob holds the predicted probability of every pixel of Input
+	// (row-major) by target; nil until the model has run (EnsureModel).
+	Prob map[string][]float32
+}
+
+// Opaque reports whether the manual opacity mask of the model input is not
+// empty.
+func (it *Item) Opaque() bool { return !it.Input.Mask(datasets.TargetOpacity).Empty() }
+
+// Key names the item in prediction caches: cohort/stem.
+func (it *Item) Key() string { return it.Cohort + "/" + it.Stem }
+
+// Study is the data of an experiment, read once: the cohorts' counts, the
+// manual opacity percentages with the clinical outcomes, and the images the
+// model is trained, tested and validated on, with the patient split.
+type Study struct {
+	Settings  Settings
+	Synthetic bool
+
+	// TrainCohort is the cohort the model is trained and tested on
+	// (Settings.Cohort, or the automatic choice: covid-ar when its
+	// annotations carry images, otherwise cxr-seg when it has images); ""
+	// when no cohort has images: no model then.
+	TrainCohort string
+	// Items are the images with pixels of TrainCohort (subsets train and
+	// test, in file order), then those of cohen/ (subset validation).
+	Items []*Item
+	// Split is the patient-grouped train/test split of the TrainCohort
+	// items (indices into SplitItems, which are Items[:len(SplitItems)]).
+	Split      research.Split
+	SplitItems []research.SplitItem
+	// HeldOut lists the cxr-seg images kept out of training and testing
+	// because the paper's authors annotated them too (cohen/): they are
+	// validation images, and the agreement of the two annotations.
+	HeldOut []string
+
+	// Severity holds the manual opacity percentage of every covid-ar
+	// annotation with lungs, with its patient's outcomes (nil without a
+	// clinical row). It needs no image.
+	Severity []research.SeverityImage
+	// Clinical is the covid-ar clinical table; nil when it is missing
+	// (ClinicalErr says why).
+	Clinical    map[string]datasets.Outcome
+	ClinicalErr error
+	// CohenScores are Cohen et al.'s radiologist severity scores by file
+	// stem; nil when the table is missing (CohenScoresErr says why).
+	CohenScores    map[string]datasets.SeverityScore
+	CohenScoresErr error
+	// ManualPct holds the manual opacity percentage of every image of every
+	// cohort, by cohort and file stem.
+	ManualPct map[string]map[string]float64
+
+	// Counts summarise each cohort as read.
+	Counts map[string]*CohortCount
+	// Problems lists files left out and why (cohort/file: reason).
+	Problems []string
+	// PrepareSeconds is the time Load spent reading, decoding, framing and
+	// resizing the images.
+	PrepareSeconds float64
+
+	run *Run
+}
+
+// CohortCount summarises one cohort as the study read it.
+type CohortCount struct {
+	Files      int // annotation files (covid-ar, cohen) or images (cxr-seg) found
+	Read       int // read without error
+	WithImage  int // with pixels
+	Patients   int // distinct patients among the files read
+	Clear      int // files read whose opacity mask is empty
+	Errors     int
+	Warnings   int
+	WithLungs  int // with a non-empty lung mask
+	ICU, Death int // patients (covid-ar, with a clinical row) admitted to ICU / who died
+	NoClinical int // patients (covid-ar) without a clinical row
+}
+
+// Load reads the study of the settings' data folder, generating the
+// default synthetic cohort first when needed. Files that cannot be read are
+// left out and listed in Problems; the error is for a missing data folder
+// or an unusable setting.
+//
+// Images are framed as Settings.Framing says. A model with the lungs among
+// its targets learns from images whose annotation has both a right and a
+// left lung field; the others are left out of its images (with a note in
+// Problems), since a missing side would teach it that the side is not lung.
+func Load(s Settings) (*Study, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if _, err := s.EnsureData(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	data := s.DataDir()
+	st := &Study{Settings: s, Synthetic: s.Synthetic(), Counts: map[string]*CohortCount{}, ManualPct: map[string]map[string]float64{}}
+	st.Clinical, st.ClinicalErr = datasets.ReadClinical(filepath.Join(data, datasets.CohortCovidAR, "patient_info.csv"))
+	st.CohenScores, st.CohenScoresErr = datasets.ReadSeverityScores(filepath.Join(data, datasets.CohortCohen, "covid-severity-scores.csv"))
+
+	covid, err := st.scan(datasets.CohortCovidAR, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	cohen, err := st.scan(datasets.CohortCohen, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	cohenStems := map[string]bool{}
+	for stem := range st.ManualPct[datasets.CohortCohen] {
+		cohenStems[stem] = true
+	}
+	for _, it := range cohen {
+		cohenStems[it.Stem] = true
+	}
+	cohort := s.Cohort
+	if cohort == "" && len(covid) > 0 {
+		cohort = datasets.CohortCovidAR
+	}
+	var train []*Item
+	switch cohort {
+	case datasets.CohortCovidAR:
+		if len(covid) > 0 {
+			st.TrainCohort, train = datasets.CohortCovidAR, covid
+		}
+		// cxr-seg is still counted, for the cohort table and the Cohen scores.
+		if _, err := st.scan(datasets.CohortCXRSeg, false, nil); err != nil {
+			return nil, err
+		}
+	default:
+		cxr, err := st.scan(datasets.CohortCXRSeg, true, func(stem string) bool {
+			if cohenStems[stem] {
+				st.HeldOut = append(st.HeldOut, stem)
+				return false
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(cxr) > 0 {
+			st.TrainCohort, train = datasets.CohortCXRSeg, cxr
+		}
+	}
+	sort.Strings(st.HeldOut)
+	if len(train) > 0 {
+		for _, it := range train {
+			st.SplitItems = append(st.SplitItems, research.SplitItem{Name: it.Stem, Patient: it.Patient, Opaque: it.Opaque()})
+		}
+		if len(distinctPatients(train)) < 2 {
+			return nil, fmt.Errorf("%s: the images of %s belong to fewer than 2 patients: no train/test split", data, st.TrainCohort)
+		}
+		st.Split, err = research.SplitByPatient(st.SplitItems, research.SplitOptions{TestFraction: s.TestFraction, Seed: uint64(s.Seed), Stratify: true})
+		if err != nil {
+			return nil, fmt.Errorf("%s: split of %s: %w", data, st.TrainCohort, err)
+		}
+		for _, i := range st.Split.Train {
+			train[i].Subset = SubsetTrain
+		}
+		for _, i := range st.Split.Test {
+			train[i].Subset = SubsetTest
+		}
+		st.Items = append(st.Items, train...)
+		for _, it := range cohen {
+			it.Subset = SubsetValidation
+		}
+		st.Items = append(st.Items, cohen...)
+	}
+	st.PrepareSeconds = time.Since(start).Seconds()
+	return st, nil
+}
+
+func distinctPatients(items []*Item) map[string]bool {
+	m := map[string]bool{}
+	for _, it := range items {
+		m[it.Patient] = true
+	}
+	return m
+}
+
+// scan reads one cohort: counts, manual opacity percentages, the severity
+// images of covid-ar, and, when images is true, the model inputs of the
+// samples with pixels that keep accepts (nil: all).
+func (st *Study) scan(cohort string, images bool, keep func(stem string) bool) ([]*Item, error) {
+	s := st.Settings
+	cnt := &CohortCount{}
+	st.Counts[cohort] = cnt
+	pct := map[string]float64{}
+	st.ManualPct[cohort] = pct
+	patients := map[string]bool{}
+	lungs := datasets.HasTarget(s.Targets, datasets.TargetLungs)
+	var items []*Item
+	c, err := datasets.ScanCohort(s.DataDir(), cohort, datasets.LoadOptions{Images: images}, func(sm *datasets.Sample) error {
+		cnt.Read++
+		patients[sm.Patient] = true
+		if sm.Opacity == nil || sm.Opacity.Empty() {
+			cnt.Clear++
+		}
+		if sm.HasImage() {
+			cnt.WithImage++
+		}
+		p, err := research.OpacityPercent(sm.Lung, sm.Opacity)
+		if err != nil {
+			st.Problems = append(st.Problems, fmt.Sprintf("%s/%s: %v (left out)", cohort, sm.File, err))
+			return nil
+		}
+		cnt.WithLungs++
+		pct[sm.Stem] = p
+		if cohort == datasets.CohortCovidAR {
+			st.Severity = append(st.Severity, research.NewSeverityImage(sm.File, sm.Patient, p, st.Clinical))
+		}
+		if !sm.HasImage() || (keep != nil && !keep(sm.Stem)) {
+			return nil
+		}
+		if lungs && !sm.BothLungs() {
+			st.Problems = append(st.Problems, fmt.Sprintf("%s/%s: the annotation lacks a right or a left lung field (left out of the lung model's images)", cohort, sm.File))
+			return nil
+		}
+		in, err := datasets.Prepare(sm, s.InputSize, s.Framing())
+		if err != nil {
+			st.Problems = append(st.Problems, fmt.Sprintf("%s/%s: %v (left out of the model's images)", cohort, sm.File, err))
+			return nil
+		}
+		items = append(items, &Item{Cohort: cohort, File: sm.File, Stem: sm.Stem, Patient: sm.Patient, Input: in, ManualPct: p})
+		return nil
+	})
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			return nil, fmt.Errorf("data folder %s: %w", s.DataDir(), err)
+		}
+		return nil, err
+	}
+	cnt.Files = cnt.Read + len(c.Errors)
+	cnt.Errors = len(c.Errors)
+	cnt.Warnings = len(c.Warnings)
+	cnt.Patients = len(patients)
+	for _, e := range c.Errors {
+		st.Problems = append(st.Problems, fmt.Sprintf("%s/%s: %s (left out)", cohort, e.File, e.Error))
+	}
+	if cohort == datasets.CohortCovidAR && st.Clinical != nil {
+		for p := range patients {
+			o, ok := st.Clinical[p]
+			switch {
+			case !ok:
+				cnt.NoClinical++
+			default:
+				cnt.ICU += o.ICU
+				cnt.Death += o.Mortality
+			}
+		}
+	}
+	return items, nil
+}
+
+// Subset returns the items of one subset, in order.
+func (st *Study) Subset(name string) []*Item {
+	var out []*Item
+	for _, it := range st.Items {
+		if it.Subset == name {
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// Inputs returns the model inputs of items.
+func Inputs(items []*Item) []*datasets.Prepared {
+	out := make([]*datasets.Prepared, len(items))
+	for i, it := range items {
+		out[i] = it.Input
+	}
+	return out
+}
+
+// TrainCohortNote says which cohorts lack images (for the messages of steps
+// that need a model).
+func (st *Study) TrainCohortNote() string {
+	n := func(c *CohortCount, f func(*CohortCount) int) int {
+		if c == nil {
+			return 0
+		}
+		return f(c)
+	}
+	c, x := st.Counts[datasets.CohortCovidAR], st.Counts[datasets.CohortCXRSeg]
+	return fmt.Sprintf("covid-ar: %d annotations, %d with an image; cxr-seg: %d images",
+		n(c, func(c *CohortCount) int { return c.Read }), n(c, func(c *CohortCount) int { return c.WithImage }), n(x, func(c *CohortCount) int { return c.Read }))
+}
