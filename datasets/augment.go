@@ -203,15 +203,36 @@ func (o AugmentOptions) Validate() error {
 // the inputs are not changed. A nil mask stays nil. Each mask must have the
 // image's size: Augment panics otherwise, as for an index out of range.
 // The same rng state and inputs give the same outputs.
+//
+// It is DrawAugment followed by AugmentPlan.Apply: the draws depend only on
+// the image's size, so a caller can draw the plans of many images in order
+// from one generator and apply them in parallel, with the same results.
 func Augment(rng *rand.Rand, opt AugmentOptions, img *image.Gray, masks ...*Mask) (*image.Gray, []*Mask) {
 	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	for i, m := range masks {
-		if m != nil && (m.Width != w || m.Height != h) {
-			panic(fmt.Sprintf("datasets.Augment: mask %d is %dx%d, image %dx%d", i, m.Width, m.Height, w, h))
-		}
-	}
+	return DrawAugment(rng, opt, b.Dx(), b.Dy()).Apply(img, masks...)
+}
+
+// AugmentPlan is one random draw of an augmentation for images of one size:
+// the geometric map and the photometric parameters, noise included.
+type AugmentPlan struct {
+	W, H int
+	// inv maps output pixel centres to source coordinates; moved says
+	// whether any geometric kind was drawn.
+	inv   mat3
+	moved bool
+	// Photometric kinds, applied in this order when their flag is set.
+	bc                 bool
+	contrast, offset   float64
+	blur, sharp        bool
+	blurSigma, sharpen float64
+	noise              []float32 // one value per pixel, nil without noise
+}
+
+// DrawAugment draws one augmentation for w x h images from rng according to
+// opt, consuming the generator as Augment does.
+func DrawAugment(rng *rand.Rand, opt AugmentOptions, w, h int) AugmentPlan {
 	fw, fh := float64(w), float64(h)
+	plan := AugmentPlan{W: w, H: h}
 
 	// Geometric kinds, composed as forward maps from source to output
 	// coordinates (continuous, pixel centres at i+0.5).
@@ -247,14 +268,54 @@ func Augment(rng *rand.Rand, opt AugmentOptions, img *image.Gray, masks ...*Mask
 			moved = true
 		}
 	}
+	if inv, ok := fwd.inverse(); moved && ok {
+		plan.inv, plan.moved = inv, true
+	}
 
+	// Photometric kinds: the image only.
+	if bc := opt.BrightnessContrast; hit(rng, bc.P) {
+		plan.bc = true
+		plan.contrast = 1 + uniform(rng, -bc.Contrast, bc.Contrast)
+		plan.offset = 255 * uniform(rng, -bc.Brightness, bc.Brightness)
+	}
+	if hit(rng, opt.Blur.P) {
+		plan.blur, plan.blurSigma = true, uniform(rng, opt.Blur.Sigma[0], opt.Blur.Sigma[1])
+	}
+	if hit(rng, opt.Sharpen.P) {
+		plan.sharp, plan.sharpen = true, uniform(rng, opt.Sharpen.Alpha[0], opt.Sharpen.Alpha[1])
+	}
+	if hit(rng, opt.Noise.P) {
+		sigma := uniform(rng, opt.Noise.Sigma[0], opt.Noise.Sigma[1])
+		plan.noise = make([]float32, w*h)
+		for i := range plan.noise {
+			plan.noise[i] = float32(sigma * rng.NormFloat64())
+		}
+	}
+	return plan
+}
+
+// Apply applies the drawn augmentation to img and, identically, to every
+// mask (see Augment). It draws nothing, so plans can be applied in
+// parallel. img and the masks must have the plan's size; Apply panics
+// otherwise.
+func (p AugmentPlan) Apply(img *image.Gray, masks ...*Mask) (*image.Gray, []*Mask) {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if w != p.W || h != p.H {
+		panic(fmt.Sprintf("datasets.AugmentPlan: image is %dx%d, the plan %dx%d", w, h, p.W, p.H))
+	}
+	for i, m := range masks {
+		if m != nil && (m.Width != w || m.Height != h) {
+			panic(fmt.Sprintf("datasets.Augment: mask %d is %dx%d, image %dx%d", i, m.Width, m.Height, w, h))
+		}
+	}
 	vals := grayToFloat(img)
 	outMasks := make([]*Mask, len(masks))
-	if inv, ok := fwd.inverse(); moved && ok {
-		vals = warpBilinear(vals, w, h, inv)
+	if p.moved {
+		vals = warpBilinear(vals, w, h, p.inv)
 		for i, m := range masks {
 			if m != nil {
-				outMasks[i] = warpNearest(m, inv)
+				outMasks[i] = warpNearest(m, p.inv)
 			}
 		}
 	} else {
@@ -264,33 +325,25 @@ func Augment(rng *rand.Rand, opt AugmentOptions, img *image.Gray, masks ...*Mask
 			}
 		}
 	}
-
-	// Photometric kinds: the image only.
-	if bc := opt.BrightnessContrast; hit(rng, bc.P) {
-		c := 1 + uniform(rng, -bc.Contrast, bc.Contrast)
-		off := 255 * uniform(rng, -bc.Brightness, bc.Brightness)
+	if p.bc {
 		mean := 0.0
 		for _, v := range vals {
 			mean += float64(v)
 		}
 		mean /= float64(max(len(vals), 1))
 		for i, v := range vals {
-			vals[i] = float32((float64(v)-mean)*c + mean + off)
+			vals[i] = float32((float64(v)-mean)*p.contrast + mean + p.offset)
 		}
 	}
-	if hit(rng, opt.Blur.P) {
-		vals = gaussianBlur(vals, w, h, uniform(rng, opt.Blur.Sigma[0], opt.Blur.Sigma[1]))
+	if p.blur {
+		vals = gaussianBlur(vals, w, h, p.blurSigma)
 	}
-	if hit(rng, opt.Sharpen.P) {
-		vals = sharpen(vals, w, h, uniform(rng, opt.Sharpen.Alpha[0], opt.Sharpen.Alpha[1]))
+	if p.sharp {
+		vals = sharpen(vals, w, h, p.sharpen)
 	}
-	if hit(rng, opt.Noise.P) {
-		sigma := uniform(rng, opt.Noise.Sigma[0], opt.Noise.Sigma[1])
-		for i := range vals {
-			vals[i] += float32(sigma * rng.NormFloat64())
-		}
+	for i, n := range p.noise {
+		vals[i] += n
 	}
-
 	out := image.NewGray(image.Rect(0, 0, w, h))
 	for i, v := range vals {
 		out.Pix[i] = clampGray(float64(v))
@@ -330,7 +383,10 @@ func grayToFloat(img *image.Gray) []float32 {
 }
 
 // warpBilinear resamples src (w x h) at inv(output point) for every output
-// pixel centre, bilinearly; taps outside the image read 0.
+// pixel centre, bilinearly; taps outside the image read 0. The source point
+// is computed as mat3.apply does, with the terms of each row hoisted out of
+// the inner loop in the same order of operations (and no division by the
+// exact 1 of an affine map), so the values are those of mat3.apply.
 func warpBilinear(src []float32, w, h int, inv mat3) []float32 {
 	out := make([]float32, w*h)
 	at := func(x, y int) float64 {
@@ -339,22 +395,39 @@ func warpBilinear(src []float32, w, h int, inv mat3) []float32 {
 		}
 		return float64(src[y*w+x])
 	}
+	affine := inv[6] == 0 && inv[7] == 0 && inv[8] == 1
+	fw, fh := float64(w), float64(h)
 	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			u, v, ok := inv.apply(float64(x)+0.5, float64(y)+0.5)
-			if !ok {
-				continue
+		fy := float64(y) + 0.5
+		a1y, a4y, a7y := inv[1]*fy, inv[4]*fy, inv[7]*fy
+		row := out[y*w : (y+1)*w]
+		for x := range row {
+			fx := float64(x) + 0.5
+			u, v := inv[0]*fx+a1y+inv[2], inv[3]*fx+a4y+inv[5]
+			if !affine {
+				z := inv[6]*fx + a7y + inv[8]
+				if math.Abs(z) < 1e-12 {
+					continue
+				}
+				u, v = u/z, v/z
 			}
 			u, v = u-0.5, v-0.5 // to index space
-			if u <= -1 || v <= -1 || u >= float64(w) || v >= float64(h) {
+			if u <= -1 || v <= -1 || u >= fw || v >= fh {
 				continue
 			}
 			x0, y0 := math.Floor(u), math.Floor(v)
 			ax, ay := u-x0, v-y0
 			i, j := int(x0), int(y0)
-			top := at(i, j)*(1-ax) + at(i+1, j)*ax
-			bot := at(i, j+1)*(1-ax) + at(i+1, j+1)*ax
-			out[y*w+x] = float32(top*(1-ay) + bot*ay)
+			var top, bot float64
+			if i >= 0 && j >= 0 && i+1 < w && j+1 < h {
+				k := j*w + i
+				top = float64(src[k])*(1-ax) + float64(src[k+1])*ax
+				bot = float64(src[k+w])*(1-ax) + float64(src[k+w+1])*ax
+			} else {
+				top = at(i, j)*(1-ax) + at(i+1, j)*ax
+				bot = at(i, j+1)*(1-ax) + at(i+1, j+1)*ax
+			}
+			row[x] = float32(top*(1-ay) + bot*ay)
 		}
 	}
 	return out
@@ -362,15 +435,29 @@ func warpBilinear(src []float32, w, h int, inv mat3) []float32 {
 
 // warpNearest resamples m at inv(output point) for every output pixel
 // centre, taking the source pixel that contains the point; outside is 0.
+// The source point is computed as in warpBilinear.
 func warpNearest(m *Mask, inv mat3) *Mask {
 	out := NewMask(m.Width, m.Height)
+	affine := inv[6] == 0 && inv[7] == 0 && inv[8] == 1
+	fw, fh := float64(m.Width), float64(m.Height)
 	for y := 0; y < m.Height; y++ {
-		for x := 0; x < m.Width; x++ {
-			u, v, ok := inv.apply(float64(x)+0.5, float64(y)+0.5)
-			if !ok || u < 0 || v < 0 || u >= float64(m.Width) || v >= float64(m.Height) {
+		fy := float64(y) + 0.5
+		a1y, a4y, a7y := inv[1]*fy, inv[4]*fy, inv[7]*fy
+		row := out.Pix[y*m.Width : (y+1)*m.Width]
+		for x := range row {
+			fx := float64(x) + 0.5
+			u, v := inv[0]*fx+a1y+inv[2], inv[3]*fx+a4y+inv[5]
+			if !affine {
+				z := inv[6]*fx + a7y + inv[8]
+				if math.Abs(z) < 1e-12 {
+					continue
+				}
+				u, v = u/z, v/z
+			}
+			if u < 0 || v < 0 || u >= fw || v >= fh {
 				continue
 			}
-			out.Pix[y*m.Width+x] = m.Pix[int(v)*m.Width+int(u)]
+			row[x] = m.Pix[int(v)*m.Width+int(u)]
 		}
 	}
 	return out
