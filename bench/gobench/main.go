@@ -74,7 +74,7 @@ func run() error {
 	}
 	var memLimit int64
 	if strings.HasPrefix(backend.String(), "go") {
-		memLimit = unet.SetTrainingMemoryLimit(*batch, *size, *size, cfg.Recompute)
+		memLimit = unet.SetTrainingMemoryLimit(*batch, *size, *size, cfg.Recompute, 0)
 	}
 	m, err := unet.NewModel(backend, cfg, *seed, unet.DefaultLearningRate)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"image"
 
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/covidxray/opacity/datasets"
@@ -13,25 +15,34 @@ import (
 // [B, size, size, channels] of intensities 0..255, repeating the gray level
 // on every channel.
 func imagesTensor(imgs []*image.Gray, size, channels int) (*tensors.Tensor, error) {
-	data := make([]float32, len(imgs)*size*size*channels)
 	for i, img := range imgs {
-		b := img.Bounds()
-		if b.Dx() != size || b.Dy() != size {
+		if b := img.Bounds(); b.Dx() != size || b.Dy() != size {
 			return nil, fmt.Errorf("image %d is %dx%d, want %dx%d", i, b.Dx(), b.Dy(), size, size)
 		}
-		base := i * size * size * channels
-		for y := 0; y < size; y++ {
-			row := img.Pix[(y+b.Min.Y-img.Rect.Min.Y)*img.Stride+(b.Min.X-img.Rect.Min.X):]
-			for x := 0; x < size; x++ {
-				v := float32(row[x])
-				o := base + (y*size+x)*channels
-				for c := 0; c < channels; c++ {
-					data[o+c] = v
+	}
+	t := tensors.FromShape(shapes.Make(dtypes.Float32, len(imgs), size, size, channels))
+	err := tensors.MutableFlatData(t, func(data []float32) {
+		for i, img := range imgs {
+			b := img.Bounds()
+			base := i * size * size * channels
+			for y := 0; y < size; y++ {
+				row := img.Pix[(y+b.Min.Y-img.Rect.Min.Y)*img.Stride+(b.Min.X-img.Rect.Min.X):][:size]
+				out := data[base+y*size*channels : base+(y+1)*size*channels]
+				if channels == 1 {
+					for x, v := range row {
+						out[x] = float32(v)
+					}
+					continue
+				}
+				for x, v := range row {
+					for c := 0; c < channels; c++ {
+						out[x*channels+c] = float32(v)
+					}
 				}
 			}
 		}
-	}
-	return tensors.FromFlatDataAndDimensions(data, len(imgs), size, size, channels), nil
+	})
+	return t, err
 }
 
 // masksTensor packs the target masks of a batch, masks[i][t] the mask of
@@ -42,24 +53,28 @@ func masksTensor(masks [][]*datasets.Mask, size int) (*tensors.Tensor, error) {
 		return nil, fmt.Errorf("no masks")
 	}
 	nt := len(masks[0])
-	data := make([]float32, len(masks)*size*size*nt)
 	for i, ms := range masks {
-		for t, m := range ms {
-			if m == nil {
-				continue
-			}
-			if m.Width != size || m.Height != size {
+		for _, m := range ms {
+			if m != nil && (m.Width != size || m.Height != size) {
 				return nil, fmt.Errorf("mask %d is %dx%d, want %dx%d", i, m.Width, m.Height, size, size)
-			}
-			base := i * size * size * nt
-			for j, p := range m.Pix {
-				if p != 0 {
-					data[base+j*nt+t] = 1
-				}
 			}
 		}
 	}
-	return tensors.FromFlatDataAndDimensions(data, len(masks), size, size, nt), nil
+	out := tensors.FromShape(shapes.Make(dtypes.Float32, len(masks), size, size, nt))
+	err := tensors.MutableFlatData(out, func(data []float32) {
+		for i, ms := range masks {
+			base := i * size * size * nt
+			for t, m := range ms {
+				if m == nil {
+					continue
+				}
+				for j, p := range m.Pix {
+					data[base+j*nt+t] = float32(min(p, 1)) // 0 or 1
+				}
+			}
+		}
+	})
+	return out, err
 }
 
 // targetMasks returns the masks of targets of a prepared image, in order.
@@ -100,4 +115,36 @@ func splitProbabilities(t *tensors.Tensor) ([][][]float32, error) {
 		}
 	}
 	return out, nil
+}
+
+// eachProbability calls fn with the probabilities of every image i and
+// target k of a tensor [B, H, W, T], without copying the tensor: p is only
+// valid during the call (a reused buffer when T > 1).
+func eachProbability(t *tensors.Tensor, fn func(i, k int, p []float32) error) error {
+	dims := t.Shape().Dimensions
+	if len(dims) != 4 {
+		return fmt.Errorf("probabilities have shape %s, want [B, H, W, T]", t.Shape())
+	}
+	n, nt := dims[1]*dims[2], dims[3]
+	var ferr error
+	err := tensors.ConstFlatData(t, func(flat []float32) {
+		buf := make([]float32, n)
+		for i := 0; i < dims[0] && ferr == nil; i++ {
+			img := flat[i*n*nt : (i+1)*n*nt]
+			for k := 0; k < nt && ferr == nil; k++ {
+				p := img
+				if nt > 1 {
+					for j := range buf {
+						buf[j] = img[j*nt+k]
+					}
+					p = buf
+				}
+				ferr = fn(i, k, p)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return ferr
 }

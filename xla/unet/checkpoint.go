@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -31,9 +32,24 @@ type CheckpointMeta struct {
 // SaveCheckpoint writes every variable of store (weights, batch-norm
 // statistics, optimiser state, global step) and meta to path, atomically:
 // it writes a temporary file in the same folder, syncs it and renames it.
-// The format (package xla/internal/ckptfile) is a magic line, a JSON header
-// and the variables' raw little-endian data guarded by a CRC-32.
+// The format (package xla/unet/internal/ckptfile) is a magic line, a JSON
+// header and the variables' raw little-endian data guarded by a CRC-32.
 func SaveCheckpoint(path string, store *model.Store, meta CheckpointMeta) error {
+	snap, err := Snapshot(store)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return snap.Write(path, meta)
+}
+
+// VarSnapshot is a copy of every variable of a store, taken between two
+// training steps, that can be written while training goes on.
+type VarSnapshot struct {
+	vars []ckptfile.Var
+}
+
+// Snapshot copies every variable of store (in path order) into memory.
+func Snapshot(store *model.Store) (*VarSnapshot, error) {
 	var paths []string
 	byPath := map[string]*model.Variable{}
 	for v := range store.IterVariables() {
@@ -41,29 +57,68 @@ func SaveCheckpoint(path string, store *model.Store, meta CheckpointMeta) error 
 		byPath[v.Path()] = v
 	}
 	sort.Strings(paths)
-	vars := make([]ckptfile.Var, 0, len(paths))
+	snap := &VarSnapshot{vars: make([]ckptfile.Var, 0, len(paths))}
 	for _, p := range paths {
 		v := byPath[p]
 		t, err := v.Value()
 		if err != nil {
-			return fmt.Errorf("%s: variable %s: %w", path, p, err)
+			return nil, fmt.Errorf("variable %s: %w", p, err)
 		}
 		var raw []byte
 		if err := t.ConstBytes(func(b []byte) { raw = append(raw, b...) }); err != nil {
-			return fmt.Errorf("%s: variable %s: %w", path, p, err)
+			return nil, fmt.Errorf("variable %s: %w", p, err)
 		}
-		vars = append(vars, ckptfile.Var{Path: p, DType: int32(t.DType()), Dims: t.Shape().Dimensions,
+		snap.vars = append(snap.vars, ckptfile.Var{Path: p, DType: int32(t.DType()), Dims: t.Shape().Dimensions,
 			Trainable: v.Trainable, Data: raw})
 	}
+	return snap, nil
+}
+
+// Write writes the snapshot and meta to path atomically (see
+// SaveCheckpoint).
+func (s *VarSnapshot) Write(path string, meta CheckpointMeta) error {
 	mb, err := json.Marshal(meta)
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	b, err := ckptfile.Encode(mb, vars)
-	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+	return datasets.WriteAtomic(path, 0o644, func(w io.Writer) error { return ckptfile.Write(w, mb, s.vars) })
+}
+
+// checkpointWriter writes epoch checkpoints in the background, one at a
+// time: Save waits for the previous write (and returns its error) before
+// starting the next, so the training only waits when writing is slower than
+// an epoch. Each write stays atomic.
+type checkpointWriter struct {
+	dir  string
+	keep int
+	done chan error // the running write's result; nil when none runs
+}
+
+// Save starts writing snap and meta to path, then prunes the folder to the
+// newest keep checkpoints. It returns the error of the previous write.
+func (w *checkpointWriter) Save(path string, snap *VarSnapshot, meta CheckpointMeta) error {
+	if err := w.Wait(); err != nil {
+		return err
 	}
-	return datasets.WriteFileAtomic(path, b, 0o644)
+	w.done = make(chan error, 1)
+	go func(done chan<- error) {
+		err := snap.Write(path, meta)
+		if err == nil {
+			err = pruneCheckpoints(w.dir, w.keep)
+		}
+		done <- err
+	}(w.done)
+	return nil
+}
+
+// Wait waits for the running write, if any, and returns its error.
+func (w *checkpointWriter) Wait() error {
+	if w.done == nil {
+		return nil
+	}
+	err := <-w.done
+	w.done = nil
+	return err
 }
 
 // Checkpoint is a checkpoint file read into memory.

@@ -69,3 +69,33 @@ func TrainingLoss(logits, masks *Node) *Node {
 	}
 	return sum
 }
+
+// WeightedTargetLosses is TargetLosses over the images of a batch with
+// weight 1, leaving out those with weight 0 (the padding of a last, partial
+// evaluation batch): weights [B] holds 1 or 0 per image, and invCount is
+// the scalar 1/(valid images * H * W) that makes the focal term a mean over
+// the valid images' pixels. With every weight 1 and invCount 1/(B*H*W) in
+// float32, the losses are TargetLosses' to the last bit: multiplying by 1
+// changes no value, and the mean is the same sum times the same factor.
+func WeightedTargetLosses(logits, masks, weights, invCount *Node) []*Node {
+	d := logits.Shape().Dimensions
+	w := Reshape(weights, d[0], 1, 1, 1)
+	loss := func(x, t *Node) *Node {
+		t = ConvertDType(t, x.DType())
+		p := Mul(Sigmoid(x), w)
+		tw := Mul(t, w)
+		inter := ReduceAllSum(Mul(p, t))
+		card := Add(ReduceAllSum(p), ReduceAllSum(tw))
+		dice := OneMinus(Div(MulScalar(inter, 2), MaxScalar(card, diceEpsilon)))
+		return Add(dice, Mul(ReduceAllSum(Mul(focalTerms(x, t), w)), invCount))
+	}
+	if d[3] == 1 {
+		return []*Node{loss(logits, masks)}
+	}
+	out := make([]*Node, d[3])
+	for i := range out {
+		ch := func(x *Node) *Node { return Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(i, i+1)) }
+		out[i] = loss(ch(logits), ch(masks))
+	}
+	return out
+}

@@ -6,6 +6,8 @@ import (
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 	"github.com/gomlx/gomlx/core/tensors"
+
+	"github.com/covidxray/opacity/xla/internal/xlatest"
 )
 
 func TestDiceFocalLossByHand(t *testing.T) {
@@ -54,5 +56,58 @@ func TestDiceFocalLossPerfectPrediction(t *testing.T) {
 	}
 	if got, _ := scalarFloat(out[0]); math.Abs(got) > 1e-6 {
 		t.Errorf("loss of a perfect prediction = %g, want ~0", got)
+	}
+}
+
+// TestWeightedTargetLosses checks the evaluation loss of padded batches:
+// with every weight 1 it is TargetLosses to the last bit, and with the
+// padding weighted 0 it is TargetLosses of the valid images alone.
+func TestWeightedTargetLosses(t *testing.T) {
+	const b, h, w = 3, 4, 4
+	logits := xlatest.RandTensor(5, -3, 3, b, h, w, 2)
+	masks := tensors.FromFlatDataAndDimensions(func() []float32 {
+		m := make([]float32, b*h*w*2)
+		for i := range m {
+			if i%3 == 0 {
+				m[i] = 1
+			}
+		}
+		return m
+	}(), b, h, w, 2)
+	losses := func(l, m *tensors.Tensor) []float32 {
+		exec, err := NewExec(goBackend(t), func(l, m *Node) []*Node { return TargetLosses(l, m) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Exec(l, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []float32{out[0].Value().(float32), out[1].Value().(float32)}
+	}
+	weighted := func(weights []float32, valid int) []float32 {
+		exec, err := NewExec(goBackend(t), func(l, m, wt, inv *Node) []*Node { return WeightedTargetLosses(l, m, wt, inv) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Exec(logits, masks, weights, float32(1/float64(valid*h*w)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []float32{out[0].Value().(float32), out[1].Value().(float32)}
+	}
+	if got, want := weighted([]float32{1, 1, 1}, 3), losses(logits, masks); got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("all weights 1: %v, want exactly %v", got, want)
+	}
+	// The first two images alone, against the batch with the third weighted 0.
+	first2 := func(x *tensors.Tensor) *tensors.Tensor {
+		d := tensors.MustCopyFlatData[float32](x)
+		return tensors.FromFlatDataAndDimensions(d[:2*h*w*2], 2, h, w, 2)
+	}
+	got, want := weighted([]float32{1, 1, 0}, 2), losses(first2(logits), first2(masks))
+	for i := range got {
+		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+			t.Errorf("target %d with the padding weighted 0: %v, want %v", i, got[i], want[i])
+		}
 	}
 }

@@ -75,9 +75,9 @@ func NewModel(backend compute.Backend, cfg Config, seed int64, learningRate floa
 		return nil, err
 	}
 	m.infer = infer
-	eval, err := model.NewExec(backend, store, func(scope *model.Scope, images, masks *Node) []*Node {
+	eval, err := model.NewExec(backend, store, func(scope *model.Scope, images, masks, weights, invCount *Node) []*Node {
 		l := logits(scope, images, false)
-		return append([]*Node{Sigmoid(l)}, TargetLosses(l, masks)...)
+		return append([]*Node{Sigmoid(l)}, WeightedTargetLosses(l, masks, weights, invCount)...)
 	})
 	if err != nil {
 		return nil, err
@@ -113,9 +113,17 @@ func (cfg Config) Layers(b compute.Backend, training bool, store *model.Store) n
 
 // Evaluate returns the per-pixel probabilities [B, H, W, T] of images and
 // the loss of each target (Dice + focal, in inference mode) against masks
-// [B, H, W, T]. The tensors are not consumed.
-func (m *Model) Evaluate(images, masks *tensors.Tensor) (*tensors.Tensor, []float64, error) {
-	out, err := m.eval.Exec(images, masks)
+// [B, H, W, T], over the first valid images of the batch (the others pad
+// a last batch to the shape of the others, so that nothing recompiles; see
+// WeightedTargetLosses). The tensors are not consumed.
+func (m *Model) Evaluate(images, masks *tensors.Tensor, valid int) (*tensors.Tensor, []float64, error) {
+	d := images.Shape().Dimensions
+	weights := make([]float32, d[0])
+	for i := range min(valid, d[0]) {
+		weights[i] = 1
+	}
+	invCount := float32(1 / float64(valid*d[1]*d[2]))
+	out, err := m.eval.Exec(images, masks, weights, invCount)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,8 +12,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
@@ -58,6 +64,11 @@ type TrainConfig struct {
 	Dir string `json:"-"`
 	// Keep is the number of epoch checkpoints kept (default 2).
 	Keep int `json:"-"`
+	// CheckpointInterval is the least time between two epoch checkpoints;
+	// the last epoch always gets one (0: a minute; negative: every epoch).
+	// A checkpoint holds the optimiser's state too (three times the
+	// weights), so writing one per epoch can cost more than a short epoch.
+	CheckpointInterval time.Duration `json:"-"`
 	// Progress receives a progress bar when it is a terminal, one line per
 	// epoch otherwise; nil prints nothing.
 	Progress io.Writer `json:"-"`
@@ -168,9 +179,11 @@ type EpochInfo struct {
 // PhaseTimes are the seconds a run (or an epoch) spent in each phase of
 // training on the host and the device.
 type PhaseTimes struct {
-	// Batching is the augmentation of the training images and the assembly
-	// of the step's input tensors.
-	Batching float64 `json:"batching_s"`
+	// Batching is the work of augmenting the training images and
+	// assembling the steps' input tensors, done ahead of the steps by other
+	// goroutines; BatchWait is the time the steps waited for it.
+	Batching  float64 `json:"batching_s"`
+	BatchWait float64 `json:"batch_wait_s"`
 	// Step is the training steps (forward, backward, update), without the
 	// first one's compilation.
 	Step float64 `json:"step_s"`
@@ -185,7 +198,8 @@ type PhaseTimes struct {
 	// the evaluation graph: its first batch's time beyond the mean of the
 	// others.
 	Compile float64 `json:"compile_s"`
-	// Other is what the run spent outside these phases (setup, callbacks).
+	// Other is what the run spent outside these phases (setup, callbacks);
+	// Batching, which overlaps the steps, is not part of the sum.
 	Other float64 `json:"other_s"`
 	// Wall is the run's (or the epoch's) wall time.
 	Wall float64 `json:"wall_s"`
@@ -193,16 +207,17 @@ type PhaseTimes struct {
 
 // Add returns t + u, phase by phase.
 func (t PhaseTimes) Add(u PhaseTimes) PhaseTimes {
-	return PhaseTimes{Batching: t.Batching + u.Batching, Step: t.Step + u.Step, EvalDevice: t.EvalDevice + u.EvalDevice,
+	return PhaseTimes{Batching: t.Batching + u.Batching, BatchWait: t.BatchWait + u.BatchWait, Step: t.Step + u.Step, EvalDevice: t.EvalDevice + u.EvalDevice,
 		EvalHost: t.EvalHost + u.EvalHost, Checkpoint: t.Checkpoint + u.Checkpoint, Compile: t.Compile + u.Compile,
 		Other: t.Other + u.Other, Wall: t.Wall + u.Wall}
 }
 
 // String renders the times compactly for a progress line, e.g.
-// "batch 0.4s step 12.1s eval 1.2+0.1s ckpt 0.3s compile 2.0s".
+// "batch 0.4s (waited 0.0s) step 12.1s eval 1.2+0.1s ckpt 0.3s compile
+// 2.0s".
 func (t PhaseTimes) String() string {
-	return fmt.Sprintf("batch %.1fs step %.1fs eval %.1f+%.1fs ckpt %.1fs compile %.1fs",
-		t.Batching, t.Step, t.EvalDevice, t.EvalHost, t.Checkpoint, t.Compile)
+	return fmt.Sprintf("batch %.1fs (waited %.1fs) step %.1fs eval %.1f+%.1fs ckpt %.1fs compile %.1fs",
+		t.Batching, t.BatchWait, t.Step, t.EvalDevice, t.EvalHost, t.Checkpoint, t.Compile)
 }
 
 // TrainResult is what Train returns.
@@ -227,19 +242,25 @@ type TrainResult struct {
 // Each epoch shuffles the training images and draws their augmentation from
 // a generator seeded with (cfg.Seed, epoch), so a run resumed from a
 // checkpoint takes the same steps as an uninterrupted one, and the same seed
-// gives the same losses on the Go backend. Steps take cfg.Batch images (all
-// of them when there are fewer); the last incomplete batch of an epoch is
-// left out, so every step has the same shape.
+// gives the same losses on the Go backend. The draws are made in order on
+// the training goroutine; the augmentations are applied and the batches
+// assembled by other goroutines, ahead of the step that needs them. Steps
+// take cfg.Batch images (all of them when there are fewer); the last
+// incomplete batch of an epoch is left out, so every step has the same
+// shape. The evaluation batches have the same shape too (the last one is
+// padded, the padding left out of the metrics) and are assembled once.
 //
 // With cfg.Dir set, Train rewrites metrics.csv (atomically) after every
-// evaluation and saves a checkpoint after every epoch, and resumes from the
-// newest readable checkpoint of an earlier run with the same configuration
-// (it refuses one with another; damaged newer ones are named on
-// cfg.Progress). When a step's loss is NaN or infinite it saves the model
-// as nan-state.ckpt and returns an error naming the epoch, the step and the
+// evaluation and saves a checkpoint after an epoch (every
+// cfg.CheckpointInterval, and after the last), written in the background
+// while the next epoch trains, and resumes from the newest
+// readable checkpoint of an earlier run with the same configuration (it
+// refuses one with another; damaged newer ones are named on cfg.Progress).
+// When a step's loss is NaN or infinite it saves the model as
+// nan-state.ckpt and returns an error naming the epoch, the step and the
 // images of the batch. Cancelling ctx stops at the next step with ctx's
 // error (the last epoch checkpoint stays).
-func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepared) (*TrainResult, error) {
+func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepared) (res *TrainResult, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -267,16 +288,25 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 		return nil, err
 	}
 	if isGo(backend) {
-		SetTrainingMemoryLimit(batch, cfg.Size, cfg.Size, cfg.Model.Recompute)
+		// A checkpoint's snapshot (weights and Adam's two moments) is held
+		// while it is written in the background.
+		SetTrainingMemoryLimit(batch, cfg.Size, cfg.Size, cfg.Model.Recompute, int64(3*4*cfg.Model.Parameters()))
 	}
 	m, err := NewModel(backend, cfg.Model, cfg.Seed, cfg.LearningRate)
 	if err != nil {
 		return nil, err
 	}
-	res := &TrainResult{Model: m}
+	res = &TrainResult{Model: m}
 	ckptDir := ""
+	writer := &checkpointWriter{keep: cfg.Keep}
+	defer func() {
+		if werr := writer.Wait(); werr != nil && err == nil {
+			err = werr
+		}
+	}()
 	if cfg.Dir != "" {
 		ckptDir = filepath.Join(cfg.Dir, CheckpointsDir)
+		writer.dir = ckptDir
 		if err := os.MkdirAll(ckptDir, 0o755); err != nil {
 			return nil, err
 		}
@@ -307,51 +337,67 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 
 	steps := len(train) / batch
 	bar := newProgress(cfg.Progress, cfg.Epochs, steps)
+	evalSets := []*evalSet{{name: SplitTrain, set: train}, {name: SplitTest, set: test}}
 	var total PhaseTimes
 	total.Other = time.Since(start).Seconds()
+	interval := cfg.CheckpointInterval
+	if interval == 0 {
+		interval = time.Minute
+	}
+	lastCheckpoint := time.Now()
 	for epoch := res.ResumedFrom + 1; epoch <= cfg.Epochs; epoch++ {
 		var et PhaseTimes
 		epochStart := time.Now()
+		// The epoch's random draws, in the order of an unpipelined loop: the
+		// shuffle, then each step's images' augmentations.
 		rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(epoch)))
 		order := rng.Perm(len(train))
+		jobs := make([]batchJob, steps)
+		for s := range jobs {
+			jobs[s].idx = order[s*batch : (s+1)*batch]
+			for _, k := range jobs[s].idx {
+				b := train[k].Image.Bounds()
+				jobs[s].plans = append(jobs[s].plans, datasets.DrawAugment(rng, cfg.Augment, b.Dx(), b.Dy()))
+			}
+		}
+		epochCtx, cancel := context.WithCancel(ctx)
+		ready := assembleBatches(epochCtx, jobs, train, targets, cfg.Size, cfg.Model.InChannels)
 		var sumLoss float64
 		stepSecs := make([]float64, 0, steps)
 		for s := 0; s < steps; s++ {
 			if err := ctx.Err(); err != nil {
+				cancel()
 				return res, err
 			}
 			t0 := time.Now()
-			idx := order[s*batch : (s+1)*batch]
-			imgs := make([]*image.Gray, len(idx))
-			masks := make([][]*datasets.Mask, len(idx))
-			for i, k := range idx {
-				img, ms := datasets.Augment(rng, cfg.Augment, train[k].Image, targetMasks(train[k], targets)...)
-				imgs[i], masks[i] = img, ms
+			b, ok := <-ready
+			et.BatchWait += time.Since(t0).Seconds()
+			if !ok || b.err != nil {
+				cancel()
+				if b.err == nil {
+					b.err = ctx.Err()
+				}
+				return res, b.err
 			}
-			it, err := imagesTensor(imgs, cfg.Size, cfg.Model.InChannels)
-			if err != nil {
-				return res, err
-			}
-			mt, err := masksTensor(masks, cfg.Size)
-			if err != nil {
-				return res, err
-			}
+			et.Batching += b.seconds
 			if cfg.LRSchedule == ScheduleCosine {
 				step := int64((epoch-1)*steps + s)
 				if err := m.SetLearningRate(ScheduledRate(cfg.LRSchedule, cfg.LearningRate, step, int64(cfg.Epochs*steps))); err != nil {
+					cancel()
 					return res, err
 				}
 			}
 			t1 := time.Now()
-			et.Batching += t1.Sub(t0).Seconds()
-			loss, err := m.TrainStep(it, mt)
+			loss, err := m.TrainStep(b.images, b.masks)
 			if err != nil {
+				cancel()
 				return res, fmt.Errorf("epoch %d step %d: %w", epoch, s+1, err)
 			}
 			sec := time.Since(t1).Seconds()
 			stepSecs = append(stepSecs, sec)
 			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				return res, m.nanError(cfg, epoch, s+1, loss, train, idx, res.Records)
+				cancel()
+				return res, m.nanError(cfg, epoch, s+1, loss, train, jobs[s].idx, res.Records)
 			}
 			sumLoss += loss
 			bar.step(epoch, s+1, sumLoss/float64(s+1))
@@ -359,22 +405,20 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 				cfg.OnStep(StepInfo{Epoch: epoch, Epochs: cfg.Epochs, Step: s + 1, Steps: steps, Loss: loss, MeanLoss: sumLoss / float64(s+1), Seconds: sec})
 			}
 		}
+		cancel()
 		et.Step, et.Compile = splitFirst(stepSecs, epoch == res.ResumedFrom+1)
 		var rows []research.EpochRecord
 		if cfg.evaluated(epoch) {
-			for _, sp := range []struct {
-				name string
-				set  []*datasets.Prepared
-			}{{SplitTrain, train}, {SplitTest, test}} {
-				if len(sp.set) == 0 {
+			for _, es := range evalSets {
+				if len(es.set) == 0 {
 					continue
 				}
-				r, t, err := evaluateSplit(m, sp.set, batch, cfg.Size, targets)
+				r, t, err := es.evaluate(m, batch, cfg.Size, targets)
 				if err != nil {
-					return res, fmt.Errorf("epoch %d: evaluating %s: %w", epoch, sp.name, err)
+					return res, fmt.Errorf("epoch %d: evaluating %s: %w", epoch, es.name, err)
 				}
 				for i := range r {
-					r[i].Epoch, r[i].Split = epoch, sp.name
+					r[i].Epoch, r[i].Split = epoch, es.name
 				}
 				rows = append(rows, r...)
 				et.EvalDevice += t.EvalDevice
@@ -390,17 +434,21 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 					return res, err
 				}
 			}
-			meta := CheckpointMeta{Epoch: epoch, Config: cfg, Metrics: res.Records}
-			if err := m.SaveCheckpoint(filepath.Join(ckptDir, fmt.Sprintf(checkpointPattern, epoch)), meta); err != nil {
-				return res, err
-			}
-			if err := pruneCheckpoints(ckptDir, cfg.Keep); err != nil {
-				return res, err
+			if epoch == cfg.Epochs || time.Since(lastCheckpoint) >= interval {
+				lastCheckpoint = time.Now()
+				snap, err := Snapshot(m.store)
+				if err != nil {
+					return res, err
+				}
+				meta := CheckpointMeta{Epoch: epoch, GlobalStep: m.GlobalStep(), Config: cfg, Metrics: slices.Clone(res.Records)}
+				if err := writer.Save(filepath.Join(ckptDir, fmt.Sprintf(checkpointPattern, epoch)), snap, meta); err != nil {
+					return res, err
+				}
 			}
 		}
 		et.Checkpoint = time.Since(t0).Seconds()
 		et.Wall = time.Since(epochStart).Seconds()
-		et.Other = et.Wall - (et.Batching + et.Step + et.EvalDevice + et.EvalHost + et.Checkpoint + et.Compile)
+		et.Other = et.Wall - (et.BatchWait + et.Step + et.EvalDevice + et.EvalHost + et.Checkpoint + et.Compile)
 		total = total.Add(et)
 		res.Epochs = append(res.Epochs, et)
 		bar.epochDone(epoch, sumLoss/float64(steps), rows, et)
@@ -411,10 +459,84 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 			}
 		}
 	}
+	t0 := time.Now()
+	if err := writer.Wait(); err != nil {
+		return res, err
+	}
+	total.Checkpoint += time.Since(t0).Seconds()
 	total.Wall = time.Since(start).Seconds()
-	total.Other = total.Wall - (total.Batching + total.Step + total.EvalDevice + total.EvalHost + total.Checkpoint + total.Compile)
+	total.Other = total.Wall - (total.BatchWait + total.Step + total.EvalDevice + total.EvalHost + total.Checkpoint + total.Compile)
 	res.Times, res.Seconds = total, total.Wall
 	return res, nil
+}
+
+// batchJob is one training step's images (indices into the training set)
+// and their drawn augmentations.
+type batchJob struct {
+	idx   []int
+	plans []datasets.AugmentPlan
+}
+
+// readyBatch is an assembled training batch, or the error that stopped it.
+type readyBatch struct {
+	images, masks *tensors.Tensor
+	seconds       float64 // time spent augmenting and assembling it
+	err           error
+}
+
+// batchesAhead is how many assembled batches may wait for their step.
+const batchesAhead = 2
+
+// assembleBatches applies the jobs' augmentations, each batch's images in
+// parallel, and assembles the input tensors, in job order, sending each
+// batch on the returned channel up to batchesAhead before it is needed. The
+// channel is closed after the last batch, an error, or ctx's end.
+func assembleBatches(ctx context.Context, jobs []batchJob, train []*datasets.Prepared, targets []string, size, channels int) <-chan readyBatch {
+	out := make(chan readyBatch, batchesAhead)
+	go func() {
+		defer close(out)
+		for _, job := range jobs {
+			t0 := time.Now()
+			imgs := make([]*image.Gray, len(job.idx))
+			masks := make([][]*datasets.Mask, len(job.idx))
+			parallelFor(len(job.idx), func(i int) {
+				p := train[job.idx[i]]
+				imgs[i], masks[i] = job.plans[i].Apply(p.Image, targetMasks(p, targets)...)
+			})
+			b := readyBatch{}
+			b.images, b.err = imagesTensor(imgs, size, channels)
+			if b.err == nil {
+				b.masks, b.err = masksTensor(masks, size)
+			}
+			b.seconds = time.Since(t0).Seconds()
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// parallelFor calls f(0..n-1) on up to GOMAXPROCS goroutines and waits.
+func parallelFor(n int, f func(i int)) {
+	workers := min(n, runtime.GOMAXPROCS(0))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // splitFirst is splitCompile with only the first value (when first is set)
@@ -525,62 +647,95 @@ func (m *Model) Predict(set []*datasets.Prepared, batch int) ([][][]float32, err
 	return out, nil
 }
 
-// evaluateSplit computes the metrics rows (one per target) of the model on
-// a split and the times it took.
-func evaluateSplit(m *Model, set []*datasets.Prepared, batch, size int, targets []string) ([]research.EpochRecord, PhaseTimes, error) {
+// evalSet is a split evaluated after the epochs, with its input batches
+// assembled on first use and kept (the images do not change; on an
+// accelerator they then stay on the device).
+type evalSet struct {
+	name    string
+	set     []*datasets.Prepared
+	batches []evalBatch
+}
+
+// evalBatch is one evaluation batch: its first valid images are part, the
+// others pad it to the batch size.
+type evalBatch struct {
+	images, masks *tensors.Tensor
+	part          []*datasets.Prepared
+}
+
+// evaluate computes the metrics rows (one per target) of the model on the
+// set and the times it took. Every batch has batch images (the last one
+// padded with empty images that the losses and metrics leave out), so one
+// compiled graph serves every split and epoch; the per-image counts of the
+// metrics are taken as each batch's probabilities arrive.
+func (es *evalSet) evaluate(m *Model, batch, size int, targets []string) ([]research.EpochRecord, PhaseTimes, error) {
 	var t PhaseTimes
+	t0 := time.Now()
+	if es.batches == nil {
+		for start := 0; start < len(es.set); start += batch {
+			part := es.set[start:min(start+batch, len(es.set))]
+			imgs := make([]*image.Gray, batch)
+			masks := make([][]*datasets.Mask, batch)
+			for i := range imgs {
+				if i < len(part) {
+					imgs[i], masks[i] = part[i].Image, targetMasks(part[i], targets)
+				} else {
+					imgs[i], masks[i] = image.NewGray(image.Rect(0, 0, size, size)), make([]*datasets.Mask, len(targets))
+				}
+			}
+			it, err := imagesTensor(imgs, size, m.Config.InChannels)
+			if err != nil {
+				return nil, t, err
+			}
+			mt, err := masksTensor(masks, size)
+			if err != nil {
+				return nil, t, err
+			}
+			es.batches = append(es.batches, evalBatch{images: it, masks: mt, part: part})
+		}
+	}
+	t.EvalHost += time.Since(t0).Seconds()
 	sumLoss := make([]float64, len(targets))
-	preds := make([][]research.Prediction, len(targets))
+	counts := make([][]research.ImageCounts, len(targets))
 	var device []float64
 	var fresh []bool // the batch's shape ran for the first time (compiled)
-	for start := 0; start < len(set); start += batch {
-		t0 := time.Now()
-		part := set[start:min(start+batch, len(set))]
-		imgs := make([]*image.Gray, len(part))
-		masks := make([][]*datasets.Mask, len(part))
-		for i, p := range part {
-			imgs[i], masks[i] = p.Image, targetMasks(p, targets)
-		}
-		it, err := imagesTensor(imgs, size, m.Config.InChannels)
-		if err != nil {
-			return nil, t, err
-		}
-		mt, err := masksTensor(masks, size)
-		if err != nil {
-			return nil, t, err
-		}
+	opt := research.DefaultMetricOptions()
+	for _, b := range es.batches {
 		t1 := time.Now()
-		probs, losses, err := m.Evaluate(it, mt)
-		it.FinalizeAll()
-		mt.FinalizeAll()
+		probs, losses, err := m.Evaluate(b.images, b.masks, len(b.part))
 		if err != nil {
 			return nil, t, err
 		}
 		t2 := time.Now()
 		device = append(device, t2.Sub(t1).Seconds())
-		fresh = append(fresh, !m.evalShapes[len(part)])
-		m.evalShapes[len(part)] = true
-		per, err := splitProbabilities(probs)
+		fresh = append(fresh, !m.evalShapes[batch])
+		m.evalShapes[batch] = true
+		for k := range targets {
+			sumLoss[k] += losses[k] * float64(len(b.part))
+		}
+		err = eachProbability(probs, func(i, k int, prob []float32) error {
+			if i >= len(b.part) {
+				return nil // padding
+			}
+			p := b.part[i]
+			c, err := research.CountImage(research.Prediction{Name: p.Stem, Patient: p.Patient, Truth: p.Pix(targets[k]), Prob: prob}, opt.Threshold)
+			counts[k] = append(counts[k], c)
+			return err
+		})
 		probs.FinalizeAll()
 		if err != nil {
 			return nil, t, err
 		}
-		for k := range targets {
-			sumLoss[k] += losses[k] * float64(len(part))
-			for i, p := range part {
-				preds[k] = append(preds[k], research.Prediction{Name: p.Stem, Patient: p.Patient, Truth: p.Pix(targets[k]), Prob: per[i][k]})
-			}
-		}
-		t.EvalHost += t1.Sub(t0).Seconds() + time.Since(t2).Seconds()
+		t.EvalHost += time.Since(t2).Seconds()
 	}
-	t0 := time.Now()
+	t0 = time.Now()
 	rows := make([]research.EpochRecord, len(targets))
 	for k, name := range targets {
-		scores, err := research.Evaluate(preds[k], research.DefaultMetricOptions())
+		scores, err := research.Summarize(counts[k], opt)
 		if err != nil {
 			return nil, t, err
 		}
-		rows[k] = research.EpochRecord{Target: name, Loss: sumLoss[k] / float64(len(set)), IoUSoftPooled: scores.SoftPooledIoU,
+		rows[k] = research.EpochRecord{Target: name, Loss: sumLoss[k] / float64(len(es.set)), IoUSoftPooled: scores.SoftPooledIoU,
 			IoUPerImage: scores.PerImageIoU, F1: scores.SoftPooledF1}
 	}
 	t.EvalHost += time.Since(t0).Seconds()

@@ -58,27 +58,44 @@ func ElementSize(dtype int32) int {
 
 // Encode returns the file bytes of meta (any JSON value) and vars.
 func Encode(meta json.RawMessage, vars []Var) ([]byte, error) {
-	var data bytes.Buffer
-	h := header{Meta: meta}
-	for _, v := range vars {
-		h.Variables = append(h.Variables, varEntry{Path: v.Path, DType: v.DType, Dims: v.Dims,
-			Offset: int64(data.Len()), Length: int64(len(v.Data)), Trainable: v.Trainable})
-		data.Write(v.Data)
-	}
-	h.DataBytes = int64(data.Len())
-	h.DataCRC32 = crc32.ChecksumIEEE(data.Bytes())
-	hb, err := json.Marshal(h)
-	if err != nil {
+	var out bytes.Buffer
+	if err := Write(&out, meta, vars); err != nil {
 		return nil, err
 	}
-	var out bytes.Buffer
-	out.WriteString(Magic)
+	return out.Bytes(), nil
+}
+
+// Write writes the file of meta (any JSON value) and vars to w, streaming
+// the variables' data from vars (no copy of it is made).
+func Write(w io.Writer, meta json.RawMessage, vars []Var) error {
+	h := header{Meta: meta}
+	crc := crc32.NewIEEE()
+	var offset int64
+	for _, v := range vars {
+		h.Variables = append(h.Variables, varEntry{Path: v.Path, DType: v.DType, Dims: v.Dims,
+			Offset: offset, Length: int64(len(v.Data)), Trainable: v.Trainable})
+		offset += int64(len(v.Data))
+		crc.Write(v.Data)
+	}
+	h.DataBytes = offset
+	h.DataCRC32 = crc.Sum32()
+	hb, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
 	var n [8]byte
 	binary.LittleEndian.PutUint64(n[:], uint64(len(hb)))
-	out.Write(n[:])
-	out.Write(hb)
-	out.Write(data.Bytes())
-	return out.Bytes(), nil
+	for _, b := range [][]byte{[]byte(Magic), n[:], hb} {
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+	}
+	for _, v := range vars {
+		if _, err := w.Write(v.Data); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Decode reads a checkpoint of size bytes from r and verifies it: the
