@@ -44,6 +44,11 @@ type Settings struct {
 	// TestFraction is the share of the images held out for testing, by
 	// patient (the paper's 7:3 is 0.3).
 	TestFraction float64
+	// Folds, when 2 or more, replaces the TestFraction split by fold Fold
+	// (0-based) of a patient-grouped, stratified Folds-fold
+	// cross-validation (research.KFoldByPatient, seeded by Seed): the model
+	// trains on the other folds and tests on Fold (see CV).
+	Folds, Fold int
 	// Seed seeds everything: the synthetic cohort, the split, the weights,
 	// the shuffling, the augmentation, dropout and the bootstrap.
 	Seed int64
@@ -79,7 +84,8 @@ type Settings struct {
 	// 1 evaluates after every epoch, as Figure 2 needs.
 	EvalEvery int
 	// Backend is the GoMLX backend spec (go, xla:cuda, ...); empty means
-	// GOMLX_BACKEND, or the Go backend (unet.BackendSpec).
+	// GOMLX_BACKEND, or the Go backend (unet.BackendSpec, the one place that
+	// reads the variable).
 	Backend string
 
 	// Bootstrap is the number of resamples of each bootstrap interval.
@@ -266,7 +272,6 @@ func settingsFrom(repo string, getenv func(string) string) (Settings, error) {
 			*o.dst = abs(v)
 		}
 	}
-	s.Backend = getenv("GOMLX_BACKEND")
 	if err := s.Validate(); err != nil {
 		return Settings{}, envError(err)
 	}
@@ -301,6 +306,10 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("LearningRate %g: want a value in (0, 1]", s.LearningRate)
 	case !(s.TestFraction > 0 && s.TestFraction < 1):
 		return fmt.Errorf("TestFraction %g: want a value in (0, 1)", s.TestFraction)
+	case s.Folds == 1 || s.Folds < 0:
+		return fmt.Errorf("Folds %d: want 0 (a train/test split) or at least 2", s.Folds)
+	case s.Folds >= 2 && (s.Fold < 0 || s.Fold >= s.Folds):
+		return fmt.Errorf("Fold %d: want 0 to %d", s.Fold, s.Folds-1)
 	case s.Bootstrap < 1:
 		return fmt.Errorf("Bootstrap %d: want at least 1 resample", s.Bootstrap)
 	case s.Cohort != "" && s.Cohort != datasets.CohortCovidAR && s.Cohort != datasets.CohortCXRSeg:
@@ -406,7 +415,9 @@ type RunKey struct {
 	Cohort       string           `json:"cohort"`
 	Targets      []string         `json:"targets"`
 	Framing      datasets.Framing `json:"framing"`
-	TestFraction float64          `json:"test_fraction"`
+	TestFraction float64          `json:"test_fraction,omitempty"` // 0 with folds
+	Folds        int              `json:"folds,omitempty"`
+	Fold         int              `json:"fold,omitempty"`
 	Train        unet.TrainConfig `json:"train"`
 }
 
@@ -417,17 +428,22 @@ func (s Settings) Key(cohort string) (RunKey, error) {
 		return RunKey{}, err
 	}
 	cfg.Backend = "" // the backend does not identify a run
-	return RunKey{Data: s.DataKey(), Cohort: cohort, Targets: append([]string(nil), s.Targets...), Framing: s.Framing(),
-		TestFraction: s.TestFraction, Train: cfg}, nil
+	k := RunKey{Data: s.DataKey(), Cohort: cohort, Targets: append([]string(nil), s.Targets...), Framing: s.Framing(),
+		TestFraction: s.TestFraction, Train: cfg}
+	if s.Folds >= 2 {
+		k.TestFraction, k.Folds, k.Fold = 0, s.Folds, s.Fold
+	}
+	return k, nil
 }
 
 // Same is the one rule that decides whether two runs are the same: the
-// same data, cohort, targets, framing and test fraction, the same number of
-// epochs and evaluation interval, and training configurations that
-// unet.TrainConfig.SameRun accepts (everything that decides the weights).
+// same data, cohort, targets, framing, test fraction or fold, the same
+// number of epochs and evaluation interval, and training configurations
+// that unet.TrainConfig.SameRun accepts (everything that decides the
+// weights).
 func (k RunKey) Same(o RunKey) bool {
 	return k.Data == o.Data && k.Cohort == o.Cohort && strings.Join(k.Targets, ",") == strings.Join(o.Targets, ",") &&
-		k.Framing == o.Framing && k.TestFraction == o.TestFraction && k.Train.Epochs == o.Train.Epochs &&
+		k.Framing == o.Framing && k.TestFraction == o.TestFraction && k.Folds == o.Folds && k.Fold == o.Fold && k.Train.Epochs == o.Train.Epochs &&
 		max(k.Train.EvalEvery, 1) == max(o.Train.EvalEvery, 1) && k.Train.SameRun(o.Train)
 }
 
@@ -446,8 +462,15 @@ func (k RunKey) Dir(runs string) string {
 	if m.Width != unet.DefaultConfig().Width {
 		enc += fmt.Sprintf("-w%d", m.Width)
 	}
-	name := fmt.Sprintf("%s-%s-%s-%s-%dpx-e%d-seed%d-%s", k.Data, k.Cohort, strings.Join(k.Targets, "+"), enc,
-		k.Train.Size, k.Train.Epochs, k.Train.Seed, k.hash())
+	fold := ""
+	switch {
+	case k.Folds >= 2 && k.Fold < 0:
+		fold = fmt.Sprintf("-cv%d", k.Folds) // the CV folder of NewCV
+	case k.Folds >= 2:
+		fold = fmt.Sprintf("-cv%df%d", k.Folds, k.Fold)
+	}
+	name := fmt.Sprintf("%s-%s-%s-%s-%dpx-e%d-seed%d%s-%s", k.Data, k.Cohort, strings.Join(k.Targets, "+"), enc,
+		k.Train.Size, k.Train.Epochs, k.Train.Seed, fold, k.hash())
 	return filepath.Join(runs, name)
 }
 

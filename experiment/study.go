@@ -38,6 +38,8 @@ type Item struct {
 	// Prob holds the predicted probability of every pixel of Input
 	// (row-major) by target; nil until the model has run (EnsureModel).
 	Prob map[string][]float32
+
+	bothLungs bool // the annotation has a right and a left lung field
 }
 
 // Opaque reports whether the manual opacity mask of the model input is not
@@ -117,10 +119,11 @@ type CohortCount struct {
 // left out and listed in Problems; the error is for a missing data folder
 // or an unusable setting.
 //
-// Images are framed as Settings.Framing says. A model with the lungs among
-// its targets learns from images whose annotation has both a right and a
-// left lung field; the others are left out of its images (with a note in
-// Problems), since a missing side would teach it that the side is not lung.
+// Images are framed as Settings.Framing says. The split is made over every
+// image with pixels of the training cohort; then a model with the lungs
+// among its targets keeps only the images whose annotation has both a right
+// and a left lung field (the others are listed in Problems), since a
+// missing side would teach it that the side is not lung.
 func Load(s Settings) (*Study, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -180,30 +183,82 @@ func Load(s Settings) (*Study, error) {
 	}
 	sort.Strings(st.HeldOut)
 	if len(train) > 0 {
-		for _, it := range train {
-			st.SplitItems = append(st.SplitItems, research.SplitItem{Name: it.Stem, Patient: it.Patient, Opaque: it.Opaque()})
+		if err := st.split(train, cohen); err != nil {
+			return nil, err
 		}
-		if len(distinctPatients(train)) < 2 {
-			return nil, fmt.Errorf("%s: the images of %s belong to fewer than 2 patients: no train/test split", data, st.TrainCohort)
-		}
-		st.Split, err = research.SplitByPatient(st.SplitItems, research.SplitOptions{TestFraction: s.TestFraction, Seed: uint64(s.Seed), Stratify: true})
-		if err != nil {
-			return nil, fmt.Errorf("%s: split of %s: %w", data, st.TrainCohort, err)
-		}
-		for _, i := range st.Split.Train {
-			train[i].Subset = SubsetTrain
-		}
-		for _, i := range st.Split.Test {
-			train[i].Subset = SubsetTest
-		}
-		st.Items = append(st.Items, train...)
-		for _, it := range cohen {
-			it.Subset = SubsetValidation
-		}
-		st.Items = append(st.Items, cohen...)
 	}
 	st.PrepareSeconds = time.Since(start).Seconds()
 	return st, nil
+}
+
+// split divides the training cohort's items by patient (Settings.Folds: a
+// fold of a k-fold cross-validation; otherwise Settings.TestFraction), then
+// drops from both sides and from the validation images those a lung model
+// cannot learn from (no right or no left lung field: Item.bothLungs), so
+// that a lung model and an opacity model of the same settings have the same
+// patients on each side.
+func (st *Study) split(train, cohen []*Item) error {
+	s, data := st.Settings, st.Settings.DataDir()
+	items := make([]research.SplitItem, len(train))
+	for i, it := range train {
+		items[i] = research.SplitItem{Name: it.Stem, Patient: it.Patient, Opaque: it.Opaque()}
+	}
+	if len(distinctPatients(train)) < max(2, s.Folds) {
+		return fmt.Errorf("%s: the images of %s belong to %d patients: too few for a train/test split (%d folds)", data, st.TrainCohort, len(distinctPatients(train)), s.Folds)
+	}
+	var sp research.Split
+	var err error
+	if s.Folds >= 2 {
+		var folds []research.Split
+		if folds, err = research.KFoldByPatient(items, s.Folds, uint64(s.Seed), true); err == nil {
+			sp = folds[s.Fold]
+		}
+	} else {
+		sp, err = research.SplitByPatient(items, research.SplitOptions{TestFraction: s.TestFraction, Seed: uint64(s.Seed), Stratify: true})
+	}
+	if err != nil {
+		return fmt.Errorf("%s: split of %s: %w", data, st.TrainCohort, err)
+	}
+	for _, i := range sp.Train {
+		train[i].Subset = SubsetTrain
+	}
+	for _, i := range sp.Test {
+		train[i].Subset = SubsetTest
+	}
+	for _, it := range cohen {
+		it.Subset = SubsetValidation
+	}
+	lungs := datasets.HasTarget(s.Targets, datasets.TargetLungs)
+	keep := func(it *Item) bool {
+		if lungs && !it.bothLungs {
+			st.Problems = append(st.Problems, fmt.Sprintf("%s/%s: the annotation lacks a right or a left lung field (left out of the lung model's images)", it.Cohort, it.File))
+			return false
+		}
+		return true
+	}
+	// The split as kept: indices into the kept training-cohort items.
+	kept := sp
+	kept.Train, kept.Test = nil, nil
+	for _, it := range train {
+		if !keep(it) {
+			continue
+		}
+		switch it.Subset {
+		case SubsetTrain:
+			kept.Train = append(kept.Train, len(st.SplitItems))
+		case SubsetTest:
+			kept.Test = append(kept.Test, len(st.SplitItems))
+		}
+		st.SplitItems = append(st.SplitItems, research.SplitItem{Name: it.Stem, Patient: it.Patient, Opaque: it.Opaque()})
+		st.Items = append(st.Items, it)
+	}
+	for _, it := range cohen {
+		if keep(it) {
+			st.Items = append(st.Items, it)
+		}
+	}
+	st.Split = kept
+	return nil
 }
 
 func distinctPatients(items []*Item) map[string]bool {
@@ -224,7 +279,6 @@ func (st *Study) scan(cohort string, images bool, keep func(stem string) bool) (
 	pct := map[string]float64{}
 	st.ManualPct[cohort] = pct
 	patients := map[string]bool{}
-	lungs := datasets.HasTarget(s.Targets, datasets.TargetLungs)
 	var items []*Item
 	c, err := datasets.ScanCohort(s.DataDir(), cohort, datasets.LoadOptions{Images: images}, func(sm *datasets.Sample) error {
 		cnt.Read++
@@ -248,16 +302,12 @@ func (st *Study) scan(cohort string, images bool, keep func(stem string) bool) (
 		if !sm.HasImage() || (keep != nil && !keep(sm.Stem)) {
 			return nil
 		}
-		if lungs && !sm.BothLungs() {
-			st.Problems = append(st.Problems, fmt.Sprintf("%s/%s: the annotation lacks a right or a left lung field (left out of the lung model's images)", cohort, sm.File))
-			return nil
-		}
 		in, err := datasets.Prepare(sm, s.InputSize, s.Framing())
 		if err != nil {
 			st.Problems = append(st.Problems, fmt.Sprintf("%s/%s: %v (left out of the model's images)", cohort, sm.File, err))
 			return nil
 		}
-		items = append(items, &Item{Cohort: cohort, File: sm.File, Stem: sm.Stem, Patient: sm.Patient, Input: in, ManualPct: p})
+		items = append(items, &Item{Cohort: cohort, File: sm.File, Stem: sm.Stem, Patient: sm.Patient, Input: in, ManualPct: p, bothLungs: sm.BothLungs()})
 		return nil
 	})
 	if err != nil {

@@ -52,9 +52,14 @@ func TestTrainEvalPredict(t *testing.T) {
 	if !strings.Contains(out, "SYNTHETIC") || !strings.Contains(out, "validation (cohen, 2 images)") {
 		t.Errorf("train output lacks the synthetic note or the validation line:\n%s", out)
 	}
+	// 231,553: the tiny model's parameters, as Config.Parameters counts
+	// them (checked against the built model in package unet).
 	params := unet.TinyConfig().Parameters()
-	if first := strings.SplitN(errOut, "\n", 2)[0]; !strings.Contains(first, "Training the resnet18 U-Net (") || !strings.Contains(first, " trainable parameters") {
-		t.Errorf("the first line of the training does not state the parameter count:\n%s", errOut)
+	if first := strings.SplitN(out, "\n", 2)[0]; !strings.Contains(first, "the resnet18 U-Net, 231553 trainable parameters") {
+		t.Errorf("the first line of train does not state the parameter count:\n%s", out)
+	}
+	if !strings.Contains(errOut, "Training the resnet18 U-Net (231553 trainable parameters;") {
+		t.Errorf("the training log does not state the parameter count:\n%s", errOut)
 	}
 	r, err := experiment.OpenRun(runDir)
 	if err != nil {
