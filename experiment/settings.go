@@ -34,7 +34,8 @@ type Settings struct {
 	Phantom datasets.PhantomOptions
 	// Cohort is the cohort the model is trained and tested on: empty picks
 	// covid-ar when its annotations carry images (the paper's), otherwise
-	// cxr-seg (real X-rays with radiologists' masks).
+	// cxr-seg (real X-rays with radiologists' masks); CohortAll takes both,
+	// every image with pixels.
 	Cohort string
 	// Targets are the masks the model predicts (datasets.TargetOpacity, the
 	// paper's, and/or datasets.TargetLungs). With lungs among them the
@@ -42,7 +43,8 @@ type Settings struct {
 	// (datasets.FramingFor).
 	Targets []string
 	// TestFraction is the share of the images held out for testing, by
-	// patient (the paper's 7:3 is 0.3).
+	// patient (the paper's 7:3 is 0.3); 0 trains on every image (a model to
+	// use rather than to test, such as opacity models').
 	TestFraction float64
 	// Folds, when 2 or more, replaces the TestFraction split by fold Fold
 	// (0-based) of a patient-grouped, stratified Folds-fold
@@ -125,6 +127,10 @@ const (
 	EnvCohort      = "OPACITY_COHORT"       // the cohort trained on; default: covid-ar with images, else cxr-seg
 	EnvCohenScores = "OPACITY_COHEN_SCORES" // CSV of Cohen et al.'s model scores for Figure 4
 )
+
+// CohortAll is the Settings.Cohort that trains on every cohort with images
+// and masks: covid-ar and cxr-seg (without the images cohen/ holds too).
+const CohortAll = "all"
 
 // Preset names.
 const (
@@ -304,16 +310,16 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("EvalEvery %d: want at least 1", s.EvalEvery)
 	case !(s.LearningRate > 0 && s.LearningRate <= 1):
 		return fmt.Errorf("LearningRate %g: want a value in (0, 1]", s.LearningRate)
-	case !(s.TestFraction > 0 && s.TestFraction < 1):
-		return fmt.Errorf("TestFraction %g: want a value in (0, 1)", s.TestFraction)
+	case !(s.TestFraction >= 0 && s.TestFraction < 1):
+		return fmt.Errorf("TestFraction %g: want a value in [0, 1)", s.TestFraction)
 	case s.Folds == 1 || s.Folds < 0:
 		return fmt.Errorf("Folds %d: want 0 (a train/test split) or at least 2", s.Folds)
 	case s.Folds >= 2 && (s.Fold < 0 || s.Fold >= s.Folds):
 		return fmt.Errorf("Fold %d: want 0 to %d", s.Fold, s.Folds-1)
 	case s.Bootstrap < 1:
 		return fmt.Errorf("Bootstrap %d: want at least 1 resample", s.Bootstrap)
-	case s.Cohort != "" && s.Cohort != datasets.CohortCovidAR && s.Cohort != datasets.CohortCXRSeg:
-		return fmt.Errorf("Cohort %q: want %s, %s or empty (automatic)", s.Cohort, datasets.CohortCovidAR, datasets.CohortCXRSeg)
+	case s.Cohort != "" && s.Cohort != datasets.CohortCovidAR && s.Cohort != datasets.CohortCXRSeg && s.Cohort != CohortAll:
+		return fmt.Errorf("Cohort %q: want %s, %s, %s or empty (automatic)", s.Cohort, datasets.CohortCovidAR, datasets.CohortCXRSeg, CohortAll)
 	case s.Data == "" && s.Phantom.Patients < 1:
 		return errors.New("no Data folder and no synthetic cohort (Phantom.Patients is 0)")
 	}

@@ -157,16 +157,15 @@ func Load(s Settings) (*Study, error) {
 		cohort = datasets.CohortCovidAR
 	}
 	var train []*Item
-	switch cohort {
-	case datasets.CohortCovidAR:
-		if len(covid) > 0 {
-			st.TrainCohort, train = datasets.CohortCovidAR, covid
-		}
+	if cohort == datasets.CohortCovidAR || cohort == CohortAll {
+		train = covid
+	}
+	if cohort == datasets.CohortCovidAR {
 		// cxr-seg is still counted, for the cohort table and the Cohen scores.
 		if _, err := st.scan(datasets.CohortCXRSeg, false, nil); err != nil {
 			return nil, err
 		}
-	default:
+	} else {
 		cxr, err := st.scan(datasets.CohortCXRSeg, true, func(stem string) bool {
 			if cohenStems[stem] {
 				st.HeldOut = append(st.HeldOut, stem)
@@ -177,9 +176,16 @@ func Load(s Settings) (*Study, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(cxr) > 0 {
-			st.TrainCohort, train = datasets.CohortCXRSeg, cxr
-		}
+		train = append(train, cxr...)
+	}
+	switch {
+	case len(train) == 0:
+	case cohort == CohortAll:
+		st.TrainCohort = CohortAll
+	case cohort == datasets.CohortCovidAR:
+		st.TrainCohort = datasets.CohortCovidAR
+	default:
+		st.TrainCohort = datasets.CohortCXRSeg
 	}
 	sort.Strings(st.HeldOut)
 	if len(train) > 0 {
@@ -203,17 +209,30 @@ func (st *Study) split(train, cohen []*Item) error {
 	for i, it := range train {
 		items[i] = research.SplitItem{Name: it.Stem, Patient: it.Patient, Opaque: it.Opaque()}
 	}
-	if len(distinctPatients(train)) < max(2, s.Folds) {
-		return fmt.Errorf("%s: the images of %s belong to %d patients: too few for a train/test split (%d folds)", data, st.TrainCohort, len(distinctPatients(train)), s.Folds)
+	need := max(2, s.Folds)
+	if s.Folds < 2 && s.TestFraction == 0 {
+		need = 1
+	}
+	if n := len(distinctPatients(train)); n < need {
+		return fmt.Errorf("%s: the images of %s belong to %d patients: too few for a train/test split (%d folds)", data, st.TrainCohort, n, s.Folds)
 	}
 	var sp research.Split
 	var err error
-	if s.Folds >= 2 {
+	switch {
+	case s.Folds < 2 && s.TestFraction == 0:
+		// Every image trains (a model to use, not to test).
+		patients := map[string]bool{}
+		for i, it := range train {
+			sp.Train = append(sp.Train, i)
+			patients[it.Patient] = true
+		}
+		sp.TrainPatients = sortedKeys(patients)
+	case s.Folds >= 2:
 		var folds []research.Split
 		if folds, err = research.KFoldByPatient(items, s.Folds, uint64(s.Seed), true); err == nil {
 			sp = folds[s.Fold]
 		}
-	} else {
+	default:
 		sp, err = research.SplitByPatient(items, research.SplitOptions{TestFraction: s.TestFraction, Seed: uint64(s.Seed), Stratify: true})
 	}
 	if err != nil {
