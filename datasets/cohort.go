@@ -105,6 +105,15 @@ func scanCohort(dataDir, name string, opt LoadOptions, fn func(*cohortItem) erro
 	if err != nil {
 		return nil, err
 	}
+	if opt.Only != nil {
+		kept := jobs[:0]
+		for _, j := range jobs {
+			if opt.Only(fileStem(filepath.Base(j.file))) {
+				kept = append(kept, j)
+			}
+		}
+		jobs = kept
+	}
 	err = runOrdered(len(jobs), func(i int) (*cohortItem, error) { return jobs[i].load() },
 		func(i int, it *cohortItem, err error) error {
 			if err != nil {

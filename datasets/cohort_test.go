@@ -275,3 +275,24 @@ func ExampleLoadCohort() {
 	// COVID-19-AR-3_01-02-2020-XR.json patient COVID-19-AR-3, 21x21, image false, opacity 5.0%
 	// cannot read annotations/COVID-19-AR-4_01-03-2020-XR.json
 }
+
+func TestLoadCohortOnly(t *testing.T) {
+	for _, name := range []string{CohortCohen, CohortCovidAR} {
+		all, err := LoadCohort(exampleDir, name, LoadOptions{})
+		if err != nil || len(all.Samples) < 2 {
+			t.Fatalf("%s: %v, %d samples", name, err, len(all.Samples))
+		}
+		keep := all.Samples[1].Stem
+		var asked []string
+		c, err := LoadCohort(exampleDir, name, LoadOptions{Only: func(stem string) bool {
+			asked = append(asked, stem)
+			return stem == keep
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Samples) != 1 || c.Samples[0].Stem != keep || len(asked) < len(all.Samples) {
+			t.Errorf("%s, only %q: %d samples, asked about %v", name, keep, len(c.Samples), asked)
+		}
+	}
+}

@@ -216,6 +216,9 @@ type LoadOptions struct {
 	// canvas of the points otherwise. A corrupt image body then goes
 	// unnoticed; only its header is read.
 	Images bool
+	// Only, when set, restricts the scan to the files whose stem (the file
+	// name without its extension) it accepts; the others are not read.
+	Only func(stem string) bool
 
 	// noMasks skips the rasterisation (Lung, Opacity and Classes stay nil)
 	// but checks everything else: for statistics that only count.

@@ -276,3 +276,28 @@ func nearestTaps(src, n int) []int {
 	}
 	return xs
 }
+
+// ResizeProb resizes a w x h map of probabilities (row-major) to dw x dh by
+// bilinear interpolation with pixel centres aligned, as ResizeGray does for
+// images (OpenCV's INTER_LINEAR), without rounding: a model's output on its
+// input grid brought back to an image's grid, to be thresholded there.
+func ResizeProb(prob []float32, w, h, dw, dh int) []float32 {
+	out := make([]float32, max(dw, 0)*max(dh, 0))
+	if w <= 0 || h <= 0 || dw <= 0 || dh <= 0 || len(prob) < w*h {
+		return out
+	}
+	x0s, x1s, wxs := linearTaps(w, dw)
+	y0s, y1s, wys := linearTaps(h, dh)
+	for y := 0; y < dh; y++ {
+		r0, r1 := prob[y0s[y]*w:], prob[y1s[y]*w:]
+		wy := float32(wys[y])
+		row := out[y*dw : (y+1)*dw]
+		for x := range row {
+			wx := float32(wxs[x])
+			top := r0[x0s[x]]*(1-wx) + r0[x1s[x]]*wx
+			bot := r1[x0s[x]]*(1-wx) + r1[x1s[x]]*wx
+			row[x] = top*(1-wy) + bot*wy
+		}
+	}
+	return out
+}

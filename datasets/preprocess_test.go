@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"image"
+	"math"
 	"strings"
 	"testing"
 )
@@ -247,5 +248,31 @@ func TestPrepareErrors(t *testing.T) {
 		if !strings.Contains(err.Error(), tc.s.File) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: error %q should name %s and say %q", tc.name, err, tc.s.File, tc.want)
 		}
+	}
+}
+
+func TestResizeProb(t *testing.T) {
+	// 2x1 -> 4x1: output centres at 0.125, 0.375, 0.625, 0.875 of the width
+	// map to source positions -0.25 (clamped: 0), 0.25, 0.75, 1.25 (clamped:
+	// 1) in index space, between the values 0 and 1.
+	got := ResizeProb([]float32{0, 1}, 2, 1, 4, 1)
+	want := []float32{0, 0.25, 0.75, 1}
+	for i := range want {
+		if math.Abs(float64(got[i]-want[i])) > 1e-7 {
+			t.Errorf("ResizeProb 2->4: %v, want %v", got, want)
+			break
+		}
+	}
+	// Same size: a copy; shrinking 4x4 -> 2x2 samples at source 0.5 and 2.5
+	// (means of 2x2 blocks here, as the values are linear).
+	src := []float32{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
+	if same := ResizeProb(src, 4, 4, 4, 4); same[5] != 5 || same[15] != 15 {
+		t.Errorf("ResizeProb to the same size changed values: %v", same)
+	}
+	if small := ResizeProb(src, 4, 4, 2, 2); small[0] != 2.5 || small[3] != 12.5 {
+		t.Errorf("ResizeProb 4->2: %v, want [2.5 4.5 10.5 12.5]", small)
+	}
+	if empty := ResizeProb(nil, 0, 0, 3, 2); len(empty) != 6 {
+		t.Errorf("ResizeProb of nothing: %v", empty)
 	}
 }

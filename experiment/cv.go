@@ -155,12 +155,12 @@ func (cv *CV) RunFold(ctx context.Context, i int, mon Monitor) (*FoldResult, err
 func (cv *CV) Run(ctx context.Context, mon Monitor) (*CVReport, error) {
 	var failed []string
 	for i := 0; i < cv.Settings.Folds; i++ {
-		mon.printf("Fold %d of %d\n", i+1, cv.Settings.Folds)
+		mon.Printf("Fold %d of %d\n", i+1, cv.Settings.Folds)
 		if _, err := cv.RunFold(ctx, i, mon); err != nil {
 			if ctx.Err() != nil {
 				return nil, err
 			}
-			mon.printf("%v\n", err)
+			mon.Printf("%v\n", err)
 			failed = append(failed, fmt.Sprint(i))
 		}
 	}

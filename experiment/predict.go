@@ -77,13 +77,13 @@ func (st *Study) Predict(run *Run, mon Monitor) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	mon.printf("Predicting %d images with the run %s ...\n", len(missing), run.Dir)
+	mon.Printf("Predicting %d images with the run %s ...\n", len(missing), run.Dir)
 	l, err := run.Load(st.Settings.Backend)
 	if err != nil {
 		return err
 	}
 	for _, d := range l.Damaged {
-		mon.printf("warning: %v; the model comes from %s\n", d, l.Checkpoint)
+		mon.Printf("warning: %v; the model comes from %s\n", d, l.Checkpoint)
 	}
 	probs, err := l.Model.Predict(Inputs(missing), st.Settings.Batch)
 	if err != nil {

@@ -117,8 +117,8 @@ type Monitor struct {
 	OnEpoch func(unet.EpochInfo)
 }
 
-// printf writes a message to Out.
-func (m Monitor) printf(format string, args ...any) {
+// Printf writes a message to Out.
+func (m Monitor) Printf(format string, args ...any) {
 	if m.Out != nil {
 		fmt.Fprintf(m.Out, format, args...)
 	}
@@ -239,7 +239,7 @@ func (st *Study) RunDir() (string, error) {
 func (st *Study) Train(ctx context.Context, dir string, mon Monitor) (*Run, error) {
 	s := st.Settings
 	if st.TrainCohort == "" {
-		mon.printf("No training: no cohort with images in %s (%s). The analyses of manual masks still run.\n", s.DataDir(), st.TrainCohortNote())
+		mon.Printf("No training: no cohort with images in %s (%s). The analyses of manual masks still run.\n", s.DataDir(), st.TrainCohortNote())
 		return nil, nil
 	}
 	key, err := s.Key(st.TrainCohort)
@@ -257,7 +257,7 @@ func (st *Study) Train(ctx context.Context, dir string, mon Monitor) (*Run, erro
 				dir, strings.Join(prev.Record.Key.Targets, "+"), prev.Record.Split.Cohort, prev.Record.Key.Train.Epochs, prev.Record.Key.Train.Seed)
 		}
 		if prev.Complete() {
-			mon.printf("Found the complete run %s: not training again (delete the folder to retrain).\n", dir)
+			mon.Printf("Found the complete run %s: not training again (delete the folder to retrain).\n", dir)
 			st.run = prev
 			return prev, nil
 		}
@@ -299,7 +299,7 @@ func (st *Study) Train(ctx context.Context, dir string, mon Monitor) (*Run, erro
 	first := fmt.Sprintf("Training the %s U-Net (%d trainable parameters; targets %s, input %s %d×%d) on %s: %d training images (%d steps of %d per epoch), %d testing images, %d epochs, Adam %g (%s schedule), augmentation %s, backend %s, run folder %s\n",
 		s.Encoder, rec.Parameters, strings.Join(s.Targets, ", "), s.Framing(), s.InputSize, s.InputSize, st.TrainCohort, len(train), rec.StepsPerEpoch, batch,
 		len(test), s.Epochs, s.LearningRate, scheduleName(s.LRSchedule), s.Augment, rec.Backend, dir)
-	mon.printf("%s", first)
+	mon.Printf("%s", first)
 	fmt.Fprintf(logf, "%s %s", time.Now().UTC().Format(time.RFC3339), first)
 	cfg.Dir, cfg.Keep, cfg.Progress = dir, 1, mon.Progress
 	cfg.OnStep = mon.OnStep
@@ -316,7 +316,7 @@ func (st *Study) Train(ctx context.Context, dir string, mon Monitor) (*Run, erro
 		return nil, fmt.Errorf("training %s: %w", dir, err)
 	}
 	if res.ResumedFrom > 0 {
-		mon.printf("(resumed after epoch %d)\n", res.ResumedFrom)
+		mon.Printf("(resumed after epoch %d)\n", res.ResumedFrom)
 	}
 	rec.Status, rec.Finished = StatusComplete, time.Now().UTC()
 	rec.Backend = res.Model.Backend().Name()
@@ -332,7 +332,7 @@ func (st *Study) Train(ctx context.Context, dir string, mon Monitor) (*Run, erro
 		return nil, err
 	}
 	last := fmt.Sprintf("Trained in %.0f s (%s); run folder %s\n", res.Seconds, res.Times, dir)
-	mon.printf("%s", last)
+	mon.Printf("%s", last)
 	fmt.Fprintf(logf, "%s %s", time.Now().UTC().Format(time.RFC3339), last)
 	st.run = &Run{Dir: dir, Record: rec, Trained: true}
 	return st.run, nil

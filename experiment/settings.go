@@ -509,6 +509,18 @@ func (s Settings) Markdown() string {
 	if s.Default() {
 		fmt.Fprintf(&b, "| synthetic cohort | %d patients, %d px images, %d Cohen-like images |\n", s.Phantom.Patients, s.Phantom.Size, s.Phantom.CohenImages)
 	}
+	cohort := s.Cohort
+	if cohort == "" {
+		cohort = "covid-ar when its annotations carry images, otherwise cxr-seg"
+	}
+	split := fmt.Sprintf("by patient, %g of the images held out for testing", s.TestFraction)
+	switch {
+	case s.Folds >= 2:
+		split = fmt.Sprintf("%d-fold cross-validation by patient", s.Folds)
+	case s.TestFraction == 0:
+		split = "none: every image trains"
+	}
+	fmt.Fprintf(&b, "| cohort | %s |\n| split | %s |\n| evaluation | every %d epoch(s) |\n", cohort, split, max(s.EvalEvery, 1))
 	fmt.Fprintf(&b, "| seed | %d |\n| bootstrap | %d resamples |\n", s.Seed, s.Bootstrap)
 	fmt.Fprintf(&b, "| figures | `%s` |\n| runs | `%s` |\n| backend | `%s` |\n", s.Figures, s.Runs, backend)
 	return b.String()

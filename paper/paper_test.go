@@ -2,6 +2,7 @@ package paper
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"image/png"
 	"math"
@@ -380,5 +381,66 @@ func TestSummary(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(st.Settings.Figures, SummaryFile)); err != nil || !bytes.Contains(b, []byte(want)) {
 		t.Errorf("%s: %v, or it lacks the cohort row", SummaryFile, err)
+	}
+}
+
+func TestValidationAndExternal(t *testing.T) {
+	st, _ := tinyStudy(t)
+	v := ValidationSettings(st.Settings)
+	if v.Folds != 3 || v.Epochs != st.Settings.Epochs || v.InputSize != st.Settings.InputSize {
+		t.Errorf("tiny synthetic validation settings: %d folds, %d epochs, %d px", v.Folds, v.Epochs, v.InputSize)
+	}
+	v.Folds = 2
+	r, err := Validation(context.Background(), v, experiment.Monitor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, r, "table-validation-lungs.md", "table-validation-opacity.csv", "table-validation-pct.md", "figure-validation-pct-scatter.png", "figure-validation-pct-bland-altman.png")
+	if n := r.Numbers["validation_images"]; n != float64(len(st.Items)-len(st.Subset(experiment.SubsetValidation))) {
+		t.Errorf("%v out-of-fold images", n)
+	}
+	if d := r.Numbers["validation_lungs_dice"]; !(d >= 0 && d <= 1) {
+		t.Errorf("lungs Dice %v", d)
+	}
+	// The tiny cohort's covid-ar images carry no Cohen scores: the
+	// severity table is skipped, saying why.
+	if len(r.Skipped) != 1 || !strings.Contains(r.Skipped[0], "severity") {
+		t.Errorf("skipped %v", r.Skipped)
+	}
+	e, err := ExternalValidation(context.Background(), v, experiment.Monitor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, e, "table-external.md", "table-external-pct.csv")
+	if e.Numbers["external_images"] != 6 {
+		t.Errorf("external: %v images, want the 6 cohen/ images", e.Numbers["external_images"])
+	}
+	rec := readRecords(v.Figures)
+	if _, ok := rec["validation"]; !ok {
+		t.Error("no validation record in numbers.json")
+	}
+	if _, ok := rec["external"]; !ok {
+		t.Error("no external record in numbers.json")
+	}
+}
+
+func TestValidationSettings(t *testing.T) {
+	s, err := experiment.Preset(experiment.PresetSmoke)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s = s.WithRepo(t.TempDir())
+	syn := ValidationSettings(s)
+	if syn.Folds != 3 || syn.Epochs != 15 || syn.InputSize != 64 || syn.EvalEvery != 5 {
+		t.Errorf("synthetic: %d folds, %d epochs, %d px, eval every %d", syn.Folds, syn.Epochs, syn.InputSize, syn.EvalEvery)
+	}
+	s.Data = t.TempDir() // a data folder without the SYNTHETIC marker: real
+	real := ValidationSettings(s)
+	if real.Folds != 5 || real.Epochs != 40 || real.InputSize != 128 || real.EvalEvery != 5 {
+		t.Errorf("real: %d folds, %d epochs, %d px, eval every %d", real.Folds, real.Epochs, real.InputSize, real.EvalEvery)
+	}
+	s.Folds = 4
+	if got := ValidationSettings(s).Folds; got != 4 {
+		t.Errorf("folds set to 4 became %d", got)
 	}
 }

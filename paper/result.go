@@ -263,11 +263,17 @@ func (r *Result) saveNumbers(s experiment.Settings, id string) error {
 // finish returns a function that records the numbers of a result (see
 // saveNumbers) and passes it on.
 func finish(st *experiment.Study, id string) func(*Result, error) (*Result, error) {
+	return finishSettings(st.Settings, id)
+}
+
+// finishSettings is finish for results made from settings rather than a
+// study.
+func finishSettings(s experiment.Settings, id string) func(*Result, error) (*Result, error) {
 	return func(r *Result, err error) (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := r.saveNumbers(st.Settings, id); err != nil {
+		if err := r.saveNumbers(s, id); err != nil {
 			return nil, err
 		}
 		return r, nil

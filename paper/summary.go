@@ -54,6 +54,10 @@ var summaryRows = []summaryRow{
 	{"Fig. 5", "worst / best per-image IoU of unseen images", "pictures", "figure5", []string{"figure5_worst_iou", "figure5_best_iou"}, "figure5.png", ""},
 	{"extra", "two annotations of the same X-rays: pairs, lung IoU, opacity IoU", "—", "agreement", []string{"agreement_pairs", "agreement_lung_iou_mean", "agreement_opacity_iou_mean"}, "table-agreement.md", ""},
 	{"extra", "same images, model grid: IoU a–b / model–a / model–b", "—", "agreement", []string{"agreement_ab_iou_mean_model_grid", "agreement_model_a_iou_mean", "agreement_model_b_iou_mean"}, "table-agreement.md", ""},
+	{"extra", "automatic pipeline, out of fold: lung Dice post-processed / raw", "— (target ≥ 0.95)", "validation", []string{"validation_lungs_dice", "validation_lungs_dice_raw"}, "table-validation-lungs.md", ""},
+	{"extra", "automatic pipeline, out of fold: opacity IoU (a) / (d); Spearman ρ automatic vs manual %", "— (target ρ ≥ 0.85)", "validation", []string{"validation_opacity_iou_a", "validation_opacity_iou_d", "validation_pct_spearman"}, "table-validation-pct.md", ""},
+	{"extra", "automatic pipeline, out of fold: severity MAE extent / opacity", "Cohen et al.'s model: 1.14 / 0.78", "validation", []string{"validation_severity_mae_geographic_automatic", "validation_severity_mae_opacity_automatic"}, "table-validation-severity.md", "severity"},
+	{"extra", "automatic pipeline on cohen/: lung IoU; Spearman ρ automatic vs the paper's manual %", "—", "external", []string{"external_lungs_iou", "external_pct_spearman"}, "table-external.md", ""},
 }
 
 // fmtNumber formats a summary number: integers as such, others with 4
@@ -78,7 +82,7 @@ func Summary(s experiment.Settings) (*Result, error) {
 	r := newResult("The paper's numbers beside this run's")
 	all := readRecords(s.Figures)
 	if len(all) == 0 {
-		r.skip("no results in %s yet: run the notebooks 01–07 first (make reproduce).", filepath.Join(s.Figures, NumbersFile))
+		r.skip("no results in %s yet: run the notebooks 01–08 first (make reproduce).", filepath.Join(s.Figures, NumbersFile))
 		return r, nil
 	}
 	var kinds []string

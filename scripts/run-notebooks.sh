@@ -151,6 +151,6 @@ reproduce)
   echo "  executed notebooks: $figures/notebooks/*.html"
   echo "  key numbers:        $figures/summary.md (all: $figures/numbers.json)"
   echo
-  if [ -f "$figures/summary.md" ]; then cat "$figures/summary.md"; else echo "(no summary.md: notebook 08-summary did not run)"; fi
+  if [ -f "$figures/summary.md" ]; then cat "$figures/summary.md"; else echo "(no summary.md: notebook 09-summary did not run)"; fi
   ;;
 esac

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/covidxray/opacity/analysis"
 	"github.com/covidxray/opacity/experiment"
 )
 
@@ -27,10 +28,12 @@ func init() {
 type cvFlags struct {
 	settings *settingsFlags
 	folds    *int
+	pipeline *bool
 }
 
 func addCVFlags(fs *flag.FlagSet) *cvFlags {
-	return &cvFlags{settings: addSettingsFlags(fs), folds: fs.Int("folds", 5, "number of folds (patients are split into this many groups)")}
+	return &cvFlags{settings: addSettingsFlags(fs), folds: fs.Int("folds", 5, "number of folds (patients are split into this many groups)"),
+		pipeline: fs.Bool("pipeline", false, "cross-validate the automatic pipeline of opacity analyze (a lung and an opacity model per fold, each held-out image analysed from its full-resolution pixels) instead of the settings' model")}
 }
 
 // cv returns the cross-validation of the flags.
@@ -43,6 +46,9 @@ func (f *cvFlags) cv() (*experiment.CV, error) {
 	if s.Folds < 2 {
 		return nil, fmt.Errorf("--folds %d: want at least 2", s.Folds)
 	}
+	if *f.pipeline {
+		return analysis.PipelineCV(s)
+	}
 	return experiment.NewCV(s)
 }
 
@@ -53,7 +59,7 @@ func runCV(args []string, stdout, stderr io.Writer) error {
 	jobs := fs.Int("jobs", 1, "folds run at once, each in its own process")
 	devices := fs.String("devices", "", "comma-separated accelerator ids: one fold at a time per device, in its own process with CUDA_VISIBLE_DEVICES set to it")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity cv --folds K [--fold I | --jobs N | --devices 0,1,...] [training flags of opacity train]")
+		fmt.Fprintln(stderr, "usage: opacity cv --folds K [--pipeline] [--fold I | --jobs N | --devices 0,1,...] [training flags of opacity train]")
 		fmt.Fprintln(stderr, "\nSplits the cohort into K folds by patient (seeded, stratified); fold i trains the settings' model")
 		fmt.Fprintln(stderr, "on the other folds (a run folder, reused and resumed like opacity train's) and predicts fold i.")
 		fmt.Fprintln(stderr, "Each fold writes its out-of-fold result into the CV folder (under --runs, named after the")

@@ -1,6 +1,7 @@
 package unet
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,5 +47,52 @@ func TestCheckpointWriterReportsFailure(t *testing.T) {
 	}
 	if _, err := os.Stat(gone); err == nil {
 		t.Error("the missing folder was created")
+	}
+}
+
+// TestExportWeights checks that a weights-only checkpoint loads into a
+// model that predicts what the full one does, at a third of the size.
+func TestExportWeights(t *testing.T) {
+	train := syntheticSet(4, 64, 61)
+	cfg := tinyTrainConfig()
+	cfg.Dir = t.TempDir()
+	if _, err := Train(context.Background(), cfg, train, nil); err != nil {
+		t.Fatal(err)
+	}
+	full, err := Load(cfg.Dir, "go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(out, CheckpointsDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(out, CheckpointsDir, filepath.Base(full.Checkpoint))
+	if err := ExportWeights(full.Checkpoint, dst); err != nil {
+		t.Fatal(err)
+	}
+	small, err := Load(out, "go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := full.Model.Predict(train, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := small.Model.Predict(train, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		for j := range a[i][0] {
+			if a[i][0][j] != b[i][0][j] {
+				t.Fatalf("image %d pixel %d: %v with the full checkpoint, %v with the weights", i, j, a[i][0][j], b[i][0][j])
+			}
+		}
+	}
+	fi, _ := os.Stat(full.Checkpoint)
+	si, _ := os.Stat(dst)
+	if si.Size()*2 > fi.Size() {
+		t.Errorf("weights-only checkpoint %d bytes, full %d: want at most half", si.Size(), fi.Size())
 	}
 }

@@ -3,6 +3,7 @@ package unet
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
@@ -202,11 +203,13 @@ func (m *Model) NumTrainableParameters() int {
 	return n
 }
 
+// modelScope is the scope of the U-Net's variables in a model's store.
+const modelScope = "/unet"
+
 // isModelVariable reports whether v belongs to the U-Net (not to the
 // optimiser or the trainer).
 func isModelVariable(v *model.Variable) bool {
-	s := v.Scope()
-	return len(s) >= 5 && s[:5] == "/unet"
+	return strings.HasPrefix(v.Scope(), modelScope)
 }
 
 // InitVariables creates and initialises the model's variables for images of

@@ -1,0 +1,371 @@
+package analysis
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"image"
+	"image/png"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/research/plots"
+)
+
+// Files of an analysis output folder, beside each image's own.
+const (
+	ReportCSV  = "report.csv"
+	ReportJSON = "report.json"
+)
+
+// Labelme labels of the files AnalyzeFiles writes: the paper's lung labels
+// and the Cohen annotations' opacity label.
+const (
+	LabelRightLung = datasets.LabelRightLung
+	LabelLeftLung  = datasets.LabelLeftLung
+	LabelOpacity   = datasets.LabelOpacityAny
+)
+
+// FileOptions configures AnalyzeFiles.
+type FileOptions struct {
+	// Out is the output folder (created).
+	Out string
+	// Xray says how to read the files (a DICOM of another modality is
+	// refused unless Xray.AnyModality).
+	Xray datasets.XrayOptions
+	// Tolerance is the simplification of the traced polygons in pixels
+	// (datasets.MaskPolygons; 0: DefaultTolerance).
+	Tolerance float64
+	// Progress receives a progress bar redrawn in place (when it is a
+	// terminal); Errors one line per file that could not be analysed. Nil
+	// writers print nothing.
+	Progress, Errors io.Writer
+}
+
+// DefaultTolerance is the polygon simplification of the labelme files, in
+// pixels: a predicted mask read back from its polygons keeps an IoU of at
+// least 0.97 with it for lungs and blobs of 20 pixels' radius and more (the
+// measured bounds are in package datasets' tests).
+const DefaultTolerance = 1.0
+
+// minPolygonArea drops traced components smaller than this many pixels.
+const minPolygonArea = 16
+
+// FileReport is the analysis of one file, a row of the batch report.
+type FileReport struct {
+	File   string `json:"file"`
+	Status string `json:"status"` // "ok" or "error"
+	Error  string `json:"error,omitempty"`
+	Format string `json:"format,omitempty"`
+	Width  int    `json:"width,omitempty"`
+	Height int    `json:"height,omitempty"`
+	// OpacityPct, LungShare, Geographic, OpacityScore are null when
+	// undefined (no lungs found, no severity maps).
+	OpacityPct      *float64 `json:"opacity_pct"`
+	LungPixels      int      `json:"lung_pixels"`
+	LungShare       *float64 `json:"lung_share"`
+	RightLungPixels int      `json:"right_lung_pixels"`
+	LeftLungPixels  int      `json:"left_lung_pixels"`
+	Geographic      *float64 `json:"geographic_extent"`
+	OpacityScore    *float64 `json:"opacity_score"`
+	Flags           []string `json:"flags"`
+	// Outputs are the files written for it, in the output folder.
+	Outputs []string `json:"outputs"`
+	// Notes say how the file was read (window, rescale, inversion...).
+	Notes []string `json:"notes,omitempty"`
+	// Seconds is the wall time of reading the file and running both
+	// models; WriteSeconds that of writing its outputs.
+	Seconds      float64 `json:"seconds"`
+	WriteSeconds float64 `json:"write_seconds"`
+}
+
+// BatchReport is the report of AnalyzeFiles.
+type BatchReport struct {
+	Models   string       `json:"models"`
+	Created  time.Time    `json:"created"`
+	Files    []FileReport `json:"files"`
+	Analysed int          `json:"analysed"`
+	Failed   int          `json:"failed"`
+}
+
+// XrayFiles expands the arguments into X-ray files: a file as it is, a
+// folder by its files (recursively) whose name ends in .jpg, .jpeg, .png,
+// .dcm or .dicom, or has no extension (DICOM files often have none), in
+// lexical order. A missing argument is an error naming it.
+func XrayFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		fi, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(a, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() || strings.HasPrefix(d.Name(), ".") {
+				return nil
+			}
+			switch strings.ToLower(filepath.Ext(d.Name())) {
+			case ".jpg", ".jpeg", ".png", ".dcm", ".dicom", "":
+				found = append(found, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Strings(found)
+		out = append(out, found...)
+	}
+	return out, nil
+}
+
+// AnalyzeFiles analyses the files (JPEG, PNG or DICOM) and writes, per
+// image, into opt.Out:
+//
+//	STEM.png           the image as analysed (8-bit gray), which the labelme file refers to
+//	STEM_lungs.png     the lung mask, the image's size (white = lungs)
+//	STEM_opacity.png   the opacity mask, the image's size
+//	STEM_overlay.png   the image with the lungs outlined and the opacity filled, and the numbers
+//	STEM.json          labelme: right_lung, left_lung and opacity polygons traced from the masks
+//
+// and the batch report, report.csv and report.json, rewritten after every
+// file, so that nothing already written is lost if the batch stops. A file
+// that cannot be read or analysed gets a report row with the reason (and a
+// line on opt.Errors) and the batch goes on. Two files with the same stem
+// get distinct names (STEM-2, ...). Every file is written atomically.
+func (m *Models) AnalyzeFiles(paths []string, opt FileOptions) (*BatchReport, error) {
+	if err := os.MkdirAll(opt.Out, 0o755); err != nil {
+		return nil, err
+	}
+	if opt.Tolerance <= 0 {
+		opt.Tolerance = DefaultTolerance
+	}
+	rep := &BatchReport{Models: m.Dir, Created: time.Now().UTC(), Files: []FileReport{}}
+	used := map[string]bool{}
+	bar := newBar(opt.Progress, len(paths))
+	for i, path := range paths {
+		stem := uniqueStem(used, path)
+		fr := FileReport{File: path, Status: "ok", Flags: []string{}, Outputs: []string{}}
+		if err := m.analyzeFile(path, stem, opt, &fr); err != nil {
+			fr.Status, fr.Error = "error", err.Error()
+			rep.Failed++
+			if opt.Errors != nil {
+				bar.clear()
+				fmt.Fprintf(opt.Errors, "%v\n", err)
+			}
+		} else {
+			rep.Analysed++
+		}
+		rep.Files = append(rep.Files, fr)
+		if err := writeReport(opt.Out, rep); err != nil {
+			return rep, err
+		}
+		bar.update(i+1, path)
+	}
+	bar.done()
+	return rep, nil
+}
+
+// analyzeFile reads, analyses and writes the outputs of one file into fr;
+// its error names the file.
+func (m *Models) analyzeFile(path, stem string, opt FileOptions, fr *FileReport) error {
+	start := time.Now()
+	x, err := datasets.ReadXray(path, opt.Xray)
+	if err != nil {
+		return err
+	}
+	fr.Format, fr.Notes = x.Format, x.Notes
+	b := x.Image.Bounds()
+	fr.Width, fr.Height = b.Dx(), b.Dy()
+	r, err := m.Analyze(x.Image)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	fr.Flags = append(fr.Flags, r.Flags...)
+	fr.OpacityPct, fr.Geographic, fr.OpacityScore = nullable(r.OpacityPct), nullable(r.Geographic), nullable(r.OpacityScore)
+	fr.LungPixels, fr.LungShare = r.LungPixels, nullable(r.LungShare)
+	fr.RightLungPixels, fr.LeftLungPixels = r.Right.Count(), r.Left.Count()
+	fr.Seconds = time.Since(start).Seconds()
+	start = time.Now()
+	defer func() { fr.WriteSeconds = time.Since(start).Seconds() }()
+	write := func(name string, data []byte) error {
+		if err := datasets.WriteFileAtomic(filepath.Join(opt.Out, name), data, 0o644); err != nil {
+			return err
+		}
+		fr.Outputs = append(fr.Outputs, name)
+		return nil
+	}
+	for _, o := range []struct {
+		name string
+		img  image.Image
+	}{{stem + ".png", x.Image}, {stem + "_lungs.png", plots.MaskImage(r.Lungs)}, {stem + "_opacity.png", plots.MaskImage(r.Opacity)}} {
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, o.img); err != nil {
+			return fmt.Errorf("%s: %w", o.name, err)
+		}
+		if err := write(o.name, buf.Bytes()); err != nil {
+			return err
+		}
+	}
+	fig, err := OverlayFigure(filepath.Base(path), x.Image, r)
+	if err != nil {
+		return fmt.Errorf("%s: overlay: %w", path, err)
+	}
+	b2, err := fig.PNG()
+	if err != nil {
+		return fmt.Errorf("%s: overlay: %w", path, err)
+	}
+	if err := write(stem+"_overlay.png", b2); err != nil {
+		return err
+	}
+	lm := Labelme(stem+".png", r, opt.Tolerance)
+	data, err := lm.Encode()
+	if err != nil {
+		return fmt.Errorf("%s: labelme: %w", path, err)
+	}
+	return write(stem+".json", data)
+}
+
+// Labelme returns the labelme annotation of a result: the right and left
+// lungs (right_lung, left_lung) and the opacity (opacity) as polygons
+// traced from the masks, simplified by tol pixels, components under 16
+// pixels left out, for the image at imagePath (relative to the file).
+func Labelme(imagePath string, r *Result, tol float64) *datasets.Labelme {
+	l := datasets.NewLabelme(imagePath, r.Width, r.Height)
+	l.AddPolygons(LabelRightLung, datasets.MaskPolygons(r.Right, tol, minPolygonArea))
+	l.AddPolygons(LabelLeftLung, datasets.MaskPolygons(r.Left, tol, minPolygonArea))
+	l.AddPolygons(LabelOpacity, datasets.MaskPolygons(r.Opacity, tol, minPolygonArea))
+	return l
+}
+
+// OverlayFigure draws a result for a reader: the image with the predicted
+// lungs outlined and the opacity filled, under a title with the name, the
+// opacity percentage, the severity estimates and the flags.
+func OverlayFigure(name string, img *image.Gray, r *Result) (*plots.Figure, error) {
+	title := name + ": "
+	switch {
+	case math.IsNaN(r.OpacityPct):
+		title += "no opacity % (no lungs found)"
+	default:
+		title += fmt.Sprintf("opacity %.1f%% of the lungs", r.OpacityPct)
+	}
+	if !math.IsNaN(r.Geographic) {
+		title += fmt.Sprintf("; estimated extent %.1f/8, opacity %.1f/6", r.Geographic, r.OpacityScore)
+	}
+	cell := plots.GridImage{Image: img, Overlays: []plots.Overlay{
+		{Mask: r.Lungs, Color: plots.LungColor, Label: "lungs (automatic)"},
+		{Mask: r.Opacity, Color: plots.OverlayPredicted, Label: "opacity (automatic)", Fill: true},
+	}}
+	if len(r.Flags) > 0 {
+		cell.Title = "⚠ " + strings.Join(r.Flags, "; ")
+	}
+	return plots.ImageGrid(title, []plots.GridImage{cell}, 1)
+}
+
+// writeReport writes the batch report as JSON and CSV, atomically.
+func writeReport(dir string, rep *BatchReport) error {
+	if err := datasets.WriteJSONAtomic(filepath.Join(dir, ReportJSON), rep, 0o644); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"file", "status", "error", "format", "width", "height", "opacity_pct", "lung_pixels", "lung_share",
+		"right_lung_pixels", "left_lung_pixels", "geographic_extent", "opacity_score", "flags", "seconds"})
+	num := func(v *float64) string {
+		if v == nil {
+			return ""
+		}
+		return fmt.Sprintf("%.4g", *v)
+	}
+	for _, f := range rep.Files {
+		w.Write([]string{f.File, f.Status, f.Error, f.Format, fmt.Sprint(f.Width), fmt.Sprint(f.Height), num(f.OpacityPct),
+			fmt.Sprint(f.LungPixels), num(f.LungShare), fmt.Sprint(f.RightLungPixels), fmt.Sprint(f.LeftLungPixels),
+			num(f.Geographic), num(f.OpacityScore), strings.Join(f.Flags, "; "), fmt.Sprintf("%.3f", f.Seconds)})
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return datasets.WriteFileAtomic(filepath.Join(dir, ReportCSV), buf.Bytes(), 0o644)
+}
+
+// uniqueStem returns the stem of path, made unique among used.
+func uniqueStem(used map[string]bool, path string) string {
+	base := filepath.Base(path)
+	stem := strings.TrimSuffix(base, filepath.Ext(base))
+	if stem == "" {
+		stem = "image"
+	}
+	s := stem
+	for n := 2; used[s]; n++ {
+		s = fmt.Sprintf("%s-%d", stem, n)
+	}
+	used[s] = true
+	return s
+}
+
+// nullable is &v, or nil when v is not a finite number.
+func nullable(v float64) *float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return &v
+}
+
+// bar is a progress bar redrawn in place on a terminal, silent elsewhere.
+type bar struct {
+	w     io.Writer
+	total int
+	start time.Time
+}
+
+func newBar(w io.Writer, total int) *bar {
+	if f, ok := w.(*os.File); !ok || !isTerminal(f) {
+		w = nil
+	}
+	return &bar{w: w, total: total, start: time.Now()}
+}
+
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func (b *bar) update(done int, name string) {
+	if b.w == nil {
+		return
+	}
+	const width = 30
+	n := width * done / max(b.total, 1)
+	eta := time.Duration(0)
+	if done > 0 {
+		eta = time.Since(b.start) / time.Duration(done) * time.Duration(b.total-done)
+	}
+	fmt.Fprintf(b.w, "\r\033[K[%s%s] %d/%d %s eta %s", strings.Repeat("=", n), strings.Repeat(" ", width-n), done, b.total,
+		filepath.Base(name), eta.Round(time.Second))
+}
+
+func (b *bar) clear() {
+	if b.w != nil {
+		fmt.Fprint(b.w, "\r\033[K")
+	}
+}
+
+func (b *bar) done() {
+	if b.w != nil {
+		fmt.Fprintln(b.w)
+	}
+}

@@ -1,0 +1,215 @@
+package analysis
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/experiment"
+	"github.com/covidxray/opacity/research"
+)
+
+// Names of the per-image values of the pipeline's cross-validation
+// (experiment.OOFImage.Values).
+const (
+	ValueLungsDice        = "lungs_dice"         // automatic vs manual lungs, post-processed
+	ValueLungsIoU         = "lungs_iou"          // same, IoU
+	ValueLungsDiceRaw     = "lungs_dice_raw"     // before post-processing
+	ValueLungsIoURaw      = "lungs_iou_raw"      // before post-processing
+	ValueOpacityPctAuto   = "opacity_pct_auto"   // the pipeline's opacity %
+	ValueOpacityPctManual = "opacity_pct_manual" // the manual masks' opacity % (image grid)
+	ValueLungShare        = "lung_share"         // automatic lungs / image
+	ValueCohenGeographic  = "cohen_geographic"   // Cohen et al.'s radiologist score, when scored
+	ValueCohenOpacity     = "cohen_opacity"
+	ValueBothLungs        = "both_lungs" // 1 when the manual annotation has a right and a left lung
+)
+
+// PipelineCV is the cross-validation of the automatic pipeline of settings
+// s (Folds >= 2): fold i trains a lung model and an opacity model on the
+// other folds (the runs of ModelSettings with Fold i, the same patients on
+// each side for both) and analyses each of its held-out images from the
+// full-resolution image, as AnalyzeFiles would, recording against the
+// manual masks: the lungs' Dice and IoU (after post-processing and before),
+// the opacity's counts on the image grid, the automatic and manual opacity
+// percentages, and Cohen et al.'s scores of the scored images.
+func PipelineCV(s experiment.Settings) (*experiment.CV, error) {
+	s.Targets = []string{datasets.TargetLungs, datasets.TargetOpacity} // names the CV folder
+	cv, err := experiment.NewCV(s)
+	if err != nil {
+		return nil, err
+	}
+	cv.Job = pipelineFold
+	return cv, nil
+}
+
+// pipelineFold is PipelineCV's fold job.
+func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.Monitor) (*experiment.FoldResult, error) {
+	ls, os_ := ModelSettings(cv.FoldSettings(i))
+	var runs [2]*experiment.Run
+	var st *experiment.Study
+	for k, s := range []experiment.Settings{ls, os_} {
+		study, err := experiment.Load(s)
+		if err != nil {
+			return nil, err
+		}
+		run, err := study.Train(ctx, "", mon)
+		if err != nil {
+			return nil, err
+		}
+		if run == nil {
+			return nil, fmt.Errorf("%s: no cohort with images (%s)", s.DataDir(), study.TrainCohortNote())
+		}
+		runs[k], st = run, study
+	}
+	res := &experiment.FoldResult{Runs: []string{runs[0].Dir, runs[1].Dir}}
+	m, err := NewModels(runs[0], runs[1], cv.Settings.Backend)
+	if err != nil {
+		return res, err
+	}
+	want := map[string]bool{}
+	for _, it := range st.Subset(experiment.SubsetTest) {
+		want[it.Key()] = true
+	}
+	err = ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
+		r, err := m.Analyze(sm.Image)
+		if err != nil {
+			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
+		}
+		img, err := oofImage(sm, r, st, i)
+		if err != nil {
+			return err
+		}
+		res.Images = append(res.Images, img)
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	sort.Slice(res.Images, func(a, b int) bool { return res.Images[a].Image < res.Images[b].Image })
+	return res, ctx.Err()
+}
+
+// oofImage records the pipeline's result on a held-out sample against its
+// manual masks.
+func oofImage(sm *datasets.Sample, r *Result, st *experiment.Study, fold int) (experiment.OOFImage, error) {
+	img := experiment.OOFImage{Image: sm.Stem, Patient: sm.Patient, Fold: fold, Counts: map[string]research.ImageCounts{},
+		Values: map[string]float64{ValueOpacityPctAuto: r.OpacityPct, ValueLungShare: r.LungShare}}
+	both := sm.BothLungs()
+	img.Values[ValueBothLungs] = map[bool]float64{true: 1, false: 0}[both]
+	if manual, err := research.OpacityPercent(sm.Lung, sm.Opacity); err == nil {
+		img.Values[ValueOpacityPctManual] = manual
+	} else {
+		img.Values[ValueOpacityPctManual] = math.NaN()
+	}
+	if both {
+		// The lungs, against a complete manual lung mask only.
+		c, err := research.CountImage(research.Prediction{Name: sm.Stem, Truth: sm.Lung.Pix, Prob: maskProb(r.Lungs)}, research.DefaultThreshold)
+		if err != nil {
+			return img, err
+		}
+		img.Counts[datasets.TargetLungs] = c
+		img.Values[ValueLungsDice], img.Values[ValueLungsIoU] = c.F1(), c.IoU()
+		raw, err := research.CountImage(research.Prediction{Name: sm.Stem, Truth: sm.Lung.Pix, Prob: maskProb(r.LungsRaw)}, research.DefaultThreshold)
+		if err != nil {
+			return img, err
+		}
+		img.Values[ValueLungsDiceRaw], img.Values[ValueLungsIoURaw] = raw.F1(), raw.IoU()
+	}
+	op := sm.Opacity
+	if op == nil {
+		op = datasets.NewMask(sm.Width, sm.Height)
+	}
+	c, err := research.CountImage(research.Prediction{Name: sm.Stem, Truth: op.Pix, Prob: maskProb(r.Opacity)}, research.DefaultThreshold)
+	if err != nil {
+		return img, err
+	}
+	img.Counts[datasets.TargetOpacity] = c
+	if sc, ok := st.CohenScores[sm.Stem]; ok {
+		img.Values[ValueCohenGeographic], img.Values[ValueCohenOpacity] = sc.GeographicMean, sc.OpacityMean
+	}
+	return img, nil
+}
+
+// maskProb returns a mask as probabilities 0 and 1, for the metrics'
+// counts (a hard prediction's soft and hard scores are then the same).
+func maskProb(m *datasets.Mask) []float32 {
+	p := make([]float32, len(m.Pix))
+	for i, v := range m.Pix {
+		if v != 0 {
+			p[i] = 1
+		}
+	}
+	return p
+}
+
+// SeverityValidation is the agreement with Cohen et al.'s radiologist
+// scores of a percentage mapped out of fold onto their scales.
+type SeverityValidation struct {
+	Source string // "automatic" or "manual" (the radiologists' masks: the ceiling)
+	Method string // research.ScoreMap method
+	// Geographic and Opacity compare the mapped percentage (the estimated
+	// score) with the radiologists' scores: MAE, Pearson, Spearman.
+	Geographic, Opacity research.ScoreAgreement
+	// GeographicPct and OpacityPct are Spearman's rho of the percentage
+	// itself with the scores (before any map).
+	GeographicPct, OpacityPct research.Correlation
+}
+
+// ValidateSeverity maps the percentages of source (ValueOpacityPctAuto or
+// ValueOpacityPctManual) of the scored out-of-fold images onto Cohen et
+// al.'s two scales with each score-map method, every image by a map fitted
+// without its patient (leave one patient out), and compares the result
+// with the radiologists' scores: mean absolute error with a
+// patient-bootstrap interval, Pearson and Spearman. Images without a score
+// or a percentage are left out.
+func ValidateSeverity(oof []experiment.OOFImage, source string, opt research.BootstrapOptions) ([]SeverityValidation, int, error) {
+	var pct, geo, opa []float64
+	var groups []string
+	for _, im := range oof {
+		p, g, o := im.Values[source], im.Values[ValueCohenGeographic], im.Values[ValueCohenOpacity]
+		_, scored := im.Values[ValueCohenGeographic]
+		if !scored || !finite(p) || !finite(g) || !finite(o) {
+			continue
+		}
+		pct, geo, opa, groups = append(pct, p), append(geo, g), append(opa, o), append(groups, im.Patient)
+	}
+	if len(pct) < minSeverityImages {
+		return nil, len(pct), fmt.Errorf("%d scored images with a percentage: too few to map (want %d)", len(pct), minSeverityImages)
+	}
+	name := map[string]string{ValueOpacityPctAuto: "automatic", ValueOpacityPctManual: "manual"}[source]
+	var out []SeverityValidation
+	for _, method := range severityMethods {
+		v := SeverityValidation{Source: name, Method: method}
+		ok := true
+		for _, scale := range []struct {
+			y   []float64
+			hi  float64
+			dst *research.ScoreAgreement
+			rho *research.Correlation
+		}{{geo, GeographicMax, &v.Geographic, &v.GeographicPct}, {opa, OpacityMax, &v.Opacity, &v.OpacityPct}} {
+			pred, err := research.OutOfFold(method, pct, scale.y, groups, 0, opt.Seed, 0, scale.hi)
+			if err != nil {
+				ok = false
+				break
+			}
+			agr, err := research.CompareScoreValues(pred, scale.y, groups, opt)
+			if err != nil {
+				ok = false
+				break
+			}
+			*scale.dst = agr
+			if sp, err := research.Spearman(pct, scale.y); err == nil {
+				*scale.rho = sp
+			}
+		}
+		if ok {
+			out = append(out, v)
+		}
+	}
+	return out, len(pct), nil
+}
+
+// finite reports whether v is a finite number.
+func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/covidxray/opacity/analysis"
+	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/experiment"
+)
+
+func init() {
+	register(command{name: "models", summary: "train the lung and opacity models (and severity maps) that analyze uses, into one folder", run: runModels})
+	register(command{name: "analyze", summary: "measure the opacity of any chest X-ray (JPEG, PNG, DICOM): masks, overlay, labelme, report", run: runAnalyze})
+}
+
+// defaultModelsDir is the models folder of models and analyze when --out
+// or --models is not given.
+const defaultModelsDir = "models"
+
+func runModels(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("models", stderr)
+	sf := addSettingsFlags(fs)
+	out := fs.String("out", defaultModelsDir, "models folder to write (models.json, lungs/, opacity/)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: opacity models [--data DIR] [--out DIR] [training flags of opacity train]")
+		fmt.Fprintln(stderr, "\nTrains (or finds, or resumes) a lung model (target lungs, whole X-rays) and an opacity model")
+		fmt.Fprintln(stderr, "(target opacity, lung crops) with the same settings, each in its run folder as opacity train")
+		fmt.Fprintln(stderr, "would; copies their weights into --out; fits the maps from the opacity % to Cohen et al.'s")
+		fmt.Fprintln(stderr, "radiologist scores on the scored images the models did not train on; and writes models.json,")
+		fmt.Fprintln(stderr, "the record of how they were made. By default the models train on every image of every cohort")
+		fmt.Fprintln(stderr, "with images and masks (--cohort all --test-fraction 0): a model to use, validated by the")
+		fmt.Fprintln(stderr, "validation notebook (09) rather than by a held-out share.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlagsNoArgs(fs, args); err != nil {
+		return err
+	}
+	s, err := sf.settings()
+	if err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["cohort"] {
+		s.Cohort = experiment.CohortAll
+	}
+	if !set["test-fraction"] {
+		s.TestFraction = 0
+	}
+	if _, err := s.EnsureData(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m, err := analysis.TrainModels(ctx, s, absPath(*out), experiment.Monitor{Out: stderr, Progress: stderr})
+	if err != nil {
+		return err
+	}
+	rec := m.Record
+	fmt.Fprintf(stdout, "models folder %s\n", m.Dir)
+	fmt.Fprintf(stdout, "lungs:   %d trainable parameters, %d training images of %s (run %s)\n", rec.Lungs.Parameters, rec.Lungs.Images, rec.Lungs.Cohort, rec.Lungs.Run)
+	fmt.Fprintf(stdout, "opacity: %d trainable parameters, %d training images of %s (run %s)\n", rec.Opacity.Parameters, rec.Opacity.Images, rec.Opacity.Cohort, rec.Opacity.Run)
+	if sv := rec.Severity; sv != nil {
+		fmt.Fprintf(stdout, "severity maps on %d scored images: geographic extent %s (MAE %.2f out of fold), opacity %s (MAE %.2f out of fold)\n",
+			len(sv.FittedOn), sv.Geographic.Method, sv.GeographicOOF.MAE, sv.Opacity.Method, sv.OpacityOOF.MAE)
+	} else {
+		fmt.Fprintln(stdout, rec.Note)
+	}
+	return nil
+}
+
+func runAnalyze(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("analyze", stderr)
+	models := fs.String("models", defaultModelsDir, "models folder made by opacity models")
+	out := fs.String("out", "analysis", "output folder: per image STEM.png, STEM_lungs.png, STEM_opacity.png, STEM_overlay.png, STEM.json (labelme); report.csv, report.json")
+	anyModality := fs.Bool("any-modality", false, "analyse DICOM files that do not say they are chest radiographs (other modality or body part)")
+	tol := fs.Float64("tolerance", analysis.DefaultTolerance, "simplification of the labelme polygons, in pixels")
+	backend := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND, else go): go, xla:cpu, xla:cuda, ...")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: opacity analyze [--models DIR] [--out DIR] [--any-modality] FILE|FOLDER...")
+		fmt.Fprintln(stderr, "\nMeasures the opacity of chest X-rays without a hand-drawn lung contour: the lung model finds")
+		fmt.Fprintln(stderr, "the lungs on the whole image, the image is cropped to them as the paper crops to the manual")
+		fmt.Fprintln(stderr, "lungs, the opacity model segments the crop, and opacity % = |opacity ∩ lungs| / |lungs| on the")
+		fmt.Fprintln(stderr, "image's own grid, with severity estimates on Cohen et al.'s scales when the models have maps.")
+		fmt.Fprintln(stderr, "Reads JPEG, PNG (8/16 bit) and DICOM (native or baseline JPEG); folders are searched for")
+		fmt.Fprintln(stderr, ".jpg .jpeg .png .dcm .dicom and extensionless files. A file that cannot be read or analysed")
+		fmt.Fprintln(stderr, "is reported (report and stderr) and the batch goes on; the exit status is 1 if any failed.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return fmt.Errorf("no file or folder to analyse")
+	}
+	files, err := analysis.XrayFiles(fs.Args())
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("no X-ray file (.jpg .jpeg .png .dcm .dicom or no extension) in %v", fs.Args())
+	}
+	m, err := analysis.OpenModels(*models, *backend)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	rep, err := m.AnalyzeFiles(files, analysis.FileOptions{Out: *out, Xray: datasets.XrayOptions{AnyModality: *anyModality},
+		Tolerance: *tol, Progress: stderr, Errors: stderr})
+	if err != nil {
+		return err
+	}
+	wall := time.Since(start)
+	for _, f := range rep.Files {
+		if f.Status != "ok" {
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: opacity %s of the lungs", f.File, pct(f.OpacityPct))
+		if f.Geographic != nil {
+			fmt.Fprintf(stdout, ", extent %.1f/8, opacity %.1f/6", *f.Geographic, *f.OpacityScore)
+		}
+		for _, fl := range f.Flags {
+			fmt.Fprintf(stdout, " [%s]", fl)
+		}
+		fmt.Fprintln(stdout)
+	}
+	fmt.Fprintf(stdout, "%d analysed, %d failed, in %s (%.2f s per file); report: %s\n", rep.Analysed, rep.Failed, wall.Round(time.Millisecond),
+		wall.Seconds()/float64(len(files)), absPath(*out))
+	if rep.Failed > 0 {
+		return fmt.Errorf("%d of %d files could not be analysed (see %s)", rep.Failed, len(files), analysis.ReportCSV)
+	}
+	return nil
+}
+
+// pct formats a nullable percentage.
+func pct(v *float64) string {
+	if v == nil || math.IsNaN(*v) {
+		return "— (no lungs found)"
+	}
+	return fmt.Sprintf("%.1f%%", *v)
+}
