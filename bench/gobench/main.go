@@ -1,5 +1,5 @@
-// Command gobench times training steps of the U-Net-ResNet18 of package xla/unet
-// on random data, the Go counterpart of
+// Command gobench times training steps (or inference, -mode infer) of the
+// U-Net-ResNet18 of package xla/unet on random data, the Go counterpart of
 // ../shared/bench/pytorch-unet-r18/bench.py: one fixed random batch (normal
 // input, a mask with 30% ones), a few warm-up steps, then the median of the
 // timed steps. It prints a summary and one line starting with RESULT (JSON),
@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	gobench [-size 128] [-batch 8] [-steps 5] [-warmup 2] [-channels 1]
+//	gobench [-mode train|infer] [-size 128] [-batch 8] [-steps 5] [-warmup 2] [-channels 1]
 //	        [-recompute auto|on|off] [-lanes 0] [-cpuprofile FILE] [-memprofile FILE]
 //
 // The backend comes from GOMLX_BACKEND (default: the Go backend when built
@@ -43,6 +43,7 @@ func main() {
 }
 
 func run() error {
+	mode := flag.String("mode", "train", "train (a training step: forward, backward, Adam) or infer (the forward pass to probabilities)")
 	size := flag.Int("size", 128, "image side (multiple of 32)")
 	batch := flag.Int("batch", 8, "batch size")
 	steps := flag.Int("steps", 5, "timed steps (median reported)")
@@ -72,8 +73,11 @@ func run() error {
 	default:
 		return fmt.Errorf("-recompute must be auto, on or off, got %q", *recompute)
 	}
+	if *mode != "train" && *mode != "infer" {
+		return fmt.Errorf("-mode must be train or infer, got %q", *mode)
+	}
 	var memLimit int64
-	if strings.HasPrefix(backend.String(), "go") {
+	if *mode == "train" && strings.HasPrefix(backend.String(), "go") {
 		memLimit = unet.SetTrainingMemoryLimit(*batch, *size, *size, cfg.Recompute, 0)
 	}
 	m, err := unet.NewModel(backend, cfg, *seed, unet.DefaultLearningRate)
@@ -104,8 +108,17 @@ func run() error {
 		}
 		t0 := time.Now()
 		// The step consumes its tensors: give it copies of the fixed batch.
-		loss, err := m.TrainStep(tensors.FromFlatDataAndDimensions(slices.Clone(images), *batch, *size, *size, *channels),
-			tensors.FromFlatDataAndDimensions(slices.Clone(masks), *batch, *size, *size, 1))
+		in := tensors.FromFlatDataAndDimensions(slices.Clone(images), *batch, *size, *size, *channels)
+		var loss float64
+		if *mode == "train" {
+			loss, err = m.TrainStep(in, tensors.FromFlatDataAndDimensions(slices.Clone(masks), *batch, *size, *size, 1))
+		} else {
+			var probs *tensors.Tensor
+			if probs, err = m.Probabilities(in); err == nil {
+				probs.FinalizeAll()
+			}
+			in.FinalizeAll()
+		}
 		if err != nil {
 			return err
 		}
@@ -134,7 +147,7 @@ func run() error {
 	slices.Sort(sorted)
 	med := median(sorted)
 	res := map[string]any{
-		"impl": "gomlx", "backend": backend.Name(), "mode": "train",
+		"impl": "gomlx", "backend": backend.Name(), "mode": *mode,
 		"batch": *batch, "size": *size, "channels": *channels,
 		"recompute": cfg.Recompute, "lanes": *lanes, "steps": *steps, "warmup": *warmup,
 		"s_per_step": med, "s_min": sorted[0], "s_max": sorted[len(sorted)-1],
@@ -147,12 +160,14 @@ func run() error {
 	if !unet.SIMD {
 		fmt.Println("  WARNING: built without GOEXPERIMENT=simd (portable matrix multiplication, ~10x slower)")
 	}
-	fmt.Printf("train b=%d %dx%d c=%d backend=%s recompute=%v: median %.3f s/step [min %.3f, max %.3f], %.2f img/s, ru_maxrss %.0f MiB\n",
-		*batch, *size, *size, *channels, backend.Name(), cfg.Recompute, med, sorted[0], sorted[len(sorted)-1],
+	fmt.Printf("%s b=%d %dx%d c=%d backend=%s recompute=%v: median %.3f s/step [min %.3f, max %.3f], %.2f img/s, ru_maxrss %.0f MiB\n",
+		*mode, *batch, *size, *size, *channels, backend.Name(), cfg.Recompute, med, sorted[0], sorted[len(sorted)-1],
 		float64(*batch)/med, maxRSSMiB())
 	fmt.Printf("  peak Go heap in use %.0f MiB (sampled every 20 ms), Go soft memory limit %.0f MiB\n", peak.maxHeapMiB(), float64(memLimit)/(1<<20))
 	fmt.Printf("  other processes used %.0f%% of the %d CPUs during the timed steps\n", 100*max(0, others), runtime.NumCPU())
-	fmt.Printf("  loss %.4f -> %.4f over %d steps\n", losses[0], losses[len(losses)-1], len(losses))
+	if *mode == "train" {
+		fmt.Printf("  loss %.4f -> %.4f over %d steps\n", losses[0], losses[len(losses)-1], len(losses))
+	}
 	out, err := json.Marshal(res)
 	if err != nil {
 		return err

@@ -16,7 +16,19 @@
 #      same shapes, one after the other, and writes their RESULT lines to
 #      OUT_DIR/gpu-bench.jsonl;
 #   3. trains the U-Net for a few epochs on a synthetic cohort through
-#      `opacity train` with the XLA backend (end-to-end check of the GPU path).
+#      `opacity train` with the XLA backend (end-to-end check of the GPU path);
+#   4. times the paper's full training end to end: a synthetic cohort of the
+#      paper's size (105 patients: 148/67 train/test images beside the paper's 154/67, 25
+#      external), `opacity train --preset full` (320x320, 50 epochs, batch 8,
+#      compilation included), with the run's per-phase times (run.json,
+#      opacity eval --json) in OUT_DIR/full-*; target <= 2 minutes wall on an
+#      H100/H200;
+#   5. with RUN_NOTEBOOKS=1, runs the notebooks (make reproduce's script) on
+#      the GPU, when go, the module cache and jupyter-nbconvert are there
+#      (NB_DEBS=DIR: Debian's jupyter-nbconvert, python3-nbclient and their
+#      dependencies, fetched elsewhere with apt-get download, are unpacked
+#      with dpkg -x and put on PATH/PYTHONPATH); skipped with a message
+#      otherwise.
 set -u
 bin=$1 ref=$2 out=$3
 mkdir -p "$out"
@@ -64,4 +76,32 @@ log "end to end: opacity train on a synthetic cohort, XLA backend"
 tail -5 "$out/train.log" >&2
 cp /tmp/run/metrics.csv "$out/metrics.csv" 2>/dev/null
 timeout 120 "$bin/opacity" eval --run /tmp/run --data /tmp/ph --json > "$out/eval.json" 2> "$out/eval.err"
+
+log "paper-size full training: phantom of 105 patients, opacity train --preset full (320x320, 50 epochs), XLA backend"
+"$bin/opacity" phantom --out /tmp/ph105 --patients 105 --size 512 --cohen 25 --seed 1 > "$out/full-phantom.txt"
+rm -rf /tmp/run-full
+start=$(date +%s.%N)
+timeout 400 "$bin/opacity" train --data /tmp/ph105 --out /tmp/run-full --preset full --seed 1 > "$out/full-train.log" 2>&1
+rc=$?
+end=$(date +%s.%N)
+echo "{\"what\": \"full training, paper-size phantom\", \"rc\": $rc, \"wall_s\": $(python3 -c "print(round($end - $start, 1))")}" | tee "$out/full-wall.json" >&2
+tail -3 "$out/full-train.log" >&2
+cp /tmp/run-full/run.json "$out/full-run.json" 2>/dev/null
+cp /tmp/run-full/metrics.csv "$out/full-metrics.csv" 2>/dev/null
+timeout 300 "$bin/opacity" eval --run /tmp/run-full --json > "$out/full-eval.json" 2> "$out/full-eval.err"
+
+if [ "${RUN_NOTEBOOKS:-0}" = 1 ]; then
+  if [ -n "${NB_DEBS:-}" ] && [ -d "$NB_DEBS" ]; then
+    mkdir -p /tmp/nbroot
+    for d in "$NB_DEBS"/*.deb; do dpkg -x "$d" /tmp/nbroot; done
+    export PATH="/tmp/nbroot/usr/bin:$PATH" PYTHONPATH="/tmp/nbroot/usr/lib/python3/dist-packages:${PYTHONPATH:-}"
+  fi
+  if command -v go >/dev/null && command -v jupyter-nbconvert >/dev/null && command -v gonb >/dev/null; then
+    log "notebooks on the GPU (make reproduce's script, full size)"
+    ( time OPACITY_SIZE=full OPACITY_FIGURES="$out/figures" scripts/run-notebooks.sh reproduce ) > "$out/notebooks.log" 2>&1
+    tail -20 "$out/notebooks.log" >&2
+  else
+    log "notebooks skipped: need go (with the module cache), jupyter-nbconvert (NB_DEBS) and gonb on PATH"
+  fi
+fi
 cat "$res"
