@@ -34,6 +34,8 @@
 //	Cohen scores  CohenCorrelation   opacity % vs Cohen's radiologist scores (Spearman, scatter)
 //	Figure 5      Figure5            the images where prediction and manual labels disagree most
 //	beyond        Agreement          two annotations of the same images: the ceiling of any model's IoU
+//	beyond        Validation         the automatic pipeline (package analysis) cross-validated against radiologists
+//	beyond        ExternalValidation the automatic pipeline's models applied to cohen/, against the paper's polygons
 //	summary       Summary            the paper's numbers beside this run's (summary.md)
 //
 // Every function records its key numbers in the figures folder's
