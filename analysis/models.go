@@ -147,22 +147,9 @@ func ModelSettings(s experiment.Settings) (lungs, opacity experiment.Settings) {
 // images, analysed by the new pipeline: see FitSeverity) and writes
 // models.json. It returns the models, loaded.
 func TrainModels(ctx context.Context, s experiment.Settings, out string, mon experiment.Monitor) (*Models, error) {
-	ls, os_ := ModelSettings(s)
-	var runs [2]*experiment.Run
-	var studies [2]*experiment.Study
-	for i, ms := range []experiment.Settings{ls, os_} {
-		st, err := experiment.Load(ms)
-		if err != nil {
-			return nil, err
-		}
-		run, err := st.Train(ctx, "", mon)
-		if err != nil {
-			return nil, err
-		}
-		if run == nil {
-			return nil, fmt.Errorf("%s: no cohort with images to train on (%s)", ms.DataDir(), st.TrainCohortNote())
-		}
-		runs[i], studies[i] = run, st
+	runs, studies, err := trainPair(ctx, s, mon)
+	if err != nil {
+		return nil, err
 	}
 	rec := ModelsRecord{Format: ModelsFormat, Created: time.Now().UTC(), Commit: experiment.Commit(s.Repo), Data: runs[1].Record.Data,
 		Synthetic: studies[1].Synthetic, PostProcess: DefaultPostProcess()}
@@ -178,7 +165,6 @@ func TrainModels(ctx context.Context, s experiment.Settings, out string, mon exp
 		}
 	}
 	m := &Models{Dir: out, Record: rec}
-	var err error
 	if m.lungs, err = unet.Load(filepath.Join(out, LungsDir), s.Backend); err != nil {
 		return nil, err
 	}
@@ -194,6 +180,28 @@ func TrainModels(ctx context.Context, s experiment.Settings, out string, mon exp
 		return nil, err
 	}
 	return m, nil
+}
+
+// trainPair trains (or finds, or resumes) the lung and the opacity model
+// of settings s (ModelSettings), in that order, and returns their runs and
+// studies.
+func trainPair(ctx context.Context, s experiment.Settings, mon experiment.Monitor) (runs [2]*experiment.Run, studies [2]*experiment.Study, err error) {
+	ls, os_ := ModelSettings(s)
+	for i, ms := range []experiment.Settings{ls, os_} {
+		st, err := experiment.Load(ms)
+		if err != nil {
+			return runs, studies, err
+		}
+		run, err := st.Train(ctx, "", mon)
+		if err != nil {
+			return runs, studies, err
+		}
+		if run == nil {
+			return runs, studies, fmt.Errorf("%s: no cohort with images to train on (%s)", ms.DataDir(), st.TrainCohortNote())
+		}
+		runs[i], studies[i] = run, st
+	}
+	return runs, studies, nil
 }
 
 // exportRun copies a run's record and its newest checkpoint's weights into

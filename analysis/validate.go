@@ -46,23 +46,11 @@ func PipelineCV(s experiment.Settings) (*experiment.CV, error) {
 
 // pipelineFold is PipelineCV's fold job.
 func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.Monitor) (*experiment.FoldResult, error) {
-	ls, os_ := ModelSettings(cv.FoldSettings(i))
-	var runs [2]*experiment.Run
-	var st *experiment.Study
-	for k, s := range []experiment.Settings{ls, os_} {
-		study, err := experiment.Load(s)
-		if err != nil {
-			return nil, err
-		}
-		run, err := study.Train(ctx, "", mon)
-		if err != nil {
-			return nil, err
-		}
-		if run == nil {
-			return nil, fmt.Errorf("%s: no cohort with images (%s)", s.DataDir(), study.TrainCohortNote())
-		}
-		runs[k], st = run, study
+	runs, studies, err := trainPair(ctx, cv.FoldSettings(i), mon)
+	if err != nil {
+		return nil, err
 	}
+	st := studies[1]
 	res := &experiment.FoldResult{Runs: []string{runs[0].Dir, runs[1].Dir}}
 	m, err := NewModels(runs[0], runs[1], cv.Settings.Backend)
 	if err != nil {
