@@ -411,6 +411,15 @@ func TestAnalyzeFiles(t *testing.T) {
 	if sm.Width != img.Bounds().Dx() || sm.Height != img.Bounds().Dy() {
 		t.Errorf("labelme image %dx%d", sm.Width, sm.Height)
 	}
+	// The report's round-trip IoU is that of the file read back with the
+	// written lung mask.
+	lmPix := make([]uint8, len(lm.Pix))
+	for i, p := range lm.Pix {
+		lmPix[i] = p / 255
+	}
+	if want, ok := research.IoU(sm.Lung.Pix, lmPix); ok != (a.LabelmeLungsIoU != nil) || (ok && math.Abs(want-*a.LabelmeLungsIoU) > 1e-12) {
+		t.Errorf("labelme lungs IoU in the report %v, from the files %v (%v)", deref(a.LabelmeLungsIoU), want, ok)
+	}
 	// The report files: JSON as returned, CSV one row per file.
 	var back BatchReport
 	b, err := os.ReadFile(filepath.Join(out, ReportJSON))

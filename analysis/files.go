@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
 )
 
@@ -79,6 +80,11 @@ type FileReport struct {
 	Outputs []string `json:"outputs"`
 	// Notes say how the file was read (window, rescale, inversion...).
 	Notes []string `json:"notes,omitempty"`
+	// LabelmeLungsIoU and LabelmeOpacityIoU are the IoU of the masks read
+	// back from the labelme file (its polygons rasterised by the project's
+	// labelme loader) with the predicted masks; null when both are empty.
+	LabelmeLungsIoU   *float64 `json:"labelme_lungs_iou"`
+	LabelmeOpacityIoU *float64 `json:"labelme_opacity_iou"`
 	// Seconds is the wall time of reading the file and running both
 	// models; WriteSeconds that of writing its outputs.
 	Seconds      float64 `json:"seconds"`
@@ -236,7 +242,31 @@ func (m *Models) analyzeFile(path, stem string, opt FileOptions, fr *FileReport)
 	if err != nil {
 		return fmt.Errorf("%s: labelme: %w", path, err)
 	}
+	if fr.LabelmeLungsIoU, fr.LabelmeOpacityIoU, err = labelmeAgreement(stem+".json", data, r); err != nil {
+		return fmt.Errorf("%s: labelme: %w", path, err)
+	}
 	return write(stem+".json", data)
+}
+
+// labelmeAgreement reads an encoded labelme file back into masks through
+// the project's labelme loader and returns their IoU with the result's
+// lungs and opacity (nil where both are empty).
+func labelmeAgreement(name string, data []byte, r *Result) (lungs, opacity *float64, err error) {
+	l, err := datasets.ParseLabelme(name, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	sm, err := datasets.LabelmeSample("", name, l, datasets.LoadOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	iou := func(a, b *datasets.Mask) *float64 {
+		if v, ok := research.IoU(a.Pix, b.Pix); ok {
+			return &v
+		}
+		return nil
+	}
+	return iou(sm.Lung, r.Lungs), iou(sm.Opacity, r.Opacity), nil
 }
 
 // Labelme returns the labelme annotation of a result: the right and left
@@ -283,7 +313,7 @@ func writeReport(dir string, rep *BatchReport) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	w.Write([]string{"file", "status", "error", "format", "width", "height", "opacity_pct", "lung_pixels", "lung_share",
-		"right_lung_pixels", "left_lung_pixels", "geographic_extent", "opacity_score", "flags", "seconds"})
+		"right_lung_pixels", "left_lung_pixels", "geographic_extent", "opacity_score", "flags", "labelme_lungs_iou", "labelme_opacity_iou", "seconds"})
 	num := func(v *float64) string {
 		if v == nil {
 			return ""
@@ -293,7 +323,7 @@ func writeReport(dir string, rep *BatchReport) error {
 	for _, f := range rep.Files {
 		w.Write([]string{f.File, f.Status, f.Error, f.Format, fmt.Sprint(f.Width), fmt.Sprint(f.Height), num(f.OpacityPct),
 			fmt.Sprint(f.LungPixels), num(f.LungShare), fmt.Sprint(f.RightLungPixels), fmt.Sprint(f.LeftLungPixels),
-			num(f.Geographic), num(f.OpacityScore), strings.Join(f.Flags, "; "), fmt.Sprintf("%.3f", f.Seconds)})
+			num(f.Geographic), num(f.OpacityScore), strings.Join(f.Flags, "; "), num(f.LabelmeLungsIoU), num(f.LabelmeOpacityIoU), fmt.Sprintf("%.3f", f.Seconds)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {
