@@ -579,7 +579,7 @@ func TestPipelineCV(t *testing.T) {
 		t.Fatalf("complete %v, %d images; study %d items, %d validation", rep.Complete, rep.Images, len(st.Items), len(st.Subset(experiment.SubsetValidation)))
 	}
 	for _, im := range rep.OOF {
-		for _, v := range []string{ValueOpacityPctAuto, ValueOpacityPctManual, ValueLungShare, ValueBothLungs} {
+		for _, v := range []string{ValueOpacityPctAuto, ValueOpacityPctManual, ValueOpacityPctManualLungs, ValueLungShare, ValueBothLungs} {
 			if _, ok := im.Values[v]; !ok {
 				t.Errorf("%s: no %s", im.Image, v)
 			}
@@ -608,5 +608,38 @@ func TestPipelineCV(t *testing.T) {
 	}
 	if res.Runs[0] != key.Dir(ls.Runs) {
 		t.Errorf("fold 1's lung run %s, want %s", res.Runs[0], key.Dir(ls.Runs))
+	}
+}
+
+func TestAnalyzeWithLungs(t *testing.T) {
+	s, m := fixture(t)
+	img := phantomImage(t, s)
+	auto, err := m.Analyze(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Given the lungs Analyze found, the paper's pipeline is Analyze.
+	r, err := m.AnalyzeWithLungs(img, auto.Lungs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(r.Opacity.Pix, auto.Opacity.Pix) || !sameNullable(&r.OpacityPct, &auto.OpacityPct) || r.Crop != auto.Crop {
+		t.Errorf("with the predicted lungs given: pct %v crop %v; Analyze: %v %v", r.OpacityPct, r.Crop, auto.OpacityPct, auto.Crop)
+	}
+	// A whole-image lung mask: the crop is the image (margin clipped) and
+	// the percentage is over every pixel.
+	all := datasets.NewMask(img.Bounds().Dx(), img.Bounds().Dy())
+	for i := range all.Pix {
+		all.Pix[i] = 1
+	}
+	r, err = m.AnalyzeWithLungs(img, all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 100 * float64(r.Opacity.Count()) / float64(len(all.Pix)); math.Abs(r.OpacityPct-want) > 1e-9 || r.Crop != img.Bounds() {
+		t.Errorf("whole-image lungs: pct %v want %v, crop %v", r.OpacityPct, want, r.Crop)
+	}
+	if _, err := m.AnalyzeWithLungs(img, datasets.NewMask(3, 3)); err == nil {
+		t.Error("a lung mask of another size was accepted")
 	}
 }

@@ -92,34 +92,72 @@ type Result struct {
 
 // Analyze runs the automatic pipeline on a grayscale X-ray.
 func (m *Models) Analyze(img *image.Gray) (*Result, error) {
+	r, s, err := newResult(img)
+	if err != nil {
+		return nil, err
+	}
+	// Lungs on the whole image, brought back to the image's grid.
+	lp, err := m.predict(m.lungs, s, image.Rect(0, 0, r.Width, r.Height), datasets.TargetLungs)
+	if err != nil {
+		return nil, err
+	}
+	r.LungsRaw = threshold(lp, r.Width, r.Height)
+	if n := countComponents(r.LungsRaw); n > 2 {
+		r.Flags = append(r.Flags, FlagMoreComponents)
+	}
+	r.Lungs = m.Record.PostProcess.Apply(r.LungsRaw)
+	if err := m.opacityIn(r, s); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// AnalyzeWithLungs is the paper's pipeline with the models' opacity model:
+// the lungs are given (a manual mask of the image's size) instead of
+// predicted, the input is cropped to them, and the percentage is over
+// them. LungsRaw and Lungs are the given mask.
+func (m *Models) AnalyzeWithLungs(img *image.Gray, lungs *datasets.Mask) (*Result, error) {
+	r, s, err := newResult(img)
+	if err != nil {
+		return nil, err
+	}
+	if lungs == nil || lungs.Width != r.Width || lungs.Height != r.Height {
+		return nil, fmt.Errorf("the lung mask is not the image's size (%dx%d)", r.Width, r.Height)
+	}
+	r.LungsRaw, r.Lungs = lungs, lungs
+	if err := m.opacityIn(r, s); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// newResult starts the result of an image (bounds from (0, 0)) and the
+// sample the models read.
+func newResult(img *image.Gray) (*Result, *datasets.Sample, error) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w == 0 || h == 0 {
-		return nil, fmt.Errorf("empty image")
+		return nil, nil, fmt.Errorf("empty image")
 	}
 	if b.Min != (image.Point{}) {
 		img = datasets.ResizeGray(img, w, h) // bounds from (0, 0)
 	}
 	r := &Result{Width: w, Height: h, OpacityPct: math.NaN(), Geographic: math.NaN(), OpacityScore: math.NaN()}
+	return r, &datasets.Sample{File: "image", Image: img, Width: w, Height: h}, nil
+}
 
-	// Lungs on the whole image, brought back to the image's grid.
-	s := &datasets.Sample{File: "image", Image: img, Width: w, Height: h}
-	lp, err := m.predict(m.lungs, s, image.Rect(0, 0, w, h), datasets.TargetLungs)
-	if err != nil {
-		return nil, err
-	}
-	r.LungsRaw = threshold(lp, w, h)
-	if n := countComponents(r.LungsRaw); n > 2 {
-		r.Flags = append(r.Flags, FlagMoreComponents)
-	}
-	r.Lungs = m.Record.PostProcess.Apply(r.LungsRaw)
+// opacityIn completes r from its lungs: the two sides, the lung area and
+// its flags, the opacity model on the crop to the lungs, the percentage
+// and the severity estimates.
+func (m *Models) opacityIn(r *Result, s *datasets.Sample) error {
+	w, h := r.Width, r.Height
 	r.Right, r.Left = datasets.SplitLungs(r.Lungs)
 	r.LungPixels = r.Lungs.Count()
 	r.LungShare = float64(r.LungPixels) / float64(w*h)
 	r.Opacity = datasets.NewMask(w, h)
 	if r.LungPixels == 0 {
 		r.Flags = append(r.Flags, FlagNoLungs)
-		return r, nil
+		return nil
 	}
 	if r.Right.Empty() || r.Left.Empty() {
 		r.Flags = append(r.Flags, FlagOneLung)
@@ -128,28 +166,29 @@ func (m *Models) Analyze(img *image.Gray) (*Result, error) {
 		r.Flags = append(r.Flags, FlagLungArea)
 	}
 
-	// Opacity in the crop to the predicted lungs, as the paper crops to
-	// the manual ones.
+	// Opacity in the crop to the lungs, as the paper crops to the manual
+	// ones.
+	var err error
 	if r.Crop, err = datasets.CropBox(r.Lungs, datasets.DefaultMargin); err != nil {
-		return nil, err
+		return err
 	}
 	s.Lung = r.Lungs
 	op, err := m.predict(m.opacity, s, r.Crop, datasets.TargetOpacity)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	crop := threshold(op, r.Crop.Dx(), r.Crop.Dy())
 	for y := 0; y < crop.Height; y++ {
 		copy(r.Opacity.Pix[(r.Crop.Min.Y+y)*w+r.Crop.Min.X:], crop.Pix[y*crop.Width:(y+1)*crop.Width])
 	}
 	if r.OpacityPct, err = research.OpacityPercent(r.Lungs, r.Opacity); err != nil {
-		return nil, err
+		return err
 	}
 	if sv := m.Record.Severity; sv != nil {
 		r.Geographic = sv.Geographic.Predict(r.OpacityPct)
 		r.OpacityScore = sv.Opacity.Predict(r.OpacityPct)
 	}
-	return r, nil
+	return nil
 }
 
 // predict frames the box of the sample for model l, predicts target and

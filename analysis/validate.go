@@ -20,6 +20,9 @@ const (
 	ValueLungsIoURaw      = "lungs_iou_raw"      // before post-processing
 	ValueOpacityPctAuto   = "opacity_pct_auto"   // the pipeline's opacity %
 	ValueOpacityPctManual = "opacity_pct_manual" // the manual masks' opacity % (image grid)
+	// ValueOpacityPctManualLungs is the paper's pipeline with the fold's
+	// opacity model: the crop to the manual lungs, the % over them.
+	ValueOpacityPctManualLungs = "opacity_pct_manual_lungs"
 	ValueLungShare        = "lung_share"         // automatic lungs / image
 	ValueCohenGeographic  = "cohen_geographic"   // Cohen et al.'s radiologist score, when scored
 	ValueCohenOpacity     = "cohen_opacity"
@@ -33,7 +36,10 @@ const (
 // full-resolution image, as AnalyzeFiles would, recording against the
 // manual masks: the lungs' Dice and IoU (after post-processing and before),
 // the opacity's counts on the image grid, the automatic and manual opacity
-// percentages, and Cohen et al.'s scores of the scored images.
+// percentages, the percentage of the paper's pipeline with the same
+// opacity model (cropped to the manual lungs: the control that tells the
+// lung model's share of the error from the opacity model's), and Cohen et
+// al.'s scores of the scored images.
 func PipelineCV(s experiment.Settings) (*experiment.CV, error) {
 	s.Targets = []string{datasets.TargetLungs, datasets.TargetOpacity} // names the CV folder
 	cv, err := experiment.NewCV(s)
@@ -68,6 +74,14 @@ func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.
 		img, err := oofImage(sm, r, st, i)
 		if err != nil {
 			return err
+		}
+		img.Values[ValueOpacityPctManualLungs] = math.NaN()
+		if sm.Lung != nil && !sm.Lung.Empty() {
+			p, err := m.AnalyzeWithLungs(sm.Image, sm.Lung)
+			if err != nil {
+				return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
+			}
+			img.Values[ValueOpacityPctManualLungs] = p.OpacityPct
 		}
 		res.Images = append(res.Images, img)
 		return nil

@@ -200,55 +200,81 @@ func opacityTable(r *Result, v experiment.Settings, rep *experiment.CVReport) er
 }
 
 // pctAgreement compares the automatic and the manual opacity percentages of
-// the images: Spearman, mean absolute difference, Bland-Altman; it writes
-// table-ID-pct and figure-ID-pct.
+// the images: Spearman, mean absolute difference, Bland-Altman; beside
+// them, where the images have it, the same for the paper's pipeline with
+// the same opacity model (crop to the manual lungs). It writes
+// table-ID-pct and figure-ID-pct-scatter and -bland-altman (the automatic
+// pipeline's).
 func pctAgreement(r *Result, v experiment.Settings, oof []experiment.OOFImage, id, where string) error {
-	var auto, manual []float64
-	for _, im := range oof {
-		a, m := im.Values[analysis.ValueOpacityPctAuto], im.Values[analysis.ValueOpacityPctManual]
-		if finite(a) && finite(m) {
-			auto, manual = append(auto, a), append(manual, m)
+	type pair struct{ x, manual []float64 }
+	collect := func(value string) pair {
+		var p pair
+		for _, im := range oof {
+			a, m := im.Values[value], im.Values[analysis.ValueOpacityPctManual]
+			if finite(a) && finite(m) {
+				p.x, p.manual = append(p.x, a), append(p.manual, m)
+			}
 		}
+		return p
 	}
-	if len(auto) < 3 {
-		r.skip("opacity percentage: %d images with both percentages, too few to compare.", len(auto))
+	auto := collect(analysis.ValueOpacityPctAuto)
+	if len(auto.x) < 3 {
+		r.skip("opacity percentage: %d images with both percentages, too few to compare.", len(auto.x))
 		return nil
 	}
-	sp, err := research.Spearman(auto, manual)
-	if err != nil {
-		// e.g. a model that finds no opacity anywhere: say so, go on.
-		r.note("Spearman ρ of the opacity percentages, %s: %v.", where, err)
-		sp = research.Correlation{Rho: math.NaN(), CI95: [2]float64{math.NaN(), math.NaN()}, N: len(auto)}
+	t := &table{header: []string{"opacity % against the manual masks'", "automatic pipeline (predicted lungs)"}}
+	cols := []pair{auto}
+	if paperPipe := collect(analysis.ValueOpacityPctManualLungs); len(paperPipe.x) >= 3 {
+		t.header = append(t.header, "paper's pipeline (manual lungs), same opacity model")
+		cols = append(cols, paperPipe)
 	}
-	ba, err := research.BlandAltman(auto, manual)
-	if err != nil {
-		return err
+	rows := [][]string{{"images"}, {"Spearman ρ (95% CI)"}, {"mean |pipeline − manual| (95% CI), points of %"}, {"Bland-Altman bias (pipeline − manual)"}, {"95% limits of agreement"}}
+	var autoSp research.Correlation
+	var autoBA research.BlandAltmanStats
+	for k, c := range cols {
+		sp, err := research.Spearman(c.x, c.manual)
+		if err != nil {
+			// e.g. a model that finds no opacity anywhere: say so, go on.
+			r.note("Spearman ρ of the opacity percentages, %s: %v.", where, err)
+			sp = research.Correlation{Rho: math.NaN(), CI95: [2]float64{math.NaN(), math.NaN()}, N: len(c.x)}
+		}
+		ba, err := research.BlandAltman(c.x, c.manual)
+		if err != nil {
+			return err
+		}
+		absDiff := make([]float64, len(c.x))
+		for i := range c.x {
+			absDiff[i] = math.Abs(c.x[i] - c.manual[i])
+		}
+		mad, _ := fmtMeanCI(absDiff)
+		for i, cell := range []string{fmt.Sprint(len(c.x)), fmt.Sprintf("%.3f (%.3f–%.3f)", sp.Rho, sp.CI95[0], sp.CI95[1]), mad,
+			fmt.Sprintf("%.2f", ba.Bias), fmt.Sprintf("%.2f to %.2f", ba.Lower, ba.Upper)} {
+			rows[i] = append(rows[i], cell)
+		}
+		key := id
+		if k == 1 {
+			key += "_manual_lungs"
+		} else {
+			autoSp, autoBA = sp, ba
+		}
+		r.Numbers[key+"_pct_spearman"] = sp.Rho
+		r.Numbers[key+"_pct_bias"] = ba.Bias
+		r.Numbers[key+"_pct_mad"] = meanOf(absDiff)
 	}
-	absDiff := make([]float64, len(auto))
-	for i := range auto {
-		absDiff[i] = math.Abs(auto[i] - manual[i])
+	for _, row := range rows {
+		t.add(row...)
 	}
-	mad, _ := fmtMeanCI(absDiff)
-	t := &table{header: []string{"opacity %, automatic vs manual", "value"}}
-	t.add("images", fmt.Sprint(len(auto)))
-	t.add("Spearman ρ (95% CI)", fmt.Sprintf("%.3f (%.3f–%.3f)", sp.Rho, sp.CI95[0], sp.CI95[1]))
-	t.add("mean |automatic − manual| (95% CI), points of %", mad)
-	t.add("Bland-Altman bias (automatic − manual)", fmt.Sprintf("%.2f", ba.Bias))
-	t.add("95% limits of agreement", fmt.Sprintf("%.2f to %.2f", ba.Lower, ba.Upper))
-	r.Numbers[id+"_pct_spearman"] = sp.Rho
-	r.Numbers[id+"_pct_bias"] = ba.Bias
-	r.Numbers[id+"_pct_mad"] = meanOf(absDiff)
 	if err := r.saveTable(v, "table-"+id+"-pct", "Opacity percentage of the automatic pipeline (its own lungs) against the manual masks', "+where+dataTag(v), t); err != nil {
 		return err
 	}
-	sc, err := plots.ScatterFigure("", []plots.ScatterPanel{{Title: "Opacity %, " + where, XLabel: "manual masks (%)", YLabel: "automatic pipeline (%)", X: manual, Y: auto, Corr: sp}})
+	sc, err := plots.ScatterFigure("", []plots.ScatterPanel{{Title: "Opacity %, " + where, XLabel: "manual masks (%)", YLabel: "automatic pipeline (%)", X: auto.manual, Y: auto.x, Corr: autoSp}})
 	if err != nil {
 		return err
 	}
 	if err := r.saveFigure(v, "figure-"+id+"-pct-scatter", sc); err != nil {
 		return err
 	}
-	bf, err := plots.BlandAltmanFigure("Automatic vs manual opacity %"+shortTag(v), "opacity %", "automatic", "manual", ba)
+	bf, err := plots.BlandAltmanFigure("Automatic vs manual opacity %"+shortTag(v), "opacity %", "automatic", "manual", autoBA)
 	if err != nil {
 		return err
 	}
@@ -433,8 +459,13 @@ func externalValidation(ctx context.Context, v experiment.Settings, mon experime
 			manual, _ = research.OpacityPercent(sm.Lung, sm.Opacity)
 		}
 		ious, dices = append(ious, iou), append(dices, dice)
+		withLungs, err := m.AnalyzeWithLungs(sm.Image, sm.Lung)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", sm.File, err)
+		}
 		oof = append(oof, experiment.OOFImage{Image: sm.Stem, Patient: sm.Patient, Values: map[string]float64{
-			analysis.ValueOpacityPctAuto: res.OpacityPct, analysis.ValueOpacityPctManual: manual}})
+			analysis.ValueOpacityPctAuto: res.OpacityPct, analysis.ValueOpacityPctManual: manual,
+			analysis.ValueOpacityPctManualLungs: withLungs.OpacityPct}})
 		t.add(shortStem(sm.Stem), fmt.Sprintf("%.3f", iou), fmt.Sprintf("%.3f", dice), fmt.Sprintf("%.1f", res.OpacityPct), fmt.Sprintf("%.1f", manual), strings.Join(res.Flags, "; "))
 	}
 	sort.Slice(t.rows, func(a, b int) bool { return t.rows[a][0] < t.rows[b][0] })
