@@ -23,10 +23,10 @@ const (
 	// ValueOpacityPctManualLungs is the paper's pipeline with the fold's
 	// opacity model: the crop to the manual lungs, the % over them.
 	ValueOpacityPctManualLungs = "opacity_pct_manual_lungs"
-	ValueLungShare        = "lung_share"         // automatic lungs / image
-	ValueCohenGeographic  = "cohen_geographic"   // Cohen et al.'s radiologist score, when scored
-	ValueCohenOpacity     = "cohen_opacity"
-	ValueBothLungs        = "both_lungs" // 1 when the manual annotation has a right and a left lung
+	ValueLungShare             = "lung_share"       // automatic lungs / image
+	ValueCohenGeographic       = "cohen_geographic" // Cohen et al.'s radiologist score, when scored
+	ValueCohenOpacity          = "cohen_opacity"
+	ValueBothLungs             = "both_lungs" // 1 when the manual annotation has a right and a left lung
 )
 
 // PipelineCV is the cross-validation of the automatic pipeline of settings
