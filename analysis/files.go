@@ -219,7 +219,7 @@ func (m *Models) analyzeFile(path, stem string, opt FileOptions, fr *FileReport)
 		img  image.Image
 	}{{stem + ".png", x.Image}, {stem + "_lungs.png", plots.MaskImage(r.Lungs)}, {stem + "_opacity.png", plots.MaskImage(r.Opacity)}} {
 		var buf bytes.Buffer
-		if err := png.Encode(&buf, o.img); err != nil {
+		if err := fastPNG.Encode(&buf, o.img); err != nil {
 			return fmt.Errorf("%s: %w", o.name, err)
 		}
 		if err := write(o.name, buf.Bytes()); err != nil {
@@ -230,7 +230,7 @@ func (m *Models) analyzeFile(path, stem string, opt FileOptions, fr *FileReport)
 	if err != nil {
 		return fmt.Errorf("%s: overlay: %w", path, err)
 	}
-	b2, err := fig.PNG()
+	b2, err := fig.PNGLevel(png.BestSpeed)
 	if err != nil {
 		return fmt.Errorf("%s: overlay: %w", path, err)
 	}
@@ -268,6 +268,10 @@ func labelmeAgreement(name string, data []byte, r *Result) (lungs, opacity *floa
 	}
 	return iou(sm.Lung, r.Lungs), iou(sm.Opacity, r.Opacity), nil
 }
+
+// fastPNG encodes the outputs: zlib's fastest level (masks compress well at
+// any level; the image copy and the overlay are written once per file).
+var fastPNG = &png.Encoder{CompressionLevel: png.BestSpeed}
 
 // Labelme returns the labelme annotation of a result: the right and left
 // lungs (right_lung, left_lung) and the opacity (opacity) as polygons

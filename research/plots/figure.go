@@ -12,6 +12,7 @@ package plots
 import (
 	"bytes"
 	"fmt"
+	"image/png"
 	"path/filepath"
 	"strings"
 
@@ -36,11 +37,15 @@ const PNGDPI = 300
 func (f *Figure) Draw(c draw.Canvas) { f.draw(c) }
 
 // PNG returns the figure as a PNG image at PNGDPI.
-func (f *Figure) PNG() ([]byte, error) {
+func (f *Figure) PNG() ([]byte, error) { return f.PNGLevel(png.DefaultCompression) }
+
+// PNGLevel is PNG with the given compression level: png.BestSpeed writes
+// larger files in a fraction of the time, for outputs made in bulk.
+func (f *Figure) PNGLevel(level png.CompressionLevel) ([]byte, error) {
 	c := vgimg.NewWith(vgimg.UseWH(f.Width, f.Height), vgimg.UseDPI(PNGDPI))
 	f.draw(draw.New(c))
 	var b bytes.Buffer
-	if _, err := (vgimg.PngCanvas{Canvas: c}).WriteTo(&b); err != nil {
+	if err := (&png.Encoder{CompressionLevel: level}).Encode(&b, c.Image()); err != nil {
 		return nil, err
 	}
 	return b.Bytes(), nil
