@@ -37,12 +37,13 @@ const PNGDPI = 300
 func (f *Figure) Draw(c draw.Canvas) { f.draw(c) }
 
 // PNG returns the figure as a PNG image at PNGDPI.
-func (f *Figure) PNG() ([]byte, error) { return f.PNGLevel(png.DefaultCompression) }
+func (f *Figure) PNG() ([]byte, error) { return f.RenderPNG(PNGDPI, png.DefaultCompression) }
 
-// PNGLevel is PNG with the given compression level: png.BestSpeed writes
-// larger files in a fraction of the time, for outputs made in bulk.
-func (f *Figure) PNGLevel(level png.CompressionLevel) ([]byte, error) {
-	c := vgimg.NewWith(vgimg.UseWH(f.Width, f.Height), vgimg.UseDPI(PNGDPI))
+// RenderPNG returns the figure as a PNG image at dpi with the given
+// compression level: a lower resolution and png.BestSpeed write smaller
+// images in a fraction of the time, for outputs made in bulk.
+func (f *Figure) RenderPNG(dpi float64, level png.CompressionLevel) ([]byte, error) {
+	c := vgimg.NewWith(vgimg.UseWH(f.Width, f.Height), vgimg.UseDPI(int(dpi)))
 	f.draw(draw.New(c))
 	var b bytes.Buffer
 	if err := (&png.Encoder{CompressionLevel: level}).Encode(&b, c.Image()); err != nil {
