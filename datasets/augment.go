@@ -402,14 +402,9 @@ func warpBilinear(src []float32, w, h int, inv mat3) []float32 {
 		a1y, a4y, a7y := inv[1]*fy, inv[4]*fy, inv[7]*fy
 		row := out[y*w : (y+1)*w]
 		for x := range row {
-			fx := float64(x) + 0.5
-			u, v := inv[0]*fx+a1y+inv[2], inv[3]*fx+a4y+inv[5]
-			if !affine {
-				z := inv[6]*fx + a7y + inv[8]
-				if math.Abs(z) < 1e-12 {
-					continue
-				}
-				u, v = u/z, v/z
+			u, v, ok := inv.sourcePoint(float64(x)+0.5, a1y, a4y, a7y, affine)
+			if !ok {
+				continue
 			}
 			u, v = u-0.5, v-0.5 // to index space
 			if u <= -1 || v <= -1 || u >= fw || v >= fh {
@@ -433,6 +428,21 @@ func warpBilinear(src []float32, w, h int, inv mat3) []float32 {
 	return out
 }
 
+// sourcePoint is inv applied to the output point (fx, fy) as mat3.apply
+// does, given the row's hoisted terms a1y, a4y, a7y (inv[1], inv[4],
+// inv[7] times fy); ok is false where the projective divisor vanishes.
+func (inv mat3) sourcePoint(fx, a1y, a4y, a7y float64, affine bool) (u, v float64, ok bool) {
+	u, v = inv[0]*fx+a1y+inv[2], inv[3]*fx+a4y+inv[5]
+	if !affine {
+		z := inv[6]*fx + a7y + inv[8]
+		if math.Abs(z) < 1e-12 {
+			return 0, 0, false
+		}
+		u, v = u/z, v/z
+	}
+	return u, v, true
+}
+
 // warpNearest resamples m at inv(output point) for every output pixel
 // centre, taking the source pixel that contains the point; outside is 0.
 // The source point is computed as in warpBilinear.
@@ -445,16 +455,8 @@ func warpNearest(m *Mask, inv mat3) *Mask {
 		a1y, a4y, a7y := inv[1]*fy, inv[4]*fy, inv[7]*fy
 		row := out.Pix[y*m.Width : (y+1)*m.Width]
 		for x := range row {
-			fx := float64(x) + 0.5
-			u, v := inv[0]*fx+a1y+inv[2], inv[3]*fx+a4y+inv[5]
-			if !affine {
-				z := inv[6]*fx + a7y + inv[8]
-				if math.Abs(z) < 1e-12 {
-					continue
-				}
-				u, v = u/z, v/z
-			}
-			if u < 0 || v < 0 || u >= fw || v >= fh {
+			u, v, ok := inv.sourcePoint(float64(x)+0.5, a1y, a4y, a7y, affine)
+			if !ok || u < 0 || v < 0 || u >= fw || v >= fh {
 				continue
 			}
 			row[x] = m.Pix[int(v)*m.Width+int(u)]
