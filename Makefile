@@ -2,13 +2,14 @@
 #
 #   make test        vet, unit tests, short fuzz runs, notebooks on a tiny synthetic cohort
 #   make reproduce   every figure and table of the paper, headless (synthetic cohort by default)
-#   make bench       Go training step next to the PyTorch reference, same shapes, one run
+#   make bench       Go training step and forward pass next to the PyTorch reference (same shapes,
+#                    one run), then the host side of training (go test -bench)
 #   make data        download the real data into ./data
 #   make setup       install what the tests and notebooks need (Jupyter from Debian, GoNB, goimports);
 #                    make test and make reproduce run it first (quick when all is there)
 #
 # Variables: OPACITY_DATA (data folder; default a synthetic cohort),
-# OPACITY_SIZE (smoke | full), GOMLX_BACKEND (go | xla:cuda | ...).
+# OPACITY_SIZE (tiny | smoke | full), GOMLX_BACKEND (go | xla:cuda | ...).
 
 GO          ?= go
 # The pure-Go backend only (no cgo/XLA); `make build-xla` builds the XLA/PJRT binary.
