@@ -14,12 +14,12 @@ import (
 // Names of the per-image values of the pipeline's cross-validation
 // (experiment.OOFImage.Values).
 const (
-	ValueLungsDice        = "lungs_dice"         // automatic vs manual lungs, post-processed
-	ValueLungsIoU         = "lungs_iou"          // same, IoU
-	ValueLungsDiceRaw     = "lungs_dice_raw"     // before post-processing
-	ValueLungsIoURaw      = "lungs_iou_raw"      // before post-processing
-	ValueOpacityPctAuto   = "opacity_pct_auto"   // the pipeline's opacity %
-	ValueOpacityPctManual = "opacity_pct_manual" // the manual masks' opacity % (image grid)
+	ValueLungsDice        = "lungs_dice"                     // automatic vs manual lungs, post-processed
+	ValueLungsIoU         = "lungs_iou"                      // same, IoU
+	ValueLungsDiceRaw     = "lungs_dice_raw"                 // before post-processing
+	ValueLungsIoURaw      = "lungs_iou_raw"                  // before post-processing
+	ValueOpacityPctAuto   = "opacity_pct_auto"               // the pipeline's opacity %
+	ValueOpacityPctManual = experiment.ValueOpacityPctManual // the manual masks' opacity % (image grid)
 	// ValueOpacityPctManualLungs is the paper's pipeline with the fold's
 	// opacity model: the crop to the manual lungs, the % over them.
 	ValueOpacityPctManualLungs = "opacity_pct_manual_lungs"

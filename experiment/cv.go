@@ -60,6 +60,13 @@ type FoldResult struct {
 	Commit  string     `json:"commit"`
 }
 
+// Names of the per-image values (OOFImage.Values) that every fold job
+// records the same way.
+const (
+	ValueOpacityPctManual    = "opacity_pct_manual"    // the manual masks' opacity %
+	ValueOpacityPctPredicted = "opacity_pct_predicted" // the model's, in the manual lungs (ModelFold)
+)
+
 // FoldFailed is the status of a fold whose job returned an error.
 const FoldFailed = "failed"
 
@@ -71,8 +78,8 @@ type OOFImage struct {
 	// Counts are the segmentation counts of each target on the model's
 	// grid (research.CountImage).
 	Counts map[string]research.ImageCounts `json:"counts,omitempty"`
-	// Values are named per-image measurements (e.g. "opacity_pct_manual",
-	// "opacity_pct_predicted", "lungs_dice"); NaN where undefined.
+	// Values are named per-image measurements (e.g. ValueOpacityPctManual,
+	// ValueOpacityPctPredicted, "lungs_dice"); NaN where undefined.
 	Values map[string]float64 `json:"-"`
 	// values is Values as JSON can hold it (null for NaN).
 	JSONValues map[string]*float64 `json:"values,omitempty"`
@@ -196,7 +203,7 @@ func ModelFold(ctx context.Context, cv *CV, i int, mon Monitor) (*FoldResult, er
 	}
 	for _, it := range st.Subset(SubsetTest) {
 		img := OOFImage{Image: it.Stem, Patient: it.Patient, Fold: i, Counts: map[string]research.ImageCounts{},
-			Values: map[string]float64{"opacity_pct_manual": it.ManualPct}}
+			Values: map[string]float64{ValueOpacityPctManual: it.ManualPct}}
 		for _, t := range st.Settings.Targets {
 			c, err := research.CountImage(research.Prediction{Name: it.Stem, Patient: it.Patient, Truth: it.Input.Pix(t), Prob: it.Prob[t]}, research.DefaultThreshold)
 			if err != nil {
@@ -209,7 +216,7 @@ func ModelFold(ctx context.Context, cv *CV, i int, mon Monitor) (*FoldResult, er
 			if err != nil {
 				p = math.NaN() // empty lungs: undefined
 			}
-			img.Values["opacity_pct_predicted"] = p
+			img.Values[ValueOpacityPctPredicted] = p
 		}
 		res.Images = append(res.Images, img)
 	}
