@@ -294,13 +294,9 @@ func (m *Models) FitSeverity(st *experiment.Study, mon experiment.Monitor) (*Sev
 	}{{geo, GeographicMax, &sv.Geographic, &sv.GeographicOOF, "geographic extent"}, {opa, OpacityMax, &sv.Opacity, &sv.OpacityOOF, "opacity"}} {
 		best := math.Inf(1)
 		for _, method := range severityMethods {
-			pred, err := research.OutOfFold(method, pct, scale.y, groups, 0, uint64(st.Settings.Seed), 0, scale.hi)
-			if err != nil {
-				continue // e.g. one patient only
-			}
-			agr, err := research.CompareScoreValues(pred, scale.y, groups, opt)
+			_, agr, err := mapOutOfFold(method, pct, scale.y, groups, scale.hi, opt)
 			if err != nil || !(agr.MAE < best) {
-				continue
+				continue // err: e.g. one patient only
 			}
 			fit, err := research.FitScoreMap(method, pct, scale.y, 0, scale.hi)
 			if err != nil {
@@ -315,6 +311,19 @@ func (m *Models) FitSeverity(st *experiment.Study, mon experiment.Monitor) (*Sev
 	mon.Printf("Severity maps fitted on %d scored images the models did not train on: geographic extent %s (MAE %.2f out of fold), opacity %s (MAE %.2f)\n",
 		len(pct), sv.Geographic.Method, sv.GeographicOOF.MAE, sv.Opacity.Method, sv.OpacityOOF.MAE)
 	return sv, "", nil
+}
+
+// mapOutOfFold estimates the scores y (on the scale 0..hi) from the
+// percentages pct with a score map of method, each image by a map fitted
+// without its group (patient), and compares the estimates with y (MAE with
+// a group-bootstrap interval, Pearson, Spearman).
+func mapOutOfFold(method string, pct, y []float64, groups []string, hi float64, opt research.BootstrapOptions) ([]float64, research.ScoreAgreement, error) {
+	est, err := research.OutOfFold(method, pct, y, groups, 0, opt.Seed, 0, hi)
+	if err != nil {
+		return nil, research.ScoreAgreement{}, err
+	}
+	agr, err := research.CompareScoreValues(est, y, groups, opt)
+	return est, agr, err
 }
 
 // ScanSamples reads, with their images, the samples of a data folder whose

@@ -157,6 +157,9 @@ type SeverityValidation struct {
 	// GeographicPct and OpacityPct are Spearman's rho of the percentage
 	// itself with the scores (before any map).
 	GeographicPct, OpacityPct research.Correlation
+	// The scored images' radiologist scores and the estimates, in the same
+	// order (for plots).
+	GeographicScores, OpacityScores, GeographicEst, OpacityEst []float64
 }
 
 // ValidateSeverity maps the percentages of source (ValueOpacityPctAuto or
@@ -183,25 +186,21 @@ func ValidateSeverity(oof []experiment.OOFImage, source string, opt research.Boo
 	name := map[string]string{ValueOpacityPctAuto: "automatic", ValueOpacityPctManual: "manual"}[source]
 	var out []SeverityValidation
 	for _, method := range severityMethods {
-		v := SeverityValidation{Source: name, Method: method}
+		v := SeverityValidation{Source: name, Method: method, GeographicScores: geo, OpacityScores: opa}
 		ok := true
 		for _, scale := range []struct {
 			y   []float64
 			hi  float64
 			dst *research.ScoreAgreement
+			est *[]float64
 			rho *research.Correlation
-		}{{geo, GeographicMax, &v.Geographic, &v.GeographicPct}, {opa, OpacityMax, &v.Opacity, &v.OpacityPct}} {
-			pred, err := research.OutOfFold(method, pct, scale.y, groups, 0, opt.Seed, 0, scale.hi)
+		}{{geo, GeographicMax, &v.Geographic, &v.GeographicEst, &v.GeographicPct}, {opa, OpacityMax, &v.Opacity, &v.OpacityEst, &v.OpacityPct}} {
+			est, agr, err := mapOutOfFold(method, pct, scale.y, groups, scale.hi, opt)
 			if err != nil {
 				ok = false
 				break
 			}
-			agr, err := research.CompareScoreValues(pred, scale.y, groups, opt)
-			if err != nil {
-				ok = false
-				break
-			}
-			*scale.dst = agr
+			*scale.dst, *scale.est = agr, est
 			if sp, err := research.Spearman(pct, scale.y); err == nil {
 				*scale.rho = sp
 			}

@@ -334,38 +334,20 @@ func severityTable(r *Result, v experiment.Settings, oof []experiment.OOFImage) 
 		"Best automatic map by the sum of both MAEs: %s (extent MAE %.2f against Cohen et al.'s 1.14, opacity MAE %.2f against 0.78). The manual rows are the ceiling: the same maps on the radiologists' own masks. "+
 		"Spearman ρ of the automatic percentage itself with the scores: extent %.3f, opacity %.3f.",
 		n, ba.Method, ba.Geographic.MAE, ba.Opacity.MAE, ba.GeographicPct.Rho, ba.OpacityPct.Rho)
-	return severityFigure(r, v, oof, ba.Method)
+	return severityFigure(r, v, ba)
 }
 
-// severityFigure draws the leave-one-patient-out estimates of the automatic
-// map method against the radiologists' scores.
-func severityFigure(r *Result, v experiment.Settings, oof []experiment.OOFImage, method string) error {
-	var pct, geo, opa []float64
-	var groups []string
-	for _, im := range oof {
-		p := im.Values[analysis.ValueOpacityPctAuto]
-		g, gok := im.Values[analysis.ValueCohenGeographic]
-		o := im.Values[analysis.ValueCohenOpacity]
-		if !gok || !finite(p) || !finite(g) || !finite(o) {
-			continue
-		}
-		pct, geo, opa, groups = append(pct, p), append(geo, g), append(opa, o), append(groups, im.Patient)
-	}
+// severityFigure draws the leave-one-patient-out estimates of a severity
+// validation against the radiologists' scores.
+func severityFigure(r *Result, v experiment.Settings, sv analysis.SeverityValidation) error {
 	var panels []plots.ScatterPanel
 	for _, sc := range []struct {
-		name string
-		y    []float64
-		hi   float64
-	}{{"geographic extent (0–8)", geo, analysis.GeographicMax}, {"opacity (0–6)", opa, analysis.OpacityMax}} {
-		pred, err := research.OutOfFold(method, pct, sc.y, groups, 0, uint64(v.Seed), 0, sc.hi)
-		if err != nil {
-			return err
-		}
-		sp, err := research.Spearman(pred, sc.y)
-		if err != nil {
-			return err
-		}
-		panels = append(panels, plots.ScatterPanel{Title: "Cohen et al.'s " + sc.name, XLabel: "radiologists' mean score", YLabel: "estimate from the automatic % (" + method + " map)", X: sc.y, Y: pred, Corr: sp})
+		name       string
+		scores, es []float64
+		agr        research.ScoreAgreement
+	}{{"geographic extent (0–8)", sv.GeographicScores, sv.GeographicEst, sv.Geographic}, {"opacity (0–6)", sv.OpacityScores, sv.OpacityEst, sv.Opacity}} {
+		panels = append(panels, plots.ScatterPanel{Title: "Cohen et al.'s " + sc.name, XLabel: "radiologists' mean score",
+			YLabel: "estimate from the " + sv.Source + " % (" + sv.Method + " map)", X: sc.scores, Y: sc.es, Corr: sc.agr.Spearman})
 	}
 	f, err := plots.ScatterFigure("Severity estimated out of fold"+shortTag(v), panels)
 	if err != nil {
