@@ -403,7 +403,7 @@ func cvMetrics(folds []*FoldResult) []CVMetric {
 		}
 	}
 	for _, v := range sortedKeys(values) {
-		row := CVMetric{Name: "mean " + v}
+		row := CVMetric{Name: ValueMetricName(v)}
 		var sum float64
 		for _, f := range folds {
 			var fs float64
@@ -430,6 +430,10 @@ func cvMetrics(folds []*FoldResult) []CVMetric {
 	}
 	return out
 }
+
+// ValueMetricName is the name of the merged table's row of the mean of a
+// per-image value (OOFImage.Values).
+func ValueMetricName(value string) string { return "mean " + value }
 
 // spread fills the across-fold statistics of a metric from its per-fold
 // values (NaN values left out).

@@ -129,24 +129,15 @@ func fmtMeanCI(vals []float64) (string, float64) {
 	return fmt.Sprintf("%.3f (%.3f–%.3f)", m, ci[0], ci[1]), m
 }
 
-// perFold formats the per-fold means of a value: "min–max".
-func perFold(oof []experiment.OOFImage, name string) string {
-	sums, ns := map[int]float64{}, map[int]int{}
-	for _, im := range oof {
-		if x, ok := im.Values[name]; ok && finite(x) {
-			sums[im.Fold] += x
-			ns[im.Fold]++
+// foldRange formats the range of a value's per-fold means ("min–max"),
+// from the merged CV table's row of its mean.
+func foldRange(rep *experiment.CVReport, name string) string {
+	for _, m := range rep.Metrics {
+		if m.Name == experiment.ValueMetricName(name) && finite(m.Min) {
+			return fmt.Sprintf("%.3f–%.3f", m.Min, m.Max)
 		}
 	}
-	lo, hi := math.Inf(1), math.Inf(-1)
-	for f, n := range ns {
-		m := sums[f] / float64(n)
-		lo, hi = math.Min(lo, m), math.Max(hi, m)
-	}
-	if len(ns) == 0 {
-		return "—"
-	}
-	return fmt.Sprintf("%.3f–%.3f", lo, hi)
+	return "—"
 }
 
 // lungsTable writes the lungs' agreement with the manual lungs.
@@ -163,7 +154,7 @@ func lungsTable(r *Result, v experiment.Settings, rep *experiment.CVReport) erro
 		vals := values(rep.OOF, row.value)
 		s, m := fmtMeanCI(vals)
 		r.Numbers[row.key] = m
-		t.add(row.what, fmt.Sprint(len(vals)), s, perFold(rep.OOF, row.value), row.target)
+		t.add(row.what, fmt.Sprint(len(vals)), s, foldRange(rep, row.value), row.target)
 	}
 	both := len(values(rep.OOF, analysis.ValueLungsDice))
 	if err := r.saveTable(v, "table-validation-lungs", "Lungs found by the lung model on the whole X-ray, against the radiologists' lungs, out of fold"+dataTag(v), t); err != nil {
