@@ -55,13 +55,21 @@ func DefaultPostProcess() PostProcess { return PostProcess{KeepComponents: 2, Fi
 
 // Apply returns the post-processed mask.
 func (p PostProcess) Apply(m *datasets.Mask) *datasets.Mask {
+	out, _ := p.apply(m)
+	return out
+}
+
+// apply is Apply, also returning the number of 8-connected components of m
+// (labelled once for both).
+func (p PostProcess) apply(m *datasets.Mask) (*datasets.Mask, int) {
+	labels, sizes := datasets.Components(m)
 	if p.KeepComponents > 0 {
-		m = datasets.KeepLargest(m, p.KeepComponents)
+		m = datasets.KeepLargestLabeled(m, labels, sizes, p.KeepComponents)
 	}
 	if p.FillHoles {
 		m = datasets.FillHoles(m)
 	}
-	return m
+	return m, len(sizes) - 1
 }
 
 // Result is the automatic analysis of one image, on its own pixel grid.
@@ -102,10 +110,11 @@ func (m *Models) Analyze(img *image.Gray) (*Result, error) {
 		return nil, err
 	}
 	r.LungsRaw = threshold(lp, r.Width, r.Height)
-	if n := countComponents(r.LungsRaw); n > 2 {
+	var parts int
+	r.Lungs, parts = m.Record.PostProcess.apply(r.LungsRaw)
+	if parts > 2 {
 		r.Flags = append(r.Flags, FlagMoreComponents)
 	}
-	r.Lungs = m.Record.PostProcess.Apply(r.LungsRaw)
 	if err := m.opacityIn(r, s); err != nil {
 		return nil, err
 	}
@@ -218,10 +227,4 @@ func (m *Models) predict(l *unet.Loaded, s *datasets.Sample, box image.Rectangle
 // threshold makes a mask of the probabilities above research's threshold.
 func threshold(prob []float32, w, h int) *datasets.Mask {
 	return &datasets.Mask{Width: w, Height: h, Pix: research.Threshold(prob, research.DefaultThreshold)}
-}
-
-// countComponents returns the number of 8-connected components of m.
-func countComponents(m *datasets.Mask) int {
-	_, sizes := datasets.Components(m)
-	return len(sizes) - 1
 }

@@ -75,8 +75,14 @@ func Components(m *Mask) (labels []int32, sizes []int) {
 // Among components of equal size, the one whose first pixel comes first in
 // raster order wins, so the result is deterministic. m is not changed.
 func KeepLargest(m *Mask, n int) *Mask {
-	out := zeroLike(m)
 	labels, sizes := Components(m)
+	return KeepLargestLabeled(m, labels, sizes, n)
+}
+
+// KeepLargestLabeled is KeepLargest given m's components (labels and sizes
+// from Components(m)), for a caller that needs them too.
+func KeepLargestLabeled(m *Mask, labels []int32, sizes []int, n int) *Mask {
+	out := zeroLike(m)
 	if n <= 0 || len(sizes) <= 1 {
 		return out
 	}
