@@ -258,14 +258,14 @@ func pctAgreement(r *Result, v experiment.Settings, oof []experiment.OOFImage, i
 	if err := r.saveTable(v, "table-"+id+"-pct", "Opacity percentage of the automatic pipeline (its own lungs) against the manual masks', "+where+dataTag(v), t); err != nil {
 		return err
 	}
-	sc, err := plots.ScatterFigure("", []plots.ScatterPanel{{Title: "Opacity %, " + where, XLabel: "manual masks (%)", YLabel: "automatic pipeline (%)", X: auto.manual, Y: auto.x, Corr: autoSp}})
+	sc, err := plots.ScatterFigure("", []plots.ScatterPanel{{Title: "Opacity %, " + where + shortTag(v), XLabel: "manual masks (%)", YLabel: "automatic pipeline (%)", X: auto.manual, Y: auto.x, Corr: autoSp}})
 	if err != nil {
 		return err
 	}
 	if err := r.saveFigure(v, "figure-"+id+"-pct-scatter", sc); err != nil {
 		return err
 	}
-	bf, err := plots.BlandAltmanFigure("Automatic vs manual opacity %"+shortTag(v), "opacity %", "automatic", "manual", autoBA)
+	bf, err := plots.BlandAltmanFigure("Automatic pipeline, "+where+shortTag(v), "opacity %", "automatic", "manual", autoBA)
 	if err != nil {
 		return err
 	}
