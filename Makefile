@@ -5,8 +5,11 @@
 #   make bench       Go training step and forward pass next to the PyTorch reference (same shapes,
 #                    one run), then the host side of training (go test -bench)
 #   make data        download the real data into ./data
-#   make setup       install what the tests and notebooks need (Jupyter from Debian, GoNB, goimports);
-#                    make test and make reproduce run it first (quick when all is there)
+#   make notebook    serve the notebooks for a person (Jupyter Notebook from Debian, kernel gonb) on
+#                    127.0.0.1:NOTEBOOK_PORT (8888) with a printed token URL; NOTEBOOK_TOKEN, NOTEBOOK_IP
+#   make setup       install what the tests and notebooks need (Jupyter from Debian, GoNB, goimports,
+#                    chromium and puppeteer-core for the browser test); make test, make reproduce and
+#                    make notebook run it first (quick when all is there)
 #
 # Variables: OPACITY_DATA (data folder; default a synthetic cohort),
 # OPACITY_SIZE (tiny | smoke | full), GOMLX_BACKEND (go | xla:cuda | ...).
@@ -21,7 +24,7 @@ OPACITY_SIZE ?= smoke
 export OPACITY_SIZE
 export OPACITY_DATA
 
-.PHONY: all build build-xla test test-go vet fuzz test-notebooks bench reproduce data setup clean
+.PHONY: all build build-xla test test-go vet fuzz test-notebooks bench reproduce data setup clean notebook
 
 all: build
 
@@ -55,6 +58,10 @@ bench:
 
 reproduce: setup build
 	scripts/run-notebooks.sh reproduce
+
+# A live notebook server for a person (scripts/notebook.sh: the port, token and address, an SSH tunnel).
+notebook: setup
+	scripts/notebook.sh
 
 data: build
 	$(BIN) data fetch --to data

@@ -30,7 +30,7 @@ command -v jupyter-nbconvert >/dev/null || missing+=(jupyter-nbconvert)
 /usr/bin/python3 -c 'import nbformat, nbclient' 2>/dev/null || missing+=("python3-nbformat/python3-nbclient")
 command -v gonb >/dev/null || missing+=(gonb)
 command -v goimports >/dev/null || missing+=(goimports)
-if [ ${#missing[@]} -eq 0 ] && ! jupyter kernelspec list 2>/dev/null | grep -q '^ *gonb '; then missing+=("the gonb kernelspec"); fi
+if [ ${#missing[@]} -eq 0 ] && ! jupyter kernelspec list 2>/dev/null | grep '^ *gonb ' >/dev/null; then missing+=("the gonb kernelspec"); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "run-notebooks: missing ${missing[*]}: run 'make setup' first (installs Debian's jupyter-nbconvert, GoNB and goimports from tools/go.mod, and the gonb kernel)" >&2
   exit 1
