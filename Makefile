@@ -1,7 +1,10 @@
 # Opacity segmentation reproduction (Tang et al. 2020) in Go.
 #
-#   make test        vet, unit tests, short fuzz runs, notebooks on a tiny synthetic cohort
-#   make reproduce   every figure and table of the paper, headless (synthetic cohort by default)
+#   make test        vet, unit tests, short fuzz runs, notebooks on a tiny synthetic cohort (and their
+#                    numbers' verdict), a notebook run by hand in headless Chromium (make test-browser)
+#   make reproduce   every figure and table of the paper, headless (synthetic cohort by default), then
+#                    the verdict: every number against figures/expected-*.csv, PASS or DIFF (fails)
+#   make expected    rewrite the expected values from the last make reproduce, on purpose
 #   make bench       Go training step and forward pass next to the PyTorch reference (same shapes,
 #                    one run), then the host side of training (go test -bench)
 #   make data        download the real data into ./data
@@ -24,12 +27,13 @@ OPACITY_SIZE ?= smoke
 export OPACITY_SIZE
 export OPACITY_DATA
 
-.PHONY: all build build-xla test test-go vet fuzz test-notebooks bench reproduce data setup clean notebook
+.PHONY: all build build-xla test test-go vet fuzz test-notebooks test-browser bench reproduce data setup clean notebook expected
 
 all: build
 
 build:
 	$(GO) build -tags=$(TAGS) -o $(BIN) ./cmd/opacity
+	$(GO) build -tags=$(TAGS) -o bin/verdict ./cmd/verdict
 
 # The XLA/PJRT backend (needs cgo; for GPUs: GOMLX_BACKEND=xla:cuda and
 # PJRT_PLUGIN_LIBRARY_PATH pointing at a CUDA PJRT plugin, see README.md).
@@ -51,7 +55,13 @@ fuzz:
 test-notebooks: setup build
 	scripts/run-notebooks.sh test
 
-test: vet test-go fuzz test-notebooks
+# The student's path in a real browser: make notebook's server on a tiny cohort, notebook 02 in headless
+# Chromium, the settings cell changed by typing, Cell > Run All, checks and screenshots in
+# .cache/browser-test/ (scripts/browser-test.sh; skips, saying why, where Chromium cannot start).
+test-browser: setup
+	scripts/browser-test.sh
+
+test: vet test-go fuzz test-notebooks test-browser
 
 bench:
 	scripts/bench.sh
@@ -63,6 +73,11 @@ reproduce: setup build
 notebook: setup
 	scripts/notebook.sh
 
+# Rewrites the expected values of the last make reproduce's settings from its numbers, on purpose
+# (scripts/verdict.sh update; REPRODUCE.md, "The reviewer's verdict"). Commit the file with the reason.
+expected: build
+	scripts/verdict.sh update $(OPACITY_FIGURES)
+
 data: build
 	$(BIN) data fetch --to data
 
@@ -71,4 +86,4 @@ setup:
 
 clean:
 	rm -rf bin
-	find figures -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	find figures -mindepth 1 -maxdepth 1 ! -name README.md ! -name 'expected*.csv' -exec rm -rf {} +
