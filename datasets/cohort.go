@@ -12,7 +12,7 @@ import (
 
 // Cohort is one cohort folder of the data layout, read.
 type Cohort struct {
-	Name string // CohortCovidAR, CohortCohen or CohortCXRSeg
+	Name string // CohortCovidAR, CohortCohen, CohortCXRSeg or CohortCovidQUEx
 	Dir  string // DATA/<Name>
 
 	// Samples in file-name order (annotation files; cxr-seg: image names).
@@ -32,8 +32,8 @@ func IsSynthetic(dataDir string) bool {
 	return err == nil && !fi.IsDir()
 }
 
-// LoadCohort reads the cohort name (CohortCovidAR, CohortCohen or
-// CohortCXRSeg) from dataDir, every sample into memory (see ScanCohort to
+// LoadCohort reads the cohort name (CohortCovidAR, CohortCohen,
+// CohortCXRSeg or CohortCovidQUEx) from dataDir, every sample into memory (see ScanCohort to
 // process them one at a time; at native resolution a covid-ar sample's masks
 // take tens of MB).
 //
@@ -48,7 +48,10 @@ func IsSynthetic(dataDir string) bool {
 // file name for covid-ar, and for cohen and cxr-seg the patientid of the
 // file's stem in the cohort's metadata.csv (the stem, with a warning, when it
 // has no row). cxr-seg/structure.csv lists the class-mask crops of the
-// images in cxr-seg/images/ (see CXRSegSample).
+// images in cxr-seg/images/ (see CXRSegSample). covid-qu-ex/index.csv lists
+// its images, each with a lung and an infection mask of the same name
+// (QUExSample); its patient ids are near-duplicate groups
+// (near-duplicates.csv, DuplicateGroups).
 func LoadCohort(dataDir, name string, opt LoadOptions) (*Cohort, error) {
 	var samples []*Sample
 	c, err := ScanCohort(dataDir, name, opt, func(s *Sample) error {
@@ -76,6 +79,7 @@ type cohortItem struct {
 	sample  *Sample
 	labelme *Labelme     // labelme cohorts
 	rows    []CXRSegMask // cxr-seg
+	quex    *QUExEntry   // covid-qu-ex
 }
 
 // cohortJob reads one file of a cohort.
@@ -99,8 +103,10 @@ func scanCohort(dataDir, name string, opt LoadOptions, fn func(*cohortItem) erro
 		jobs, err = labelmeJobs(c, opt)
 	case CohortCXRSeg:
 		jobs, err = cxrSegJobs(c, opt)
+	case CohortCovidQUEx:
+		jobs, err = quexJobs(c, opt)
 	default:
-		return nil, fmt.Errorf("unknown cohort %q (want %s, %s or %s)", name, CohortCovidAR, CohortCohen, CohortCXRSeg)
+		return nil, fmt.Errorf("unknown cohort %q (want %s, %s, %s or %s)", name, CohortCovidAR, CohortCohen, CohortCXRSeg, CohortCovidQUEx)
 	}
 	if err != nil {
 		return nil, err

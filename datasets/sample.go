@@ -7,15 +7,22 @@ const (
 	CohortCovidAR = "covid-ar" // the paper's training/testing cohort (TCIA COVID-19-AR)
 	CohortCohen   = "cohen"    // the paper's external validation set (Cohen et al.)
 	CohortCXRSeg  = "cxr-seg"  // 100 images with radiologists' masks
+	// CohortCovidQUEx holds thousands of X-rays with semi-automatic lung
+	// and infection masks (COVID-QU-Ex): training data for the automatic
+	// measurement, not in the paper.
+	CohortCovidQUEx = "covid-qu-ex"
 )
 
 // Sample is one chest X-ray with its masks, as every consumer of this package
 // sees it, whatever the cohort it came from.
 type Sample struct {
-	Cohort  string // CohortCovidAR, CohortCohen or CohortCXRSeg
+	Cohort  string // CohortCovidAR, CohortCohen, CohortCXRSeg or CohortCovidQUEx
 	File    string // annotation file name with its .json, or the image file name (cxr-seg)
 	Stem    string // File without its extension
-	Patient string // patient id (file name before the first '_', or metadata for cohen and cxr-seg)
+	Patient string // patient id (file name before the first '_', or metadata for cohen and cxr-seg; covid-qu-ex: the near-duplicate group)
+	// Class is the image's class where the cohort gives one (covid-qu-ex:
+	// QUExCOVID, QUExNonCOVID, QUExNormal); "" otherwise.
+	Class string
 
 	// Image is the X-ray as 8-bit grayscale, nil for annotation-only files.
 	Image *image.Gray

@@ -23,6 +23,7 @@ type CohortsStats struct {
 	CovidAR CovidARStats `json:"covid-ar"`
 	Cohen   CohenStats   `json:"cohen"`
 	CXRSeg  CXRSegStats  `json:"cxr-seg"`
+	QUEx    QUExStats    `json:"covid-qu-ex"`
 }
 
 // CovidARStats describes the covid-ar cohort.
@@ -62,6 +63,19 @@ type CXRSegStats struct {
 	Warnings         []FileError    `json:"-"`
 }
 
+// QUExStats describes the covid-qu-ex cohort.
+type QUExStats struct {
+	Images           int            `json:"images"` // rows of index.csv
+	ImagesDecoded    int            `json:"images_decoded"`
+	Groups           int            `json:"groups"`                // near-duplicate groups (its "patients")
+	NearDuplicates   int            `json:"near_duplicate_images"` // images read that share their group with another
+	WithoutOpacity   int            `json:"without_opacity"`       // images with an empty infection mask
+	WithoutBothLungs int            `json:"without_both_lungs"`    // lung masks that do not split into a right and a left lung
+	Classes          map[string]int `json:"classes"`               // images read per class
+	Errors           []FileError    `json:"errors"`
+	Warnings         []FileError    `json:"-"`
+}
+
 // ComputeStats reads every cohort of dataDir, decoding every image (that is
 // what images_decoded counts), and summarises them. A missing cohort folder
 // is an empty cohort; files that cannot be read are listed in the cohorts'
@@ -85,6 +99,9 @@ func ComputeStats(dataDir string) (*Stats, error) {
 		return nil, err
 	}
 	if st.Cohorts.CXRSeg, err = cxrSegStats(dataDir, LoadOptions{Images: true}); err != nil {
+		return nil, err
+	}
+	if st.Cohorts.QUEx, err = quexStats(dataDir, LoadOptions{Images: true}); err != nil {
 		return nil, err
 	}
 	return st, nil
@@ -211,6 +228,45 @@ func cxrSegStats(dataDir string, opt LoadOptions) (CXRSegStats, error) {
 		}
 	}
 	st.Patients = len(patients)
+	st.Errors, st.Warnings = c.Errors, c.Warnings
+	return st, nil
+}
+
+func quexStats(dataDir string, opt LoadOptions) (QUExStats, error) {
+	st := QUExStats{Classes: map[string]int{}}
+	groups := map[string]int{}
+	loaded := 0
+	c, err := scanCohort(dataDir, CohortCovidQUEx, opt, func(it *cohortItem) error {
+		s := it.sample
+		loaded++
+		groups[s.Patient]++
+		st.Classes[s.Class]++
+		if s.Image != nil {
+			st.ImagesDecoded++
+		}
+		if s.Opacity.Empty() {
+			st.WithoutOpacity++
+		}
+		if !s.BothLungs() {
+			st.WithoutBothLungs++
+		}
+		return nil
+	})
+	if err != nil {
+		return st, err
+	}
+	st.Images = loaded
+	for _, e := range c.Errors {
+		if e.File != QUExIndexFile && e.File != QUExNearDuplicatesFile {
+			st.Images++
+		}
+	}
+	st.Groups = len(groups)
+	for _, n := range groups {
+		if n > 1 {
+			st.NearDuplicates += n
+		}
+	}
 	st.Errors, st.Warnings = c.Errors, c.Warnings
 	return st, nil
 }

@@ -34,7 +34,9 @@ type Settings struct {
 	Phantom datasets.PhantomOptions
 	// Cohort is the cohort the model is trained and tested on: empty picks
 	// covid-ar when its annotations carry images (the paper's), otherwise
-	// cxr-seg (real X-rays with radiologists' masks); CohortAll takes both,
+	// cxr-seg (real X-rays with radiologists' masks); covid-qu-ex takes
+	// that cohort alone (models that never saw a cxr-seg or cohen image);
+	// CohortAll takes covid-ar, cxr-seg and covid-qu-ex,
 	// every image with pixels.
 	Cohort string
 	// Targets are the masks the model predicts (datasets.TargetOpacity, the
@@ -129,7 +131,8 @@ const (
 )
 
 // CohortAll is the Settings.Cohort that trains on every cohort with images
-// and masks: covid-ar and cxr-seg (without the images cohen/ holds too).
+// and masks: covid-ar, cxr-seg (without the images cohen/ holds too) and
+// covid-qu-ex.
 const CohortAll = "all"
 
 // Preset names.
@@ -318,8 +321,8 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("Fold %d: want 0 to %d", s.Fold, s.Folds-1)
 	case s.Bootstrap < 1:
 		return fmt.Errorf("Bootstrap %d: want at least 1 resample", s.Bootstrap)
-	case s.Cohort != "" && s.Cohort != datasets.CohortCovidAR && s.Cohort != datasets.CohortCXRSeg && s.Cohort != CohortAll:
-		return fmt.Errorf("Cohort %q: want %s, %s, %s or empty (automatic)", s.Cohort, datasets.CohortCovidAR, datasets.CohortCXRSeg, CohortAll)
+	case s.Cohort != "" && s.Cohort != datasets.CohortCovidAR && s.Cohort != datasets.CohortCXRSeg && s.Cohort != datasets.CohortCovidQUEx && s.Cohort != CohortAll:
+		return fmt.Errorf("Cohort %q: want %s, %s, %s, %s or empty (automatic)", s.Cohort, datasets.CohortCovidAR, datasets.CohortCXRSeg, datasets.CohortCovidQUEx, CohortAll)
 	case s.Data == "" && s.Phantom.Patients < 1:
 		return errors.New("no Data folder and no synthetic cohort (Phantom.Patients is 0)")
 	}

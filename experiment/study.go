@@ -23,10 +23,11 @@ const (
 // see Settings.Framing) and resized, with its manual masks and, once the
 // model has run, its predicted probabilities.
 type Item struct {
-	Cohort  string // datasets.CohortCovidAR, CohortCohen or CohortCXRSeg
-	File    string // annotation file (covid-ar, cohen) or image file (cxr-seg)
+	Cohort  string // datasets.CohortCovidAR, CohortCohen, CohortCXRSeg or CohortCovidQUEx
+	File    string // annotation file (covid-ar, cohen) or image file (cxr-seg, covid-qu-ex)
 	Stem    string
-	Patient string
+	Patient string // covid-qu-ex: the near-duplicate group
+	Class   string // covid-qu-ex: the image's class (datasets.QUExCOVID, ...); "" elsewhere
 	Subset  string // SubsetTrain, SubsetTest or SubsetValidation
 
 	// Input is the model input (InputSize x InputSize) with the manual
@@ -160,7 +161,7 @@ func Load(s Settings) (*Study, error) {
 	if cohort == datasets.CohortCovidAR || cohort == CohortAll {
 		train = covid
 	}
-	if cohort == datasets.CohortCovidAR {
+	if cohort == datasets.CohortCovidAR || cohort == datasets.CohortCovidQUEx {
 		// cxr-seg is still counted, for the cohort table and the Cohen scores.
 		if _, err := st.scan(datasets.CohortCXRSeg, false, nil); err != nil {
 			return nil, err
@@ -178,12 +179,19 @@ func Load(s Settings) (*Study, error) {
 		}
 		train = append(train, cxr...)
 	}
+	if cohort == datasets.CohortCovidQUEx || cohort == CohortAll {
+		qu, err := st.scan(datasets.CohortCovidQUEx, true, nil)
+		if err != nil {
+			return nil, err
+		}
+		train = append(train, qu...)
+	}
 	switch {
 	case len(train) == 0:
 	case cohort == CohortAll:
 		st.TrainCohort = CohortAll
-	case cohort == datasets.CohortCovidAR:
-		st.TrainCohort = datasets.CohortCovidAR
+	case cohort == datasets.CohortCovidAR, cohort == datasets.CohortCovidQUEx:
+		st.TrainCohort = cohort
 	default:
 		st.TrainCohort = datasets.CohortCXRSeg
 	}
@@ -200,9 +208,10 @@ func Load(s Settings) (*Study, error) {
 // split divides the training cohort's items by patient (Settings.Folds: a
 // fold of a k-fold cross-validation; otherwise Settings.TestFraction), then
 // drops from both sides and from the validation images those a lung model
-// cannot learn from (no right or no left lung field: Item.bothLungs), so
-// that a lung model and an opacity model of the same settings have the same
-// patients on each side.
+// cannot learn from (no right or no left lung field: Item.bothLungs) and
+// those an opacity model cannot (covid-qu-ex's Non-COVID images, whose
+// opacities are not drawn), so that a lung model and an opacity model of
+// the same settings have the same patients on each side.
 func (st *Study) split(train, cohen []*Item) error {
 	s, data := st.Settings, st.Settings.DataDir()
 	items := make([]research.SplitItem, len(train))
@@ -248,13 +257,27 @@ func (st *Study) split(train, cohen []*Item) error {
 		it.Subset = SubsetValidation
 	}
 	lungs := datasets.HasTarget(s.Targets, datasets.TargetLungs)
+	opacity := datasets.HasTarget(s.Targets, datasets.TargetOpacity)
+	unlabelled := 0
 	keep := func(it *Item) bool {
 		if lungs && !it.bothLungs {
 			st.Problems = append(st.Problems, fmt.Sprintf("%s/%s: the annotation lacks a right or a left lung field (left out of the lung model's images)", it.Cohort, it.File))
 			return false
 		}
+		if opacity && it.Class == datasets.QUExNonCOVID {
+			// Its pneumonia opacities are in the image but not in the mask:
+			// they would teach the model that they are not opacity.
+			unlabelled++
+			return false
+		}
 		return true
 	}
+	defer func() {
+		if unlabelled > 0 {
+			st.Problems = append(st.Problems, fmt.Sprintf("%s: %d %s images left out of the opacity model's images (their opacities are not drawn in the masks)",
+				datasets.CohortCovidQUEx, unlabelled, datasets.QUExNonCOVID))
+		}
+	}()
 	// The split as kept: indices into the kept training-cohort items.
 	kept := sp
 	kept.Train, kept.Test = nil, nil
@@ -326,7 +349,7 @@ func (st *Study) scan(cohort string, images bool, keep func(stem string) bool) (
 			st.Problems = append(st.Problems, fmt.Sprintf("%s/%s: %v (left out of the model's images)", cohort, sm.File, err))
 			return nil
 		}
-		items = append(items, &Item{Cohort: cohort, File: sm.File, Stem: sm.Stem, Patient: sm.Patient, Input: in, ManualPct: p, bothLungs: sm.BothLungs()})
+		items = append(items, &Item{Cohort: cohort, File: sm.File, Stem: sm.Stem, Patient: sm.Patient, Class: sm.Class, Input: in, ManualPct: p, bothLungs: sm.BothLungs()})
 		return nil
 	})
 	if err != nil {

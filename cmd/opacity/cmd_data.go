@@ -50,7 +50,7 @@ func writeStatsTable(w io.Writer, dataDir string, st *datasets.Stats) error {
 	if st.Synthetic {
 		kind = "SYNTHETIC"
 	}
-	ar, co, cx := st.Cohorts.CovidAR, st.Cohorts.Cohen, st.Cohorts.CXRSeg
+	ar, co, cx, qu := st.Cohorts.CovidAR, st.Cohorts.Cohen, st.Cohorts.CXRSeg, st.Cohorts.QUEx
 	fmt.Fprintf(w, "data: %s (%s)\n\n", dataDir, kind)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "cohort\tfiles\timages decoded\tpatients\twithout opacity\tother\terrors\twarnings\t")
@@ -60,11 +60,16 @@ func writeStatsTable(w io.Writer, dataDir string, st *datasets.Stats) error {
 		fmt.Sprintf("%d with severity score", co.WithSeverityScore), len(co.Errors), len(co.Warnings))
 	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t\n", datasets.CohortCXRSeg, cx.Images, cx.ImagesDecoded, cx.Patients, cx.WithoutOpacity,
 		fmt.Sprintf("%d without both lungs", cx.WithoutBothLungs), len(cx.Errors), len(cx.Warnings))
+	fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t\n", datasets.CohortCovidQUEx, qu.Images, qu.ImagesDecoded, qu.Groups, qu.WithoutOpacity,
+		fmt.Sprintf("%d without both lungs, %d near-duplicates", qu.WithoutBothLungs, qu.NearDuplicates), len(qu.Errors), len(qu.Warnings))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\n%s labels (shapes): %s\n", datasets.CohortCovidAR, countList(ar.Labels))
 	fmt.Fprintf(w, "%s classes (masks): %s\n", datasets.CohortCXRSeg, countList(cx.Classes))
+	if qu.Images > 0 {
+		fmt.Fprintf(w, "%s classes (images): %s\n", datasets.CohortCovidQUEx, countList(qu.Classes))
+	}
 	if len(ar.PatientsWithoutClinicalRow) > 0 {
 		fmt.Fprintf(w, "%s patients without clinical row: %s\n", datasets.CohortCovidAR, strings.Join(ar.PatientsWithoutClinicalRow, " "))
 	}
@@ -75,6 +80,7 @@ func writeStatsTable(w io.Writer, dataDir string, st *datasets.Stats) error {
 		{datasets.CohortCovidAR, ar.Errors, ar.Warnings},
 		{datasets.CohortCohen, co.Errors, co.Warnings},
 		{datasets.CohortCXRSeg, cx.Errors, cx.Warnings},
+		{datasets.CohortCovidQUEx, qu.Errors, qu.Warnings},
 	} {
 		if len(c.errors) > 0 {
 			fmt.Fprintf(w, "\n%s errors:\n", c.name)
