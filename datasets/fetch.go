@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +49,7 @@ type FetchReport struct {
 	Dir        string
 	Repos      []RepoReport
 	Downloaded int   // files downloaded and checked in this run
-	Skipped    int   // files already complete (size as listed and checked)
+	Skipped    int   // files already complete (git blob SHA-1 as listed, and checked)
 	Bytes      int64 // bytes downloaded in this run
 	// Failed lists the files (paths relative to Dir, or a repository for a
 	// failed listing) that could not be downloaded or did not pass their
@@ -59,11 +61,15 @@ type FetchReport struct {
 	// Warnings are problems that did not stop anything (a truncated
 	// listing).
 	Warnings []string
+	// Derived says what Fetch computed rather than downloaded, one line
+	// per file (covid-qu-ex/index.csv, near-duplicates.csv,
+	// removed-overlap.csv).
+	Derived []string
 }
 
 // RepoReport is the part of a FetchReport for one source repository.
 type RepoReport struct {
-	Repo                                string // owner/name@branch
+	Repo                                string // owner/name@ref: the branch, or the commit a source is pinned to
 	Needed, Downloaded, Skipped, Failed int
 }
 
@@ -88,20 +94,33 @@ type fetchRule struct {
 	// cohenImages restricts a folder rule to the images the cohen cohort
 	// needs (see Fetch).
 	cohenImages bool
+	// quex makes the rule the covid-qu-ex selection (fetch_quex.go): from is
+	// the dataset's root folder, to the cohort's folder.
+	quex bool
 }
 
 // fetchSource is one source repository.
 type fetchSource struct {
-	owner, repo, branch string
-	rules               []fetchRule
+	owner, repo string
+	// ref is the branch, or the commit SHA that pins the source: the tree
+	// listing and the raw URLs take either.
+	ref   string
+	rules []fetchRule
 }
+
+// Commits that pin the sources added with the covid-qu-ex and brixia
+// folders.
+const (
+	brixiaCommit = "770036d297b3c52a6789f134bd9d8c8953d33ec1"
+	quexCommit   = "57c6aed06423de95940ddb216e2e7ac4eab82dba"
+)
 
 // fetchSources is the map from the source repositories to the canonical
 // layout (see Fetch). Rules run in order: the severity table comes before
 // the Cohen images it selects.
 var fetchSources = []fetchSource{
 	{
-		owner: "haimingt", repo: "opacity_segmentation_covid_chest_X_ray", branch: "master",
+		owner: "haimingt", repo: "opacity_segmentation_covid_chest_X_ray", ref: "master",
 		rules: []fetchRule{
 			{from: "covid_rural_annot/covid_rural_patient_info.csv", to: "covid-ar/patient_info.csv", check: checkCSV},
 			{from: "covid_rural_annot/covid_rural_radiologist_notes.csv", to: "covid-ar/radiologist_notes.csv", check: checkCSV},
@@ -110,7 +129,7 @@ var fetchSources = []fetchSource{
 		},
 	},
 	{
-		owner: "ieee8023", repo: "covid-chestxray-dataset", branch: "master",
+		owner: "ieee8023", repo: "covid-chestxray-dataset", ref: "master",
 		rules: []fetchRule{
 			{from: "metadata.csv", to: "cohen/metadata.csv", check: checkCSV},
 			{from: "annotations/covid-severity-scores.csv", to: "cohen/covid-severity-scores.csv", check: checkCSV},
@@ -118,12 +137,26 @@ var fetchSources = []fetchSource{
 		},
 	},
 	{
-		owner: "GeneralBlockchain", repo: "covid-19-chest-xray-segmentations-dataset", branch: "master",
+		owner: "GeneralBlockchain", repo: "covid-19-chest-xray-segmentations-dataset", ref: "master",
 		rules: []fetchRule{
 			{from: "structure.csv", to: "cxr-seg/structure.csv", check: checkCSV},
 			{from: "metadata.csv", to: "cxr-seg/metadata.csv", check: checkCSV},
 			{from: "images/", to: "cxr-seg/images/", exts: []string{".jpg", ".jpeg", ".png"}, check: checkImage},
 			{from: "masks/", to: "cxr-seg/masks/", exts: []string{".png"}, check: checkImage},
+		},
+	},
+	{
+		owner: "BrixIA", repo: "Brixia-score-COVID-19", ref: brixiaCommit,
+		rules: []fetchRule{
+			{from: "data/public-annotations.csv", to: "brixia/public-annotations.csv", check: checkCSV},
+		},
+	},
+	// After cxr-seg and cohen: their images on disk are what the
+	// covid-qu-ex images are compared with.
+	{
+		owner: "jas127", repo: "PS_Covid19", ref: quexCommit,
+		rules: []fetchRule{
+			{from: quexRoot, to: CohortCovidQUEx + "/", quex: true},
 		},
 	},
 }
@@ -142,6 +175,15 @@ var fetchSources = []fetchSource{
 //	GeneralBlockchain/covid-19-chest-xray-segmentations-dataset (master)
 //	  structure.csv, metadata.csv                           -> cxr-seg/
 //	  images/*, masks/*.png                                 -> cxr-seg/images/, cxr-seg/masks/
+//	BrixIA/Brixia-score-COVID-19 (commit 770036d297b3c52a6789f134bd9d8c8953d33ec1)
+//	  data/public-annotations.csv                           -> brixia/public-annotations.csv
+//	jas127/PS_Covid19 (commit 57c6aed06423de95940ddb216e2e7ac4eab82dba)
+//	  Infection Segmentation Data/{Train,Val}/{COVID-19,Non-COVID,Normal}/  (a selection, below)
+//	    images/NAME.png                                     -> covid-qu-ex/images/NAME.png
+//	    lung masks/NAME.png                                 -> covid-qu-ex/masks/lung/NAME.png
+//	    infection masks/NAME.png                            -> covid-qu-ex/masks/infection/NAME.png
+//	  (computed)                                            -> covid-qu-ex/index.csv, near-duplicates.csv,
+//	                                                           removed-overlap.csv
 //
 // Of the Cohen collection (about a thousand images) it takes only the
 // images whose stem is that of a cohen annotation (the paper's validation
@@ -150,18 +192,42 @@ var fetchSources = []fetchSource{
 // in Missing. The JPEGs beside the COVID-19-AR annotations are not fetched:
 // the annotations embed them.
 //
+// Of COVID-QU-Ex's infection segmentation data it takes every Train and Val
+// COVID-19 image, every Val Non-COVID and Normal image, and every 4th Train
+// Non-COVID and Normal image (the images of the folder sorted by name, byte
+// order, indices 0, 4, 8, ...), each with its two masks; Test has no masks
+// and is not taken. Images whose 32×32 NCC (Thumbnail32, NCC) with an image
+// of cxr-seg/images/ or cohen/images/ (as they are in the data folder) is
+// at least 0.95 re-use a Cohen-collection X-ray and are not kept (nor their
+// masks), so that training on covid-qu-ex and validating on cxr-seg or
+// cohen does not leak; they are listed in covid-qu-ex/removed-overlap.csv
+// (source_file,same_xray_as,similarity_32px_ncc) and downloaded again, for
+// the check, on every run. covid-qu-ex/index.csv (file,class,source_split,
+// sorted by file) lists the images kept, and near-duplicates.csv
+// (file_a,file_b,similarity_32px_ncc) their pairs with NCC above 0.99. The
+// three files are written only when every selected file is in place and
+// cxr-seg and cohen had no failure (else the overlap check would be
+// incomplete); otherwise a warning says why and older ones stay. A name
+// found in two selected folders (two classes or splits) is not taken at
+// all, with a warning: the layout has one folder of names.
+//
 // For each repository Fetch makes one request for the recursive tree
-// listing of the branch (GET {BaseAPI}/repos/{owner}/{repo}/git/trees/{branch}?recursive=1)
-// and one per file it needs ({BaseRaw}/{owner}/{repo}/{branch}/{path}). It
-// is resumable: a file already present whose size is the listed size and
-// that passes its check is skipped. A download must have the listed size
-// and pass its check (labelme JSON parses and its embedded image decodes,
+// listing of the branch or pinned commit
+// (GET {BaseAPI}/repos/{owner}/{repo}/git/trees/{ref}?recursive=1) and one
+// per file it needs ({BaseRaw}/{owner}/{repo}/{ref}/{path}). Every file is
+// verified against the git blob SHA-1 of the listing
+// (sha1("blob <size>\x00" + content)). It is resumable: a file already
+// present whose git blob SHA-1 is the listed one and that passes its check
+// is skipped; one that differs is downloaded again. A download must have
+// the listed size and SHA-1 (a mismatch fails, naming both hashes) and
+// pass its check (labelme JSON parses and its embedded image decodes,
 // images decode, CSV files parse) before it is written, atomically; a file
 // that fails is reported and not written. Leftover temporary files of an
 // interrupted run are removed.
 //
 // The error is for what stops everything: a data folder that cannot be
-// created, a cancelled context. Everything else is in the report.
+// created, a cancelled context. Everything else is in the report: a source
+// that cannot be listed or fetched leaves the other folders as they are.
 func Fetch(ctx context.Context, opt FetchOptions) (*FetchReport, error) {
 	if opt.To == "" {
 		return nil, errors.New("fetch: no data folder")
@@ -216,18 +282,24 @@ func (f *fetcher) logf(format string, args ...any) {
 	fmt.Fprintf(f.opt.Progress, format+"\n", args...)
 }
 
-// fetchFile is one file to bring: where from, where to, its listed size.
+// fetchFile is one file to bring: where from, where to, its listed size
+// and git blob SHA-1.
 type fetchFile struct {
 	repoPath string
 	dest     string // relative to the data folder, slash-separated
 	size     int64
+	sha      string // git blob SHA-1, lower-case hex
 	check    fileCheck
+	// accept, when set, replaces the check: it checks the content and says
+	// whether the file is kept. A file not kept is not written, and is
+	// removed if it was there.
+	accept func(data []byte) (keep bool, err error)
 }
 
 // source fetches what the layout needs from one repository.
 func (f *fetcher) source(ctx context.Context, src fetchSource) error {
 	name := src.owner + "/" + src.repo
-	rr := RepoReport{Repo: name + "@" + src.branch}
+	rr := RepoReport{Repo: name + "@" + src.ref}
 	defer func() { f.rep.Repos = append(f.rep.Repos, rr) }()
 	listing, err := f.listing(ctx, src)
 	if err != nil {
@@ -242,17 +314,23 @@ func (f *fetcher) source(ctx context.Context, src fetchSource) error {
 	if listing.Truncated {
 		f.rep.Warnings = append(f.rep.Warnings, name+": the tree listing is truncated; files beyond it are not fetched")
 	}
-	blobs := map[string]int64{}
+	blobs := map[string]treeEntry{}
 	for _, e := range listing.Tree {
 		if e.Type == "blob" {
-			blobs[e.Path] = e.Size
+			blobs[e.Path] = e
 		}
 	}
 	for _, rule := range src.rules {
-		files := f.selectFiles(name, rule, listing, blobs)
+		if rule.quex {
+			if err := f.quex(ctx, src, rule, blobs, &rr); err != nil {
+				return err
+			}
+			continue
+		}
+		files := f.selectFiles(name+"@"+src.ref, rule, listing, blobs)
 		rr.Needed += len(files)
 		f.logf("%s: %s -> %s: %d files", name, rule.from, rule.to, len(files))
-		d, s, n, err := f.download(ctx, src, files)
+		d, s, n, _, err := f.download(ctx, src, files)
 		rr.Downloaded += d
 		rr.Skipped += s
 		rr.Failed += n
@@ -268,14 +346,14 @@ func (f *fetcher) source(ctx context.Context, src fetchSource) error {
 
 // selectFiles lists the files of a rule from the listing, and records what is
 // missing.
-func (f *fetcher) selectFiles(repo string, rule fetchRule, listing *treeListing, blobs map[string]int64) []fetchFile {
+func (f *fetcher) selectFiles(repo string, rule fetchRule, listing *treeListing, blobs map[string]treeEntry) []fetchFile {
 	if !strings.HasSuffix(rule.from, "/") {
-		size, ok := blobs[rule.from]
+		e, ok := blobs[rule.from]
 		if !ok {
 			f.rep.Missing = append(f.rep.Missing, fmt.Sprintf("%s (%s has no %s)", rule.to, repo, rule.from))
 			return nil
 		}
-		return []fetchFile{{repoPath: rule.from, dest: rule.to, size: size, check: rule.check}}
+		return []fetchFile{{repoPath: rule.from, dest: rule.to, size: e.Size, sha: e.Sha, check: rule.check}}
 	}
 	var files []fetchFile
 	found := map[string]bool{} // stems of the images found, for cohen
@@ -298,7 +376,7 @@ func (f *fetcher) selectFiles(repo string, rule fetchRule, listing *treeListing,
 		if rule.from == "covid-chestxray-dataset/selected_images/" {
 			f.cohenStems[fileStem(base)] = true
 		}
-		files = append(files, fetchFile{repoPath: e.Path, dest: rule.to + base, size: e.Size, check: rule.check})
+		files = append(files, fetchFile{repoPath: e.Path, dest: rule.to + base, size: e.Size, sha: e.Sha, check: rule.check})
 	}
 	if rule.cohenImages {
 		var miss []string
@@ -368,8 +446,9 @@ func hasExt(name string, exts []string) bool {
 }
 
 // download brings the files, workers at a time. It returns how many were
-// downloaded, skipped and failed.
-func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFile) (downloaded, skipped, failed int, err error) {
+// downloaded, skipped and failed, and which files are in place (ok[i]:
+// downloaded or skipped, without error).
+func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFile) (downloaded, skipped, failed int, ok []bool, err error) {
 	dirs := map[string]bool{}
 	for _, ff := range files {
 		dirs[path.Dir(ff.dest)] = true
@@ -377,7 +456,7 @@ func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFi
 	for d := range dirs {
 		full := filepath.Join(f.opt.To, filepath.FromSlash(d))
 		if err := os.MkdirAll(full, 0o755); err != nil {
-			return 0, 0, 0, fmt.Errorf("fetch: %w", err)
+			return 0, 0, 0, nil, fmt.Errorf("fetch: %w", err)
 		}
 		removeStaleTemps(full)
 	}
@@ -423,11 +502,13 @@ func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFi
 	close(next)
 	wg.Wait()
 	if ctx.Err() != nil {
-		return 0, 0, 0, ctx.Err()
+		return 0, 0, 0, nil, ctx.Err()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	ok = make([]bool, len(files))
 	for i, r := range results {
+		ok[i] = r.err == nil
 		switch {
 		case r.err != nil:
 			failed++
@@ -441,7 +522,7 @@ func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFi
 			f.rep.Bytes += r.n
 		}
 	}
-	return downloaded, skipped, failed, nil
+	return downloaded, skipped, failed, ok, nil
 }
 
 // removeStaleTemps removes the temporary files that an interrupted
@@ -458,16 +539,26 @@ func removeStaleTemps(dir string) {
 	}
 }
 
-// one brings one file: skipped if already complete, else downloaded,
+// one brings one file: skipped if already complete (its git blob SHA-1 is
+// the listed one and it passes its check), else downloaded, verified,
 // checked and written.
 func (f *fetcher) one(ctx context.Context, src fetchSource, ff fetchFile) (skipped bool, n int64, err error) {
 	dest := filepath.Join(f.opt.To, filepath.FromSlash(ff.dest))
+	accept := ff.accept
+	if accept == nil {
+		accept = func(data []byte) (bool, error) { return true, checkFile(ff.dest, data, ff.check) }
+	}
 	if st, err := os.Stat(dest); err == nil && st.Mode().IsRegular() && st.Size() == ff.size {
-		if data, err := os.ReadFile(dest); err == nil && checkFile(ff.dest, data, ff.check) == nil {
-			return true, 0, nil
+		if data, err := os.ReadFile(dest); err == nil && GitBlobSHA1(data) == ff.sha {
+			if keep, err := accept(data); err == nil {
+				if !keep {
+					os.Remove(dest)
+				}
+				return true, 0, nil
+			}
 		}
 	}
-	u := f.opt.BaseRaw + "/" + src.owner + "/" + src.repo + "/" + src.branch + "/" + escapePath(ff.repoPath)
+	u := f.opt.BaseRaw + "/" + src.owner + "/" + src.repo + "/" + src.ref + "/" + escapePath(ff.repoPath)
 	var data []byte
 	for attempt := 0; ; attempt++ {
 		var retry bool
@@ -487,13 +578,31 @@ func (f *fetcher) one(ctx context.Context, src fetchSource, ff fetchFile) (skipp
 	if int64(len(data)) != ff.size {
 		return false, 0, fmt.Errorf("size %d bytes, listed %d (truncated or changed)", len(data), ff.size)
 	}
-	if err := checkFile(ff.dest, data, ff.check); err != nil {
+	if got := GitBlobSHA1(data); got != ff.sha {
+		return false, 0, fmt.Errorf("%s: git blob SHA-1 %s, listed %s (changed or corrupt)", ff.repoPath, got, ff.sha)
+	}
+	keep, err := accept(data)
+	if err != nil {
 		return false, 0, err
+	}
+	if !keep {
+		os.Remove(dest)
+		return false, int64(len(data)), nil
 	}
 	if err := WriteFileAtomic(dest, data, 0o644); err != nil {
 		return false, 0, err
 	}
 	return false, int64(len(data)), nil
+}
+
+// GitBlobSHA1 returns the git blob SHA-1 of a file's content, as GitHub's
+// tree listing gives it (field sha): the SHA-1 of "blob <size>\x00" and the
+// content, in lower-case hex.
+func GitBlobSHA1(data []byte) string {
+	h := sha1.New()
+	fmt.Fprintf(h, "blob %d\x00", len(data))
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // escapePath escapes each segment of a repository path for a URL.
@@ -535,7 +644,7 @@ const maxListing = 64 << 20
 
 // listing fetches and parses the recursive tree listing of a repository.
 func (f *fetcher) listing(ctx context.Context, src fetchSource) (*treeListing, error) {
-	u := fmt.Sprintf("%s/repos/%s/%s/git/trees/%s?recursive=1", f.opt.BaseAPI, url.PathEscape(src.owner), url.PathEscape(src.repo), url.PathEscape(src.branch))
+	u := fmt.Sprintf("%s/repos/%s/%s/git/trees/%s?recursive=1", f.opt.BaseAPI, url.PathEscape(src.owner), url.PathEscape(src.repo), url.PathEscape(src.ref))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
@@ -561,7 +670,7 @@ func (f *fetcher) listing(ctx context.Context, src fetchSource) (*treeListing, e
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
-	f.logf("%s/%s@%s: %d entries listed", src.owner, src.repo, src.branch, len(l.Tree))
+	f.logf("%s/%s@%s: %d entries listed", src.owner, src.repo, src.ref, len(l.Tree))
 	return l, nil
 }
 
@@ -572,18 +681,21 @@ type treeListing struct {
 }
 
 // treeEntry is one entry of a tree listing: type "blob" (file), "tree"
-// (folder) or "commit" (submodule).
+// (folder) or "commit" (submodule); Sha is the object's git SHA-1 (for a
+// blob, GitBlobSHA1 of its content).
 type treeEntry struct {
 	Path string `json:"path"`
 	Type string `json:"type"`
 	Size int64  `json:"size"`
+	Sha  string `json:"sha"`
 }
 
 // parseTreeListing parses a GitHub recursive tree listing
-// ({"tree": [{"path", "type", "size"}, ...], "truncated": bool}) and checks
-// it: a "tree" array must be there, every blob needs a relative, clean path
-// (no "..", no leading "/", no empty segment) and a size >= 0. Entries that
-// are not blobs are kept as they are.
+// ({"tree": [{"path", "type", "size", "sha"}, ...], "truncated": bool}) and
+// checks it: a "tree" array must be there, every blob needs a relative,
+// clean path (no "..", no leading "/", no empty segment), a size >= 0 and a
+// sha of 40 lower-case hex digits. Entries that are not blobs are kept as
+// they are.
 func parseTreeListing(data []byte) (*treeListing, error) {
 	var raw struct {
 		Tree      *[]treeEntry `json:"tree"`
@@ -606,8 +718,24 @@ func parseTreeListing(data []byte) (*treeListing, error) {
 		if e.Size < 0 {
 			return nil, fmt.Errorf("tree listing: entry %d (%s): negative size %d", i, e.Path, e.Size)
 		}
+		if !isSHA1Hex(e.Sha) {
+			return nil, fmt.Errorf("tree listing: entry %d (%s): sha %q is not 40 lower-case hex digits", i, e.Path, e.Sha)
+		}
 	}
 	return &treeListing{Tree: *raw.Tree, Truncated: raw.Truncated}, nil
+}
+
+// isSHA1Hex reports whether s is a SHA-1 in lower-case hex.
+func isSHA1Hex(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, c := range s {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkFile validates a file before it counts as downloaded; name is used

@@ -3,13 +3,16 @@ package datasets
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
 	"io/fs"
+	"math/rand"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -55,16 +58,35 @@ func labelmeBytes(t testing.TB, embedded []byte) []byte {
 	return data
 }
 
+// gitSHA is the git blob SHA-1 of data, computed here independently of
+// GitBlobSHA1.
+func gitSHA(data []byte) string {
+	h := sha1.Sum(append([]byte(fmt.Sprintf("blob %d\x00", len(data))), data...))
+	return hex.EncodeToString(h[:])
+}
+
 // fakeGitHub serves tree listings and raw files of several repositories.
 type fakeGitHub struct {
 	mu    sync.Mutex
 	repos map[string]map[string][]byte // "owner/repo" -> path -> content
+	// refs gives the ref (branch or commit) a repository answers to;
+	// "master" when absent. Other refs get 404.
+	refs map[string]string
 	// listed overrides the size in the listing (to fake a truncated file);
+	// serve overrides the content served (not the listing's size and sha);
 	// fail makes a raw file answer 500; noListing makes a listing 404.
 	listed    map[string]int64
+	serve     map[string][]byte
 	fail      map[string]bool
 	noListing map[string]bool
 	gets      map[string]int // raw GETs per "owner/repo/path"
+}
+
+func (g *fakeGitHub) ref(repo string) string {
+	if r, ok := g.refs[repo]; ok {
+		return r
+	}
+	return "master"
 }
 
 func (g *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -72,13 +94,17 @@ func (g *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer g.mu.Unlock()
 	p := r.URL.Path
 	if strings.HasPrefix(p, "/api/repos/") {
-		// /api/repos/{owner}/{repo}/git/trees/master
+		// /api/repos/{owner}/{repo}/git/trees/{ref}
 		parts := strings.Split(strings.TrimPrefix(p, "/api/repos/"), "/")
-		if len(parts) != 5 || parts[2] != "git" || parts[3] != "trees" || parts[4] != "master" || r.URL.Query().Get("recursive") != "1" {
+		if len(parts) != 5 || parts[2] != "git" || parts[3] != "trees" || r.URL.Query().Get("recursive") != "1" {
 			http.Error(w, "bad listing request "+p, http.StatusBadRequest)
 			return
 		}
 		repo := parts[0] + "/" + parts[1]
+		if parts[4] != g.ref(repo) {
+			http.NotFound(w, r)
+			return
+		}
 		files, ok := g.repos[repo]
 		if !ok || g.noListing[repo] {
 			http.NotFound(w, r)
@@ -91,22 +117,22 @@ func (g *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if s, ok := g.listed[repo+"/"+path]; ok {
 				size = s
 			}
-			tree = append(tree, map[string]any{"path": path, "type": "blob", "size": size, "mode": "100644"})
+			tree = append(tree, map[string]any{"path": path, "type": "blob", "size": size, "sha": gitSHA(data), "mode": "100644"})
 			if i := strings.LastIndex(path, "/"); i > 0 {
 				dirs[path[:i]] = true
 			}
 		}
 		for d := range dirs {
-			tree = append(tree, map[string]any{"path": d, "type": "tree"})
+			tree = append(tree, map[string]any{"path": d, "type": "tree", "sha": gitSHA([]byte(d))})
 		}
 		sort.Slice(tree, func(i, j int) bool { return tree[i]["path"].(string) < tree[j]["path"].(string) })
 		json.NewEncoder(w).Encode(map[string]any{"sha": "abc", "tree": tree, "truncated": false})
 		return
 	}
 	if strings.HasPrefix(p, "/raw/") {
-		// /raw/{owner}/{repo}/master/{path}
+		// /raw/{owner}/{repo}/{ref}/{path}
 		parts := strings.SplitN(strings.TrimPrefix(p, "/raw/"), "/", 4)
-		if len(parts) != 4 || parts[2] != "master" {
+		if len(parts) != 4 || parts[2] != g.ref(parts[0]+"/"+parts[1]) {
 			http.NotFound(w, r)
 			return
 		}
@@ -120,6 +146,9 @@ func (g *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if !ok {
 			http.NotFound(w, r)
 			return
+		}
+		if d, ok := g.serve[key]; ok {
+			data = d
 		}
 		w.Write(data)
 		return
@@ -165,12 +194,122 @@ func newFakeGitHub(t *testing.T) *fakeGitHub {
 				"masks/corrupt.png": []byte("\x89PNG\r\n\x1a\nthis is not a png body"),
 				"tags/t.png":        pngBytes(t, 4, 4), // not in the layout
 			},
+			fakeBrixia: {
+				"data/public-annotations.csv": []byte("\ufefffilename,S-A,S-Global,J-A,J-Global\r\na.jpeg,1,5,2,6\r\nx.png,0,3,0,2\r\n"),
+				"README.md":                   []byte("# BrixIA"),
+			},
+			fakeQUEx: fakeQUExFiles(t),
 		},
+		refs:      map[string]string{fakeBrixia: "770036d297b3c52a6789f134bd9d8c8953d33ec1", fakeQUEx: "57c6aed06423de95940ddb216e2e7ac4eab82dba"},
 		listed:    map[string]int64{},
+		serve:     map[string][]byte{},
 		fail:      map[string]bool{},
 		noListing: map[string]bool{},
 		gets:      map[string]int{},
 	}
+}
+
+const (
+	fakeBrixia = "BrixIA/Brixia-score-COVID-19"
+	fakeQUEx   = "jas127/PS_Covid19"
+	fakeRoot   = "Infection Segmentation Data/"
+)
+
+// noisePNG returns a w×h PNG of uniform noise in [0, 200) from seed, and
+// the same picture 20 levels brighter (a near duplicate).
+func noisePNG(t testing.TB, seed int64, w, h int) (img, brighter []byte) {
+	rng := rand.New(rand.NewSource(seed))
+	a := image.NewGray(image.Rect(0, 0, w, h))
+	b := image.NewGray(a.Rect)
+	for i := range a.Pix {
+		a.Pix[i] = uint8(rng.Intn(200))
+		b.Pix[i] = a.Pix[i] + 20
+	}
+	var ba, bb bytes.Buffer
+	if err := png.Encode(&ba, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(&bb, b); err != nil {
+		t.Fatal(err)
+	}
+	return ba.Bytes(), bb.Bytes()
+}
+
+// fakeQUExFiles is a small COVID-QU-Ex "Infection Segmentation Data":
+//
+//   - Train/COVID-19: covid_1 and covid_2 (covid_1 brighter: near
+//     duplicates), covid_3 (the very image of cxr-seg/images/x.png: not
+//     kept), covid_4 (no infection mask: missing), dup (also in Val/Normal:
+//     not taken), a text file and a nested image (ignored);
+//   - Train/Non-COVID: 6 images whose byte order is not their numeric
+//     order: "Non_COVID (5)", "non_COVID (1)", "non_COVID (10)",
+//     "non_COVID (2)", "non_COVID (3)", "non_COVID (4)": every 4th, from
+//     the first, is "Non_COVID (5)" and "non_COVID (3)";
+//   - Train/Normal: (1), (12), (2), (3), (4): "Normal (1)" and "Normal (4)";
+//   - Val: covid_10, "non_COVID (7)", "Normal (9)" and dup: all taken but
+//     dup;
+//   - Test/COVID-19/images/covid_99 (no masks): not taken.
+func fakeQUExFiles(t testing.TB) map[string][]byte {
+	files := map[string][]byte{"README.md": []byte("# PS")}
+	mask := pngBytes(t, 4, 4)
+	seed := int64(100)
+	add := func(folder, name string, img []byte, masks ...string) {
+		if img == nil {
+			seed++
+			img, _ = noisePNG(t, seed, 64, 64)
+		}
+		files[fakeRoot+folder+"/images/"+name] = img
+		for _, m := range masks {
+			files[fakeRoot+folder+"/"+m+"/"+name] = mask
+		}
+	}
+	both := []string{"lung masks", "infection masks"}
+	c1, c2 := noisePNG(t, 1, 64, 64)
+	add("Train/COVID-19", "covid_1.png", c1, both...)
+	add("Train/COVID-19", "covid_2.png", c2, both...)
+	add("Train/COVID-19", "covid_3.png", pngBytes(t, 16, 16), both...)
+	add("Train/COVID-19", "covid_4.png", nil, "lung masks")
+	add("Train/COVID-19", "dup.png", nil, both...)
+	files[fakeRoot+"Train/COVID-19/images/readme.txt"] = []byte("not an image")
+	add("Train/COVID-19", "old/covid_5.png", nil, both...)
+	for _, n := range []string{"Non_COVID (5)", "non_COVID (1)", "non_COVID (10)", "non_COVID (2)", "non_COVID (3)", "non_COVID (4)"} {
+		add("Train/Non-COVID", n+".png", nil, both...)
+	}
+	for _, n := range []string{"Normal (1)", "Normal (12)", "Normal (2)", "Normal (3)", "Normal (4)"} {
+		add("Train/Normal", n+".png", nil, both...)
+	}
+	add("Val/COVID-19", "covid_10.png", nil, both...)
+	add("Val/Non-COVID", "non_COVID (7).png", nil, both...)
+	add("Val/Normal", "Normal (9).png", nil, both...)
+	add("Val/Normal", "dup.png", nil, both...)
+	add("Test/COVID-19", "covid_99.png", nil)
+	return files
+}
+
+// quexKept are the images of fakeQUExFiles that the layout keeps, with
+// their class and split, sorted by name.
+var quexKept = [][3]string{
+	{"Non_COVID (5).png", "Non-COVID", "Train"},
+	{"Normal (1).png", "Normal", "Train"},
+	{"Normal (4).png", "Normal", "Train"},
+	{"Normal (9).png", "Normal", "Val"},
+	{"covid_1.png", "COVID-19", "Train"},
+	{"covid_10.png", "COVID-19", "Val"},
+	{"covid_2.png", "COVID-19", "Train"},
+	{"non_COVID (3).png", "Non-COVID", "Train"},
+	{"non_COVID (7).png", "Non-COVID", "Val"},
+}
+
+// quexFiles are the files of the covid-qu-ex folder once complete.
+func quexFiles(withTables bool) []string {
+	var out []string
+	for _, k := range quexKept {
+		out = append(out, "covid-qu-ex/images/"+k[0], "covid-qu-ex/masks/infection/"+k[0], "covid-qu-ex/masks/lung/"+k[0])
+	}
+	if withTables {
+		out = append(out, "covid-qu-ex/index.csv", "covid-qu-ex/near-duplicates.csv", "covid-qu-ex/removed-overlap.csv")
+	}
+	return out
 }
 
 // treeFiles lists the files under dir, relative and slash-separated.
@@ -226,10 +365,12 @@ func TestFetch(t *testing.T) {
 	if !strings.Contains(rep.Failed[0].Error, "500") || !strings.Contains(rep.Failed[1].Error, "size") {
 		t.Errorf("reasons: %v", rep.Failed)
 	}
-	if len(rep.Missing) != 2 || !strings.Contains(rep.Missing[0], "gone.jpg") || !strings.Contains(rep.Missing[1], "missing-img") {
-		t.Errorf("missing %q: want gone.jpg (scored) and missing-img (annotated)", rep.Missing)
+	if len(rep.Missing) != 3 || !strings.Contains(rep.Missing[0], "gone.jpg") || !strings.Contains(rep.Missing[1], "missing-img") ||
+		rep.Missing[2] != "covid-qu-ex/masks/infection/covid_4.png (jas127/PS_Covid19@57c6aed06423de95940ddb216e2e7ac4eab82dba has no Infection Segmentation Data/Train/COVID-19/infection masks/covid_4.png)" {
+		t.Errorf("missing %q: want gone.jpg (scored), missing-img (annotated), covid_4.png's infection mask", rep.Missing)
 	}
 	wantFiles := []string{
+		"brixia/public-annotations.csv",
 		"cohen/annotations/a.json",
 		"cohen/annotations/b.json",
 		"cohen/annotations/missing-img.json",
@@ -246,11 +387,19 @@ func TestFetch(t *testing.T) {
 		"cxr-seg/metadata.csv",
 		"cxr-seg/structure.csv",
 	}
+	// covid-qu-ex lands without its tables: cohen/images/b.jpg failed, so
+	// the overlap check is incomplete.
+	wantFiles = append(wantFiles, quexFiles(false)...)
+	sort.Strings(wantFiles)
 	if got := treeFiles(t, dir); fmt.Sprint(got) != fmt.Sprint(wantFiles) {
 		t.Errorf("files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(wantFiles, "\n"))
 	}
-	if rep.Downloaded != len(wantFiles) || rep.Skipped != 0 || rep.Complete() {
+	// Downloaded: every file there, and covid_3.png, checked and not kept.
+	if rep.Downloaded != len(wantFiles)+1 || rep.Skipped != 0 || rep.Complete() {
 		t.Errorf("downloaded %d skipped %d complete %v", rep.Downloaded, rep.Skipped, rep.Complete())
+	}
+	if w := strings.Join(rep.Warnings, "\n"); !strings.Contains(w, "covid-qu-ex: index.csv, near-duplicates.csv and removed-overlap.csv not written: the overlap check is incomplete (cohen/images/b.jpg failed)") {
+		t.Errorf("warnings:\n%s", w)
 	}
 	got, _ := os.ReadFile(filepath.Join(dir, "cohen/images/a.jpeg"))
 	if !bytes.Equal(got, gh.repos["ieee8023/covid-chestxray-dataset"]["images/a.jpeg"]) {
@@ -277,16 +426,28 @@ func TestFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep2.Downloaded != 3 || rep2.Skipped != len(wantFiles) || len(rep2.Failed) != 0 {
+	// The three, and covid_3.png again (it is checked on every run).
+	if rep2.Downloaded != 3+1 || rep2.Skipped != len(wantFiles) || len(rep2.Failed) != 0 {
 		t.Errorf("second run: downloaded %d skipped %d failed %v", rep2.Downloaded, rep2.Skipped, rep2.Failed)
 	}
 	for k, v := range gh.gets {
-		if v > before[k] && !strings.HasSuffix(k, "b.jpg") && !strings.HasSuffix(k, truncated) && !strings.HasSuffix(k, "corrupt.png") {
+		if v > before[k] && !strings.HasSuffix(k, "b.jpg") && !strings.HasSuffix(k, truncated) && !strings.HasSuffix(k, "corrupt.png") && !strings.HasSuffix(k, "/covid_3.png") {
 			t.Errorf("%s downloaded again though complete", k)
 		}
 	}
-	if len(rep2.Missing) != 2 || rep2.Complete() {
+	// covid-qu-ex's missing mask (covid_4.png) stays missing.
+	if len(rep2.Missing) != 3 || rep2.Complete() {
 		t.Errorf("second run: missing %v", rep2.Missing)
+	}
+	// Now the overlap check is complete: the tables are there.
+	files2 := append([]string{"cohen/images/b.jpg", "covid-ar/annotations/COVID-19-AR-1_01-03-2012-XR.json", "cxr-seg/masks/corrupt.png",
+		"covid-qu-ex/index.csv", "covid-qu-ex/near-duplicates.csv", "covid-qu-ex/removed-overlap.csv"}, wantFiles...)
+	sort.Strings(files2)
+	if got := treeFiles(t, dir); fmt.Sprint(got) != fmt.Sprint(files2) {
+		t.Errorf("second run: files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(files2, "\n"))
+	}
+	if len(rep2.Derived) != 3 {
+		t.Errorf("second run: derived %q", rep2.Derived)
 	}
 
 	// A complete file damaged on disk (same size) is fetched again.
@@ -303,8 +464,8 @@ func TestFetch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep3.Downloaded != 1 {
-		t.Errorf("third run downloaded %d, want 1 (the damaged file)", rep3.Downloaded)
+	if rep3.Downloaded != 1+1 {
+		t.Errorf("third run downloaded %d, want 2 (the damaged file, covid_3.png)", rep3.Downloaded)
 	}
 	if got, _ := os.ReadFile(p); !bytes.Equal(got, data) {
 		t.Error("damaged file not repaired")
@@ -390,18 +551,22 @@ func TestFetchCancelled(t *testing.T) {
 }
 
 func TestParseTreeListing(t *testing.T) {
+	sha := gitSHA([]byte("abc"))
 	tests := []struct {
 		in      string
 		wantErr string
 		n       int
 	}{
-		{`{"tree":[{"path":"a/b.json","type":"blob","size":3},{"path":"a","type":"tree"}],"truncated":false}`, "", 2},
+		{`{"tree":[{"path":"a/b.json","type":"blob","size":3,"sha":"` + sha + `"},{"path":"a","type":"tree"}],"truncated":false}`, "", 2},
 		{`{"tree":[]}`, "", 0},
 		{`{"sha":"x"}`, "no \"tree\"", 0},
-		{`{"tree":[{"path":"../etc/passwd","type":"blob","size":1}]}`, "unsafe path", 0},
-		{`{"tree":[{"path":"/abs","type":"blob","size":1}]}`, "unsafe path", 0},
-		{`{"tree":[{"path":"a//b","type":"blob","size":1}]}`, "unsafe path", 0},
-		{`{"tree":[{"path":"a/b","type":"blob","size":-1}]}`, "negative size", 0},
+		{`{"tree":[{"path":"../etc/passwd","type":"blob","size":1,"sha":"` + sha + `"}]}`, "unsafe path", 0},
+		{`{"tree":[{"path":"/abs","type":"blob","size":1,"sha":"` + sha + `"}]}`, "unsafe path", 0},
+		{`{"tree":[{"path":"a//b","type":"blob","size":1,"sha":"` + sha + `"}]}`, "unsafe path", 0},
+		{`{"tree":[{"path":"a/b","type":"blob","size":-1,"sha":"` + sha + `"}]}`, "negative size", 0},
+		{`{"tree":[{"path":"a/b","type":"blob","size":1}]}`, "sha \"\" is not", 0},
+		{`{"tree":[{"path":"a/b","type":"blob","size":1,"sha":"` + strings.ToUpper(sha) + `"}]}`, "is not 40 lower-case hex", 0},
+		{`{"tree":[{"path":"a/b","type":"blob","size":1,"sha":"` + sha[:39] + `"}]}`, "is not 40 lower-case hex", 0},
 		{`{"tree":[`, "invalid JSON", 0},
 	}
 	for _, tc := range tests {
@@ -412,14 +577,16 @@ func TestParseTreeListing(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || len(l.Tree) != tc.n {
-			t.Errorf("%s: %v, %d entries", tc.in, err, len(l.Tree))
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+		} else if len(l.Tree) != tc.n {
+			t.Errorf("%s: %d entries, want %d", tc.in, len(l.Tree), tc.n)
 		}
 	}
 }
 
 func FuzzParseTreeListing(f *testing.F) {
-	f.Add([]byte(`{"tree":[{"path":"a/b.json","type":"blob","size":3}],"truncated":true}`))
+	f.Add([]byte(`{"tree":[{"path":"a/b.json","type":"blob","size":3,"sha":"f2ba8f84ab5c1bce84a7b441cb1959cfc7093b7f"}],"truncated":true}`))
 	f.Add([]byte(`{"tree":[{"path":"..","type":"blob","size":3}]}`))
 	f.Add([]byte(`{"tree":null}`))
 	f.Add([]byte(`[]`))
@@ -434,6 +601,9 @@ func FuzzParseTreeListing(f *testing.F) {
 			}
 			if e.Size < 0 || e.Path == "" || strings.HasPrefix(e.Path, "/") || strings.Contains("/"+e.Path+"/", "/../") {
 				t.Fatalf("accepted unsafe entry %+v", e)
+			}
+			if len(e.Sha) != 40 || strings.Trim(e.Sha, "0123456789abcdef") != "" {
+				t.Fatalf("accepted a blob without a SHA-1: %+v", e)
 			}
 		}
 	})
@@ -477,7 +647,7 @@ func TestCheckFileRealData(t *testing.T) {
 	if _, err := os.Stat(root); err != nil {
 		t.Skipf("real data not found at %s (%v): skipping", root, err)
 	}
-	for _, f := range []string{"covid-ar/patient_info.csv", "covid-ar/radiologist_notes.csv", "cohen/covid-severity-scores.csv", "cohen/metadata.csv", "cxr-seg/structure.csv", "cxr-seg/metadata.csv"} {
+	for _, f := range []string{"covid-ar/patient_info.csv", "covid-ar/radiologist_notes.csv", "cohen/covid-severity-scores.csv", "cohen/metadata.csv", "cxr-seg/structure.csv", "cxr-seg/metadata.csv", "brixia/public-annotations.csv"} {
 		data, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
 			t.Fatal(err)
@@ -507,5 +677,209 @@ func TestCheckFileRealData(t *testing.T) {
 		if err := checkFile(p, data, checkImage); err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+func TestGitBlobSHA1(t *testing.T) {
+	// As `git hash-object` gives them.
+	for in, want := range map[string]string{
+		"":        "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391",
+		"hello\n": "ce013625030ba8dba906f756967f9e9ca394464a",
+	} {
+		if got := GitBlobSHA1([]byte(in)); got != want {
+			t.Errorf("%q: %s, want %s", in, got, want)
+		}
+	}
+}
+
+// fetchFake runs Fetch against gh into a new folder.
+func fetchFake(t *testing.T, gh *fakeGitHub, dir string) *FetchReport {
+	t.Helper()
+	srv := httptest.NewServer(gh)
+	defer srv.Close()
+	rep, err := Fetch(context.Background(), FetchOptions{To: dir, BaseAPI: srv.URL + "/api", BaseRaw: srv.URL + "/raw", Client: srv.Client(), Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// TestFetchQUEx checks the covid-qu-ex folder made from fakeQUExFiles:
+// selection, renaming, tables, and the pinned commits.
+func TestFetchQUEx(t *testing.T) {
+	gh := newFakeGitHub(t)
+	// No failure elsewhere, so that the overlap check is complete.
+	gh.repos["GeneralBlockchain/covid-19-chest-xray-segmentations-dataset"]["masks/corrupt.png"] = pngBytes(t, 3, 3)
+	dir := t.TempDir()
+	rep := fetchFake(t, gh, dir)
+	if len(rep.Failed) != 0 {
+		t.Fatalf("failed: %v", rep.Failed)
+	}
+	var got []string
+	for _, f := range treeFiles(t, dir) {
+		if strings.HasPrefix(f, "covid-qu-ex/") {
+			got = append(got, f)
+		}
+	}
+	want := quexFiles(true)
+	sort.Strings(want)
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("covid-qu-ex files:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Renamed into the layout, content as in the source.
+	src := gh.repos[fakeQUEx]
+	for _, c := range []struct{ dest, from string }{
+		{"covid-qu-ex/images/non_COVID (3).png", "Train/Non-COVID/images/non_COVID (3).png"},
+		{"covid-qu-ex/masks/lung/covid_10.png", "Val/COVID-19/lung masks/covid_10.png"},
+		{"covid-qu-ex/masks/infection/Normal (9).png", "Val/Normal/infection masks/Normal (9).png"},
+	} {
+		data, err := os.ReadFile(filepath.Join(dir, c.dest))
+		if err != nil || !bytes.Equal(data, src[fakeRoot+c.from]) {
+			t.Errorf("%s: not %s (%v)", c.dest, c.from, err)
+		}
+	}
+	// Never fetched: Test, the unselected Train negatives, the nested and
+	// text files, dup.png, covid_4.png (no infection mask), covid_3.png's
+	// masks (not kept).
+	for _, p := range []string{"Test/COVID-19/images/covid_99.png", "Train/Non-COVID/images/non_COVID (1).png", "Train/Normal/images/Normal (12).png",
+		"Train/COVID-19/images/old/covid_5.png", "Train/COVID-19/images/readme.txt", "Train/COVID-19/images/dup.png", "Val/Normal/images/dup.png",
+		"Train/COVID-19/images/covid_4.png", "Train/COVID-19/lung masks/covid_3.png"} {
+		if gh.gets[fakeQUEx+"/"+fakeRoot+p] > 0 {
+			t.Errorf("%s was downloaded", p)
+		}
+	}
+	if gh.gets[fakeQUEx+"/"+fakeRoot+"Train/COVID-19/images/covid_3.png"] != 1 {
+		t.Error("covid_3.png was not downloaded for its check")
+	}
+
+	read := func(name string) string {
+		data, err := os.ReadFile(filepath.Join(dir, "covid-qu-ex", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	wantIndex := "file,class,source_split\n"
+	for _, k := range quexKept {
+		wantIndex += strings.Join(k[:], ",") + "\n"
+	}
+	if got := read("index.csv"); got != wantIndex {
+		t.Errorf("index.csv:\n%s\nwant:\n%s", got, wantIndex)
+	}
+	// The cohort reader of this package reads it back.
+	entries, err := ReadQUExIndex(filepath.Join(dir, "covid-qu-ex", QUExIndexFile))
+	if err != nil || len(entries) != len(quexKept) {
+		t.Errorf("ReadQUExIndex: %d entries, %v", len(entries), err)
+	}
+	if got := read("near-duplicates.csv"); got != "file_a,file_b,similarity_32px_ncc\ncovid_1.png,covid_2.png,1.0\n" {
+		t.Errorf("near-duplicates.csv:\n%s", got)
+	}
+	if pairs, err := ReadNearDuplicates(filepath.Join(dir, "covid-qu-ex", QUExNearDuplicatesFile)); err != nil || len(pairs) != 1 {
+		t.Errorf("ReadNearDuplicates: %v, %v", pairs, err)
+	}
+	if got := read("removed-overlap.csv"); got != "source_file,same_xray_as,similarity_32px_ncc\nTrain/COVID-19/covid_3.png,cxr-seg/x.png,1.0\n" {
+		t.Errorf("removed-overlap.csv:\n%s", got)
+	}
+	if len(rep.Derived) != 3 || !strings.Contains(rep.Derived[0], "9 images (COVID-19 3, Non-COVID 3, Normal 3)") {
+		t.Errorf("derived: %q", rep.Derived)
+	}
+	if w := strings.Join(rep.Warnings, "\n"); !strings.Contains(w, "dup.png is in Train/COVID-19 and Val/Normal: not taken") {
+		t.Errorf("warnings:\n%s", w)
+	}
+	// Pinned: the report names the commits.
+	var repos []string
+	for _, r := range rep.Repos {
+		repos = append(repos, r.Repo)
+	}
+	for _, want := range []string{"BrixIA/Brixia-score-COVID-19@770036d297b3c52a6789f134bd9d8c8953d33ec1", "jas127/PS_Covid19@57c6aed06423de95940ddb216e2e7ac4eab82dba"} {
+		if !strings.Contains(strings.Join(repos, " "), want) {
+			t.Errorf("repos %v: want %s", repos, want)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, "brixia/public-annotations.csv")); err != nil || !bytes.Equal(data, gh.repos[fakeBrixia]["data/public-annotations.csv"]) {
+		t.Errorf("brixia: %v", err)
+	}
+
+	// An image of the layout that turns out to re-use a cxr-seg image
+	// (cxr-seg changed upstream) goes, with its masks, on the next run.
+	gh.repos["GeneralBlockchain/covid-19-chest-xray-segmentations-dataset"]["images/y.png"] = src[fakeRoot+"Val/COVID-19/images/covid_10.png"]
+	rep2 := fetchFake(t, gh, dir)
+	for _, p := range []string{"images", "masks/lung", "masks/infection"} {
+		if _, err := os.Stat(filepath.Join(dir, "covid-qu-ex", p, "covid_10.png")); err == nil {
+			t.Errorf("%s/covid_10.png is still there", p)
+		}
+	}
+	if got := read("removed-overlap.csv"); !strings.Contains(got, "Val/COVID-19/covid_10.png,cxr-seg/y.png,1.0\n") {
+		t.Errorf("removed-overlap.csv:\n%s", got)
+	}
+	if strings.Contains(read("index.csv"), "covid_10.png") || rep2.Downloaded != 2 {
+		t.Errorf("second run: downloaded %d (want y.png, covid_3.png); index:\n%s", rep2.Downloaded, read("index.csv"))
+	}
+}
+
+// TestFetchChecksumMismatch: a file whose content is not what the listing's
+// SHA-1 says fails, naming the file and both hashes, and is not written;
+// an existing good file is not replaced by it.
+func TestFetchChecksumMismatch(t *testing.T) {
+	gh := newFakeGitHub(t)
+	gh.repos["GeneralBlockchain/covid-19-chest-xray-segmentations-dataset"]["masks/corrupt.png"] = pngBytes(t, 3, 3)
+	const structure = "GeneralBlockchain/covid-19-chest-xray-segmentations-dataset/structure.csv"
+	lungKey := fakeQUEx + "/" + fakeRoot + "Val/COVID-19/lung masks/covid_10.png"
+	good := gh.repos["GeneralBlockchain/covid-19-chest-xray-segmentations-dataset"]["structure.csv"]
+	// Same size, other content: only the SHA-1 tells.
+	bad := bytes.ToUpper(good)
+	gh.serve[structure] = bad
+	lung := gh.repos[fakeQUEx][fakeRoot+"Val/COVID-19/lung masks/covid_10.png"]
+	gh.serve[lungKey] = append(append([]byte(nil), lung[:len(lung)-1]...), lung[len(lung)-1]^1)
+	dir := t.TempDir()
+	rep := fetchFake(t, gh, dir)
+	failed := map[string]string{}
+	for _, f := range rep.Failed {
+		failed[f.File] = f.Error
+	}
+	for file, hashes := range map[string][2]string{
+		"cxr-seg/structure.csv":               {gitSHA(bad), gitSHA(good)},
+		"covid-qu-ex/masks/lung/covid_10.png": {gitSHA(gh.serve[lungKey]), gitSHA(lung)},
+	} {
+		e, ok := failed[file]
+		if !ok || !strings.Contains(e, hashes[0]) || !strings.Contains(e, hashes[1]) || !strings.Contains(e, "SHA-1") {
+			t.Errorf("%s: failure %q, want both hashes %v", file, e, hashes)
+		}
+		if _, err := os.Stat(filepath.Join(dir, file)); err == nil {
+			t.Errorf("%s written despite its checksum", file)
+		}
+	}
+	if len(rep.Failed) != 2 {
+		t.Errorf("failed %v", rep.Failed)
+	}
+	// covid-qu-ex is incomplete: no tables.
+	if _, err := os.Stat(filepath.Join(dir, "covid-qu-ex", QUExIndexFile)); err == nil {
+		t.Error("index.csv written with a failed mask")
+	}
+	if w := strings.Join(rep.Warnings, "\n"); !strings.Contains(w, "not written: 1 of its files failed") {
+		t.Errorf("warnings:\n%s", w)
+	}
+
+	// The skip path: a file on disk with the listed size but another
+	// SHA-1 is not taken as complete; the good one replaces it.
+	delete(gh.serve, structure)
+	delete(gh.serve, lungKey)
+	os.WriteFile(filepath.Join(dir, "cxr-seg/structure.csv"), bad, 0o644)
+	before := gh.gets[structure]
+	rep2 := fetchFake(t, gh, dir)
+	if got, _ := os.ReadFile(filepath.Join(dir, "cxr-seg/structure.csv")); !bytes.Equal(got, good) || gh.gets[structure] != before+1 || len(rep2.Failed) != 0 {
+		t.Errorf("structure.csv not repaired: %q, failed %v", got, rep2.Failed)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "covid-qu-ex", QUExIndexFile)); err != nil {
+		t.Error("index.csv not written once complete")
+	}
+}
+
+func TestSelectQUExNoImages(t *testing.T) {
+	gh := newFakeGitHub(t)
+	gh.repos[fakeQUEx] = map[string][]byte{"README.md": []byte("x")}
+	rep := fetchFake(t, gh, t.TempDir())
+	if m := strings.Join(rep.Missing, "\n"); !strings.Contains(m, "covid-qu-ex/ (jas127/PS_Covid19@57c6aed06423de95940ddb216e2e7ac4eab82dba has no images") {
+		t.Errorf("missing:\n%s", m)
 	}
 }

@@ -13,7 +13,7 @@ import (
 func init() {
 	register(command{
 		name:    "data fetch",
-		summary: "download the real data (annotations, clinical table, Cohen and cxr-seg images) into a data folder",
+		summary: "download the real data (annotations, clinical table, Cohen, cxr-seg, Brixia scores, covid-qu-ex) into a data folder",
 		run:     runDataFetch,
 	})
 }
@@ -28,8 +28,10 @@ func runDataFetch(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity data fetch --to DIR")
 		fmt.Fprintln(stderr, "\nDownloads what the canonical layout needs from the source repositories (see")
-		fmt.Fprintln(stderr, "datasets.Fetch): progress on stderr, a summary on stdout. Run it again to resume;")
-		fmt.Fprintln(stderr, "it exits with status 1 while anything is missing or failed.")
+		fmt.Fprintln(stderr, "datasets.Fetch), every file checked against the git SHA-1 of the listing; brixia/")
+		fmt.Fprintln(stderr, "and covid-qu-ex/ come from pinned commits. Progress on stderr, a summary on stdout.")
+		fmt.Fprintln(stderr, "Run it again to resume; it exits with status 1 while anything is missing or failed")
+		fmt.Fprintln(stderr, "(the folders that did come are usable).")
 		fs.PrintDefaults()
 	}
 	if err := parseFlagsNoArgs(fs, args); err != nil {
@@ -65,6 +67,9 @@ func writeFetchReport(w io.Writer, rep *datasets.FetchReport) {
 		fmt.Fprintf(w, "  %-70s needed %4d  downloaded %4d  already complete %4d  failed %3d\n", r.Repo, r.Needed, r.Downloaded, r.Skipped, r.Failed)
 	}
 	fmt.Fprintf(w, "downloaded %d files (%d bytes), %d already complete\n", rep.Downloaded, rep.Bytes, rep.Skipped)
+	for _, d := range rep.Derived {
+		fmt.Fprintf(w, "computed %s\n", d)
+	}
 	if len(rep.Failed) > 0 {
 		fmt.Fprintf(w, "failed (%d; not written):\n", len(rep.Failed))
 		for _, f := range rep.Failed {

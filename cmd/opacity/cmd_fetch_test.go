@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets"
 )
 
-// TestDataFetchCommand runs "data fetch" against a server whose three
+// TestDataFetchCommand runs "data fetch" against a server whose
 // repositories hold only the clinical table: it lands, everything else is
 // reported missing, and the exit status is 1.
 func TestDataFetchCommand(t *testing.T) {
@@ -19,7 +21,7 @@ func TestDataFetchCommand(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/api/repos/haimingt/"):
-			w.Write([]byte(`{"tree":[{"path":"covid_rural_annot/covid_rural_patient_info.csv","type":"blob","size":` + strconv.Itoa(len(csv)) + `}],"truncated":false}`))
+			w.Write([]byte(`{"tree":[{"path":"covid_rural_annot/covid_rural_patient_info.csv","type":"blob","size":` + strconv.Itoa(len(csv)) + `,"sha":"` + datasets.GitBlobSHA1([]byte(csv)) + `"}],"truncated":false}`))
 		case strings.HasPrefix(r.URL.Path, "/api/repos/"):
 			w.Write([]byte(`{"tree":[],"truncated":false}`))
 		case r.URL.Path == "/raw/haimingt/opacity_segmentation_covid_chest_X_ray/master/covid_rural_annot/covid_rural_patient_info.csv":
@@ -40,7 +42,9 @@ func TestDataFetchCommand(t *testing.T) {
 		t.Errorf("patient_info.csv: %q, %v", got, err)
 	}
 	out := stdout.String()
-	for _, want := range []string{"downloaded 1 files", "missing from the sources", "cxr-seg/structure.csv", "cohen/metadata.csv"} {
+	for _, want := range []string{"downloaded 1 files", "missing from the sources", "cxr-seg/structure.csv", "cohen/metadata.csv",
+		"brixia/public-annotations.csv (BrixIA/Brixia-score-COVID-19@770036d297b3c52a6789f134bd9d8c8953d33ec1 has no data/public-annotations.csv)",
+		"covid-qu-ex/ (jas127/PS_Covid19@57c6aed06423de95940ddb216e2e7ac4eab82dba has no images"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
