@@ -11,7 +11,13 @@
 #                                        default: synthetic cohort, smoke size); writes every
 #                                        figure and table into figures/ (OPACITY_FIGURES) and
 #                                        the executed notebooks, as .ipynb and HTML, into
-#                                        figures/notebooks/; prints the key numbers (make reproduce)
+#                                        figures/notebooks/; prints the key numbers, then the
+#                                        verdict: every number against the expected values
+#                                        committed in figures/expected-*.csv, failing on a
+#                                        DIFF (scripts/verdict.sh; make reproduce)
+#
+# The test mode also checks the verdict of the tiny run against
+# figures/expected-synthetic-tiny.csv, so a changed number fails make test.
 #
 # Needs what `make setup` installs: jupyter-nbconvert with python3-nbclient,
 # gonb and goimports on PATH, and the gonb kernelspec.
@@ -108,6 +114,13 @@ EOF
     execute "$nb" "$scratch/executed" 600 || { echo "run-notebooks: kept $scratch for inspection" >&2; exit 1; }
   done
   echo "run-notebooks test: ${#notebooks[@]} notebooks ok in $((SECONDS - t0)) s"
+  # The reviewer's verdict on the tiny run: a number that changed fails here.
+  if ! VERDICT_REQUIRED=1 VERDICT_BRIEF=1 scripts/verdict.sh check "$scratch/figures"; then
+    echo "run-notebooks: the tiny run's numbers are not the expected ones (above). If the change is meant, rewrite them on purpose:" >&2
+    echo "  scripts/verdict.sh update $scratch/figures   # writes figures/expected-synthetic-tiny.csv; commit it with the reason" >&2
+    echo "run-notebooks: kept $scratch for inspection" >&2
+    exit 1
+  fi
   rm -rf "$scratch"
   ;;
 reproduce)
@@ -125,7 +138,7 @@ reproduce)
   marker="$figures/.made-by-run-notebooks"
   if [ -d "$figures" ]; then
     if [ -e "$marker" ] || [ "$figures" = "$repo/figures" ]; then
-      find "$figures" -mindepth 1 -maxdepth 1 -type f ! -name README.md ! -name "$(basename "$marker")" -delete
+      find "$figures" -mindepth 1 -maxdepth 1 -type f ! -name README.md ! -name 'expected*.csv' ! -name "$(basename "$marker")" -delete
       rm -rf "$figures/notebooks"
     elif [ -n "$(ls -A "$figures")" ]; then
       echo "run-notebooks: OPACITY_FIGURES=$figures is not empty and was not made by this script; choose an empty folder" >&2
@@ -152,5 +165,12 @@ reproduce)
   echo "  key numbers:        $figures/summary.md (all: $figures/numbers.json)"
   echo
   if [ -f "$figures/summary.md" ]; then cat "$figures/summary.md"; else echo "(no summary.md: notebook 09-summary did not run)"; fi
+  # The reviewer's verdict: every number regenerated against the expected
+  # values committed for these settings; a DIFF fails make reproduce
+  # (VERDICT=0 leaves it out: scripts/full-run.sh runs it as its own phase).
+  if [ "${VERDICT:-1}" != 0 ]; then
+    echo
+    scripts/verdict.sh check "$figures"
+  fi
   ;;
 esac

@@ -11,7 +11,8 @@
 #                                         purpose (make expected; REPRODUCE.md says when)
 #
 # FIGURES defaults to OPACITY_FIGURES, else figures. VERDICT_STRICT=1 compares
-# every number exactly (same commit, same machine).
+# every number exactly (same commit, same machine); VERDICT_BRIEF=1 prints
+# only the items that did not pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -27,10 +28,11 @@ if [ ! -f "$figures/numbers.json" ]; then
 fi
 case "$mode" in
 check)
-  strict=()
-  if [ "${VERDICT_STRICT:-0}" = 1 ]; then strict=(-strict); fi
+  flags=()
+  if [ "${VERDICT_STRICT:-0}" = 1 ]; then flags+=(-strict); fi
+  if [ "${VERDICT_BRIEF:-0}" = 1 ]; then flags+=(-brief); fi
   rc=0
-  "$bin" -figures "$figures" -dir "$repo/figures" "${strict[@]}" || rc=$?
+  "$bin" -figures "$figures" -dir "$repo/figures" "${flags[@]}" || rc=$?
   case $rc in
     0) ;;
     3) if [ "${VERDICT_REQUIRED:-0}" = 1 ]; then exit 3; fi

@@ -44,6 +44,8 @@ var DefaultRules = []Rule{
 	{"*_images", Exact, whyCount},
 	{"*_pairs", Exact, whyCount},
 	{"*_folds", Exact, whyCount},
+	// Anything of the model's predictions is trained, even beside a manual value.
+	{"*predicted*", TrainedUnit, whyTrained},
 	// Computed without a model.
 	{"figure3.*manual*", Computed, whyComputed},
 	{"figure4.*", Computed, whyComputed},

@@ -503,10 +503,19 @@ func Within(expected, got, tol float64) bool {
 
 // Table renders the verdict as an aligned text table: item, expected, got,
 // tolerance, status; then one line with the outcome.
-func (v *Verdict) Table() string {
+func (v *Verdict) Table() string { return v.table(false) }
+
+// FailureTable is Table with only the rows that did not pass (and the
+// outcome line, which counts every item).
+func (v *Verdict) FailureTable() string { return v.table(true) }
+
+func (v *Verdict) table(failuresOnly bool) string {
 	head := []string{"item", "expected", "got", "tolerance", "verdict"}
 	rows := [][]string{head}
 	for _, r := range v.Rows {
+		if failuresOnly && r.Status == Pass {
+			continue
+		}
 		exp, got, tol := FormatValue(r.Expected), FormatValue(r.Got), FormatTolerance(r.Tolerance)
 		switch r.Status {
 		case New:

@@ -242,6 +242,8 @@ func TestDefaultRules(t *testing.T) {
 		"figure3.auc_manual_image_icu":                         Computed,
 		"cohen_scores.spearman_cohen_manual_opacity":           Computed,
 		"tables.iou_a_test":                                    TrainedUnit,
+		"figure3.spearman_manual_predicted_pct":                TrainedUnit,
+		"figure3.auc_manual_same_image_icu":                    Computed,
 		"figure3.auc_predicted_patient_mortality":              TrainedUnit,
 		"validation.validation_severity_mae_opacity_automatic": TrainedScore,
 		"external.external_pct_bias":                           TrainedPoints,

@@ -2,7 +2,7 @@
 // the expected values committed in figures/ (package verdict), or, on
 // purpose, rewrites those expected values from it.
 //
-//	verdict [-figures figures] [-expected FILE] [-strict]
+//	verdict [-figures figures] [-expected FILE] [-strict] [-brief]
 //	verdict -update [-figures figures] [-expected FILE] [-note TEXT]...
 //
 // Without -expected the file is chosen by the run's settings:
@@ -37,13 +37,14 @@ func main() {
 	dir := flag.String("dir", "figures", "folder of the expected files")
 	update := flag.Bool("update", false, "write the expected file from this run instead of checking (on purpose: see REPRODUCE.md)")
 	strict := flag.Bool("strict", false, "compare every number exactly, ignoring the tolerances (the same commit on the same machine)")
+	brief := flag.Bool("brief", false, "print only the items that did not pass (and the outcome)")
 	var note notes
 	flag.Var(&note, "note", "with -update: a line saying how the values were made (repeatable)")
 	flag.Parse()
-	os.Exit(run(os.Stdout, os.Getenv, *figures, *expected, *dir, *update, *strict, note))
+	os.Exit(run(os.Stdout, os.Getenv, *figures, *expected, *dir, *update, *strict, *brief, note))
 }
 
-func run(w io.Writer, getenv func(string) string, figures, expected, dir string, update, strict bool, note []string) int {
+func run(w io.Writer, getenv func(string) string, figures, expected, dir string, update, strict, brief bool, note []string) int {
 	r, err := verdict.ReadRun(filepath.Join(figures, "numbers.json"), verdict.Overrides(getenv))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verdict:", err)
@@ -80,7 +81,11 @@ func run(w io.Writer, getenv func(string) string, figures, expected, dir string,
 	}
 	v := verdict.Check(items, r.Values)
 	fmt.Fprintf(w, "The numbers of %s against %s (%s%s):\n\n", filepath.Join(figures, "numbers.json"), expected, r.Config, map[bool]string{true: ", -strict: every number exact"}[strict])
-	fmt.Fprint(w, v.Table())
+	if brief {
+		fmt.Fprint(w, v.FailureTable())
+	} else {
+		fmt.Fprint(w, v.Table())
+	}
 	if !v.OK() {
 		fmt.Fprintf(w, "\nA DIFF is a number outside its tolerance, MISSING one the run did not make, NEW one the file does not know.\n"+
 			"If the change is meant, rewrite the expected values on purpose (REPRODUCE.md, \"The reviewer's verdict\"): make expected%s\n", expectedArgs(r))

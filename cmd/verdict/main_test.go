@@ -32,7 +32,7 @@ func TestVerdictCommand(t *testing.T) {
 	same := func(s string) string { return s }
 	figures, dir := fixture(t, same)
 	var out strings.Builder
-	if code := run(&out, noEnv, figures, "", dir, false, false, nil); code != 0 || !strings.Contains(out.String(), "verdict: PASS") {
+	if code := run(&out, noEnv, figures, "", dir, false, false, false, nil); code != 0 || !strings.Contains(out.String(), "verdict: PASS") {
 		t.Fatalf("unchanged: exit %d\n%s", code, out.String())
 	}
 
@@ -41,7 +41,7 @@ func TestVerdictCommand(t *testing.T) {
 		return strings.Replace(s, "cohorts.test_images,13,", "cohorts.test_images,14,", 1)
 	})
 	out.Reset()
-	code := run(&out, noEnv, figures, "", dir, false, false, nil)
+	code := run(&out, noEnv, figures, "", dir, false, false, false, nil)
 	if code != 1 || !strings.Contains(out.String(), "verdict: DIFF") {
 		t.Fatalf("altered: exit %d\n%s", code, out.String())
 	}
@@ -59,7 +59,7 @@ func TestVerdictCommand(t *testing.T) {
 	figures, dir = fixture(t, same)
 	out.Reset()
 	env := func(k string) string { return map[string]string{"OPACITY_EPOCHS": "5"}[k] }
-	if code := run(&out, env, figures, "", dir, false, false, nil); code != 3 || !strings.Contains(out.String(), "NO VERDICT") {
+	if code := run(&out, env, figures, "", dir, false, false, false, nil); code != 3 || !strings.Contains(out.String(), "NO VERDICT") {
 		t.Errorf("other settings: exit %d\n%s", code, out.String())
 	}
 
@@ -68,11 +68,11 @@ func TestVerdictCommand(t *testing.T) {
 		return strings.Replace(s, "cohorts.test_images,13,", "cohorts.test_images,14,", 1)
 	})
 	out.Reset()
-	if code := run(&out, noEnv, figures, "", dir, true, false, []string{"made by a test"}); code != 0 {
+	if code := run(&out, noEnv, figures, "", dir, true, false, false, []string{"made by a test"}); code != 0 {
 		t.Fatalf("update: exit %d\n%s", code, out.String())
 	}
 	out.Reset()
-	if code := run(&out, noEnv, figures, "", dir, false, false, nil); code != 0 {
+	if code := run(&out, noEnv, figures, "", dir, false, false, false, nil); code != 0 {
 		t.Errorf("after update: exit %d\n%s", code, out.String())
 	}
 	b, _ := os.ReadFile(filepath.Join(dir, "expected-synthetic-tiny.csv"))
