@@ -141,10 +141,20 @@ func TestOpenModelsErrors(t *testing.T) {
 		t.Errorf("empty folder: %v; want an error naming the folder and %s", err, ModelsFile)
 	}
 	os.WriteFile(filepath.Join(dir, ModelsFile), []byte("{not json"), 0o644)
+	if _, err := OpenModels(dir, ""); err == nil || !strings.Contains(err.Error(), "no "+ManifestFile) {
+		t.Errorf("no manifest: %v; want the folder refused", err)
+	}
+	// With a manifest that matches, the record itself is read and checked.
+	if _, err := WriteManifest(dir, nil); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := OpenModels(dir, ""); err == nil || !strings.Contains(err.Error(), filepath.Join(dir, ModelsFile)) {
 		t.Errorf("damaged record: %v; want an error naming the file", err)
 	}
 	os.WriteFile(filepath.Join(dir, ModelsFile), []byte(`{"format": 99}`), 0o644)
+	if _, err := WriteManifest(dir, nil); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := OpenModels(dir, ""); err == nil || !strings.Contains(err.Error(), "format 99") {
 		t.Errorf("future format: %v", err)
 	}

@@ -22,7 +22,6 @@ import (
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
-	"github.com/covidxray/opacity/xla/unet"
 )
 
 // Quality flags of a Result.
@@ -31,7 +30,12 @@ const (
 	FlagOneLung        = "one lung"
 	FlagLungArea       = "lung area implausible"
 	FlagMoreComponents = "lung mask in more than two parts before post-processing"
+	FlagUncertain      = "uncertain: the opacity % interval is wider than 25 points"
 )
+
+// MaxIntervalWidth is the widest interval of the opacity percentage
+// (percentage points) that does not raise FlagUncertain.
+const MaxIntervalWidth = 25
 
 // Plausible share of a frontal chest radiograph covered by the lung fields,
 // outside of which FlagLungArea is raised. The lung fields of adult frontal
@@ -86,6 +90,8 @@ type Result struct {
 	// the opacity model's input.
 	Crop image.Rectangle
 	// OpacityPct is 100 |Opacity ∩ Lungs| / |Lungs|; NaN without lungs.
+	// With several ensemble members the masks are the members' mean
+	// probabilities thresholded.
 	OpacityPct float64
 	// LungPixels is |Lungs|, LungShare |Lungs| / (Width * Height).
 	LungPixels int
@@ -94,28 +100,38 @@ type Result struct {
 	// scores (geographic extent 0-8, opacity 0-6) from OpacityPct; NaN
 	// without severity maps or lungs.
 	Geographic, OpacityScore float64
+	// Spread is that of the ensemble members' percentages (one member: SD
+	// 0, Min = Max).
+	Spread Spread
+	// PctLo, PctHi bound the calibrated interval of OpacityPct (the
+	// record's Interval); NaN without calibration or lungs.
+	PctLo, PctHi float64
+	// GeographicLo/Hi and OpacityScoreLo/Hi are the severity estimates at
+	// the interval's bounds (the maps are monotone); NaN when undefined.
+	GeographicLo, GeographicHi, OpacityScoreLo, OpacityScoreHi float64
+	// Zones are the six Brixia zones of the lungs (A-C the right lung's
+	// upper, middle and lower thirds, D-F the left's; datasets.BrixiaZones),
+	// ZoneShares the opacity share of each (NaN for an empty zone).
+	Zones      [6]*datasets.Mask
+	ZoneShares [6]float64
+	// ZoneScores and BrixiaGlobal are the Brixia scores (0-3 per zone,
+	// 0-18) from the record's thresholds; BrixiaGlobal is -1 without them
+	// or without lungs.
+	ZoneScores   [6]int
+	BrixiaGlobal int
 	// Flags are the quality flags raised (Flag constants).
 	Flags []string
 }
 
-// Analyze runs the automatic pipeline on a grayscale X-ray.
+// Analyze runs the automatic pipeline on a grayscale X-ray: the lung model
+// and then the opacity model, each under the record's ensemble members
+// (Members; the image as it is when there are none).
 func (m *Models) Analyze(img *image.Gray) (*Result, error) {
 	r, s, err := newResult(img)
 	if err != nil {
 		return nil, err
 	}
-	// Lungs on the whole image, brought back to the image's grid.
-	lp, err := m.predict(m.lungs, s, image.Rect(0, 0, r.Width, r.Height), datasets.TargetLungs)
-	if err != nil {
-		return nil, err
-	}
-	r.LungsRaw = threshold(lp, r.Width, r.Height)
-	var parts int
-	r.Lungs, parts = m.Record.PostProcess.apply(r.LungsRaw)
-	if parts > 2 {
-		r.Flags = append(r.Flags, FlagMoreComponents)
-	}
-	if err := m.opacityIn(r, s); err != nil {
+	if err := m.analyze(r, s, nil); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -133,8 +149,7 @@ func (m *Models) AnalyzeWithLungs(img *image.Gray, lungs *datasets.Mask) (*Resul
 	if lungs == nil || lungs.Width != r.Width || lungs.Height != r.Height {
 		return nil, fmt.Errorf("the lung mask is not the image's size (%dx%d)", r.Width, r.Height)
 	}
-	r.LungsRaw, r.Lungs = lungs, lungs
-	if err := m.opacityIn(r, s); err != nil {
+	if err := m.analyze(r, s, lungs); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -151,77 +166,11 @@ func newResult(img *image.Gray) (*Result, *datasets.Sample, error) {
 	if b.Min != (image.Point{}) {
 		img = datasets.ResizeGray(img, w, h) // bounds from (0, 0)
 	}
-	r := &Result{Width: w, Height: h, OpacityPct: math.NaN(), Geographic: math.NaN(), OpacityScore: math.NaN()}
+	nan := math.NaN()
+	r := &Result{Width: w, Height: h, OpacityPct: nan, Geographic: nan, OpacityScore: nan, PctLo: nan, PctHi: nan,
+		GeographicLo: nan, GeographicHi: nan, OpacityScoreLo: nan, OpacityScoreHi: nan, BrixiaGlobal: -1,
+		ZoneShares: [6]float64{nan, nan, nan, nan, nan, nan}}
 	return r, &datasets.Sample{File: "image", Image: img, Width: w, Height: h}, nil
-}
-
-// opacityIn completes r from its lungs: the two sides, the lung area and
-// its flags, the opacity model on the crop to the lungs, the percentage
-// and the severity estimates.
-func (m *Models) opacityIn(r *Result, s *datasets.Sample) error {
-	w, h := r.Width, r.Height
-	r.Right, r.Left = datasets.SplitLungs(r.Lungs)
-	r.LungPixels = r.Lungs.Count()
-	r.LungShare = float64(r.LungPixels) / float64(w*h)
-	r.Opacity = datasets.NewMask(w, h)
-	if r.LungPixels == 0 {
-		r.Flags = append(r.Flags, FlagNoLungs)
-		return nil
-	}
-	if r.Right.Empty() || r.Left.Empty() {
-		r.Flags = append(r.Flags, FlagOneLung)
-	}
-	if r.LungShare < MinLungShare || r.LungShare > MaxLungShare {
-		r.Flags = append(r.Flags, FlagLungArea)
-	}
-
-	// Opacity in the crop to the lungs, as the paper crops to the manual
-	// ones.
-	var err error
-	if r.Crop, err = datasets.CropBox(r.Lungs, datasets.DefaultMargin); err != nil {
-		return err
-	}
-	s.Lung = r.Lungs
-	op, err := m.predict(m.opacity, s, r.Crop, datasets.TargetOpacity)
-	if err != nil {
-		return err
-	}
-	crop := threshold(op, r.Crop.Dx(), r.Crop.Dy())
-	for y := 0; y < crop.Height; y++ {
-		copy(r.Opacity.Pix[(r.Crop.Min.Y+y)*w+r.Crop.Min.X:], crop.Pix[y*crop.Width:(y+1)*crop.Width])
-	}
-	if r.OpacityPct, err = research.OpacityPercent(r.Lungs, r.Opacity); err != nil {
-		return err
-	}
-	if sv := m.Record.Severity; sv != nil {
-		r.Geographic = sv.Geographic.Predict(r.OpacityPct)
-		r.OpacityScore = sv.Opacity.Predict(r.OpacityPct)
-	}
-	return nil
-}
-
-// predict frames the box of the sample for model l, predicts target and
-// returns its probabilities resized to the box's size.
-func (m *Models) predict(l *unet.Loaded, s *datasets.Sample, box image.Rectangle, target string) ([]float32, error) {
-	size := l.Config.Size
-	in, err := datasets.PrepareBox(s, size, box)
-	if err != nil {
-		return nil, err
-	}
-	probs, err := l.Model.Predict([]*datasets.Prepared{in}, 1)
-	if err != nil {
-		return nil, err
-	}
-	k := -1
-	for i, t := range l.Model.Config.TargetList() {
-		if t == target {
-			k = i
-		}
-	}
-	if k < 0 {
-		return nil, fmt.Errorf("%s: the model does not predict %s", l.Checkpoint, target)
-	}
-	return datasets.ResizeProb(probs[0][k], size, size, box.Dx(), box.Dy()), nil
 }
 
 // threshold makes a mask of the probabilities above research's threshold.

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"image"
+	"image/color"
 	"image/png"
 	"io"
 	"math"
@@ -75,7 +76,27 @@ type FileReport struct {
 	LeftLungPixels  int      `json:"left_lung_pixels"`
 	Geographic      *float64 `json:"geographic_extent"`
 	OpacityScore    *float64 `json:"opacity_score"`
-	Flags           []string `json:"flags"`
+	// The ensemble's spread: the members' percentages, their SD, range,
+	// and the calibrated interval of OpacityPct (null without
+	// calibration), with the severity estimates at its bounds.
+	MembersPct     []*float64 `json:"members_opacity_pct"`
+	OpacityPctSD   *float64   `json:"opacity_pct_sd"`
+	OpacityPctMin  *float64   `json:"opacity_pct_min"`
+	OpacityPctMax  *float64   `json:"opacity_pct_max"`
+	OpacityPctLo   *float64   `json:"opacity_pct_lo"`
+	OpacityPctHi   *float64   `json:"opacity_pct_hi"`
+	IntervalLevel  float64    `json:"interval_level,omitempty"`
+	GeographicLo   *float64   `json:"geographic_extent_lo"`
+	GeographicHi   *float64   `json:"geographic_extent_hi"`
+	OpacityScoreLo *float64   `json:"opacity_score_lo"`
+	OpacityScoreHi *float64   `json:"opacity_score_hi"`
+	// Brixia zones A-F (right upper, middle, lower; left upper, middle,
+	// lower): the opacity share of each (null for an empty zone), and the
+	// scores (null without Brixia thresholds).
+	ZoneShares   []*float64 `json:"zone_opacity_share"`
+	ZoneScores   []int      `json:"brixia_zones,omitempty"`
+	BrixiaGlobal *int       `json:"brixia_global"`
+	Flags        []string   `json:"flags"`
 	// Outputs are the files written for it, in the output folder.
 	Outputs []string `json:"outputs"`
 	// Notes say how the file was read (window, rescale, inversion...).
@@ -204,6 +225,24 @@ func (m *Models) analyzeFile(path, stem string, opt FileOptions, fr *FileReport)
 	fr.OpacityPct, fr.Geographic, fr.OpacityScore = nullable(r.OpacityPct), nullable(r.Geographic), nullable(r.OpacityScore)
 	fr.LungPixels, fr.LungShare = r.LungPixels, nullable(r.LungShare)
 	fr.RightLungPixels, fr.LeftLungPixels = r.Right.Count(), r.Left.Count()
+	for _, v := range r.Spread.Members {
+		fr.MembersPct = append(fr.MembersPct, nullable(v))
+	}
+	fr.OpacityPctSD, fr.OpacityPctMin, fr.OpacityPctMax = nullable(r.Spread.SD), nullable(r.Spread.Min), nullable(r.Spread.Max)
+	fr.OpacityPctLo, fr.OpacityPctHi = nullable(r.PctLo), nullable(r.PctHi)
+	if iv := m.Record.Interval; iv != nil {
+		fr.IntervalLevel = iv.Level
+	}
+	fr.GeographicLo, fr.GeographicHi = nullable(r.GeographicLo), nullable(r.GeographicHi)
+	fr.OpacityScoreLo, fr.OpacityScoreHi = nullable(r.OpacityScoreLo), nullable(r.OpacityScoreHi)
+	for _, v := range r.ZoneShares {
+		fr.ZoneShares = append(fr.ZoneShares, nullable(v))
+	}
+	if r.BrixiaGlobal >= 0 {
+		fr.ZoneScores = r.ZoneScores[:]
+		g := r.BrixiaGlobal
+		fr.BrixiaGlobal = &g
+	}
 	fr.Seconds = time.Since(start).Seconds()
 	start = time.Now()
 	defer func() { fr.WriteSeconds = time.Since(start).Seconds() }()
@@ -298,10 +337,17 @@ func OverlayFigure(name string, img *image.Gray, r *Result) (*plots.Figure, erro
 	if !math.IsNaN(r.OpacityPct) {
 		numbers = fmt.Sprintf("opacity %.1f%% of the lungs", r.OpacityPct)
 	}
+	if !math.IsNaN(r.PctLo) {
+		numbers += fmt.Sprintf(" (interval %.0f-%.0f%%, members %.0f-%.0f%%)", r.PctLo, r.PctHi, r.Spread.Min, r.Spread.Max)
+	}
 	if !math.IsNaN(r.Geographic) {
 		numbers += fmt.Sprintf("; estimated extent %.1f/8, opacity %.1f/6", r.Geographic, r.OpacityScore)
 	}
 	title := name + "\n" + numbers
+	if r.BrixiaGlobal >= 0 {
+		z := r.ZoneScores
+		title += fmt.Sprintf("\nBrixia %d/18: right lung %d %d %d, left lung %d %d %d (upper, middle, lower zones)", r.BrixiaGlobal, z[0], z[1], z[2], z[3], z[4], z[5])
+	}
 	if len(r.Flags) > 0 {
 		title += "\nflags: " + strings.Join(r.Flags, "; ")
 	}
@@ -309,8 +355,16 @@ func OverlayFigure(name string, img *image.Gray, r *Result) (*plots.Figure, erro
 		{Mask: r.Lungs, Color: plots.LungColor, Label: "lungs (automatic)"},
 		{Mask: r.Opacity, Color: plots.OverlayPredicted, Label: "opacity (automatic)", Fill: true},
 	}}
+	for _, z := range r.Zones {
+		if z != nil && !z.Empty() {
+			cell.Overlays = append(cell.Overlays, plots.Overlay{Mask: z, Color: ZoneColor, Label: "Brixia zones (thirds of each lung's height)"})
+		}
+	}
 	return plots.ImageGrid("", []plots.GridImage{cell}, 1)
 }
+
+// ZoneColor outlines the Brixia zones on the overlay.
+var ZoneColor = color.RGBA{R: 255, G: 215, B: 0, A: 255}
 
 // writeReport writes the batch report as JSON and CSV, atomically.
 func writeReport(dir string, rep *BatchReport) error {
@@ -320,7 +374,9 @@ func writeReport(dir string, rep *BatchReport) error {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	w.Write([]string{"file", "status", "error", "format", "width", "height", "opacity_pct", "lung_pixels", "lung_share",
-		"right_lung_pixels", "left_lung_pixels", "geographic_extent", "opacity_score", "flags", "labelme_lungs_iou", "labelme_opacity_iou", "seconds"})
+		"right_lung_pixels", "left_lung_pixels", "geographic_extent", "opacity_score", "flags", "labelme_lungs_iou", "labelme_opacity_iou", "seconds",
+		"opacity_pct_sd", "opacity_pct_min", "opacity_pct_max", "opacity_pct_lo", "opacity_pct_hi", "geographic_extent_lo", "geographic_extent_hi",
+		"opacity_score_lo", "opacity_score_hi", "brixia_global", "brixia_a", "brixia_b", "brixia_c", "brixia_d", "brixia_e", "brixia_f"})
 	num := func(v *float64) string {
 		if v == nil {
 			return ""
@@ -328,9 +384,19 @@ func writeReport(dir string, rep *BatchReport) error {
 		return fmt.Sprintf("%.4g", *v)
 	}
 	for _, f := range rep.Files {
-		w.Write([]string{f.File, f.Status, f.Error, f.Format, fmt.Sprint(f.Width), fmt.Sprint(f.Height), num(f.OpacityPct),
+		row := []string{f.File, f.Status, f.Error, f.Format, fmt.Sprint(f.Width), fmt.Sprint(f.Height), num(f.OpacityPct),
 			fmt.Sprint(f.LungPixels), num(f.LungShare), fmt.Sprint(f.RightLungPixels), fmt.Sprint(f.LeftLungPixels),
-			num(f.Geographic), num(f.OpacityScore), strings.Join(f.Flags, "; "), num(f.LabelmeLungsIoU), num(f.LabelmeOpacityIoU), fmt.Sprintf("%.3f", f.Seconds)})
+			num(f.Geographic), num(f.OpacityScore), strings.Join(f.Flags, "; "), num(f.LabelmeLungsIoU), num(f.LabelmeOpacityIoU), fmt.Sprintf("%.3f", f.Seconds),
+			num(f.OpacityPctSD), num(f.OpacityPctMin), num(f.OpacityPctMax), num(f.OpacityPctLo), num(f.OpacityPctHi), num(f.GeographicLo), num(f.GeographicHi),
+			num(f.OpacityScoreLo), num(f.OpacityScoreHi)}
+		zones := []string{"", "", "", "", "", "", ""}
+		if f.BrixiaGlobal != nil {
+			zones[0] = fmt.Sprint(*f.BrixiaGlobal)
+			for i, z := range f.ZoneScores {
+				zones[i+1] = fmt.Sprint(z)
+			}
+		}
+		w.Write(append(row, zones...))
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

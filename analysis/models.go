@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -24,7 +25,7 @@ const (
 	ModelsFile   = "models.json" // the record (ModelsRecord)
 	LungsDir     = "lungs"       // the lung model: run.json, checkpoints/ (weights only)
 	OpacityDir   = "opacity"     // the opacity model, likewise
-	ModelsFormat = 1
+	ModelsFormat = 2             // 2: ensemble members, interval, Brixia thresholds, manifest.json
 )
 
 // Cohen et al.'s radiologist score scales.
@@ -45,6 +46,15 @@ type ModelsRecord struct {
 	Opacity ModelInfo `json:"opacity"`
 	// PostProcess is applied to the predicted lungs.
 	PostProcess PostProcess `json:"post_process"`
+	// Members are the ensemble's test-time augmentations (none: the image
+	// as it is, one member).
+	Members []Member `json:"members,omitempty"`
+	// Interval calibrates the reported interval of the opacity percentage;
+	// nil when no image was available to calibrate it.
+	Interval *Interval `json:"interval,omitempty"`
+	// Brixia maps the zones' opacity to Brixia scores; nil when no
+	// Brixia-scored image was available to fit it.
+	Brixia *Brixia `json:"brixia,omitempty"`
 	// Severity maps the opacity percentage to Cohen et al.'s scores; nil
 	// when no scored image was available to fit them (Note says why).
 	Severity *Severity `json:"severity,omitempty"`
@@ -87,8 +97,9 @@ type Models struct {
 }
 
 // OpenModels reads a models folder (made by TrainModels) on the backend
-// named by backend (see unet.NewBackend). A missing folder or file is an
-// error that names it.
+// named by backend (see unet.NewBackend), after checking it against its
+// manifest (VerifyManifest): a folder with a missing, extra or altered file,
+// or without a manifest, is refused with an error that names each file.
 func OpenModels(dir, backend string) (*Models, error) {
 	b, err := os.ReadFile(filepath.Join(dir, ModelsFile))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -96,6 +107,9 @@ func OpenModels(dir, backend string) (*Models, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if _, err := VerifyManifest(dir); err != nil {
+		return nil, fmt.Errorf("models folder refused: %w", err)
 	}
 	m := &Models{Dir: dir}
 	if err := json.Unmarshal(b, &m.Record); err != nil {
@@ -147,12 +161,27 @@ func ModelSettings(s experiment.Settings) (lungs, opacity experiment.Settings) {
 // images, analysed by the new pipeline: see FitSeverity) and writes
 // models.json. It returns the models, loaded.
 func TrainModels(ctx context.Context, s experiment.Settings, out string, mon experiment.Monitor) (*Models, error) {
-	runs, studies, err := trainPair(ctx, s, mon)
+	ls, os_ := ModelSettings(s)
+	return TrainModelPair(ctx, ls, os_, out, mon)
+}
+
+// TrainModelPair is TrainModels with the lung model's and the opacity
+// model's settings given apart (their targets must be lungs and opacity):
+// a recipe may train the lung model narrower or for fewer epochs. Both
+// should read the same data, cohort and split (test fraction or fold, and
+// seed), so that the opacity model's testing images are the lung model's
+// too.
+func TrainModelPair(ctx context.Context, lungs, opacity experiment.Settings, out string, mon experiment.Monitor) (*Models, error) {
+	if !slices.Equal(lungs.Targets, []string{datasets.TargetLungs}) || !slices.Equal(opacity.Targets, []string{datasets.TargetOpacity}) {
+		return nil, fmt.Errorf("models: the lung model's targets are %v and the opacity model's %v; want [%s] and [%s]",
+			lungs.Targets, opacity.Targets, datasets.TargetLungs, datasets.TargetOpacity)
+	}
+	runs, studies, err := trainPair(ctx, lungs, opacity, mon)
 	if err != nil {
 		return nil, err
 	}
-	rec := ModelsRecord{Format: ModelsFormat, Created: time.Now().UTC(), Commit: experiment.Commit(s.Repo), Data: runs[1].Record.Data,
-		Synthetic: studies[1].Synthetic, PostProcess: DefaultPostProcess()}
+	rec := ModelsRecord{Format: ModelsFormat, Created: time.Now().UTC(), Commit: experiment.Commit(opacity.Repo), Data: runs[1].Record.Data,
+		Synthetic: studies[1].Synthetic, PostProcess: DefaultPostProcess(), Members: DefaultMembers()}
 	for i, sub := range []string{LungsDir, OpacityDir} {
 		info, err := exportRun(runs[i], filepath.Join(out, sub))
 		if err != nil {
@@ -165,10 +194,10 @@ func TrainModels(ctx context.Context, s experiment.Settings, out string, mon exp
 		}
 	}
 	m := &Models{Dir: out, Record: rec}
-	if m.lungs, err = unet.Load(filepath.Join(out, LungsDir), s.Backend); err != nil {
+	if m.lungs, err = unet.Load(filepath.Join(out, LungsDir), lungs.Backend); err != nil {
 		return nil, err
 	}
-	if m.opacity, err = unet.Load(filepath.Join(out, OpacityDir), s.Backend); err != nil {
+	if m.opacity, err = unet.Load(filepath.Join(out, OpacityDir), opacity.Backend); err != nil {
 		return nil, err
 	}
 	sev, note, err := m.FitSeverity(studies[1], mon)
@@ -176,18 +205,57 @@ func TrainModels(ctx context.Context, s experiment.Settings, out string, mon exp
 		return nil, err
 	}
 	m.Record.Severity, m.Record.Note = sev, note
+	iv, note, err := m.FitInterval(studies[1], IntervalLevel, mon)
+	if err != nil {
+		return nil, err
+	}
+	m.Record.Interval = iv
+	m.Record.addNote(note)
+	bx, note, err := m.FitBrixiaFor(studies[1], mon)
+	if err != nil {
+		return nil, err
+	}
+	m.Record.Brixia = bx
+	m.Record.addNote(note)
 	if err := datasets.WriteJSONAtomic(filepath.Join(out, ModelsFile), m.Record, 0o644); err != nil {
+		return nil, err
+	}
+	if _, err := WriteManifest(out, newProvenance(m.Record, studies)); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-// trainPair trains (or finds, or resumes) the lung and the opacity model
-// of settings s (ModelSettings), in that order, and returns their runs and
-// studies.
-func trainPair(ctx context.Context, s experiment.Settings, mon experiment.Monitor) (runs [2]*experiment.Run, studies [2]*experiment.Study, err error) {
-	ls, os_ := ModelSettings(s)
-	for i, ms := range []experiment.Settings{ls, os_} {
+// Provenance is what a models folder's manifest says of how it was made,
+// beside models.json (which it repeats in part, so that the manifest alone
+// tells a reader what they hold).
+type Provenance struct {
+	Commit string `json:"commit"`
+	Data   string `json:"data"`
+	// Counts are the data folder's cohorts as the lung and the opacity
+	// models' studies read them (files, read, with image, ...).
+	Counts [2]map[string]*experiment.CohortCount `json:"data_counts"`
+	// Settings of the lung and the opacity model.
+	Settings [2]experiment.Settings `json:"settings"`
+	// TrainImages of the lung and the opacity model.
+	TrainImages [2]int `json:"train_images"`
+	// The validation figures recorded with the models.
+	Severity *Severity `json:"severity,omitempty"`
+	Interval *Interval `json:"interval,omitempty"`
+	Brixia   *Brixia   `json:"brixia,omitempty"`
+	Note     string    `json:"note,omitempty"`
+}
+
+func newProvenance(rec ModelsRecord, studies [2]*experiment.Study) Provenance {
+	return Provenance{Commit: rec.Commit, Data: rec.Data, Counts: [2]map[string]*experiment.CohortCount{studies[0].Counts, studies[1].Counts},
+		Settings: [2]experiment.Settings{rec.Lungs.Settings, rec.Opacity.Settings}, TrainImages: [2]int{rec.Lungs.Images, rec.Opacity.Images},
+		Severity: rec.Severity, Interval: rec.Interval, Brixia: rec.Brixia, Note: rec.Note}
+}
+
+// trainPair trains (or finds, or resumes) the lung model and the opacity
+// model, in that order, and returns their runs and studies.
+func trainPair(ctx context.Context, lungs, opacity experiment.Settings, mon experiment.Monitor) (runs [2]*experiment.Run, studies [2]*experiment.Study, err error) {
+	for i, ms := range []experiment.Settings{lungs, opacity} {
 		st, err := experiment.Load(ms)
 		if err != nil {
 			return runs, studies, err
@@ -311,6 +379,70 @@ func (m *Models) FitSeverity(st *experiment.Study, mon experiment.Monitor) (*Sev
 	mon.Printf("Severity maps fitted on %d scored images the models did not train on: geographic extent %s (MAE %.2f out of fold), opacity %s (MAE %.2f)\n",
 		len(pct), sv.Geographic.Method, sv.GeographicOOF.MAE, sv.Opacity.Method, sv.OpacityOOF.MAE)
 	return sv, "", nil
+}
+
+// addNote appends a note to the record's.
+func (r *ModelsRecord) addNote(note string) {
+	switch {
+	case note == "":
+	case r.Note == "":
+		r.Note = note
+	default:
+		r.Note += "; " + note
+	}
+}
+
+// IntervalLevel is the coverage the reported interval is calibrated for.
+const IntervalLevel = 0.9
+
+// FitInterval calibrates the interval of the opacity percentage (see
+// Interval) at level on the images of st (the opacity model's study) that
+// the models did not train on and that have a manual percentage (its
+// testing and validation images), each analysed by the pipeline from its
+// full-resolution image, against that percentage. Without such an image it
+// fits none and says why.
+func (m *Models) FitInterval(st *experiment.Study, level float64, mon experiment.Monitor) (*Interval, string, error) {
+	truth := map[string]float64{}
+	cohorts := map[string]bool{}
+	for _, it := range st.Items {
+		if it.Subset != experiment.SubsetTrain && !math.IsNaN(it.ManualPct) {
+			if _, ok := truth[it.Key()]; !ok {
+				truth[it.Key()] = it.ManualPct
+				cohorts[it.Cohort] = true
+			}
+		}
+	}
+	if len(truth) == 0 {
+		return nil, "no interval: no image with a manual percentage that the models did not train on", nil
+	}
+	want := map[string]bool{}
+	for k := range truth {
+		want[k] = true
+	}
+	var pct, sd, tr []float64
+	err := ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
+		r, err := m.Analyze(sm.Image)
+		if err != nil {
+			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
+		}
+		pct, sd, tr = append(pct, r.OpacityPct), append(sd, r.Spread.SD), append(tr, truth[sm.Cohort+"/"+sm.Stem])
+		return nil
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	src := make([]string, 0, len(cohorts))
+	for c := range cohorts {
+		src = append(src, c)
+	}
+	sort.Strings(src)
+	iv, err := FitInterval(pct, sd, tr, level, DefaultSDFloor, "images not trained on of "+strings.Join(src, ", "))
+	if err != nil {
+		return nil, "no interval: " + err.Error(), nil
+	}
+	mon.Printf("Interval of the opacity %% calibrated on %d images the models did not train on: %.0f%% interval = %% ± %.2f × max(SD, %.1f)\n",
+		iv.FittedOn, 100*level, iv.Factor, iv.SDFloor)
+	return &iv, "", nil
 }
 
 // mapOutOfFold estimates the scores y (on the scale 0..hi) from the

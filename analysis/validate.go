@@ -26,8 +26,51 @@ const (
 	ValueLungShare             = "lung_share"       // automatic lungs / image
 	ValueCohenGeographic       = "cohen_geographic" // Cohen et al.'s radiologist score, when scored
 	ValueCohenOpacity          = "cohen_opacity"
-	ValueBothLungs             = "both_lungs" // 1 when the manual annotation has a right and a left lung
+	ValueBothLungs             = "both_lungs"     // 1 when the manual annotation has a right and a left lung
+	ValueOpacityPctSD          = "opacity_pct_sd" // the ensemble members' spread
+	ValueOpacityPctLo          = "opacity_pct_lo" // the calibrated interval (NaN without calibration)
+	ValueOpacityPctHi          = "opacity_pct_hi"
+	// ValueCOVID is 1 for a covid-qu-ex COVID-19 image, 0 for its other
+	// classes (absent elsewhere); ValueOpacityLabelled 0 for its Non-COVID
+	// images, whose opacities the masks do not draw.
+	ValueCOVID           = "class_covid"
+	ValueOpacityLabelled = "opacity_labelled"
 )
+
+// EvaluateImages analyses with m the images of the data folder whose
+// cohort/stem is in want, each from its full-resolution image, and records
+// each against its manual masks as the cross-validation does (lungs' Dice
+// and IoU where the annotation has both lungs, the opacity's counts, the
+// automatic and manual percentages, the ensemble's spread and interval,
+// Cohen et al.'s scores from scores, the covid-qu-ex class); with control,
+// also the paper's pipeline with m's opacity model on the manual lungs
+// (ValueOpacityPctManualLungs). Images are in file order; Fold is -1.
+func (m *Models) EvaluateImages(data string, want map[string]bool, scores map[string]datasets.SeverityScore, control bool) ([]experiment.OOFImage, error) {
+	var out []experiment.OOFImage
+	err := ScanSamples(data, want, func(sm *datasets.Sample) error {
+		r, err := m.Analyze(sm.Image)
+		if err != nil {
+			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
+		}
+		img, err := oofImage(sm, r, scores, -1)
+		if err != nil {
+			return err
+		}
+		img.Image = sm.Cohort + "/" + sm.Stem
+		img.Values[ValueOpacityPctSD], img.Values[ValueOpacityPctLo], img.Values[ValueOpacityPctHi] = r.Spread.SD, r.PctLo, r.PctHi
+		img.Values[ValueOpacityPctManualLungs] = math.NaN()
+		if control && sm.Lung != nil && !sm.Lung.Empty() {
+			p, err := m.AnalyzeWithLungs(sm.Image, sm.Lung)
+			if err != nil {
+				return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
+			}
+			img.Values[ValueOpacityPctManualLungs] = p.OpacityPct
+		}
+		out = append(out, img)
+		return nil
+	})
+	return out, err
+}
 
 // PipelineCV is the cross-validation of the automatic pipeline of settings
 // s (Folds >= 2): fold i trains a lung model and an opacity model on the
@@ -52,7 +95,8 @@ func PipelineCV(s experiment.Settings) (*experiment.CV, error) {
 
 // pipelineFold is PipelineCV's fold job.
 func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.Monitor) (*experiment.FoldResult, error) {
-	runs, studies, err := trainPair(ctx, cv.FoldSettings(i), mon)
+	ls, os_ := ModelSettings(cv.FoldSettings(i))
+	runs, studies, err := trainPair(ctx, ls, os_, mon)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +115,7 @@ func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
 		}
-		img, err := oofImage(sm, r, st, i)
+		img, err := oofImage(sm, r, st.CohenScores, i)
 		if err != nil {
 			return err
 		}
@@ -95,7 +139,7 @@ func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.
 
 // oofImage records the pipeline's result on a held-out sample against its
 // manual masks.
-func oofImage(sm *datasets.Sample, r *Result, st *experiment.Study, fold int) (experiment.OOFImage, error) {
+func oofImage(sm *datasets.Sample, r *Result, scores map[string]datasets.SeverityScore, fold int) (experiment.OOFImage, error) {
 	img := experiment.OOFImage{Image: sm.Stem, Patient: sm.Patient, Fold: fold, Counts: map[string]research.ImageCounts{},
 		Values: map[string]float64{ValueOpacityPctAuto: r.OpacityPct, ValueLungShare: r.LungShare}}
 	both := sm.BothLungs()
@@ -128,7 +172,11 @@ func oofImage(sm *datasets.Sample, r *Result, st *experiment.Study, fold int) (e
 		return img, err
 	}
 	img.Counts[datasets.TargetOpacity] = c
-	if sc, ok := st.CohenScores[sm.Stem]; ok {
+	if sm.Class != "" {
+		img.Values[ValueCOVID] = map[bool]float64{true: 1, false: 0}[sm.Class == datasets.QUExCOVID]
+		img.Values[ValueOpacityLabelled] = map[bool]float64{true: 1, false: 0}[sm.Class != datasets.QUExNonCOVID]
+	}
+	if sc, ok := scores[sm.Stem]; ok {
 		img.Values[ValueCohenGeographic], img.Values[ValueCohenOpacity] = sc.GeographicMean, sc.OpacityMean
 	}
 	return img, nil

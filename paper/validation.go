@@ -277,6 +277,12 @@ func pctAgreement(r *Result, v experiment.Settings, oof []experiment.OOFImage, i
 // and writes table-validation-severity and the scatter of the best
 // automatic map's estimates.
 func severityTable(r *Result, v experiment.Settings, oof []experiment.OOFImage) error {
+	return severityTableAs(r, v, oof, "validation-severity", "validation")
+}
+
+// severityTableAs is severityTable writing table-ID and figure-ID, its
+// numbers under key_severity_*.
+func severityTableAs(r *Result, v experiment.Settings, oof []experiment.OOFImage, id, key string) error {
 	opt := bootstrap(v)
 	auto, n, err := analysis.ValidateSeverity(oof, analysis.ValueOpacityPctAuto, opt)
 	if err != nil {
@@ -305,7 +311,7 @@ func severityTable(r *Result, v experiment.Settings, oof []experiment.OOFImage) 
 		}
 	}
 	t.add("Cohen et al.'s model (their 94 images)", "—", "94", fmt.Sprintf("%.2f", CohenModelMAEGeographic), "", "", fmt.Sprintf("%.2f", CohenModelMAEOpacity), "", "")
-	if err := r.saveTable(v, "table-validation-severity", "Severity estimates against Cohen et al.'s radiologist scores on the scored out-of-fold images, each mapped by a map fitted without its patient"+dataTag(v), t); err != nil {
+	if err := r.saveTable(v, "table-"+id, "Severity estimates against Cohen et al.'s radiologist scores on the scored out-of-fold images, each mapped by a map fitted without its patient"+dataTag(v), t); err != nil {
 		return err
 	}
 	for _, src := range []string{"automatic", "manual"} {
@@ -313,24 +319,24 @@ func severityTable(r *Result, v experiment.Settings, oof []experiment.OOFImage) 
 		if !ok {
 			continue
 		}
-		r.Numbers["validation_severity_mae_geographic_"+src] = b.Geographic.MAE
-		r.Numbers["validation_severity_mae_opacity_"+src] = b.Opacity.MAE
-		r.Numbers["validation_severity_spearman_geographic_"+src] = b.GeographicPct.Rho
-		r.Numbers["validation_severity_spearman_opacity_"+src] = b.OpacityPct.Rho
-		r.Facts["validation_severity_map_"+src] = b.Method
+		r.Numbers[key+"_severity_mae_geographic_"+src] = b.Geographic.MAE
+		r.Numbers[key+"_severity_mae_opacity_"+src] = b.Opacity.MAE
+		r.Numbers[key+"_severity_spearman_geographic_"+src] = b.GeographicPct.Rho
+		r.Numbers[key+"_severity_spearman_opacity_"+src] = b.OpacityPct.Rho
+		r.Facts[key+"_severity_map_"+src] = b.Method
 	}
-	r.Numbers["validation_severity_images"] = float64(n)
+	r.Numbers[key+"_severity_images"] = float64(n)
 	ba := best["automatic"]
 	r.note("On %d scored images. The map from percentage to score is fitted, for each image, on the other patients' images only (leave one patient out): linear, square root (linear in √%%), or isotonic (monotone). "+
 		"Best automatic map by the sum of both MAEs: %s (extent MAE %.2f against Cohen et al.'s 1.14, opacity MAE %.2f against 0.78). The manual rows are the ceiling: the same maps on the radiologists' own masks. "+
 		"Spearman ρ of the automatic percentage itself with the scores: extent %.3f, opacity %.3f.",
 		n, ba.Method, ba.Geographic.MAE, ba.Opacity.MAE, ba.GeographicPct.Rho, ba.OpacityPct.Rho)
-	return severityFigure(r, v, ba)
+	return severityFigure(r, v, ba, "figure-"+id)
 }
 
 // severityFigure draws the leave-one-patient-out estimates of a severity
 // validation against the radiologists' scores.
-func severityFigure(r *Result, v experiment.Settings, sv analysis.SeverityValidation) error {
+func severityFigure(r *Result, v experiment.Settings, sv analysis.SeverityValidation, name string) error {
 	var panels []plots.ScatterPanel
 	for _, sc := range []struct {
 		name       string
@@ -344,7 +350,7 @@ func severityFigure(r *Result, v experiment.Settings, sv analysis.SeverityValida
 	if err != nil {
 		return err
 	}
-	return r.saveFigure(v, "figure-validation-severity", f)
+	return r.saveFigure(v, name, f)
 }
 
 // ExternalSettings returns the settings of the models that

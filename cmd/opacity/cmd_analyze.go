@@ -29,8 +29,10 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("models", stderr)
 	sf := addSettingsFlags(fs)
 	out := fs.String("out", defaultModelsDir, "models folder to write (models.json, lungs/, opacity/)")
+	lungsModel := fs.String("lungs-model", "", "the lung model's width: paper or tiny (default: --model's)")
+	lungsEpochs := fs.Int("lungs-epochs", 0, "the lung model's epochs (default: --epochs)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity models [--data DIR] [--out DIR] [training flags of opacity train]")
+		fmt.Fprintln(stderr, "usage: opacity models [--data DIR] [--out DIR] [--lungs-model M] [--lungs-epochs E] [training flags of opacity train]")
 		fmt.Fprintln(stderr, "\nTrains (or finds, or resumes) a lung model (target lungs, whole X-rays) and an opacity model")
 		fmt.Fprintln(stderr, "(target opacity, lung crops) with the same settings, each in its run folder as opacity train")
 		fmt.Fprintln(stderr, "would; copies their weights into --out; fits the maps from the opacity % to Cohen et al.'s")
@@ -58,9 +60,23 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 	if _, err := s.EnsureData(); err != nil {
 		return err
 	}
+	ls, os_ := analysis.ModelSettings(s)
+	switch *lungsModel {
+	case "":
+	case "paper", "tiny":
+		ls.Tiny = *lungsModel == "tiny"
+	default:
+		return fmt.Errorf("--lungs-model %q: want paper or tiny", *lungsModel)
+	}
+	if *lungsEpochs < 0 {
+		return fmt.Errorf("--lungs-epochs %d: want at least 1", *lungsEpochs)
+	}
+	if *lungsEpochs > 0 {
+		ls.Epochs = *lungsEpochs
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m, err := analysis.TrainModels(ctx, s, absPath(*out), experiment.Monitor{Out: stderr, Progress: stderr})
+	m, err := analysis.TrainModelPair(ctx, ls, os_, absPath(*out), experiment.Monitor{Out: stderr, Progress: stderr})
 	if err != nil {
 		return err
 	}

@@ -42,11 +42,12 @@ func TestDataStatsJSON(t *testing.T) {
 	}
 	cohorts := v["cohorts"].(map[string]any)
 	want := map[string][]string{
-		"covid-ar": {"annotations", "errors", "images_decoded", "labels", "patients", "patients_without_clinical_row", "without_opacity"},
-		"cohen":    {"annotations", "errors", "images_decoded", "with_severity_score", "without_opacity"},
-		"cxr-seg":  {"classes", "errors", "images", "images_decoded", "patients", "without_both_lungs", "without_opacity"},
+		"covid-ar":    {"annotations", "errors", "images_decoded", "labels", "patients", "patients_without_clinical_row", "without_opacity"},
+		"cohen":       {"annotations", "errors", "images_decoded", "with_severity_score", "without_opacity"},
+		"cxr-seg":     {"classes", "errors", "images", "images_decoded", "patients", "without_both_lungs", "without_opacity"},
+		"covid-qu-ex": {"classes", "errors", "groups", "images", "images_decoded", "near_duplicate_images", "without_both_lungs", "without_opacity"},
 	}
-	if got := keys(cohorts); !reflect.DeepEqual(got, []string{"cohen", "covid-ar", "cxr-seg"}) {
+	if got := keys(cohorts); !reflect.DeepEqual(got, []string{"cohen", "covid-ar", "covid-qu-ex", "cxr-seg"}) {
 		t.Errorf("cohorts %v", got)
 	}
 	for name, k := range want {

@@ -1,0 +1,248 @@
+package analysis
+
+import (
+	"image"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/covidxray/opacity/datasets"
+)
+
+func TestNewSpread(t *testing.T) {
+	nan := math.NaN()
+	tests := []struct {
+		pct                []float64
+		mean, sd, min, max float64
+	}{
+		// 10, 20, 30: mean 20, sample SD sqrt((100+0+100)/2) = 10.
+		{[]float64{10, 20, 30}, 20, 10, 10, 30},
+		// NaN members are left out: 4 and 8, mean 6, SD sqrt((4+4)/1).
+		{[]float64{4, nan, 8}, 6, math.Sqrt(8), 4, 8},
+		{[]float64{7}, 7, 0, 7, 7},
+		{[]float64{nan, nan}, nan, nan, nan, nan},
+	}
+	same := func(a, b float64) bool { return (math.IsNaN(a) && math.IsNaN(b)) || math.Abs(a-b) < 1e-12 }
+	for _, tt := range tests {
+		s := NewSpread(tt.pct)
+		if !same(s.Mean, tt.mean) || !same(s.SD, tt.sd) || !same(s.Min, tt.min) || !same(s.Max, tt.max) || len(s.Members) != len(tt.pct) {
+			t.Errorf("%v: %+v, want mean %v sd %v range %v-%v", tt.pct, s, tt.mean, tt.sd, tt.min, tt.max)
+		}
+	}
+}
+
+func TestFitInterval(t *testing.T) {
+	// Normalised errors |truth - pct| / max(sd, 1): 0/2, 2/1 (sd 0.5 < floor
+	// 1), 3/1, 8/2, 10/2 = 0, 2, 3, 4, 5 (and a NaN row left out); n = 5,
+	// level 0.5: the ceil(6*0.5) = 3rd smallest, 3.
+	pct := []float64{10, 20, 30, 40, 50, math.NaN()}
+	sd := []float64{2, 0.5, 1, 2, 2, 1}
+	truth := []float64{10, 22, 27, 48, 40, 5}
+	iv, err := FitInterval(pct, sd, truth, 0.5, 1, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iv.Factor != 3 || iv.FittedOn != 5 || iv.Level != 0.5 || iv.Source != "test" {
+		t.Errorf("%+v, want factor 3 on 5 images", iv)
+	}
+	// Bounds: 30 ± 3*max(2, 1) = 24..36; clipped at 0 and 100.
+	if lo, hi := iv.Bounds(30, 2); lo != 24 || hi != 36 {
+		t.Errorf("bounds %v %v, want 24 36", lo, hi)
+	}
+	if lo, hi := iv.Bounds(1, 0.2); lo != 0 || hi != 4 {
+		t.Errorf("bounds %v %v, want 0 (clipped) and 1+3*1 = 4", lo, hi)
+	}
+	if lo, _ := iv.Bounds(math.NaN(), 1); !math.IsNaN(lo) {
+		t.Error("bounds of NaN")
+	}
+	// Coverage on the calibration rows: errors 0, 2, 3 within 3 units of
+	// scale, 4 and 5 not: 3 of 5.
+	if c, n := iv.Coverage(pct, sd, truth); n != 5 || math.Abs(c-0.6) > 1e-12 {
+		t.Errorf("coverage %v of %d, want 0.6 of 5", c, n)
+	}
+	// Level 0.9 with 5 images: ceil(6*0.9) = 6 > 5: the largest error.
+	if iv, _ := FitInterval(pct, sd, truth, 0.9, 1, ""); iv.Factor != 5 {
+		t.Errorf("level 0.9: factor %v, want 5", iv.Factor)
+	}
+	for _, bad := range []struct {
+		pct, sd, truth []float64
+		level, floor   float64
+	}{
+		{[]float64{1}, []float64{1, 2}, []float64{1}, 0.9, 1},
+		{[]float64{1}, []float64{1}, []float64{1}, 1, 1},
+		{[]float64{1}, []float64{1}, []float64{1}, 0.9, 0},
+		{[]float64{math.NaN()}, []float64{1}, []float64{1}, 0.9, 1},
+	} {
+		if _, err := FitInterval(bad.pct, bad.sd, bad.truth, bad.level, bad.floor, ""); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestMemberTransform(t *testing.T) {
+	img := image.NewGray(image.Rect(0, 0, 3, 2))
+	copy(img.Pix, []uint8{0, 64, 255, 128, 255, 0})
+	in := &datasets.Prepared{Size: 3, Image: img}
+	if got := (Member{}).transformed(in); got != in {
+		t.Error("the identity copied its input")
+	}
+	// Flip mirrors each row; gamma 2: 64 -> 255*(64/255)^2 = 16.06 -> 16,
+	// 128 -> 64.25 -> 64.
+	got := Member{Flip: true, Gamma: 2}.transformed(in).Image.Pix
+	want := []uint8{255, 16, 0, 0, 255, 64}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("flip+gamma %v, want %v", got, want)
+		}
+	}
+	if img.Pix[1] != 64 {
+		t.Error("the input was changed")
+	}
+	p := []float32{1, 2, 3, 4, 5, 6, 7, 8, 9}
+	Member{Flip: true}.untransform(p, 3)
+	if p[0] != 3 || p[2] != 1 || p[4] != 5 || p[6] != 9 {
+		t.Errorf("untransform %v", p)
+	}
+}
+
+func TestEnsembleResult(t *testing.T) {
+	s, m := fixture(t)
+	if len(m.Record.Members) != len(DefaultMembers()) {
+		t.Fatalf("record members %v", m.Record.Members)
+	}
+	r, err := m.Analyze(phantomImage(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.LungPixels == 0 {
+		t.Skip("the tiny models found no lungs on this image")
+	}
+	if len(r.Spread.Members) != len(m.Record.Members) || r.Spread.Min > r.Spread.Max || !(r.Spread.SD >= 0) {
+		t.Errorf("spread %+v", r.Spread)
+	}
+	// The zones partition the lungs: every lung pixel in exactly one.
+	for i, v := range r.Lungs.Pix {
+		n := 0
+		for _, z := range r.Zones {
+			n += int(z.Pix[i])
+		}
+		if n != int(v) {
+			t.Fatalf("pixel %d: lungs %d, in %d zones", i, v, n)
+		}
+	}
+	// With the identity alone the ensemble is the single model.
+	one := *m
+	one.Record.Members = nil
+	r1, err := one.Analyze(phantomImage(t, s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1.Spread.SD != 0 || r1.Spread.Min != r1.OpacityPct || len(r1.Spread.Members) != 1 {
+		t.Errorf("one member: spread %+v, pct %v", r1.Spread, r1.OpacityPct)
+	}
+}
+
+func TestOpenModelsRefusesDamagedFolder(t *testing.T) {
+	s, m := fixture(t)
+	tests := []struct {
+		name   string
+		damage func(dir string) error
+		want   string
+	}{
+		{"altered record", func(dir string) error {
+			b, err := os.ReadFile(filepath.Join(dir, ModelsFile))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, ModelsFile), append(b, ' '), 0o644)
+		}, "altered: " + ModelsFile},
+		{"missing weights", func(dir string) error {
+			ck, _ := filepath.Glob(filepath.Join(dir, OpacityDir, "checkpoints", "*.ckpt"))
+			if len(ck) != 1 {
+				return os.ErrNotExist
+			}
+			return os.Remove(ck[0])
+		}, "missing: " + OpacityDir + "/checkpoints/"},
+		{"extra file", func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, LungsDir, "notes.txt"), []byte("x"), 0o644)
+		}, "extra: " + LungsDir + "/notes.txt"},
+		{"no manifest", func(dir string) error { return os.Remove(filepath.Join(dir, ManifestFile)) }, ManifestFile},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "copy")
+			if err := os.CopyFS(dir, os.DirFS(m.Dir)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := OpenModels(dir, s.Backend); err != nil {
+				t.Fatalf("the copied folder is refused: %v", err)
+			}
+			if err := tt.damage(dir); err != nil {
+				t.Fatal(err)
+			}
+			_, err := OpenModels(dir, s.Backend)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("damaged folder: %v; want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestFitBrixia(t *testing.T) {
+	// Eight patients; zone z of image i has score (i+z) mod 4 by both
+	// radiologists and opacity share (score+0.5)/4: the shares separate the
+	// scores, so thresholds fitted without any one patient score every
+	// zone right.
+	var images []BrixiaImage
+	for i := 0; i < 8; i++ {
+		im := BrixiaImage{Key: "cxr-seg/" + string(rune('a'+i)), Patient: string(rune('a' + i))}
+		for z := 0; z < 6; z++ {
+			sc := (i + z) % 4
+			im.Shares[z] = (float64(sc) + 0.5) / 4
+			im.S.Zones[z], im.J.Zones[z] = sc, sc
+			im.S.Global += sc
+			im.J.Global += sc
+		}
+		images = append(images, im)
+	}
+	b, err := FitBrixia(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.GlobalMAE != [2]float64{0, 0} || b.ZoneMAE != [2]float64{0, 0} || b.RadiologistsGlobalMAE != 0 || len(b.FittedOn) != 8 {
+		t.Errorf("separable scores: %+v", b)
+	}
+	if z, g := b.Scores([6]float64{0.1, 0.3, 0.6, 0.9, math.NaN(), 0}); z != [6]int{0, 1, 2, 3, 0, 0} || g != 6 {
+		t.Errorf("scores %v global %d, want 0 1 2 3 0 0 and 6", z, g)
+	}
+	// Radiologist J scores zone A one higher than S (where S < 3), and its
+	// share lies between the levels S and S + 1 of the other zones: the
+	// target there is S + 0.5, equally well scored S or S + 1; the fit
+	// scores it S + 1 (ties go to the higher score): zone A agrees with J
+	// and is 1 off S.
+	n := 0
+	for i := range images {
+		if s := images[i].S.Zones[0]; s < 3 {
+			images[i].Shares[0] += 0.1
+			images[i].J.Zones[0] = s + 1
+			images[i].J.Global++
+			n++
+		}
+	}
+	b, err = FitBrixia(images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := float64(n) / 8 // global: 1 off S on n of 8 images
+	if math.Abs(b.RadiologistsGlobalMAE-want) > 1e-12 || math.Abs(b.RadiologistsZoneMAE-want/6) > 1e-12 {
+		t.Errorf("radiologists' MAE %v / %v, want %v / %v", b.RadiologistsGlobalMAE, b.RadiologistsZoneMAE, want, want/6)
+	}
+	if math.Abs(b.GlobalMAE[0]-want) > 1e-12 || b.GlobalMAE[1] != 0 {
+		t.Errorf("global MAE against S, J: %v, want %v and 0", b.GlobalMAE, want)
+	}
+	if _, err := FitBrixia(images[:3]); err == nil {
+		t.Error("3 images fitted")
+	}
+}
