@@ -128,6 +128,10 @@ const (
 	EnvEvalEvery   = "OPACITY_EVAL_EVERY"   // evaluate every N epochs; default 1
 	EnvCohort      = "OPACITY_COHORT"       // the cohort trained on; default: covid-ar with images, else cxr-seg
 	EnvCohenScores = "OPACITY_COHEN_SCORES" // CSV of Cohen et al.'s model scores for Figure 4
+	// EnvModels names a models folder (opacity models) that notebook 08
+	// validates on the real data (paper.ModelsValidation); not a setting of
+	// the experiment, so FromEnv does not read it.
+	EnvModels = "OPACITY_MODELS"
 )
 
 // CohortAll is the Settings.Cohort that trains on every cohort with images

@@ -32,13 +32,22 @@ import (
 //     automatic against the paper's %.
 //
 // Files: table-models-*, figure-models-*-pct-*. A part whose images are
-// missing is skipped with the reason.
+// missing is skipped with the reason, as is the whole without a models
+// folder ("") or on synthetic data.
 func ModelsValidation(modelsDir string, v experiment.Settings) (*Result, error) {
 	return finishSettings(v, "models-validation")(modelsValidation(modelsDir, v))
 }
 
 func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) {
 	r := newResult("The models folder " + filepath.Base(modelsDir) + " on images it never saw" + shortTag(v))
+	if modelsDir == "" {
+		r.skip("no models folder named (OPACITY_MODELS in the notebooks): make one with `opacity models --data DATA --cohort covid-qu-ex --test-fraction 0.1` (REPRODUCE.md gives the recipe).")
+		return r, nil
+	}
+	if v.Synthetic() {
+		r.skip("the data folder is synthetic: this validation needs the real data (make data).")
+		return r, nil
+	}
 	m, err := analysis.OpenModels(modelsDir, v.Backend)
 	if err != nil {
 		return nil, err

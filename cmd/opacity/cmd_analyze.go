@@ -37,9 +37,12 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "(target opacity, lung crops) with the same settings, each in its run folder as opacity train")
 		fmt.Fprintln(stderr, "would; copies their weights into --out; fits the maps from the opacity % to Cohen et al.'s")
 		fmt.Fprintln(stderr, "radiologist scores on the scored images the models did not train on; and writes models.json,")
-		fmt.Fprintln(stderr, "the record of how they were made. By default the models train on every image of every cohort")
-		fmt.Fprintln(stderr, "with images and masks (--cohort all --test-fraction 0): a model to use, validated by the")
-		fmt.Fprintln(stderr, "validation notebook (09) rather than by a held-out share.")
+		fmt.Fprintln(stderr, "the record of how they were made, with an interval of the opacity % calibrated on the images")
+		fmt.Fprintln(stderr, "they did not train on and Brixia zone thresholds; writes manifest.json (SHA-256 of every file),")
+		fmt.Fprintln(stderr, "which analyze checks. By default the models train on every image of every cohort with images")
+		fmt.Fprintln(stderr, "and masks (--cohort all --test-fraction 0): a model to use, validated by the validation")
+		fmt.Fprintln(stderr, "notebook (08) rather than by a held-out share; --cohort covid-qu-ex --test-fraction 0.1 trains")
+		fmt.Fprintln(stderr, "models that never see cxr-seg/ or cohen/, for the validation of notebook 08 (OPACITY_MODELS).")
 		fs.PrintDefaults()
 	}
 	if err := parseFlagsNoArgs(fs, args); err != nil {
@@ -141,6 +144,12 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		fmt.Fprintf(stdout, "%s: opacity %s of the lungs", f.File, pct(f.OpacityPct))
+		if f.OpacityPctLo != nil {
+			fmt.Fprintf(stdout, " (%.0f%% interval %.1f-%.1f, members %.1f-%.1f)", 100*f.IntervalLevel, *f.OpacityPctLo, *f.OpacityPctHi, *f.OpacityPctMin, *f.OpacityPctMax)
+		}
+		if f.BrixiaGlobal != nil {
+			fmt.Fprintf(stdout, ", Brixia %d/18", *f.BrixiaGlobal)
+		}
 		if f.Geographic != nil {
 			fmt.Fprintf(stdout, ", extent %.1f/8, opacity %.1f/6", *f.Geographic, *f.OpacityScore)
 		}

@@ -35,7 +35,7 @@ func addSettingsFlags(fs *flag.FlagSet) *settingsFlags {
 	f.preset = fs.String("preset", defaultPreset, "preset the other flags change: tiny, smoke (minutes on a CPU) or full (the paper's training)")
 	f.data = fs.String("data", "", "data folder (default: the preset's synthetic cohort, generated into the cache)")
 	f.runs = fs.String("runs", "", "folder of the run folders (default: .cache/runs of the repository, as the notebooks)")
-	f.cohort = fs.String("cohort", "", "cohort to train and test on: covid-ar, cxr-seg or all (both) (default: covid-ar when its annotations carry images, else cxr-seg)")
+	f.cohort = fs.String("cohort", "", "cohort to train and test on: covid-ar, cxr-seg, covid-qu-ex or all (every cohort with images and masks) (default: covid-ar when its annotations carry images, else cxr-seg)")
 	f.targets = fs.String("targets", "", "masks the model predicts, comma-separated: opacity (the paper's), lungs, or lungs,opacity (default: the preset's, opacity)")
 	f.encoder = fs.String("encoder", "", "encoder: resnet18 (the paper's) or resnet34 (default: the preset's)")
 	f.model = fs.String("model", "", "paper (ResNet U-Net) or tiny (8 channels wide, for quick experiments) (default: the preset's)")

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"html"
 	"log"
+	"os"
 	"strings"
 	"time"
 
@@ -41,6 +42,10 @@ func Settings() experiment.Settings {
 	}
 	return s
 }
+
+// ModelsDir returns the models folder named by OPACITY_MODELS
+// (experiment.EnvModels), "" when none is.
+func ModelsDir() string { return os.Getenv(experiment.EnvModels) }
 
 // ShowSettings displays the settings (experiment.Settings.Markdown) and
 // generates the default synthetic cohort when it is missing, saying so.
