@@ -14,10 +14,12 @@ import (
 	"github.com/covidxray/opacity/analysis"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/experiment"
+	"github.com/covidxray/opacity/paper"
 )
 
 func init() {
 	register(command{name: "models", summary: "train the lung and opacity models (and severity maps) that analyze uses, into one folder", run: runModels})
+	register(command{name: "models validate", summary: "validate a models folder on the real data's images it never saw (tables and figures of notebook 08)", run: runModelsValidate})
 	register(command{name: "analyze", summary: "measure the opacity of any chest X-ray (JPEG, PNG, DICOM): masks, overlay, labelme, report", run: runAnalyze})
 }
 
@@ -93,6 +95,45 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 	} else {
 		fmt.Fprintln(stdout, rec.Note)
 	}
+	return nil
+}
+
+func runModelsValidate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("models validate", stderr)
+	models := fs.String("models", defaultModelsDir, "models folder made by opacity models")
+	data := fs.String("data", "", "real data folder (make data)")
+	figures := fs.String("figures", "", "folder of the tables and figures (default: figures/ of the repository, as the notebooks)")
+	backend := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND, else go): go, xla:cpu, xla:cuda, ...")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: opacity models validate --models DIR --data DIR [--figures DIR]")
+		fmt.Fprintln(stderr, "\nMeasures a models folder on the images of the data folder it never saw, as notebook 08 does")
+		fmt.Fprintln(stderr, "with OPACITY_MODELS (paper.ModelsValidation): the held-out covid-qu-ex images, cxr-seg/ and")
+		fmt.Fprintln(stderr, "cohen/ as external tests, Cohen et al.'s and the Brixia scores out of fold, the interval's")
+		fmt.Fprintln(stderr, "coverage. Writes table-models-* and figure-models-* and prints the tables.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlagsNoArgs(fs, args); err != nil {
+		return err
+	}
+	if err := requireFlags(fs, "data"); err != nil {
+		return err
+	}
+	s, err := experiment.Preset(experiment.PresetSmoke)
+	if err != nil {
+		return err
+	}
+	if root, err := experiment.FindRepo(); err == nil {
+		s = s.WithRepo(root)
+	}
+	s.Data, s.Backend = absPath(*data), *backend
+	if *figures != "" {
+		s.Figures = absPath(*figures)
+	}
+	r, err := paper.ModelsValidation(absPath(*models), s)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, r.Markdown)
 	return nil
 }
 

@@ -70,4 +70,16 @@ func TestModelsAnalyze(t *testing.T) {
 	if code := run([]string{"analyze", "--models", filepath.Join(tmp, "none"), images[0]}, &o, &e); code != 1 || !strings.Contains(e.String(), "not a models folder") {
 		t.Errorf("missing models: exit %d, %s", code, e.String())
 	}
+	// A damaged folder is refused, naming the file.
+	os.WriteFile(filepath.Join(models, analysis.LungsDir, "extra.txt"), []byte("x"), 0o644)
+	e.Reset()
+	if code := run([]string{"analyze", "--models", models, "--out", res, images[0]}, &o, &e); code != 1 || !strings.Contains(e.String(), "extra: "+analysis.LungsDir+"/extra.txt") {
+		t.Errorf("damaged models: exit %d, %s", code, e.String())
+	}
+	os.Remove(filepath.Join(models, analysis.LungsDir, "extra.txt"))
+	// models validate needs the real data: on the phantom it says why.
+	out, _ = runOK(t, "models", "validate", "--models", models, "--data", data, "--figures", filepath.Join(tmp, "fig"))
+	if !strings.Contains(out, "synthetic") {
+		t.Errorf("models validate on a phantom: %q; want it skipped as synthetic", out)
+	}
 }
