@@ -427,7 +427,7 @@ func TestAnalyzeFiles(t *testing.T) {
 	for i, p := range lm.Pix {
 		lmPix[i] = p / 255
 	}
-	if want, ok := research.IoU(sm.Lung.Pix, lmPix); ok != (a.LabelmeLungsIoU != nil) || (ok && math.Abs(want-*a.LabelmeLungsIoU) > 1e-12) {
+	if want, ok := research.MaskIoU(sm.Lung.Pix, nil, lmPix, nil, math.NaN()); ok != (a.LabelmeLungsIoU != nil) || (ok && math.Abs(want-*a.LabelmeLungsIoU) > 1e-12) {
 		t.Errorf("labelme lungs IoU in the report %v, from the files %v (%v)", deref(a.LabelmeLungsIoU), want, ok)
 	}
 	// The report files: JSON as returned, CSV one row per file.
@@ -522,7 +522,7 @@ func TestLabelmeRoundTrip(t *testing.T) {
 		t.Error("the labelme file lacks a lung side")
 	}
 	for name, pair := range map[string][2]*datasets.Mask{"lungs": {lungs, sm.Lung}, "opacity": {op, sm.Opacity}} {
-		iou, ok := research.IoU(pair[0].Pix, pair[1].Pix)
+		iou, ok := research.MaskIoU(pair[0].Pix, nil, pair[1].Pix, nil, math.NaN())
 		if !ok || iou < 0.97 {
 			t.Errorf("%s: IoU %.4f after the labelme round trip, want >= 0.97", name, iou)
 		}

@@ -300,7 +300,7 @@ func labelmeAgreement(name string, data []byte, r *Result) (lungs, opacity *floa
 		return nil, nil, err
 	}
 	iou := func(a, b *datasets.Mask) *float64 {
-		if v, ok := research.IoU(a.Pix, b.Pix); ok {
+		if v, ok := research.MaskIoU(a.Pix, nil, b.Pix, nil, math.NaN()); ok {
 			return &v
 		}
 		return nil

@@ -93,7 +93,9 @@ func agreement(st *experiment.Study) (*Result, error) {
 			continue
 		}
 		pm := it.PredictedMask(datasets.TargetOpacity)
-		ab, ma, mb := maskIoU(it.Input.Mask(datasets.TargetOpacity), bIn.Mask(datasets.TargetOpacity)), maskIoU(pm, it.Input.Mask(datasets.TargetOpacity)), maskIoU(pm, bIn.Mask(datasets.TargetOpacity))
+		// On the model's grid two empty masks agree fully (IoU 1).
+		iou := func(x, y *datasets.Mask) float64 { v, _ := research.MaskIoU(x.Pix, nil, y.Pix, nil, 1); return v }
+		ab, ma, mb := iou(it.Input.Mask(datasets.TargetOpacity), bIn.Mask(datasets.TargetOpacity)), iou(pm, it.Input.Mask(datasets.TargetOpacity)), iou(pm, bIn.Mask(datasets.TargetOpacity))
 		sumAB, sumMA, sumMB = append(sumAB, ab), append(sumMA, ma), append(sumMB, mb)
 		pp, _ := it.PredictedPct()
 		row = append(row, fmt.Sprintf("%.3f", ab), fmt.Sprintf("%.3f", ma), fmt.Sprintf("%.3f", mb), fmt.Sprintf("%.1f", pp))
@@ -166,24 +168,6 @@ func agreement(st *experiment.Study) (*Result, error) {
 	r.note("Opacity IoU a–b at full size is IoU(Oa∩La, Ob∩Lb), 1 when neither has opacity in its lungs. On the model's grid every IoU is of the plain opacity masks, "+
 		"1 when both are empty, 0 when only one is. The model never trained on these %d images (they are held out of cxr-seg); when it was trained on cxr-seg it learnt the radiologists' (b) way of drawing, so it is expected to agree more with b.", ag.Pairs)
 	return r, nil
-}
-
-// maskIoU is the IoU of two masks of one size: 1 when both are empty.
-func maskIoU(x, y *datasets.Mask) float64 {
-	inter, union := 0, 0
-	for i := range x.Pix {
-		a, b := x.Pix[i] != 0, y.Pix[i] != 0
-		if a && b {
-			inter++
-		}
-		if a || b {
-			union++
-		}
-	}
-	if union == 0 {
-		return 1
-	}
-	return float64(inter) / float64(union)
 }
 
 func meanOf(v []float64) float64 {

@@ -431,7 +431,7 @@ func externalValidation(ctx context.Context, v experiment.Settings, mon experime
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", sm.File, err)
 		}
-		iou, _ := research.IoU(res.Lungs.Pix, sm.Lung.Pix)
+		iou, _ := research.MaskIoU(res.Lungs.Pix, nil, sm.Lung.Pix, nil, math.NaN())
 		dice, _ := research.Dice(res.Lungs.Pix, sm.Lung.Pix)
 		manual := math.NaN()
 		if sm.Opacity != nil {

@@ -60,27 +60,6 @@ func (a Agreement) MarshalJSON() ([]byte, error) {
 	}{a.Pairs, num(a.LungIoUMean), num(a.OpacityIoUMean), num(a.OpacityPctSpearman), images})
 }
 
-// maskIoU returns |a ∩ b| / |a ∪ b| of two 0/1 masks (optionally each
-// restricted to its own region ra, rb: a ∩ ra vs b ∩ rb) and whether the
-// union is empty.
-func maskIoU(a, ra, b, rb []uint8) (iou float64, empty bool) {
-	var inter, union int
-	for i := range a {
-		x := a[i] != 0 && (ra == nil || ra[i] != 0)
-		y := b[i] != 0 && (rb == nil || rb[i] != 0)
-		if x && y {
-			inter++
-		}
-		if x || y {
-			union++
-		}
-	}
-	if union == 0 {
-		return 1, true
-	}
-	return float64(inter) / float64(union), false
-}
-
 // AnnotationAgreement compares two annotations of one image: a and b must
 // have lung and opacity masks on the same pixel grid. bothClear reports
 // that neither has opacity inside its lungs (OpacityIoU is then 1).
@@ -104,8 +83,10 @@ func AnnotationAgreement(a, b *datasets.Sample) (img AgreementImage, bothClear b
 	if img.OpacityPctB, err = OpacityPercent(b.Lung, b.Opacity); err != nil {
 		return img, false, fmt.Errorf("%s (%s): %w", b.File, b.Cohort, err)
 	}
-	img.LungIoU, _ = maskIoU(a.Lung.Pix, nil, b.Lung.Pix, nil)
-	img.OpacityIoU, bothClear = maskIoU(a.Opacity.Pix, a.Lung.Pix, b.Opacity.Pix, b.Lung.Pix)
+	img.LungIoU, _ = MaskIoU(a.Lung.Pix, nil, b.Lung.Pix, nil, 1)
+	var seen bool
+	img.OpacityIoU, seen = MaskIoU(a.Opacity.Pix, a.Lung.Pix, b.Opacity.Pix, b.Lung.Pix, 1)
+	bothClear = !seen
 	return img, bothClear, nil
 }
 

@@ -159,34 +159,40 @@ func MeanCI95(values []float64) (m float64, ci [2]float64, err error) {
 // ImageCounts, and true; when both masks are empty it returns NaN and false.
 // It panics when the lengths differ.
 func Dice(a, b []uint8) (float64, bool) {
-	c := maskCounts(a, b, "Dice")
+	c := maskCounts(a, nil, b, nil, "Dice")
 	if c.Truth+c.Pred == 0 {
 		return math.NaN(), false
 	}
 	return c.F1(), true
 }
 
-// IoU returns the intersection over union |a ∩ b|/|a ∪ b| of two masks of
-// equal length (a pixel is set when it is not 0), the hard IoU of
-// ImageCounts, and true; when both masks are empty it returns NaN and false.
-// It panics when the lengths differ.
-func IoU(a, b []uint8) (float64, bool) {
-	c := maskCounts(a, b, "IoU")
+// MaskIoU returns the intersection over union |x ∩ y|/|x ∪ y| of two masks
+// of equal length, x = a within the region ra and y = b within rb (a pixel
+// is set when it is not 0; a nil region is the whole mask), the hard IoU of
+// ImageCounts, and true. When x and y are both empty the IoU is 0/0 and the
+// convention is the caller's: MaskIoU returns bothEmpty and false. NaN
+// leaves such a pair out of a mean (the metrics, the analysis against a
+// labelme file); 1 counts two annotations that both see nothing as in full
+// agreement (the annotation agreement). It panics when the lengths differ.
+func MaskIoU(a, ra, b, rb []uint8, bothEmpty float64) (float64, bool) {
+	c := maskCounts(a, ra, b, rb, "MaskIoU")
 	if c.Truth+c.Pred == 0 {
-		return math.NaN(), false
+		return bothEmpty, false
 	}
 	return c.IoU(), true
 }
 
-// maskCounts counts two hard masks as ImageCounts: a as the truth, b as the
-// prediction.
-func maskCounts(a, b []uint8, name string) ImageCounts {
-	if len(a) != len(b) {
-		panic(fmt.Sprintf("research.%s: masks of %d and %d pixels", name, len(a), len(b)))
+// maskCounts counts two hard masks as ImageCounts: a within the region ra
+// as the truth, b within rb as the prediction (a nil region is the whole
+// mask).
+func maskCounts(a, ra, b, rb []uint8, name string) ImageCounts {
+	if len(a) != len(b) || (ra != nil && len(ra) != len(a)) || (rb != nil && len(rb) != len(b)) {
+		panic(fmt.Sprintf("research.%s: masks of %d and %d pixels, regions of %d and %d", name, len(a), len(b), len(ra), len(rb)))
 	}
 	c := ImageCounts{Pixels: len(a)}
 	for i := range a {
-		x, y := a[i] != 0, b[i] != 0
+		x := a[i] != 0 && (ra == nil || ra[i] != 0)
+		y := b[i] != 0 && (rb == nil || rb[i] != 0)
 		if x {
 			c.Truth++
 		}

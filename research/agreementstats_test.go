@@ -279,7 +279,7 @@ func TestDiceIoUByHand(t *testing.T) {
 			if ok != tc.defined || (tc.defined && !near(d, tc.dice, 1e-12)) || (!tc.defined && !math.IsNaN(d)) {
 				t.Errorf("Dice = %v, %v, want %v, %v", d, ok, tc.dice, tc.defined)
 			}
-			j, ok := IoU(tc.a, tc.b)
+			j, ok := MaskIoU(tc.a, nil, tc.b, nil, math.NaN())
 			if ok != tc.defined || (tc.defined && !near(j, tc.iou, 1e-12)) || (!tc.defined && !math.IsNaN(j)) {
 				t.Errorf("IoU = %v, %v, want %v, %v", j, ok, tc.iou, tc.defined)
 			}
@@ -287,8 +287,46 @@ func TestDiceIoUByHand(t *testing.T) {
 	}
 }
 
+// TestMaskIoUByHand checks the regions and the caller's convention for two
+// empty masks.
+func TestMaskIoUByHand(t *testing.T) {
+	tests := []struct {
+		name         string
+		a, ra, b, rb []uint8
+		bothEmpty    float64
+		want         float64
+		wantNotEmpty bool
+	}{
+		// No regions: |a ∩ b| = 1 (pixel 0), |a ∪ b| = 3 (pixels 0, 1, 2).
+		{"plain", []uint8{1, 1, 0, 0}, nil, []uint8{1, 0, 1, 0}, nil, 1, 1.0 / 3, true},
+		// a within ra = {0, 2}, b within rb = {0, 1, 2}: x = {0}, y = {0, 2}
+		// (pixels 1 and 3 of a lie outside ra and count for neither): 1/2.
+		{"regions", []uint8{1, 1, 0, 1}, []uint8{1, 0, 1, 0}, []uint8{1, 0, 1, 0}, []uint8{1, 1, 1, 0}, 1, 0.5, true},
+		// Only one region: x = a = {0, 1}, y = b within rb = {1}: 1/2.
+		{"one region", []uint8{1, 1, 0}, nil, []uint8{1, 1, 1}, []uint8{0, 1, 0}, math.NaN(), 0.5, true},
+		// Opacity only outside the regions: both empty, the convention.
+		{"outside the regions, 1", []uint8{1, 0}, []uint8{0, 1}, []uint8{1, 0}, []uint8{0, 1}, 1, 1, false},
+		{"both empty, 1", []uint8{0, 0}, nil, []uint8{0, 0}, nil, 1, 1, false},
+		{"both empty, 0", []uint8{0, 0}, nil, []uint8{0, 0}, nil, 0, 0, false},
+		{"both empty, NaN", []uint8{0, 0}, nil, []uint8{0, 0}, nil, math.NaN(), math.NaN(), false},
+		// One empty: 0 whatever the convention.
+		{"one empty", []uint8{0, 0}, nil, []uint8{0, 7}, nil, 1, 0, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, ok := MaskIoU(tc.a, tc.ra, tc.b, tc.rb, tc.bothEmpty)
+			same := got == tc.want || (math.IsNaN(got) && math.IsNaN(tc.want))
+			if !same || ok != tc.wantNotEmpty {
+				t.Errorf("MaskIoU = %v, %v, want %v, %v", got, ok, tc.want, tc.wantNotEmpty)
+			}
+		})
+	}
+}
+
 func TestDiceLengthMismatchPanics(t *testing.T) {
-	for name, f := range map[string]func(a, b []uint8) (float64, bool){"Dice": Dice, "IoU": IoU} {
+	iou := func(a, b []uint8) (float64, bool) { return MaskIoU(a, nil, b, nil, math.NaN()) }
+	region := func(a, b []uint8) (float64, bool) { return MaskIoU(a, a, a, []uint8{1}, math.NaN()) }
+	for name, f := range map[string]func(a, b []uint8) (float64, bool){"Dice": Dice, "MaskIoU": iou, "MaskIoU with a short region": region} {
 		func() {
 			defer func() {
 				if recover() == nil {
