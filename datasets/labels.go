@@ -84,11 +84,20 @@ func PatientID(fileName string) string {
 	return fileStem(fileName)
 }
 
-// fileStem returns a base name without its extension (the part from the last
-// '.' on).
-func fileStem(name string) string {
-	if i := strings.LastIndexByte(name, '.'); i > 0 {
-		return name[:i]
+// FileStem returns name without its extension: the part from its last '.'
+// on, unless that '.' is name's first character (".hidden" stays whole) or
+// the extension, dot included, is longer than maxExt characters (maxExt 0:
+// any length). Folders are kept: a caller that wants the stem of the base
+// name takes the base name first. The cohorts' files use any length (see
+// fileStem); score tables keyed by file name use research.FileStem.
+func FileStem(name string, maxExt int) string {
+	i := strings.LastIndexByte(name, '.')
+	if i <= 0 || (maxExt > 0 && len(name)-i > maxExt) {
+		return name
 	}
-	return name
+	return name[:i]
 }
+
+// fileStem is the stem of a cohort's file name: FileStem with an extension
+// of any length.
+func fileStem(name string) string { return FileStem(name, 0) }

@@ -70,15 +70,12 @@ func CompareCohenScores(pct map[string]float64, scores map[string]datasets.Sever
 	return c, nil
 }
 
-// FileStem returns a file name without folders and without its extension:
-// the key that matches annotations (.json), images (.jpg, .png) and score
-// tables to each other.
+// FileStem returns a file name without folders (/ or \) and without an
+// extension of at most 5 characters, dot included (datasets.FileStem): the
+// key that matches annotations (.json), images (.jpg, .png) and score tables
+// to each other, whatever folder a table's file column names.
 func FileStem(name string) string {
-	name = path.Base(strings.ReplaceAll(name, `\`, "/"))
-	if ext := path.Ext(name); ext != "" && len(ext) <= 5 {
-		name = strings.TrimSuffix(name, ext)
-	}
-	return name
+	return datasets.FileStem(path.Base(strings.ReplaceAll(name, `\`, "/")), 5)
 }
 
 // scoreKeyColumns are the names accepted for the image column of a score
