@@ -222,21 +222,21 @@ func (m *Models) analyzeFile(path, stem string, opt FileOptions, fr *FileReport)
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	fr.Flags = append(fr.Flags, r.Flags...)
-	fr.OpacityPct, fr.Geographic, fr.OpacityScore = nullable(r.OpacityPct), nullable(r.Geographic), nullable(r.OpacityScore)
-	fr.LungPixels, fr.LungShare = r.LungPixels, nullable(r.LungShare)
+	fr.OpacityPct, fr.Geographic, fr.OpacityScore = datasets.Nullable(r.OpacityPct), datasets.Nullable(r.Geographic), datasets.Nullable(r.OpacityScore)
+	fr.LungPixels, fr.LungShare = r.LungPixels, datasets.Nullable(r.LungShare)
 	fr.RightLungPixels, fr.LeftLungPixels = r.Right.Count(), r.Left.Count()
 	for _, v := range r.Spread.Members {
-		fr.MembersPct = append(fr.MembersPct, nullable(v))
+		fr.MembersPct = append(fr.MembersPct, datasets.Nullable(v))
 	}
-	fr.OpacityPctSD, fr.OpacityPctMin, fr.OpacityPctMax = nullable(r.Spread.SD), nullable(r.Spread.Min), nullable(r.Spread.Max)
-	fr.OpacityPctLo, fr.OpacityPctHi = nullable(r.PctLo), nullable(r.PctHi)
+	fr.OpacityPctSD, fr.OpacityPctMin, fr.OpacityPctMax = datasets.Nullable(r.Spread.SD), datasets.Nullable(r.Spread.Min), datasets.Nullable(r.Spread.Max)
+	fr.OpacityPctLo, fr.OpacityPctHi = datasets.Nullable(r.PctLo), datasets.Nullable(r.PctHi)
 	if iv := m.Record.Interval; iv != nil {
 		fr.IntervalLevel = iv.Level
 	}
-	fr.GeographicLo, fr.GeographicHi = nullable(r.GeographicLo), nullable(r.GeographicHi)
-	fr.OpacityScoreLo, fr.OpacityScoreHi = nullable(r.OpacityScoreLo), nullable(r.OpacityScoreHi)
+	fr.GeographicLo, fr.GeographicHi = datasets.Nullable(r.GeographicLo), datasets.Nullable(r.GeographicHi)
+	fr.OpacityScoreLo, fr.OpacityScoreHi = datasets.Nullable(r.OpacityScoreLo), datasets.Nullable(r.OpacityScoreHi)
 	for _, v := range r.ZoneShares {
-		fr.ZoneShares = append(fr.ZoneShares, nullable(v))
+		fr.ZoneShares = append(fr.ZoneShares, datasets.Nullable(v))
 	}
 	if r.BrixiaGlobal >= 0 {
 		fr.ZoneScores = r.ZoneScores[:]
@@ -418,14 +418,6 @@ func uniqueStem(used map[string]bool, path string) string {
 	}
 	used[s] = true
 	return s
-}
-
-// nullable is &v, or nil when v is not a finite number.
-func nullable(v float64) *float64 {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return nil
-	}
-	return &v
 }
 
 // bar is a progress bar redrawn in place on a terminal, silent elsewhere.

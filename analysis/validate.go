@@ -223,7 +223,7 @@ func ValidateSeverity(oof []experiment.OOFImage, source string, opt research.Boo
 	for _, im := range oof {
 		p, g, o := im.Values[source], im.Values[ValueCohenGeographic], im.Values[ValueCohenOpacity]
 		_, scored := im.Values[ValueCohenGeographic]
-		if !scored || !finite(p) || !finite(g) || !finite(o) {
+		if !scored || !datasets.Finite(p, g, o) {
 			continue
 		}
 		pct, geo, opa, groups = append(pct, p), append(geo, g), append(opa, o), append(groups, im.Patient)
@@ -259,6 +259,3 @@ func ValidateSeverity(oof []experiment.OOFImage, source string, opt research.Boo
 	}
 	return out, len(pct), nil
 }
-
-// finite reports whether v is a finite number.
-func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }

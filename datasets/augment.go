@@ -175,25 +175,17 @@ func (o AugmentOptions) Validate() error {
 		}
 		return nil
 	}
-	finite := func(vs ...float64) bool {
-		for _, v := range vs {
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return false
-			}
-		}
-		return true
-	}
 	return errors.Join(
 		check("Crop.MinFraction", o.Crop.P == 0 || (o.Crop.MinFraction > 0 && o.Crop.MinFraction <= 1), o.Crop.MinFraction),
-		check("Affine.Scale", o.Affine.P == 0 || (o.Affine.Scale[0] > 0 && o.Affine.Scale[1] > 0 && finite(o.Affine.Scale[:]...)), o.Affine.Scale),
-		check("Affine.Rotate", finite(o.Affine.Rotate) && o.Affine.Rotate >= 0, o.Affine.Rotate),
-		check("Affine.Shift", finite(o.Affine.Shift) && o.Affine.Shift >= 0 && o.Affine.Shift < 1, o.Affine.Shift),
-		check("Perspective.Scale", finite(o.Perspective.Scale[:]...) && o.Perspective.Scale[0] >= 0 && o.Perspective.Scale[1] >= 0, o.Perspective.Scale),
-		check("BrightnessContrast.Brightness", finite(o.BrightnessContrast.Brightness) && o.BrightnessContrast.Brightness >= 0, o.BrightnessContrast.Brightness),
-		check("BrightnessContrast.Contrast", finite(o.BrightnessContrast.Contrast) && o.BrightnessContrast.Contrast >= 0, o.BrightnessContrast.Contrast),
-		check("Blur.Sigma", finite(o.Blur.Sigma[:]...) && o.Blur.Sigma[0] >= 0 && o.Blur.Sigma[1] >= 0 && max(o.Blur.Sigma[0], o.Blur.Sigma[1]) <= 50, o.Blur.Sigma),
-		check("Sharpen.Alpha", finite(o.Sharpen.Alpha[:]...) && o.Sharpen.Alpha[0] >= 0 && o.Sharpen.Alpha[1] >= 0, o.Sharpen.Alpha),
-		check("Noise.Sigma", finite(o.Noise.Sigma[:]...) && o.Noise.Sigma[0] >= 0 && o.Noise.Sigma[1] >= 0, o.Noise.Sigma),
+		check("Affine.Scale", o.Affine.P == 0 || (o.Affine.Scale[0] > 0 && o.Affine.Scale[1] > 0 && Finite(o.Affine.Scale[:]...)), o.Affine.Scale),
+		check("Affine.Rotate", Finite(o.Affine.Rotate) && o.Affine.Rotate >= 0, o.Affine.Rotate),
+		check("Affine.Shift", Finite(o.Affine.Shift) && o.Affine.Shift >= 0 && o.Affine.Shift < 1, o.Affine.Shift),
+		check("Perspective.Scale", Finite(o.Perspective.Scale[:]...) && o.Perspective.Scale[0] >= 0 && o.Perspective.Scale[1] >= 0, o.Perspective.Scale),
+		check("BrightnessContrast.Brightness", Finite(o.BrightnessContrast.Brightness) && o.BrightnessContrast.Brightness >= 0, o.BrightnessContrast.Brightness),
+		check("BrightnessContrast.Contrast", Finite(o.BrightnessContrast.Contrast) && o.BrightnessContrast.Contrast >= 0, o.BrightnessContrast.Contrast),
+		check("Blur.Sigma", Finite(o.Blur.Sigma[:]...) && o.Blur.Sigma[0] >= 0 && o.Blur.Sigma[1] >= 0 && max(o.Blur.Sigma[0], o.Blur.Sigma[1]) <= 50, o.Blur.Sigma),
+		check("Sharpen.Alpha", Finite(o.Sharpen.Alpha[:]...) && o.Sharpen.Alpha[0] >= 0 && o.Sharpen.Alpha[1] >= 0, o.Sharpen.Alpha),
+		check("Noise.Sigma", Finite(o.Noise.Sigma[:]...) && o.Noise.Sigma[0] >= 0 && o.Noise.Sigma[1] >= 0, o.Noise.Sigma),
 	)
 }
 

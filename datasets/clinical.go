@@ -150,7 +150,7 @@ func parseSeverityScores(name string, r io.Reader) (map[string]SeverityScore, er
 		for k, dst := range []*float64{&s.GeographicMean, &s.OpacityMean} {
 			v := strings.TrimSpace(row[cols[k+1]])
 			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || !isFinite(f) || f < 0 {
+			if err != nil || !Finite(f) || f < 0 {
 				return nil, t.errorf(i, "%s = %q is not a score", t.header[cols[k+1]], v)
 			}
 			*dst = f

@@ -158,7 +158,7 @@ func checkShape(s Shape) error {
 		return fmt.Errorf("a %s needs %s points, has %d", t, want, n)
 	}
 	for k, p := range s.Points {
-		if !isFinite(p[0]) || !isFinite(p[1]) {
+		if !Finite(p[0], p[1]) {
 			return fmt.Errorf("point %d is not finite: (%g, %g)", k, p[0], p[1])
 		}
 	}

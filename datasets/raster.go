@@ -29,7 +29,7 @@ func RasterizePolygon(m *Mask, pts [][2]float64) {
 		return
 	}
 	for _, p := range pts {
-		if !isFinite(p[0]) || !isFinite(p[1]) {
+		if !Finite(p[0], p[1]) {
 			return
 		}
 	}
@@ -144,7 +144,7 @@ func clampCrossing(x float64, width int) float64 {
 // boundary as RasterizePolygon (a centre at the circle's left edge counts,
 // at its right edge does not). Non-finite or negative values draw nothing.
 func RasterizeCircle(m *Mask, cx, cy, r float64) {
-	if !m.valid() || !isFinite(cx) || !isFinite(cy) || !isFinite(r) || r < 0 {
+	if !m.valid() || !Finite(cx, cy, r) || r < 0 {
 		return
 	}
 	j0 := clampRow(math.Ceil(cy-r-0.5), m.Height)
@@ -166,8 +166,6 @@ func RasterizeCircle(m *Mask, cx, cy, r float64) {
 		}
 	}
 }
-
-func isFinite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // valid reports whether m is a usable mask: positive size and Pix of the
 // right length.

@@ -172,7 +172,7 @@ func SimplifyPolygon(pts [][2]float64, tol float64) [][2]float64 {
 		return cp
 	}
 	for _, p := range pts {
-		if !isFinite(p[0]) || !isFinite(p[1]) {
+		if !Finite(p[0], p[1]) {
 			return cp
 		}
 	}

@@ -230,12 +230,7 @@ func jsonFloats(m map[string]float64) map[string]*float64 {
 	}
 	out := make(map[string]*float64, len(m))
 	for k, v := range m {
-		if finite(v) {
-			v := v
-			out[k] = &v
-		} else {
-			out[k] = nil
-		}
+		out[k] = datasets.Nullable(v)
 	}
 	return out
 }
@@ -409,7 +404,7 @@ func cvMetrics(folds []*FoldResult) []CVMetric {
 			var fs float64
 			var fn int
 			for _, im := range f.Images {
-				if x, ok := im.Values[v]; ok && finite(x) {
+				if x, ok := im.Values[v]; ok && datasets.Finite(x) {
 					fs += x
 					fn++
 				}
@@ -440,7 +435,7 @@ func ValueMetricName(value string) string { return "mean " + value }
 func spread(m CVMetric) CVMetric {
 	var vals []float64
 	for _, v := range m.PerFold {
-		if finite(v) {
+		if datasets.Finite(v) {
 			vals = append(vals, v)
 		}
 	}

@@ -25,7 +25,7 @@ const (
 func (m CVMetric) MarshalJSON() ([]byte, error) {
 	per := make([]*float64, len(m.PerFold))
 	for i, v := range m.PerFold {
-		per[i] = nullable(v)
+		per[i] = datasets.Nullable(v)
 	}
 	return json.Marshal(struct {
 		Name    string      `json:"name"`
@@ -38,16 +38,8 @@ func (m CVMetric) MarshalJSON() ([]byte, error) {
 		CI95    [2]*float64 `json:"ci95"`
 		Min     *float64    `json:"min"`
 		Max     *float64    `json:"max"`
-	}{m.Name, m.Target, m.N, nullable(m.Pooled), per, nullable(m.Mean), nullable(m.SD),
-		[2]*float64{nullable(m.CI95[0]), nullable(m.CI95[1])}, nullable(m.Min), nullable(m.Max)})
-}
-
-// nullable is v, or nil when v is not a finite number.
-func nullable(v float64) *float64 {
-	if !finite(v) {
-		return nil
-	}
-	return &v
+	}{m.Name, m.Target, m.N, datasets.Nullable(m.Pooled), per, datasets.Nullable(m.Mean), datasets.Nullable(m.SD),
+		[2]*float64{datasets.Nullable(m.CI95[0]), datasets.Nullable(m.CI95[1])}, datasets.Nullable(m.Min), datasets.Nullable(m.Max)})
 }
 
 // MetricsTable returns the merged table: one row per metric, with its
@@ -71,7 +63,7 @@ func (r *CVReport) MetricsTable() (header []string, rows [][]string) {
 
 // fmtInterval renders a 95% interval, "—" when undefined.
 func fmtInterval(ci [2]float64) string {
-	if !finite(ci[0]) || !finite(ci[1]) {
+	if !datasets.Finite(ci[0], ci[1]) {
 		return "—"
 	}
 	return research.FormatScore(ci[0]) + "–" + research.FormatScore(ci[1])

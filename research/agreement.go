@@ -53,11 +53,11 @@ func (a Agreement) MarshalJSON() ([]byte, error) {
 	}
 	return jsonMarshal(struct {
 		Pairs              int              `json:"pairs"`
-		LungIoUMean        num              `json:"lung_iou_mean"`
-		OpacityIoUMean     num              `json:"opacity_iou_mean"`
-		OpacityPctSpearman num              `json:"opacity_pct_spearman"`
+		LungIoUMean        *float64         `json:"lung_iou_mean"`
+		OpacityIoUMean     *float64         `json:"opacity_iou_mean"`
+		OpacityPctSpearman *float64         `json:"opacity_pct_spearman"`
 		Images             []AgreementImage `json:"images"`
-	}{a.Pairs, num(a.LungIoUMean), num(a.OpacityIoUMean), num(a.OpacityPctSpearman), images})
+	}{a.Pairs, datasets.Nullable(a.LungIoUMean), datasets.Nullable(a.OpacityIoUMean), datasets.Nullable(a.OpacityPctSpearman), images})
 }
 
 // AnnotationAgreement compares two annotations of one image: a and b must

@@ -260,14 +260,14 @@ func pairedComparison(s1, s2 []float64, labels []bool, clusters []string, opt Bo
 // (identical scores) is null.
 func (r PairedDeLongResult) MarshalJSON() ([]byte, error) {
 	return jsonMarshal(struct {
-		AUC1 num    `json:"auc1"`
-		AUC2 num    `json:"auc2"`
-		Diff num    `json:"diff"`
-		SE   num    `json:"se"`
-		CI95 [2]num `json:"ci95"`
-		Z    num    `json:"z"`
-		P    num    `json:"p"`
-		NPos int    `json:"n_pos"`
-		NNeg int    `json:"n_neg"`
-	}{num(r.AUC1), num(r.AUC2), num(r.Diff), num(r.SE), [2]num{num(r.CI95[0]), num(r.CI95[1])}, num(r.Z), num(r.P), r.NPos, r.NNeg})
+		AUC1 *float64    `json:"auc1"`
+		AUC2 *float64    `json:"auc2"`
+		Diff *float64    `json:"diff"`
+		SE   *float64    `json:"se"`
+		CI95 [2]*float64 `json:"ci95"`
+		Z    *float64    `json:"z"`
+		P    *float64    `json:"p"`
+		NPos int         `json:"n_pos"`
+		NNeg int         `json:"n_neg"`
+	}{datasets.Nullable(r.AUC1), datasets.Nullable(r.AUC2), datasets.Nullable(r.Diff), datasets.Nullable(r.SE), [2]*float64{datasets.Nullable(r.CI95[0]), datasets.Nullable(r.CI95[1])}, datasets.Nullable(r.Z), datasets.Nullable(r.P), r.NPos, r.NNeg})
 }
