@@ -13,10 +13,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
-	"sync"
 	"time"
 )
 
@@ -210,7 +208,7 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 		}
 	}
 	xrays := make([]*phantomXray, len(jobs))
-	parallel(len(jobs), func(i int) {
+	Parallel(len(jobs), func(i int) {
 		j := jobs[i]
 		rng := phantomRNG(opt.Seed, streamImage+uint64(j.p)<<8+uint64(j.k))
 		xrays[i] = paintXray(rng, plans[j.p].anatomy, opt.Size, opt.Size, plans[j.p].targets[j.k], false)
@@ -240,7 +238,7 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 		return nil, err
 	}
 	errs := make([]error, len(jobs))
-	parallel(len(jobs), func(i int) {
+	Parallel(len(jobs), func(i int) {
 		j := jobs[i]
 		stem := xrayStem(plans[j.p], j.k)
 		data, err := phantomLabelme(xrays[i], stem+".png", true, false)
@@ -304,27 +302,6 @@ func preparePhantomDir(dir string) error {
 		}
 	}
 	return nil
-}
-
-// parallel runs f(0..n-1) on up to GOMAXPROCS goroutines.
-func parallel(n int, f func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				f(i)
-			}
-		}()
-	}
-	for i := 0; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
 }
 
 // Clinical-table values drawn for synthetic patients, with weights close to
@@ -633,12 +610,12 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 		}
 	}
 	xrays := make([]*phantomXray, n)
-	parallel(n, func(i int) {
+	Parallel(n, func(i int) {
 		r := phantomRNG(opt.Seed, streamCohenImg+uint64(i))
 		xrays[i] = paintXray(r, plans[i].anatomy, plans[i].w, plans[i].h, plans[i].target, true)
 	})
 	errs := make([]error, n)
-	parallel(n, func(i int) {
+	Parallel(n, func(i int) {
 		pl, x := plans[i], xrays[i]
 		var buf bytes.Buffer
 		if err := jpeg.Encode(&buf, x.img, &jpeg.Options{Quality: 85}); err != nil {

@@ -12,11 +12,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -499,7 +496,7 @@ func assembleBatches(ctx context.Context, jobs []batchJob, train []*datasets.Pre
 			t0 := time.Now()
 			imgs := make([]*image.Gray, len(job.idx))
 			masks := make([][]*datasets.Mask, len(job.idx))
-			parallelFor(len(job.idx), func(i int) {
+			datasets.Parallel(len(job.idx), func(i int) {
 				p := train[job.idx[i]]
 				imgs[i], masks[i] = job.plans[i].Apply(p.Image, targetMasks(p, targets)...)
 			})
@@ -520,23 +517,6 @@ func assembleBatches(ctx context.Context, jobs []batchJob, train []*datasets.Pre
 		}
 	}()
 	return out
-}
-
-// parallelFor calls f(0..n-1) on up to GOMAXPROCS goroutines and waits.
-func parallelFor(n int, f func(i int)) {
-	workers := min(n, runtime.GOMAXPROCS(0))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)) - 1; i < n; i = int(next.Add(1)) - 1 {
-				f(i)
-			}
-		}()
-	}
-	wg.Wait()
 }
 
 // splitFirst is splitCompile with only the first value (when first is set)
