@@ -182,7 +182,7 @@ func (m *Models) AnalyzeFiles(paths []string, opt FileOptions) (*BatchReport, er
 	}
 	rep := &BatchReport{Models: m.Dir, Created: time.Now().UTC(), Files: []FileReport{}}
 	used := map[string]bool{}
-	bar := newBar(opt.Progress, len(paths))
+	bar := datasets.NewBar(opt.Progress, len(paths))
 	for i, path := range paths {
 		stem := uniqueStem(used, path)
 		fr := FileReport{File: path, Status: "ok", Flags: []string{}, Outputs: []string{}}
@@ -190,7 +190,7 @@ func (m *Models) AnalyzeFiles(paths []string, opt FileOptions) (*BatchReport, er
 			fr.Status, fr.Error = "error", err.Error()
 			rep.Failed++
 			if opt.Errors != nil {
-				bar.clear()
+				bar.Clear()
 				fmt.Fprintf(opt.Errors, "%v\n", err)
 			}
 		} else {
@@ -200,9 +200,9 @@ func (m *Models) AnalyzeFiles(paths []string, opt FileOptions) (*BatchReport, er
 		if err := writeReport(opt.Out, rep); err != nil {
 			return rep, err
 		}
-		bar.update(i+1, path)
+		bar.Draw(i+1, "", filepath.Base(path))
 	}
-	bar.done()
+	bar.Done()
 	return rep, nil
 }
 
@@ -418,49 +418,4 @@ func uniqueStem(used map[string]bool, path string) string {
 	}
 	used[s] = true
 	return s
-}
-
-// bar is a progress bar redrawn in place on a terminal, silent elsewhere.
-type bar struct {
-	w     io.Writer
-	total int
-	start time.Time
-}
-
-func newBar(w io.Writer, total int) *bar {
-	if f, ok := w.(*os.File); !ok || !isTerminal(f) {
-		w = nil
-	}
-	return &bar{w: w, total: total, start: time.Now()}
-}
-
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-func (b *bar) update(done int, name string) {
-	if b.w == nil {
-		return
-	}
-	const width = 30
-	n := width * done / max(b.total, 1)
-	eta := time.Duration(0)
-	if done > 0 {
-		eta = time.Since(b.start) / time.Duration(done) * time.Duration(b.total-done)
-	}
-	fmt.Fprintf(b.w, "\r\033[K[%s%s] %d/%d %s eta %s", strings.Repeat("=", n), strings.Repeat(" ", width-n), done, b.total,
-		filepath.Base(name), eta.Round(time.Second))
-}
-
-func (b *bar) clear() {
-	if b.w != nil {
-		fmt.Fprint(b.w, "\r\033[K")
-	}
-}
-
-func (b *bar) done() {
-	if b.w != nil {
-		fmt.Fprintln(b.w)
-	}
 }

@@ -3,47 +3,36 @@ package unet
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
 )
 
 // progress reports training progress: a bar redrawn in place on a
-// terminal, one line per epoch elsewhere, nothing without a writer.
+// terminal (datasets.Bar), one line per epoch elsewhere, nothing without a
+// writer.
 type progress struct {
-	w             io.Writer
-	terminal      bool
-	epochs, steps int
-	epochStart    time.Time
+	w      io.Writer
+	bar    *datasets.Bar
+	epochs int
 }
 
 func newProgress(w io.Writer, epochs, steps int) *progress {
-	p := &progress{w: w, epochs: epochs, steps: steps, epochStart: time.Now()}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.terminal = true
-		}
-	}
-	return p
+	return &progress{w: w, bar: datasets.NewBar(w, steps), epochs: epochs}
 }
 
 // step records step s (1-based) of epoch with the epoch's mean loss so far.
 func (p *progress) step(epoch, s int, meanLoss float64) {
-	if p.w == nil || !p.terminal {
+	if !p.bar.Terminal() {
 		return
 	}
 	if s == 1 {
-		p.epochStart = time.Now()
+		p.bar.Restart()
 	}
-	const width = 30
-	done := width * s / p.steps
-	per := time.Since(p.epochStart) / time.Duration(s)
-	eta := per * time.Duration(p.steps-s)
-	fmt.Fprintf(p.w, "\repoch %d/%d [%s%s] %d/%d loss %.4f %.2fs/step eta %s ",
-		epoch, p.epochs, strings.Repeat("=", done), strings.Repeat(" ", width-done), s, p.steps,
-		meanLoss, per.Seconds(), eta.Round(time.Second))
+	per := p.bar.Elapsed() / time.Duration(s)
+	p.bar.Draw(s, fmt.Sprintf("epoch %d/%d ", epoch, p.epochs), fmt.Sprintf("loss %.4f %.2fs/step", meanLoss, per.Seconds()))
 }
 
 // epochDone prints the epoch's summary line: the mean step loss, the
@@ -53,11 +42,9 @@ func (p *progress) epochDone(epoch int, trainLoss float64, rows []research.Epoch
 	if p.w == nil {
 		return
 	}
-	if p.terminal {
-		fmt.Fprint(p.w, "\r\033[K")
-	}
+	p.bar.Clear()
 	fmt.Fprint(p.w, EpochLine(epoch, p.epochs, trainLoss, rows, t))
-	p.epochStart = time.Now()
+	p.bar.Restart()
 }
 
 // EpochLine is the one-line summary of an epoch that Train prints: the
