@@ -2,11 +2,9 @@ package paper
 
 import (
 	"bytes"
-	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,39 +54,6 @@ func (r *Result) skip(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	r.Skipped = append(r.Skipped, msg)
 	r.Markdown += "> **Skipped:** " + msg + "\n\n"
-}
-
-// Display shows the result with the given display functions (in a GoNB
-// notebook: gonbui.DisplayMarkdown and gonbui.DisplayHTML): the Markdown,
-// then each figure as an HTML image scaled to the page width.
-func (r *Result) Display(markdown, htmlFn func(string)) error {
-	md := "### " + r.Title + "\n\n" + r.Markdown
-	markdown(md)
-	for _, f := range r.Figures {
-		tag, err := ImageHTML(f)
-		if err != nil {
-			return err
-		}
-		htmlFn(tag)
-	}
-	return nil
-}
-
-// ImageHTML returns an HTML <img> element with the PNG file embedded,
-// scaled to at most the page width, and the file name under it.
-func ImageHTML(pngPath string) (string, error) {
-	b, err := os.ReadFile(pngPath)
-	if err != nil {
-		return "", err
-	}
-	return PNGHTML(b, pngPath), nil
-}
-
-// PNGHTML returns an HTML <img> element with the PNG bytes embedded,
-// scaled to at most the page width, and caption under it in code style.
-func PNGHTML(png []byte, caption string) string {
-	return fmt.Sprintf(`<figure style="margin:0"><img style="max-width:100%%;width:900px" src="data:image/png;base64,%s"/><figcaption><code>%s</code></figcaption></figure>`,
-		base64.StdEncoding.EncodeToString(png), html.EscapeString(caption))
 }
 
 // saveFigure writes f as PNG and SVG under the figures folder and records

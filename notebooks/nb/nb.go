@@ -17,6 +17,7 @@ package nb
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"html"
 	"log"
@@ -99,9 +100,31 @@ func Show(r *paper.Result, err error) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := r.Display(gonbui.DisplayMarkdown, gonbui.DisplayHTML); err != nil {
-		log.Fatal(err)
+	gonbui.DisplayMarkdown("### " + r.Title + "\n\n" + r.Markdown)
+	for _, f := range r.Figures {
+		tag, err := ImageHTML(f)
+		if err != nil {
+			log.Fatal(err)
+		}
+		gonbui.DisplayHTML(tag)
 	}
+}
+
+// ImageHTML returns an HTML <img> element with the PNG file embedded,
+// scaled to at most the page width, and the file name under it.
+func ImageHTML(pngPath string) (string, error) {
+	b, err := os.ReadFile(pngPath)
+	if err != nil {
+		return "", err
+	}
+	return PNGHTML(b, pngPath), nil
+}
+
+// PNGHTML returns an HTML <img> element with the PNG bytes embedded,
+// scaled to at most the page width, and caption under it in code style.
+func PNGHTML(png []byte, caption string) string {
+	return fmt.Sprintf(`<figure style="margin:0"><img style="max-width:100%%;width:900px" src="data:image/png;base64,%s"/><figcaption><code>%s</code></figcaption></figure>`,
+		base64.StdEncoding.EncodeToString(png), html.EscapeString(caption))
 }
 
 // LiveMonitor returns a monitor that shows the training in the notebook:
@@ -129,7 +152,7 @@ func LiveMonitor() experiment.Monitor {
 			if err != nil {
 				return
 			}
-			gonbui.UpdateHTML(curves, paper.PNGHTML(b, fmt.Sprintf("after epoch %d of %d", e.Epoch, e.Epochs)))
+			gonbui.UpdateHTML(curves, PNGHTML(b, fmt.Sprintf("after epoch %d of %d", e.Epoch, e.Epochs)))
 		},
 	}
 }
