@@ -145,8 +145,8 @@ func FuzzReadBrixia(f *testing.F) {
 	})
 }
 
-// TestReadBrixiaRealData reads the published file and checks the numbers of
-// ../shared/data/README.md: 192 images, the two radiologists 1.94 points of
+// TestReadBrixiaRealData reads the published file of the real data (skipped
+// without it) and checks its numbers: 192 images, the two radiologists 1.94 points of
 // Global apart on average and 0.41 per zone.
 func TestReadBrixiaRealData(t *testing.T) {
 	path := filepath.Join(realDataDir(t), BrixiaDir, BrixiaFile)

@@ -42,7 +42,7 @@ func IsSynthetic(dataDir string) bool {
 // The error is only for a dataDir that is missing or unreadable, or an
 // unknown cohort name.
 //
-// Layout (see design.md): covid-ar/annotations/*.json and
+// Layout (docs/design.md): covid-ar/annotations/*.json and
 // cohen/annotations/*.json are labelme files, their images embedded or
 // beside (FindImageBeside: cohen/images/); patient ids are PatientID of the
 // file name for covid-ar, and for cohen and cxr-seg the patientid of the

@@ -24,7 +24,7 @@ type summaryRow struct {
 	match             string   // picks the result's skip reason that names it ("": the last one)
 }
 
-// summaryRows lists every number of the paper (design.md's table) and the
+// summaryRows lists every number of the paper, section by section, and the
 // repository's extras, in the paper's order.
 var summaryRows = []summaryRow{
 	{"§2.1", "covid-ar images / patients / clear lungs", "221 / 105 / 71", "cohorts", []string{"covid_ar_images", "covid_ar_patients", "covid_ar_clear"}, "table-cohorts.md", ""},

@@ -187,6 +187,7 @@ func opacityTable(r *Result, v experiment.Settings, rep *experiment.CVReport) er
 			r.Numbers["validation_opacity_iou_d"] = m.Pooled
 		}
 	}
+	// "design.md" in the caption is docs/design.md (its IoU conventions).
 	return r.saveTable(v, "table-validation-opacity", "Opacity of the automatic pipeline against the radiologists' opacity, out of fold, on the image's own grid (IoU conventions: design.md)"+dataTag(v), t)
 }
 

@@ -1,6 +1,7 @@
 // Command gobench times training steps (or inference, -mode infer) of the
 // U-Net-ResNet18 of package xla/unet on random data, the Go counterpart of
-// ../shared/bench/pytorch-unet-r18/bench.py: one fixed random batch (normal
+// the PyTorch reference's bench.py (in the folder scripts/bench.sh takes as
+// PYTORCH_DIR; not part of this repository): one fixed random batch (normal
 // input, a mask with 30% ones), a few warm-up steps, then the median of the
 // timed steps. It prints a summary and one line starting with RESULT (JSON),
 // with the same field names as bench.py where they mean the same thing.

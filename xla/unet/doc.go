@@ -19,7 +19,8 @@
 // convolution to one logit per target. Config.Parameters counts the
 // trainable parameters from the definition; with one input channel, one
 // target and the 1x1 head the ResNet-18 model has the parameters of the
-// PyTorch reference of ../shared/bench/pytorch-unet-r18. Layout NHWC;
+// PyTorch reference (unet_r18.py, which scripts/bench.sh times beside it;
+// not part of this repository). Layout NHWC;
 // image sides must be multiples of 32.
 //
 // The model is written against the layer interface of package xla/nn, whose

@@ -15,7 +15,8 @@ const (
 
 // DiceFocalLoss is the training loss: soft Dice over the whole batch plus
 // the mean binary focal loss, both from logits, as dice_focal_loss of the
-// PyTorch reference (../shared/bench/pytorch-unet-r18/unet_r18.py):
+// PyTorch reference (unet_r18.py, in the folder scripts/bench.sh takes as
+// PYTORCH_DIR; not part of this repository):
 //
 //	p      = sigmoid(logits)
 //	dice   = 1 - 2 sum(p t) / max(sum(p) + sum(t), eps)
