@@ -117,7 +117,7 @@ EOF
   # The reviewer's verdict on the tiny run: a number that changed fails here.
   if ! VERDICT_REQUIRED=1 VERDICT_BRIEF=1 scripts/verdict.sh check "$scratch/figures"; then
     echo "run-notebooks: the tiny run's numbers are not the expected ones (above). If the change is meant, rewrite them on purpose:" >&2
-    echo "  scripts/verdict.sh update $scratch/figures   # writes figures/expected-synthetic-tiny.csv; commit it with the reason" >&2
+    echo "  VERDICT_SOURCE=\"the tiny run of make test\" scripts/verdict.sh update $scratch/figures   # writes figures/expected-synthetic-tiny.csv; commit it with the reason" >&2
     echo "run-notebooks: kept $scratch for inspection" >&2
     exit 1
   fi

@@ -10,7 +10,8 @@
 #   scripts/verdict.sh update [FIGURES]   rewrites the expected file of the run's settings from it, on
 #                                         purpose (make expected; REPRODUCE.md says when)
 #
-# FIGURES defaults to OPACITY_FIGURES, else figures. VERDICT_STRICT=1 compares
+# FIGURES defaults to OPACITY_FIGURES, else figures; VERDICT_SOURCE says in the
+# updated file what run the numbers come from (default: FIGURES/numbers.json). VERDICT_STRICT=1 compares
 # every number exactly (same commit, same machine); VERDICT_BRIEF=1 prints
 # only the items that did not pass.
 set -euo pipefail
@@ -46,7 +47,7 @@ update)
   if ! git diff --quiet HEAD -- . ':!figures' 2>/dev/null; then dirty=" (with uncommitted changes)"; fi
   cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')
   "$bin" -update -figures "$figures" -dir "$repo/figures" \
-    -note "Made $(date -u +%Y-%m-%d) from commit $commit$dirty by scripts/verdict.sh update on the numbers of $figures/numbers.json," \
+    -note "Made $(date -u +%Y-%m-%d) from commit $commit$dirty by scripts/verdict.sh update on ${VERDICT_SOURCE:-the numbers of $figures/numbers.json}," \
     -note "on $(nproc) CPUs ($cpu), GOMLX_BACKEND=${GOMLX_BACKEND:-go}. To remake on purpose: rerun make reproduce with the same settings, then make expected (REPRODUCE.md)."
   ;;
 *) echo "usage: $0 check|update [FIGURES]" >&2; exit 2 ;;
