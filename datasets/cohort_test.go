@@ -197,7 +197,7 @@ func TestComputeStatsExample(t *testing.T) {
 		`"errors":[{"file":"annotations/COVID-19-AR-4_01-03-2020-XR.json","error":"testdata/example/covid-ar/annotations/COVID-19-AR-4_01-03-2020-XR.json: shape 0 (\"right_lung\"): a polygon needs at least 3 points, has 2"}]},` +
 		`"cohen":{"annotations":2,"images_decoded":1,"without_opacity":1,"with_severity_score":1,"errors":[]},` +
 		`"cxr-seg":{"images":2,"images_decoded":2,"patients":1,"without_opacity":1,"without_both_lungs":1,` +
-		`"classes":{"Ground Glass Opacities":1,"Left Lung":2,"Right Lung":1},"errors":[]}}}`
+		`"classes":{"Ground Glass Opacities":1,"Left Lung":2,"Right Lung":1},"errors":[]},"covid-qu-ex":{"images":0,"images_decoded":0,"groups":0,"near_duplicate_images":0,"without_opacity":0,"without_both_lungs":0,"classes":{},"errors":[]}}}`
 	if string(got) != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
@@ -219,7 +219,7 @@ func TestComputeStatsEmptyAndMissing(t *testing.T) {
 	want := `{"synthetic":true,"cohorts":{` +
 		`"covid-ar":{"annotations":0,"images_decoded":0,"patients":0,"without_opacity":0,"labels":{},"patients_without_clinical_row":[],"errors":[]},` +
 		`"cohen":{"annotations":0,"images_decoded":0,"without_opacity":0,"with_severity_score":0,"errors":[]},` +
-		`"cxr-seg":{"images":0,"images_decoded":0,"patients":0,"without_opacity":0,"without_both_lungs":0,"classes":{},"errors":[]}}}`
+		`"cxr-seg":{"images":0,"images_decoded":0,"patients":0,"without_opacity":0,"without_both_lungs":0,"classes":{},"errors":[]},"covid-qu-ex":{"images":0,"images_decoded":0,"groups":0,"near_duplicate_images":0,"without_opacity":0,"without_both_lungs":0,"classes":{},"errors":[]}}}`
 	if string(got) != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
