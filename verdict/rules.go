@@ -54,6 +54,7 @@ var DefaultRules = []Rule{
 	{"agreement.agreement_opacity_*", Computed, whyComputed},
 	{"agreement.agreement_ab_*", Computed, whyComputed},
 	{"agreement.agreement_pct_*", Computed, whyComputed},
+	{"*severity_*_manual", Computed, whyComputed}, // severity maps of the radiologists' own percentages
 	// From a trained model.
 	{"*_pct_bias", TrainedPoints, whyPoints},
 	{"*_pct_mad", TrainedPoints, whyPoints},

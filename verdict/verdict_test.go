@@ -234,19 +234,21 @@ func TestUpdateRoundTrip(t *testing.T) {
 
 func TestDefaultRules(t *testing.T) {
 	for item, want := range map[string]float64{
-		"file:figure1.png":                                     Exact,
-		"cohorts.train_images":                                 Exact,
-		"tables.n_truth_empty":                                 Exact,
-		"agreement.agreement_pairs":                            Exact,
-		"external.external_images":                             Exact,
-		"figure3.auc_manual_image_icu":                         Computed,
-		"cohen_scores.spearman_cohen_manual_opacity":           Computed,
-		"tables.iou_a_test":                                    TrainedUnit,
-		"figure3.spearman_manual_predicted_pct":                TrainedUnit,
-		"figure3.auc_manual_same_image_icu":                    Computed,
-		"figure3.auc_predicted_patient_mortality":              TrainedUnit,
-		"validation.validation_severity_mae_opacity_automatic": TrainedScore,
-		"external.external_pct_bias":                           TrainedPoints,
+		"file:figure1.png":                                          Exact,
+		"cohorts.train_images":                                      Exact,
+		"tables.n_truth_empty":                                      Exact,
+		"agreement.agreement_pairs":                                 Exact,
+		"external.external_images":                                  Exact,
+		"figure3.auc_manual_image_icu":                              Computed,
+		"cohen_scores.spearman_cohen_manual_opacity":                Computed,
+		"tables.iou_a_test":                                         TrainedUnit,
+		"figure3.spearman_manual_predicted_pct":                     TrainedUnit,
+		"figure3.auc_manual_same_image_icu":                         Computed,
+		"validation.validation_severity_mae_opacity_manual":         Computed,
+		"validation.validation_severity_spearman_geographic_manual": Computed,
+		"figure3.auc_predicted_patient_mortality":                   TrainedUnit,
+		"validation.validation_severity_mae_opacity_automatic":      TrainedScore,
+		"external.external_pct_bias":                                TrainedPoints,
 	} {
 		r, ok := match(DefaultRules, item)
 		if !ok || r.Tolerance != want {
