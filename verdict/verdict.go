@@ -525,6 +525,9 @@ func (v *Verdict) table(failuresOnly bool) string {
 		}
 		rows = append(rows, []string{r.Item, short(exp), short(got), tol, string(r.Status)})
 	}
+	if len(rows) == 1 {
+		return v.Summary() + "\n" // nothing to list
+	}
 	width := make([]int, len(head))
 	for _, row := range rows {
 		for i, c := range row {

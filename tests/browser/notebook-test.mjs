@@ -129,7 +129,7 @@ try {
     const look = () => {
       for (const p of document.querySelectorAll('.output_area progress')) {
         const div = p.closest('.output_subarea') || p.parentElement;
-        const content = `${p.value}/${p.max} ${div.textContent.trim().replace(/\s+/g, ' ')}`.slice(0, 300);
+        const content = `${p.value}/${p.max} ${(div.innerText || div.textContent).trim().replace(/\s+/g, ' ')}`.slice(0, 300);
         const last = window.__seen[window.__seen.length - 1];
         if (!last || last.content !== content) {
           const c = trainCell();
