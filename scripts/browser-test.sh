@@ -42,10 +42,12 @@ command -v node >/dev/null || skip "no node on PATH (make setup installs Debian'
 command -v jupyter-notebook >/dev/null || skip "no jupyter-notebook (make setup installs Debian's)"
 command -v gonb >/dev/null || skip "no gonb (make setup)"
 # Can Chromium start here at all?
-if ! timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+probe=0
+timeout 60 "$chromium" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --disable-background-networking --disable-component-update --disable-sync --disable-dev-shm-usage \
-    --user-data-dir="$out/chromium-probe" --dump-dom about:blank >"$out/chromium-probe.log" 2>&1; then
-  skip "chromium cannot start headless here: $(grep -v '^\s*$' "$out/chromium-probe.log" | tail -3 | tr '\n' ' ')"
+    --user-data-dir="$out/chromium-probe" --dump-dom about:blank >"$out/chromium-probe.log" 2>&1 || probe=$?
+if [ $probe -ne 0 ]; then
+  skip "chromium ($chromium) cannot start headless here (exit $probe): $(grep -v '^\s*$' "$out/chromium-probe.log" | tail -3 | tr '\n' ' ')"
 fi
 rm -rf "$out/chromium-probe"
 
