@@ -1,7 +1,8 @@
 # Opacity segmentation reproduction (Tang et al. 2020) in Go.
 #
 #   make test        vet, unit tests, short fuzz runs, notebooks on a tiny synthetic cohort (and their
-#                    numbers' verdict), a notebook run by hand in headless Chromium (make test-browser)
+#                    numbers' verdict), a notebook run by hand in headless Chromium (make test-browser),
+#                    the researcher's full run at the tiny size (make test-full-run)
 #   make reproduce   every figure and table of the paper, headless (synthetic cohort by default), then
 #                    the verdict: every number against figures/expected-*.csv, PASS or DIFF (fails)
 #   make expected    rewrite the expected values from the last make reproduce, on purpose
@@ -27,7 +28,7 @@ OPACITY_SIZE ?= smoke
 export OPACITY_SIZE
 export OPACITY_DATA
 
-.PHONY: all build build-xla test test-go vet fuzz test-notebooks test-browser bench reproduce data setup clean notebook expected
+.PHONY: all build build-xla test test-go vet fuzz test-notebooks test-browser test-full-run bench reproduce data setup clean notebook expected
 
 all: build
 
@@ -61,7 +62,13 @@ test-notebooks: setup build
 test-browser: setup
 	scripts/browser-test.sh
 
-test: vet test-go fuzz test-notebooks test-browser
+# The researcher's path end to end at the tiny size on the synthetic cohort, from scratch: scripts/full-run.sh
+# (setup, build, opacity train, every notebook reusing its run, the verdict, which must PASS, the report).
+test-full-run: setup
+	rm -rf .cache/full-run/test
+	FULL_RUN_SIZE=tiny FULL_RUN_OUT=.cache/full-run/test VERDICT_REQUIRED=1 scripts/full-run.sh synthetic
+
+test: vet test-go fuzz test-notebooks test-browser test-full-run
 
 bench:
 	scripts/bench.sh
