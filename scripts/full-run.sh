@@ -123,7 +123,10 @@ fi
 # Settings of the notebooks and of opacity train: the same run folder.
 export OPACITY_SIZE=$size OPACITY_RUNS="$out/runs" OPACITY_FIGURES="$out/figures"
 if [ -n "${data:-}" ]; then export OPACITY_DATA=$data; else unset OPACITY_DATA; fi
-unset OPACITY_EPOCHS OPACITY_INPUT_SIZE OPACITY_BATCH OPACITY_LR OPACITY_LR_SCHEDULE OPACITY_AUGMENT
+# The preset as it is: opacity train reads flags, not these, so they would
+# make the notebooks train a run of their own.
+unset OPACITY_EPOCHS OPACITY_INPUT_SIZE OPACITY_BATCH OPACITY_LR OPACITY_LR_SCHEDULE OPACITY_AUGMENT \
+  OPACITY_EVAL_EVERY OPACITY_TARGETS OPACITY_ENCODER OPACITY_DROPOUT OPACITY_COHORT OPACITY_SEED
 if [ "$status" = ok ]; then
   args=(train --preset "$size" --runs "$OPACITY_RUNS" --backend "$GOMLX_BACKEND")
   if [ -n "${data:-}" ]; then args+=(--data "$data"); fi
