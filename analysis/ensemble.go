@@ -54,6 +54,14 @@ func (m *Models) members() []Member {
 	return m.Record.Members
 }
 
+// Single returns the models without their ensemble: the image as it is,
+// one member, no interval (to measure what the ensemble changes).
+func (m *Models) Single() *Models {
+	one := *m
+	one.Record.Members, one.Record.Interval = nil, nil
+	return &one
+}
+
 // lungVariant is what decides the lung model's input: the margin does not.
 type lungVariant struct {
 	flip  bool

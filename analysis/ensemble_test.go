@@ -133,13 +133,15 @@ func TestEnsembleResult(t *testing.T) {
 		}
 	}
 	// With the identity alone the ensemble is the single model.
-	one := *m
-	one.Record.Members = nil
+	one := m.Single()
 	r1, err := one.Analyze(phantomImage(t, s))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r1.Spread.SD != 0 || r1.Spread.Min != r1.OpacityPct || len(r1.Spread.Members) != 1 {
+	if m.Record.Members == nil || m.Record.Interval == nil {
+		t.Error("Single changed the models it was made from")
+	}
+	if r1.Spread.SD != 0 || r1.Spread.Min != r1.OpacityPct || len(r1.Spread.Members) != 1 || !math.IsNaN(r1.PctLo) {
 		t.Errorf("one member: spread %+v, pct %v", r1.Spread, r1.OpacityPct)
 	}
 }

@@ -110,6 +110,9 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 		if err := severityTableAs(r, v, oof, "models-cxrseg-severity", "models_cxrseg"); err != nil {
 			return nil, err
 		}
+		if err := ensembleTable(r, v, m, want, scores, oof); err != nil {
+			return nil, err
+		}
 		if err := brixiaTable(r, v, m, trained); err != nil {
 			return nil, err
 		}
@@ -289,6 +292,60 @@ func externalTables(r *Result, v experiment.Settings, rec analysis.ModelsRecord,
 		return err
 	}
 	return coverageNote(r, rec, oof, key, where)
+}
+
+// ensembleTable compares, on the same images, the ensemble with the
+// single model (the image as it is, no test-time augmentation): what the
+// ensemble costs or buys in accuracy.
+func ensembleTable(r *Result, v experiment.Settings, m *analysis.Models, want map[string]bool, scores map[string]datasets.SeverityScore, oof []experiment.OOFImage) error {
+	one := m.Single()
+	single, err := one.EvaluateImages(v.DataDir(), want, scores, false)
+	if err != nil {
+		return err
+	}
+	t := &table{header: []string{"cxr-seg, never trained on", "ensemble (" + fmt.Sprint(len(m.Record.Members)) + " members)", "single model"}}
+	row := func(name string, f func([]experiment.OOFImage) (float64, string)) {
+		a, as := f(oof)
+		b, bs := f(single)
+		key := strings.NewReplacer(" ", "_", "'", "", "(", "", ")", "").Replace(name)
+		r.Numbers["models_cxrseg_ensemble_"+key], r.Numbers["models_cxrseg_single_"+key] = a, b
+		t.add(name, as, bs)
+	}
+	row("lung Dice", func(o []experiment.OOFImage) (float64, string) {
+		s, m := fmtMeanCI(values(o, analysis.ValueLungsDice))
+		return m, s
+	})
+	row("opacity IoU (d)", func(o []experiment.OOFImage) (float64, string) {
+		sum, err := research.Summarize(counts(o, func(experiment.OOFImage) bool { return true }), research.DefaultMetricOptions())
+		if err != nil {
+			return math.NaN(), "—"
+		}
+		return sum.NonEmptyIoU, fmt.Sprintf("%.3f", sum.NonEmptyIoU)
+	})
+	row("Spearman rho of the %", func(o []experiment.OOFImage) (float64, string) {
+		var a, b []float64
+		for _, im := range o {
+			if x, y := im.Values[analysis.ValueOpacityPctAuto], im.Values[analysis.ValueOpacityPctManual]; finite(x) && finite(y) {
+				a, b = append(a, x), append(b, y)
+			}
+		}
+		sp, err := research.Spearman(a, b)
+		if err != nil {
+			return math.NaN(), "—"
+		}
+		return sp.Rho, fmt.Sprintf("%.3f (%.3f–%.3f)", sp.Rho, sp.CI95[0], sp.CI95[1])
+	})
+	row("mean abs difference of the %", func(o []experiment.OOFImage) (float64, string) {
+		var d []float64
+		for _, im := range o {
+			if x, y := im.Values[analysis.ValueOpacityPctAuto], im.Values[analysis.ValueOpacityPctManual]; finite(x) && finite(y) {
+				d = append(d, math.Abs(x-y))
+			}
+		}
+		s, m := fmtMeanCI(d)
+		return m, s
+	})
+	return r.saveTable(v, "table-models-ensemble", "The ensemble of test-time augmentations against the single model on the same images"+dataTag(v), t)
 }
 
 // coverageNote records the share of images whose manual percentage lies in
