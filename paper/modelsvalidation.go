@@ -260,7 +260,13 @@ func quexTables(r *Result, v experiment.Settings, rec analysis.ModelsRecord, oof
 	if err := pctAgreement(r, v, cov, "models-quex", "held-out covid-qu-ex COVID-19 images"); err != nil {
 		return err
 	}
-	return coverageNote(r, rec, oof, "models_quex", "the held-out covid-qu-ex images (with cohen/, the calibration set itself)")
+	var labelled []experiment.OOFImage
+	for _, im := range oof {
+		if im.Values[analysis.ValueOpacityLabelled] == 1 {
+			labelled = append(labelled, im)
+		}
+	}
+	return coverageNote(r, rec, labelled, "models_quex", "the held-out covid-qu-ex COVID-19 and Normal images (with cohen/, the calibration set itself)")
 }
 
 // externalTables writes the lungs, opacity and percentage tables of an
