@@ -33,8 +33,9 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", defaultModelsDir, "models folder to write (models.json, lungs/, opacity/)")
 	lungsModel := fs.String("lungs-model", "", "the lung model's width: paper or tiny (default: --model's)")
 	lungsEpochs := fs.Int("lungs-epochs", 0, "the lung model's epochs (default: --epochs)")
+	lungsEvalEvery := fs.Int("lungs-eval-every", 0, "the lung model's evaluation interval in epochs (default: --eval-every)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity models [--data DIR] [--out DIR] [--lungs-model M] [--lungs-epochs E] [training flags of opacity train]")
+		fmt.Fprintln(stderr, "usage: opacity models [--data DIR] [--out DIR] [--lungs-model M] [--lungs-epochs E] [--lungs-eval-every N] [training flags of opacity train]")
 		fmt.Fprintln(stderr, "\nTrains (or finds, or resumes) a lung model (target lungs, whole X-rays) and an opacity model")
 		fmt.Fprintln(stderr, "(target opacity, lung crops) with the same settings, each in its run folder as opacity train")
 		fmt.Fprintln(stderr, "would; copies their weights into --out; fits the maps from the opacity % to Cohen et al.'s")
@@ -78,6 +79,12 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 	}
 	if *lungsEpochs > 0 {
 		ls.Epochs = *lungsEpochs
+	}
+	if *lungsEvalEvery < 0 {
+		return fmt.Errorf("--lungs-eval-every %d: want at least 1", *lungsEvalEvery)
+	}
+	if *lungsEvalEvery > 0 {
+		ls.EvalEvery = *lungsEvalEvery
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
