@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 )
 
@@ -221,12 +222,7 @@ func cxrSegStats(dataDir string, opt LoadOptions) (CXRSegStats, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Images = loaded
-	for _, e := range c.Errors {
-		if e.File != "structure.csv" {
-			st.Images++
-		}
-	}
+	st.Images = filesFound(loaded, c.Errors, "structure.csv")
 	st.Patients = len(patients)
 	st.Errors, st.Warnings = c.Errors, c.Warnings
 	return st, nil
@@ -255,12 +251,7 @@ func quexStats(dataDir string, opt LoadOptions) (QUExStats, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Images = loaded
-	for _, e := range c.Errors {
-		if e.File != QUExIndexFile && e.File != QUExNearDuplicatesFile {
-			st.Images++
-		}
-	}
+	st.Images = filesFound(loaded, c.Errors, QUExIndexFile, QUExNearDuplicatesFile)
 	st.Groups = len(groups)
 	for _, n := range groups {
 		if n > 1 {
@@ -269,4 +260,16 @@ func quexStats(dataDir string, opt LoadOptions) (QUExStats, error) {
 	}
 	st.Errors, st.Warnings = c.Errors, c.Warnings
 	return st, nil
+}
+
+// filesFound counts the files of a cohort: those loaded and those in errs,
+// except the errors of its tables (which are not images).
+func filesFound(loaded int, errs []FileError, tables ...string) int {
+	n := loaded
+	for _, e := range errs {
+		if !slices.Contains(tables, e.File) {
+			n++
+		}
+	}
+	return n
 }
