@@ -355,15 +355,44 @@ func OverlayFigure(name string, img *image.Gray, r *Result) (*plots.Figure, erro
 		{Mask: r.Lungs, Color: plots.LungColor, Label: "lungs (automatic)"},
 		{Mask: r.Opacity, Color: plots.OverlayPredicted, Label: "opacity (automatic)", Fill: true},
 	}}
-	for _, z := range r.Zones {
-		if z != nil && !z.Empty() {
-			cell.Overlays = append(cell.Overlays, plots.Overlay{Mask: z, Color: ZoneColor, Label: "Brixia zones (thirds of each lung's height)"})
-		}
+	if lines := zoneLines(r); lines != nil {
+		cell.Overlays = append(cell.Overlays, plots.Overlay{Mask: lines, Color: ZoneColor, Label: "Brixia zone limits (thirds of each lung's height)"})
 	}
 	return plots.ImageGrid("", []plots.GridImage{cell}, 1)
 }
 
-// ZoneColor outlines the Brixia zones on the overlay.
+// zoneLines returns a mask of the limits between the Brixia zones: the
+// first row of each middle and lower zone, within its lung (nil without
+// zones).
+func zoneLines(r *Result) *datasets.Mask {
+	if r.Zones[0] == nil {
+		return nil
+	}
+	lines := datasets.NewMask(r.Width, r.Height)
+	any := false
+	for _, z := range []int{1, 2, 4, 5} {
+		m := r.Zones[z]
+		for y := 0; y < m.Height; y++ {
+			row := m.Pix[y*m.Width : (y+1)*m.Width]
+			found := false
+			for x, v := range row {
+				if v != 0 {
+					lines.Pix[y*m.Width+x] = 1
+					found, any = true, true
+				}
+			}
+			if found {
+				break // the zone's first row only
+			}
+		}
+	}
+	if !any {
+		return nil
+	}
+	return lines
+}
+
+// ZoneColor draws the Brixia zone limits on the overlay.
 var ZoneColor = color.RGBA{R: 255, G: 215, B: 0, A: 255}
 
 // writeReport writes the batch report as JSON and CSV, atomically.
