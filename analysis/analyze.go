@@ -5,14 +5,21 @@
 // paper's, targets [opacity]) segments the opacity in the crop; the opacity
 // percentage is 100 |opacity ∩ lungs| / |lungs| on the image's own grid; and
 // maps fitted to Cohen et al.'s radiologist scores turn it into severity
-// estimates (geographic extent 0-8, opacity 0-6).
+// estimates (geographic extent 0-8, opacity 0-6). Each image is measured by
+// an ensemble of test-time augmentations (Member): the masks are the
+// members' mean probabilities, the members' spread scales an interval of the
+// percentage calibrated on images the models did not train on (Interval),
+// and each lung's thirds are the Brixia zones, scored 0-3 by thresholds
+// fitted to radiologists' scores (Brixia).
 //
-// Models holds the two models and the maps (a models folder, made by
-// TrainModels: opacity models); Models.Analyze runs the pipeline on one
-// image; AnalyzeFiles on files (JPEG, PNG, DICOM), writing per image the
-// masks, an overlay and a labelme file a person can correct, and one report
-// for the batch. PipelineCV validates the whole pipeline by patient-grouped
-// cross-validation against radiologists' masks and scores.
+// Models holds the two models, the maps and the calibrations (a models
+// folder, made by TrainModels: opacity models, with a manifest.json that
+// OpenModels checks); Models.Analyze runs the pipeline on one image;
+// AnalyzeFiles on files (JPEG, PNG, DICOM), writing per image the masks, an
+// overlay and a labelme file a person can correct, and one report for the
+// batch. PipelineCV validates the whole pipeline by patient-grouped
+// cross-validation against radiologists' masks and scores; EvaluateImages
+// measures a models folder on images it never saw.
 package analysis
 
 import (

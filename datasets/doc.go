@@ -5,6 +5,8 @@
 //	DATA/covid-ar/   labelme annotations + patient_info.csv (clinical outcomes)
 //	DATA/cohen/      labelme annotations + images + covid-severity-scores.csv
 //	DATA/cxr-seg/    images + class-mask crops + structure.csv + metadata.csv
+//	DATA/covid-qu-ex/ images + lung and infection masks + index.csv + near-duplicates.csv
+//	DATA/brixia/     public-annotations.csv (two radiologists' Brixia scores)
 //
 // It turns annotations into masks on the image's pixel grid (pixel centres,
 // even-odd rule per polygon, union per class), applies the paper's
