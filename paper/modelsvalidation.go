@@ -104,7 +104,7 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 		if err != nil {
 			return nil, err
 		}
-		if err := externalTables(r, v, rec, oof, "models-cxrseg", "cxr-seg (radiologists' masks), never trained on"); err != nil {
+		if err := externalTables(r, v, rec, oof, "models-cxrseg", "cxr-seg, external"); err != nil {
 			return nil, err
 		}
 		if err := severityTableAs(r, v, oof, "models-cxrseg-severity", "models_cxrseg"); err != nil {
@@ -135,7 +135,7 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 		if err != nil {
 			return nil, err
 		}
-		if err := externalTables(r, v, rec, oof, "models-cohen", "cohen/ (the paper's annotations), never trained on"); err != nil {
+		if err := externalTables(r, v, rec, oof, "models-cohen", "cohen/, external"); err != nil {
 			return nil, err
 		}
 	}
@@ -257,7 +257,7 @@ func quexTables(r *Result, v experiment.Settings, rec analysis.ModelsRecord, oof
 			cov = append(cov, im)
 		}
 	}
-	if err := pctAgreement(r, v, cov, "models-quex", "held-out covid-qu-ex COVID-19 images"); err != nil {
+	if err := pctAgreement(r, v, cov, "models-quex", "held-out covid-qu-ex COVID-19"); err != nil {
 		return err
 	}
 	var labelled []experiment.OOFImage
