@@ -385,6 +385,23 @@ func TestAnalyzeFiles(t *testing.T) {
 			t.Errorf("%s: status %s (%s) lungs %d pct %v; a.png: lungs %d pct %v", name, f.Status, f.Error, f.LungPixels, deref(f.OpacityPct), a.LungPixels, deref(a.OpacityPct))
 		}
 	}
+	// The ensemble's spread and interval, and the zones, are in the report:
+	// one percentage per member, min <= pct's members <= max, the interval
+	// around the percentage; six zone shares; no Brixia score without
+	// thresholds (the phantom has no Brixia table).
+	if len(a.MembersPct) != len(m.Record.Members) || len(a.ZoneShares) != 6 || a.BrixiaGlobal != nil || a.ZoneScores != nil {
+		t.Errorf("a.png: %d member percentages (want %d), %d zone shares, Brixia %v %v", len(a.MembersPct), len(m.Record.Members), len(a.ZoneShares), a.BrixiaGlobal, a.ZoneScores)
+	}
+	if a.OpacityPct != nil && m.Record.Interval != nil {
+		if a.OpacityPctLo == nil || a.OpacityPctHi == nil || *a.OpacityPctLo > *a.OpacityPct || *a.OpacityPctHi < *a.OpacityPct || a.IntervalLevel != IntervalLevel {
+			t.Errorf("a.png: interval %v-%v level %v around %v", deref(a.OpacityPctLo), deref(a.OpacityPctHi), a.IntervalLevel, *a.OpacityPct)
+		}
+		for _, v := range a.MembersPct {
+			if v != nil && (*v < *a.OpacityPctMin || *v > *a.OpacityPctMax) {
+				t.Errorf("a.png: member %v outside %v-%v", *v, *a.OpacityPctMin, *a.OpacityPctMax)
+			}
+		}
+	}
 	if f := byName["c.dcm"]; f.Format != "dicom" || !strings.Contains(strings.Join(f.Notes, ";"), "MONOCHROME1") {
 		t.Errorf("c.dcm: format %q notes %v", f.Format, f.Notes)
 	}
