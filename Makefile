@@ -8,6 +8,8 @@
 #   make expected    rewrite the expected values from the last make reproduce, on purpose
 #   make bench       Go training step and forward pass next to the PyTorch reference (same shapes,
 #                    one run), then the host side of training (go test -bench)
+#   make bench-profile  where the step's and the forward pass's time goes per kind of work, Go (pprof)
+#                    beside PyTorch (torch.profiler), with the convolutions' GFLOP/s against peak
 #   make data        download the real data into ./data
 #   make notebook    serve the notebooks for a person (Jupyter Notebook from Debian, kernel gonb) on
 #                    127.0.0.1:NOTEBOOK_PORT (8888) with a printed token URL; NOTEBOOK_TOKEN, NOTEBOOK_IP
@@ -28,7 +30,7 @@ OPACITY_SIZE ?= smoke
 export OPACITY_SIZE
 export OPACITY_DATA
 
-.PHONY: all build build-xla test test-go vet fuzz test-notebooks test-browser test-full-run bench reproduce data setup clean notebook expected
+.PHONY: all build build-xla test test-go vet fuzz test-notebooks test-browser test-full-run bench bench-profile reproduce data setup clean notebook expected
 
 all: build
 
@@ -72,6 +74,9 @@ test: vet test-go fuzz test-notebooks test-browser test-full-run
 
 bench:
 	scripts/bench.sh
+
+bench-profile:
+	scripts/bench-profile.sh
 
 reproduce: setup build
 	scripts/run-notebooks.sh reproduce
