@@ -598,7 +598,7 @@ func TestPipelineCV(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := experiment.Load(s)
+	st, err := experiment.LoadStudy(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -625,7 +625,7 @@ func TestPipelineCV(t *testing.T) {
 		t.Fatal(err)
 	}
 	ls, _ := ModelSettings(cv.FoldSettings(1))
-	lst, err := experiment.Load(ls)
+	lst, err := experiment.LoadStudy(ls)
 	if err != nil {
 		t.Fatal(err)
 	}

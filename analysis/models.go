@@ -118,10 +118,10 @@ func OpenModels(dir, backend string) (*Models, error) {
 	if m.Record.Format != ModelsFormat {
 		return nil, fmt.Errorf("%s: models format %d, this program reads %d", filepath.Join(dir, ModelsFile), m.Record.Format, ModelsFormat)
 	}
-	if m.lungs, err = unet.Load(filepath.Join(dir, LungsDir), backend); err != nil {
+	if m.lungs, err = unet.LoadModel(filepath.Join(dir, LungsDir), backend); err != nil {
 		return nil, fmt.Errorf("lung model: %w", err)
 	}
-	if m.opacity, err = unet.Load(filepath.Join(dir, OpacityDir), backend); err != nil {
+	if m.opacity, err = unet.LoadModel(filepath.Join(dir, OpacityDir), backend); err != nil {
 		return nil, fmt.Errorf("opacity model: %w", err)
 	}
 	return m, nil
@@ -132,11 +132,11 @@ func OpenModels(dir, backend string) (*Models, error) {
 // and no severity maps: what a cross-validation fold analyses its images
 // with.
 func NewModels(lungs, opacity *experiment.Run, backend string) (*Models, error) {
-	l, err := lungs.Load(backend)
+	l, err := lungs.LoadModel(backend)
 	if err != nil {
 		return nil, err
 	}
-	o, err := opacity.Load(backend)
+	o, err := opacity.LoadModel(backend)
 	if err != nil {
 		return nil, err
 	}
@@ -194,10 +194,10 @@ func TrainModelPair(ctx context.Context, lungs, opacity experiment.Settings, out
 		}
 	}
 	m := &Models{Dir: out, Record: rec}
-	if m.lungs, err = unet.Load(filepath.Join(out, LungsDir), lungs.Backend); err != nil {
+	if m.lungs, err = unet.LoadModel(filepath.Join(out, LungsDir), lungs.Backend); err != nil {
 		return nil, err
 	}
-	if m.opacity, err = unet.Load(filepath.Join(out, OpacityDir), opacity.Backend); err != nil {
+	if m.opacity, err = unet.LoadModel(filepath.Join(out, OpacityDir), opacity.Backend); err != nil {
 		return nil, err
 	}
 	sev, note, err := m.FitSeverity(studies[1], mon)
@@ -256,7 +256,7 @@ func newProvenance(rec ModelsRecord, studies [2]*experiment.Study) Provenance {
 // model, in that order, and returns their runs and studies.
 func trainPair(ctx context.Context, lungs, opacity experiment.Settings, mon experiment.Monitor) (runs [2]*experiment.Run, studies [2]*experiment.Study, err error) {
 	for i, ms := range []experiment.Settings{lungs, opacity} {
-		st, err := experiment.Load(ms)
+		st, err := experiment.LoadStudy(ms)
 		if err != nil {
 			return runs, studies, err
 		}
@@ -275,7 +275,7 @@ func trainPair(ctx context.Context, lungs, opacity experiment.Settings, mon expe
 // exportRun copies a run's record and its newest checkpoint's weights into
 // dir.
 func exportRun(run *experiment.Run, dir string) (ModelInfo, error) {
-	l, err := run.Load("")
+	l, err := run.LoadModel("")
 	if err != nil {
 		return ModelInfo{}, err
 	}

@@ -186,7 +186,7 @@ func (cv *CV) Run(ctx context.Context, mon Monitor) (*CVReport, error) {
 // records, for each, the counts of every target and the opacity
 // percentages (manual, and predicted when the opacity is a target).
 func ModelFold(ctx context.Context, cv *CV, i int, mon Monitor) (*FoldResult, error) {
-	st, err := Load(cv.FoldSettings(i))
+	st, err := LoadStudy(cv.FoldSettings(i))
 	if err != nil {
 		return nil, err
 	}

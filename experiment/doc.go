@@ -5,7 +5,7 @@
 // Settings decide everything an experiment computes (data, cohort,
 // targets, split, model, training) and where it writes; Preset and FromEnv
 // give the presets of the reproduction (tiny, smoke, full), and a notebook
-// or a command changes fields from there. Load reads the Study: the
+// or a command changes fields from there. LoadStudy reads the Study: the
 // cohorts, the manual opacity percentages with the clinical outcomes, and
 // the model inputs, framed and resized, with the patient-grouped split.
 //

@@ -78,7 +78,7 @@ func (st *Study) Predict(run *Run, mon Monitor) error {
 		return nil
 	}
 	mon.Printf("Predicting %d images with the run %s ...\n", len(missing), run.Dir)
-	l, err := run.Load(st.Settings.Backend)
+	l, err := run.LoadModel(st.Settings.Backend)
 	if err != nil {
 		return err
 	}
@@ -120,12 +120,12 @@ func (st *Study) Attach(run *Run) error {
 	return nil
 }
 
-// Load reads the run's model from its newest readable checkpoint, on the
+// LoadModel reads the run's model from its newest readable checkpoint, on the
 // backend named by backend (see unet.NewBackend; empty: GOMLX_BACKEND or
 // the Go backend). Damaged newer checkpoints are named in
 // unet.Loaded.Damaged.
-func (r *Run) Load(backend string) (*unet.Loaded, error) {
-	l, err := unet.Load(r.Dir, backend)
+func (r *Run) LoadModel(backend string) (*unet.Loaded, error) {
+	l, err := unet.LoadModel(r.Dir, backend)
 	if err != nil {
 		return nil, err
 	}
@@ -193,9 +193,9 @@ type Predictor struct {
 	Loaded *unet.Loaded
 }
 
-// Predictor loads the run's model (see Load) to predict samples.
+// Predictor loads the run's model (see LoadModel) to predict samples.
 func (r *Run) Predictor(backend string) (*Predictor, error) {
-	l, err := r.Load(backend)
+	l, err := r.LoadModel(backend)
 	if err != nil {
 		return nil, err
 	}

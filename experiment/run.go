@@ -42,7 +42,7 @@ type RunRecord struct {
 	Synthetic bool   `json:"synthetic"`
 	// Data is the absolute data folder the run was trained on.
 	Data string `json:"data"`
-	// Settings are the settings that made the run (Load(Settings) reads
+	// Settings are the settings that made the run (LoadStudy(Settings) reads
 	// its study again).
 	Settings Settings `json:"settings"`
 	// Key identifies the run (RunKey.Same).
@@ -173,7 +173,7 @@ func (r *Run) Study(data string) (*Study, error) {
 	if data != "" {
 		s.Data = data
 	}
-	st, err := Load(s)
+	st, err := LoadStudy(s)
 	if err != nil {
 		return nil, fmt.Errorf("%s: loading its data: %w", r.Dir, err)
 	}

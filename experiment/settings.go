@@ -18,7 +18,7 @@ import (
 // Settings are everything that decides what an experiment computes and
 // where it writes: the data, the split, the model, its training, and the
 // folders. Start from a preset (Preset, or FromEnv for the environment),
-// change fields, and Load the study; the same settings give the same run
+// change fields, and load the study (LoadStudy); the same settings give the same run
 // folder and the same numbers on the same backend, from a notebook or from
 // the command line.
 type Settings struct {

@@ -94,7 +94,7 @@ type Study struct {
 	Counts map[string]*CohortCount
 	// Problems lists files left out and why (cohort/file: reason).
 	Problems []string
-	// PrepareSeconds is the time Load spent reading, decoding, framing and
+	// PrepareSeconds is the time LoadStudy spent reading, decoding, framing and
 	// resizing the images.
 	PrepareSeconds float64
 
@@ -115,7 +115,7 @@ type CohortCount struct {
 	NoClinical int // patients (covid-ar) without a clinical row
 }
 
-// Load reads the study of the settings' data folder, generating the
+// LoadStudy reads the study of the settings' data folder, generating the
 // default synthetic cohort first when needed. Files that cannot be read are
 // left out and listed in Problems; the error is for a missing data folder
 // or an unusable setting.
@@ -125,7 +125,7 @@ type CohortCount struct {
 // among its targets keeps only the images whose annotation has both a right
 // and a left lung field (the others are listed in Problems), since a
 // missing side would teach it that the side is not lung.
-func Load(s Settings) (*Study, error) {
+func LoadStudy(s Settings) (*Study, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}

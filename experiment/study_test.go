@@ -71,11 +71,11 @@ func TestStudyQUExKeepsNearDuplicatesTogether(t *testing.T) {
 		s.Data, s.Cohort, s.TestFraction, s.Seed, s.InputSize = data, datasets.CohortCovidQUEx, 0.3, seed, 32
 		lungs, opacity := s, s
 		lungs.Targets, opacity.Targets = []string{datasets.TargetLungs}, []string{datasets.TargetOpacity}
-		ls, err := Load(lungs)
+		ls, err := LoadStudy(lungs)
 		if err != nil {
 			t.Fatal(err)
 		}
-		os_, err := Load(opacity)
+		os_, err := LoadStudy(opacity)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -25,7 +25,7 @@ func ExampleFigure3() {
 		log.Fatal(err)
 	}
 	s = s.WithRepo(dir) // cache and figures under dir
-	st, err := experiment.Load(s)
+	st, err := experiment.LoadStudy(s)
 	if err != nil {
 		log.Fatal(err)
 	}

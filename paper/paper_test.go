@@ -51,7 +51,7 @@ func tinyStudyEnv(t *testing.T, tmp string, edit func(*experiment.Settings)) (*e
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := experiment.Load(s)
+	st, err := experiment.LoadStudy(s)
 	if err != nil {
 		t.Fatal(err)
 	}

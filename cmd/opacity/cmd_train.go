@@ -59,7 +59,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if unet.IsGoSpec(s.Backend) && !unet.SIMD {
 		fmt.Fprintln(stderr, "note: built without GOEXPERIMENT=simd: the Go backend's matrix multiplications are about 10x slower (make build sets it)")
 	}
-	st, err := experiment.Load(s)
+	st, err := experiment.LoadStudy(s)
 	if err != nil {
 		return err
 	}

@@ -135,7 +135,7 @@ func TestTrainSameRunFromEitherSide(t *testing.T) {
 	}
 	s = s.WithRepo(t.TempDir())
 	s.Data, s.Runs, s.InputSize, s.Epochs, s.Batch, s.Seed, s.Backend = data, runs, 32, 1, 4, 2, "go"
-	st, err := experiment.Load(s)
+	st, err := experiment.LoadStudy(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestTrainSameRunFromEitherSide(t *testing.T) {
 
 	// The notebook side trains into a fresh runs folder: the same numbers.
 	s.Runs = t.TempDir()
-	st, err = experiment.Load(s)
+	st, err = experiment.LoadStudy(s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,10 +61,10 @@ func ShowSettings(s experiment.Settings) {
 	}
 }
 
-// Load reads the study of the settings (experiment.Load), stopping the
+// Load reads the study of the settings (experiment.LoadStudy), stopping the
 // notebook on an error.
 func Load(s experiment.Settings) *experiment.Study {
-	st, err := experiment.Load(s)
+	st, err := experiment.LoadStudy(s)
 	if err != nil {
 		log.Fatal(err)
 	}

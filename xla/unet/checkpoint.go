@@ -255,7 +255,7 @@ func pruneCheckpoints(dir string, keep int) error {
 // ExportWeights writes to dst a checkpoint of src with only the model's
 // variables (its weights and batch-norm statistics, the variables under
 // /unet/), without the optimiser's state: a third of the size, enough for
-// inference (Load), not for resuming the training.
+// inference (LoadModel), not for resuming the training.
 func ExportWeights(src, dst string) error {
 	c, err := ReadCheckpoint(src)
 	if err != nil {

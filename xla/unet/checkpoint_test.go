@@ -59,7 +59,7 @@ func TestExportWeights(t *testing.T) {
 	if _, err := Train(context.Background(), cfg, train, nil); err != nil {
 		t.Fatal(err)
 	}
-	full, err := Load(cfg.Dir, "go")
+	full, err := LoadModel(cfg.Dir, "go")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestExportWeights(t *testing.T) {
 	if err := ExportWeights(full.Checkpoint, dst); err != nil {
 		t.Fatal(err)
 	}
-	small, err := Load(out, "go")
+	small, err := LoadModel(out, "go")
 	if err != nil {
 		t.Fatal(err)
 	}

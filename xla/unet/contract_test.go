@@ -164,7 +164,7 @@ func TestDamagedCheckpointIsNamed(t *testing.T) {
 	if err := os.WriteFile(newest, data[:len(data)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := Load(cfg.Dir, "go")
+	l, err := LoadModel(cfg.Dir, "go")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,11 +16,11 @@ type Loaded struct {
 	Damaged []error
 }
 
-// Load reads the newest readable checkpoint of the training folder dir
+// LoadModel reads the newest readable checkpoint of the training folder dir
 // (dir/checkpoints, written by Train) into a model on the backend named by
 // backendSpec (see NewBackend; empty means GOMLX_BACKEND or the Go
 // backend). The configuration comes from the checkpoint itself.
-func Load(dir, backendSpec string) (*Loaded, error) {
+func LoadModel(dir, backendSpec string) (*Loaded, error) {
 	c, damaged, err := LatestCheckpoint(filepath.Join(dir, CheckpointsDir))
 	if err != nil {
 		return nil, err
