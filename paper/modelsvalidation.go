@@ -1,10 +1,8 @@
 package paper
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -53,10 +51,11 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 		return nil, err
 	}
 	data := v.DataDir()
-	lungsRun, err := readRunRecord(filepath.Join(modelsDir, analysis.LungsDir, experiment.RunFile))
+	run, err := experiment.OpenRun(filepath.Join(modelsDir, analysis.LungsDir))
 	if err != nil {
 		return nil, err
 	}
+	lungsRun := run.Record
 	rec := m.Record
 	r.Facts["models"] = modelsDir
 	r.Facts["models_commit"] = rec.Commit
@@ -140,19 +139,6 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 		}
 	}
 	return r, nil
-}
-
-// readRunRecord reads a run.json.
-func readRunRecord(path string) (*experiment.RunRecord, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var rec experiment.RunRecord
-	if err := json.Unmarshal(b, &rec); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &rec, nil
 }
 
 func modelName(s experiment.Settings) string {

@@ -41,23 +41,8 @@ trap 'rm -rf "$OUT"' EXIT
 go build -tags noxla -o "$OUT/gobench" ./bench/gobench
 go build -o "$OUT/pprofkinds" ./bench/pprofkinds
 
-# wait_idle as in scripts/bench.sh: up to BENCH_WAIT_S s for <= 15% busy CPUs.
-WAIT_S=${BENCH_WAIT_S:-120}
-wait_idle() {
-	waited=0
-	while :; do
-		a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-		sleep 3
-		b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
-		pct=$(echo "$a $b" | awk '{d=$4-$2; if (d<=0) d=1; printf "%d", 100*($3-$1)/d}')
-		[ "$pct" -le 15 ] && return 0
-		waited=$((waited + 3))
-		if [ "$waited" -ge "$WAIT_S" ]; then
-			echo "bench-profile: machine still ${pct}% busy after ${WAIT_S}s, running anyway" >&2
-			return 0
-		fi
-	done
-}
+WAIT_NAME=bench-profile
+. scripts/wait-idle.sh
 
 cores=$(nproc)
 mhz=$(awk -F': ' '/^cpu MHz/ {print $2; exit}' /proc/cpuinfo)
