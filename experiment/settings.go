@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/covidxray/opacity/datasets"
@@ -107,31 +106,11 @@ type Settings struct {
 	CohenModelScores string
 }
 
-// Environment variables read by FromEnv.
-const (
-	EnvData        = "OPACITY_DATA"         // data folder; empty: a synthetic cohort generated into the cache
-	EnvSize        = "OPACITY_SIZE"         // preset: tiny, smoke (default) or full
-	EnvFigures     = "OPACITY_FIGURES"      // where figures and tables go; default <repo>/figures
-	EnvRuns        = "OPACITY_RUNS"         // where run folders go; default <cache>/runs
-	EnvCache       = "OPACITY_CACHE"        // cache folder (synthetic cohorts, runs); default <repo>/.cache
-	EnvSeed        = "OPACITY_SEED"         // seed of everything; default 1
-	EnvEpochs      = "OPACITY_EPOCHS"       // overrides the preset's epochs
-	EnvInputSize   = "OPACITY_INPUT_SIZE"   // overrides the preset's model input side (a multiple of 32)
-	EnvBatch       = "OPACITY_BATCH"        // overrides the preset's batch size
-	EnvLR          = "OPACITY_LR"           // overrides the preset's Adam learning rate
-	EnvSchedule    = "OPACITY_LR_SCHEDULE"  // overrides the preset's learning-rate schedule: constant or cosine
-	EnvAugment     = "OPACITY_AUGMENT"      // overrides the preset's augmentation: default, flip or none
-	EnvTargets     = "OPACITY_TARGETS"      // targets, e.g. lungs,opacity; default opacity
-	EnvEncoder     = "OPACITY_ENCODER"      // resnet18 (default) or resnet34
-	EnvDropout     = "OPACITY_DROPOUT"      // decoder dropout probability; default 0
-	EnvEvalEvery   = "OPACITY_EVAL_EVERY"   // evaluate every N epochs; default 1
-	EnvCohort      = "OPACITY_COHORT"       // the cohort trained on; default: covid-ar with images, else cxr-seg
-	EnvCohenScores = "OPACITY_COHEN_SCORES" // CSV of Cohen et al.'s model scores for Figure 4
-	// EnvModels names a models folder (opacity models) that notebook 08
-	// validates on the real data (paper.ModelsValidation); not a setting of
-	// the experiment, so FromEnv does not read it.
-	EnvModels = "OPACITY_MODELS"
-)
+// EnvModels names a models folder (opacity models) that notebook 08
+// validates on the real data (paper.ModelsValidation); not a setting of the
+// experiment, so FromEnv does not read it. The settings' variables are
+// declared with the settings (SettingsList).
+const EnvModels = "OPACITY_MODELS"
 
 // CohortAll is the Settings.Cohort that trains on every cohort with images
 // and masks: covid-ar, cxr-seg (without the images cohen/ holds too) and
@@ -177,6 +156,13 @@ func Preset(name string) (Settings, error) {
 	return s, nil
 }
 
+// withFolders returns p with the repository and folders of s: a preset
+// applied over settings keeps where they read and write.
+func (p Settings) withFolders(s Settings) Settings {
+	p.Repo, p.Cache, p.Runs, p.Figures = s.Repo, s.Cache, s.Runs, s.Figures
+	return p
+}
+
 // WithRepo sets the repository root and the default folders under it:
 // the cache .cache, the runs .cache/runs, the figures figures.
 func (s Settings) WithRepo(repo string) Settings {
@@ -203,68 +189,28 @@ func FromEnv() (Settings, error) {
 	return settingsFrom(repo, os.Getenv)
 }
 
-// settingsFrom builds the settings of repo from the variables getenv gives.
+// settingsFrom builds the settings of repo from the variables getenv gives
+// (each Setting's Env; values other than paths are trimmed).
 func settingsFrom(repo string, getenv func(string) string) (Settings, error) {
-	name := strings.TrimSpace(getenv(EnvSize))
-	if name == "" {
-		name = DefaultPreset
-	}
-	s, err := Preset(name)
-	if err != nil {
-		return Settings{}, fmt.Errorf("%s: %w", EnvSize, err)
-	}
 	base := repo
 	if base == "" {
+		var err error
 		if base, err = os.Getwd(); err != nil {
 			return Settings{}, err
 		}
 	}
+	s, err := Preset(DefaultPreset)
+	if err != nil {
+		return Settings{}, err
+	}
 	s = s.WithRepo(base)
 	s.Repo = repo
-	ints := []struct {
-		env string
-		dst *int
-	}{{EnvEpochs, &s.Epochs}, {EnvInputSize, &s.InputSize}, {EnvBatch, &s.Batch}, {EnvEvalEvery, &s.EvalEvery}}
-	for _, o := range ints {
-		if v := strings.TrimSpace(getenv(o.env)); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return Settings{}, fmt.Errorf("%s=%q: want an integer", o.env, v)
-			}
-			*o.dst = n
+	lookup := func(d Setting) (string, bool) {
+		v := getenv(d.Env)
+		if !d.Path {
+			v = strings.TrimSpace(v)
 		}
-	}
-	floats := []struct {
-		env string
-		dst *float64
-	}{{EnvLR, &s.LearningRate}, {EnvDropout, &s.Dropout}}
-	for _, o := range floats {
-		if v := strings.TrimSpace(getenv(o.env)); v != "" {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				return Settings{}, fmt.Errorf("%s=%q: want a number", o.env, v)
-			}
-			*o.dst = f
-		}
-	}
-	strs := []struct {
-		env string
-		dst *string
-	}{{EnvSchedule, &s.LRSchedule}, {EnvAugment, &s.Augment}, {EnvEncoder, &s.Encoder}, {EnvCohort, &s.Cohort}}
-	for _, o := range strs {
-		if v := strings.TrimSpace(getenv(o.env)); v != "" {
-			*o.dst = v
-		}
-	}
-	if v := strings.TrimSpace(getenv(EnvTargets)); v != "" {
-		if s.Targets, err = datasets.ParseTargets(v); err != nil {
-			return Settings{}, fmt.Errorf("%s: %w", EnvTargets, err)
-		}
-	}
-	if v := strings.TrimSpace(getenv(EnvSeed)); v != "" {
-		if s.Seed, err = strconv.ParseInt(v, 10, 64); err != nil {
-			return Settings{}, fmt.Errorf("%s=%q: want an integer", EnvSeed, v)
-		}
+		return v, v != ""
 	}
 	abs := func(p string) string {
 		if filepath.IsAbs(p) {
@@ -272,71 +218,43 @@ func settingsFrom(repo string, getenv func(string) string) (Settings, error) {
 		}
 		return filepath.Join(base, p)
 	}
-	if v := getenv(EnvCache); v != "" {
-		s.Cache = abs(v)
-		s.Runs = filepath.Join(s.Cache, "runs")
-	}
-	for _, o := range []struct {
-		env string
-		dst *string
-	}{{EnvData, &s.Data}, {EnvFigures, &s.Figures}, {EnvRuns, &s.Runs}, {EnvCohenScores, &s.CohenModelScores}} {
-		if v := getenv(o.env); v != "" {
-			*o.dst = abs(v)
-		}
-	}
-	if err := s.Validate(); err != nil {
-		return Settings{}, envError(err)
-	}
-	return s, nil
-}
-
-// envError names, in a Validate error, the environment variable that sets
-// the field.
-func envError(err error) error {
-	msg := err.Error()
-	for field, env := range map[string]string{"InputSize": EnvInputSize, "Epochs": EnvEpochs, "Batch": EnvBatch, "EvalEvery": EnvEvalEvery,
-		"LearningRate": EnvLR, "Cohort": EnvCohort, "LRSchedule": EnvSchedule, "Augment": EnvAugment, "Targets": EnvTargets} {
-		if strings.HasPrefix(msg, field+" ") || strings.HasPrefix(msg, field+":") {
-			return fmt.Errorf("%s%s", env, strings.TrimPrefix(msg, field))
-		}
-	}
-	return err
+	return ApplySettings(s, lookup, abs, func(d Setting) string { return d.Env })
 }
 
 // Validate reports the first setting out of its domain, naming the field.
 func (s Settings) Validate() error {
 	switch {
 	case s.InputSize < 32 || s.InputSize%32 != 0:
-		return fmt.Errorf("InputSize %d: the U-Net halves the input 5 times, want a positive multiple of 32", s.InputSize)
+		return fieldError("InputSize", "%d: the U-Net halves the input 5 times, want a positive multiple of 32", s.InputSize)
 	case s.Epochs < 1:
-		return fmt.Errorf("Epochs %d: want at least 1", s.Epochs)
+		return fieldError("Epochs", "%d: want at least 1", s.Epochs)
 	case s.Batch < 1:
-		return fmt.Errorf("Batch %d: want at least 1", s.Batch)
+		return fieldError("Batch", "%d: want at least 1", s.Batch)
 	case s.EvalEvery < 1:
-		return fmt.Errorf("EvalEvery %d: want at least 1", s.EvalEvery)
+		return fieldError("EvalEvery", "%d: want at least 1", s.EvalEvery)
 	case !(s.LearningRate > 0 && s.LearningRate <= 1):
-		return fmt.Errorf("LearningRate %g: want a value in (0, 1]", s.LearningRate)
+		return fieldError("LearningRate", "%g: want a value in (0, 1]", s.LearningRate)
 	case !(s.TestFraction >= 0 && s.TestFraction < 1):
-		return fmt.Errorf("TestFraction %g: want a value in [0, 1)", s.TestFraction)
+		return fieldError("TestFraction", "%g: want a value in [0, 1)", s.TestFraction)
 	case s.Folds == 1 || s.Folds < 0:
-		return fmt.Errorf("Folds %d: want 0 (a train/test split) or at least 2", s.Folds)
+		return fieldError("Folds", "%d: want 0 (a train/test split) or at least 2", s.Folds)
 	case s.Folds >= 2 && (s.Fold < 0 || s.Fold >= s.Folds):
-		return fmt.Errorf("Fold %d: want 0 to %d", s.Fold, s.Folds-1)
+		return fieldError("Fold", "%d: want 0 to %d", s.Fold, s.Folds-1)
 	case s.Bootstrap < 1:
-		return fmt.Errorf("Bootstrap %d: want at least 1 resample", s.Bootstrap)
+		return fieldError("Bootstrap", "%d: want at least 1 resample", s.Bootstrap)
 	case s.Cohort != "" && s.Cohort != datasets.CohortCovidAR && s.Cohort != datasets.CohortCXRSeg && s.Cohort != datasets.CohortCovidQUEx && s.Cohort != CohortAll:
-		return fmt.Errorf("Cohort %q: want %s, %s, %s, %s or empty (automatic)", s.Cohort, datasets.CohortCovidAR, datasets.CohortCXRSeg, datasets.CohortCovidQUEx, CohortAll)
+		return fieldError("Cohort", "%q: want %s, %s, %s, %s or empty (automatic)", s.Cohort, datasets.CohortCovidAR, datasets.CohortCXRSeg, datasets.CohortCovidQUEx, CohortAll)
 	case s.Data == "" && s.Phantom.Patients < 1:
 		return errors.New("no Data folder and no synthetic cohort (Phantom.Patients is 0)")
 	}
 	if err := unet.CheckSchedule(s.LRSchedule); err != nil {
-		return fmt.Errorf("LRSchedule: %w", err)
+		return fieldCause("LRSchedule", err)
 	}
 	if _, err := datasets.NamedAugment(s.Augment); err != nil {
-		return fmt.Errorf("Augment: %w", err)
+		return fieldCause("Augment", err)
 	}
 	if err := datasets.CheckTargets(s.Targets); err != nil {
-		return fmt.Errorf("Targets: %w", err)
+		return fieldCause("Targets", err)
 	}
 	if err := s.ModelConfig().Validate(); err != nil {
 		return err
@@ -505,16 +423,6 @@ func (s Settings) Markdown() string {
 	if s.Dropout > 0 {
 		model += fmt.Sprintf(", decoder dropout %g", s.Dropout)
 	}
-	fmt.Fprintf(&b, "| setting | value |\n|---|---|\n")
-	fmt.Fprintf(&b, "| data | `%s`%s |\n", s.DataDir(), map[bool]string{true: " (default: generated synthetic cohort)", false: ""}[s.Default()])
-	fmt.Fprintf(&b, "| preset | `%s` |\n", s.Preset)
-	fmt.Fprintf(&b, "| targets | %s (input: %s) |\n", strings.Join(s.Targets, ", "), s.Framing())
-	fmt.Fprintf(&b, "| model | U-Net, %s encoder, %d parameters |\n", model, s.ModelConfig().Parameters())
-	fmt.Fprintf(&b, "| training | input %d×%d, %d epochs, batch %d, Adam learning rate %g (%s schedule), augmentation %s |\n",
-		s.InputSize, s.InputSize, s.Epochs, s.Batch, s.LearningRate, scheduleName(s.LRSchedule), s.Augment)
-	if s.Default() {
-		fmt.Fprintf(&b, "| synthetic cohort | %d patients, %d px images, %d Cohen-like images |\n", s.Phantom.Patients, s.Phantom.Size, s.Phantom.CohenImages)
-	}
 	cohort := s.Cohort
 	if cohort == "" {
 		cohort = "covid-ar when its annotations carry images, otherwise cxr-seg"
@@ -526,9 +434,36 @@ func (s Settings) Markdown() string {
 	case s.TestFraction == 0:
 		split = "none: every image trains"
 	}
-	fmt.Fprintf(&b, "| cohort | %s |\n| split | %s |\n| evaluation | every %d epoch(s) |\n", cohort, split, max(s.EvalEvery, 1))
-	fmt.Fprintf(&b, "| seed | %d |\n| bootstrap | %d resamples |\n", s.Seed, s.Bootstrap)
-	fmt.Fprintf(&b, "| figures | `%s` |\n| runs | `%s` |\n| backend | `%s` |\n", s.Figures, s.Runs, backend)
+	fmt.Fprintf(&b, "U-Net, %s encoder, %d parameters, predicting %s (input: %s); trained on %s, split %s; "+
+		"input %d×%d, %d epochs, batch %d, Adam learning rate %g (%s schedule), augmentation %s; evaluated every %d epoch(s); backend `%s`.",
+		model, s.ModelConfig().Parameters(), strings.Join(s.Targets, ", "), s.Framing(), cohort, split,
+		s.InputSize, s.InputSize, s.Epochs, s.Batch, s.LearningRate, scheduleName(s.LRSchedule), s.Augment, max(s.EvalEvery, 1), backend)
+	if s.Default() {
+		fmt.Fprintf(&b, " Synthetic cohort: %d patients, %d px images, %d Cohen-like images, in `%s`.", s.Phantom.Patients, s.Phantom.Size, s.Phantom.CohenImages, s.DataDir())
+	}
+	b.WriteString("\n\n")
+	b.WriteString(s.SettingsTable())
+	return b.String()
+}
+
+// SettingsTable is the Markdown table of every setting (SettingsList): its
+// Settings field, its value in s, the environment variable and the flag that
+// set it, and what it does.
+func (s Settings) SettingsTable() string {
+	var b strings.Builder
+	b.WriteString("| setting | value | environment · flag | what it does |\n|---|---|---|---|\n")
+	for _, d := range SettingsList() {
+		v := d.Get(s)
+		switch {
+		case v == "" && d.Default != "":
+			v = "(" + d.Default + ")"
+		case v == "":
+			v = `""`
+		default:
+			v = "`" + v + "`"
+		}
+		fmt.Fprintf(&b, "| `s.%s` | %s | `%s` · `--%s` | %s |\n", d.Field, v, d.Env, d.Flag, d.Help)
+	}
 	return b.String()
 }
 

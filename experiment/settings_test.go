@@ -29,7 +29,7 @@ func TestSettingsFromEnv(t *testing.T) {
 				t.Errorf("Markdown lacks the schedule, the augmentation, SYNTHETIC or the parameters:\n%s", md)
 			}
 			if !s.Default() || !s.Synthetic() {
-				t.Errorf("Default = %v, Synthetic = %v, want both true without %s", s.Default(), s.Synthetic(), EnvData)
+				t.Errorf("Default = %v, Synthetic = %v, want both true without %s", s.Default(), s.Synthetic(), "OPACITY_DATA")
 			}
 			if want := "/repo/.cache/phantom/smoke-p40-px256-c20-seed1"; s.DataDir() != want {
 				t.Errorf("DataDir = %s, want %s", s.DataDir(), want)
@@ -41,9 +41,9 @@ func TestSettingsFromEnv(t *testing.T) {
 				t.Errorf("CohenScoresPath = %s", s.CohenScoresPath())
 			}
 		}},
-		{name: "real data and overrides", env: map[string]string{EnvData: "/data/real", EnvSize: "full", EnvSeed: "7", EnvEpochs: "3", EnvInputSize: "96", EnvBatch: "2",
-			EnvFigures: "/out/fig", EnvRuns: "/out/runs", EnvSchedule: "constant", EnvAugment: "none",
-			EnvTargets: "lungs,opacity", EnvEncoder: "resnet34", EnvDropout: "0.1", EnvEvalEvery: "5", EnvCohort: "cxr-seg"}, check: func(t *testing.T, s Settings) {
+		{name: "real data and overrides", env: map[string]string{"OPACITY_DATA": "/data/real", "OPACITY_SIZE": "full", "OPACITY_SEED": "7", "OPACITY_EPOCHS": "3", "OPACITY_INPUT_SIZE": "96", "OPACITY_BATCH": "2",
+			"OPACITY_FIGURES": "/out/fig", "OPACITY_RUNS": "/out/runs", "OPACITY_LR_SCHEDULE": "constant", "OPACITY_AUGMENT": "none",
+			"OPACITY_TARGETS": "lungs,opacity", "OPACITY_ENCODER": "resnet34", "OPACITY_DROPOUT": "0.1", "OPACITY_EVAL_EVERY": "5", "OPACITY_COHORT": "cxr-seg"}, check: func(t *testing.T, s Settings) {
 			if s.Default() || s.DataDir() != "/data/real" {
 				t.Errorf("Data = %s (default %v), want /data/real", s.DataDir(), s.Default())
 			}
@@ -51,7 +51,7 @@ func TestSettingsFromEnv(t *testing.T) {
 				t.Errorf("settings %+v", s)
 			}
 			if s.Figures != "/out/fig" || s.Runs != "/out/runs" || s.Backend != "" {
-				t.Errorf("Figures %s Runs %s Backend %q (GOMLX_BACKEND is read by unet.BackendSpec only)", s.Figures, s.Runs, s.Backend)
+				t.Errorf("Figures %s Runs %s Backend %q (no GOMLX_BACKEND given)", s.Figures, s.Runs, s.Backend)
 			}
 			if s.LRSchedule != "constant" || s.Augment != "none" || s.Encoder != "resnet34" || s.Dropout != 0.1 || s.Cohort != "cxr-seg" {
 				t.Errorf("schedule %q, augmentation %q, encoder %q, dropout %g, cohort %q", s.LRSchedule, s.Augment, s.Encoder, s.Dropout, s.Cohort)
@@ -63,25 +63,25 @@ func TestSettingsFromEnv(t *testing.T) {
 				t.Errorf("Markdown of real data says SYNTHETIC")
 			}
 		}},
-		{name: "relative paths from the repository root", env: map[string]string{EnvData: "../shared/data", EnvFigures: "out/fig"}, check: func(t *testing.T, s Settings) {
+		{name: "relative paths from the repository root", env: map[string]string{"OPACITY_DATA": "../shared/data", "OPACITY_FIGURES": "out/fig"}, check: func(t *testing.T, s Settings) {
 			if s.DataDir() != "/shared/data" || s.Figures != "/repo/out/fig" {
 				t.Errorf("Data %s, Figures %s; want /shared/data, /repo/out/fig", s.DataDir(), s.Figures)
 			}
 		}},
-		{name: "tiny", env: map[string]string{EnvSize: "tiny"}, check: func(t *testing.T, s Settings) {
+		{name: "tiny", env: map[string]string{"OPACITY_SIZE": "tiny"}, check: func(t *testing.T, s Settings) {
 			if !s.Tiny || s.InputSize != 32 || s.Phantom.Patients != 24 {
 				t.Errorf("tiny preset = %+v", s)
 			}
 		}},
-		{name: "unknown size", env: map[string]string{EnvSize: "huge"}, wantErr: "OPACITY_SIZE"},
-		{name: "input not a multiple of 32", env: map[string]string{EnvInputSize: "100"}, wantErr: "OPACITY_INPUT_SIZE 100: the U-Net halves the input 5 times"},
-		{name: "bad epochs", env: map[string]string{EnvEpochs: "0"}, wantErr: "OPACITY_EPOCHS"},
-		{name: "bad seed", env: map[string]string{EnvSeed: "x"}, wantErr: "OPACITY_SEED"},
-		{name: "bad schedule", env: map[string]string{EnvSchedule: "step"}, wantErr: `OPACITY_LR_SCHEDULE: learning-rate schedule "step"`},
-		{name: "bad augmentation", env: map[string]string{EnvAugment: "strong"}, wantErr: `OPACITY_AUGMENT: augmentation "strong"`},
-		{name: "bad targets", env: map[string]string{EnvTargets: "heart"}, wantErr: `OPACITY_TARGETS: target "heart"`},
-		{name: "bad encoder", env: map[string]string{EnvEncoder: "resnet50"}, wantErr: `encoder "resnet50"`},
-		{name: "bad dropout", env: map[string]string{EnvDropout: "1.5"}, wantErr: "dropout must be in [0, 1)"},
+		{name: "unknown size", env: map[string]string{"OPACITY_SIZE": "huge"}, wantErr: "OPACITY_SIZE"},
+		{name: "input not a multiple of 32", env: map[string]string{"OPACITY_INPUT_SIZE": "100"}, wantErr: "OPACITY_INPUT_SIZE 100: the U-Net halves the input 5 times"},
+		{name: "bad epochs", env: map[string]string{"OPACITY_EPOCHS": "0"}, wantErr: "OPACITY_EPOCHS"},
+		{name: "bad seed", env: map[string]string{"OPACITY_SEED": "x"}, wantErr: "OPACITY_SEED"},
+		{name: "bad schedule", env: map[string]string{"OPACITY_LR_SCHEDULE": "step"}, wantErr: `OPACITY_LR_SCHEDULE: learning-rate schedule "step"`},
+		{name: "bad augmentation", env: map[string]string{"OPACITY_AUGMENT": "strong"}, wantErr: `OPACITY_AUGMENT: augmentation "strong"`},
+		{name: "bad targets", env: map[string]string{"OPACITY_TARGETS": "heart"}, wantErr: `OPACITY_TARGETS: target "heart"`},
+		{name: "bad encoder", env: map[string]string{"OPACITY_ENCODER": "resnet50"}, wantErr: `encoder "resnet50"`},
+		{name: "bad dropout", env: map[string]string{"OPACITY_DROPOUT": "1.5"}, wantErr: "dropout must be in [0, 1)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -40,10 +40,11 @@ func figure4(st *experiment.Study) (*Result, error) {
 	path := s.CohenScoresPath()
 	other, err := research.ReadScoreCSV(path, CohenModelScoreColumn)
 	if errors.Is(err, fs.ErrNotExist) {
+		env, _ := experiment.SettingByField("CohenModelScores")
 		r.skip("Cohen et al.'s model scores are not available (no %s). Figure 4 needs the output of their severity model (torchxrayvision) on the covid-ar images, "+
 			"which this repository cannot compute offline (the model's weights are not shipped). Write it as CSV with columns `filename,%s` "+
 			"(one row per covid-ar image, the file name of its annotation or image) as %s or point `%s` at it, and rerun this notebook.",
-			datasets.CohenModelScoresFile, CohenModelScoreColumn, path, experiment.EnvCohenScores)
+			datasets.CohenModelScoresFile, CohenModelScoreColumn, path, env.Env)
 		return r, nil
 	}
 	if err != nil {

@@ -120,13 +120,12 @@ if [ "$status" = ok ]; then
   else phase build make build || status=failed; fi
 fi
 
-# Settings of the notebooks and of opacity train: the same run folder.
+# Settings of the notebooks and of opacity train: the same run folder. The
+# preset as it is: opacity train reads flags, not variables, so any other
+# OPACITY_* setting would make the notebooks train a run of their own.
+for v in $(compgen -e | grep '^OPACITY_'); do unset "$v"; done
 export OPACITY_SIZE=$size OPACITY_RUNS="$out/runs" OPACITY_FIGURES="$out/figures"
-if [ -n "${data:-}" ]; then export OPACITY_DATA=$data; else unset OPACITY_DATA; fi
-# The preset as it is: opacity train reads flags, not these, so they would
-# make the notebooks train a run of their own.
-unset OPACITY_EPOCHS OPACITY_INPUT_SIZE OPACITY_BATCH OPACITY_LR OPACITY_LR_SCHEDULE OPACITY_AUGMENT \
-  OPACITY_EVAL_EVERY OPACITY_TARGETS OPACITY_ENCODER OPACITY_DROPOUT OPACITY_COHORT OPACITY_SEED
+if [ -n "${data:-}" ]; then export OPACITY_DATA=$data; fi
 if [ "$status" = ok ]; then
   args=(train --preset "$size" --runs "$OPACITY_RUNS" --backend "$GOMLX_BACKEND")
   if [ -n "${data:-}" ]; then args+=(--data "$data"); fi

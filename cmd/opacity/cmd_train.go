@@ -43,8 +43,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *noAugment {
-		if *sf.augment != "" && *sf.augment != datasets.AugmentNone {
-			return fmt.Errorf("--no-augment and --augment %s contradict each other", *sf.augment)
+		if a, ok := sf.value("augment"); ok && a != datasets.AugmentNone {
+			return fmt.Errorf("--no-augment and --augment %s contradict each other", a)
 		}
 		if err := fs.Set("augment", datasets.AugmentNone); err != nil {
 			return err

@@ -44,8 +44,8 @@ func NewBackend(spec string) (compute.Backend, error) {
 }
 
 // BackendSpec resolves a backend spec as NewBackend does: spec itself, or
-// GOMLX_BACKEND when spec is empty, or "go" when both are. It is the one
-// place that reads GOMLX_BACKEND.
+// GOMLX_BACKEND when spec is empty, or "go" when both are (the experiment
+// layer's Backend setting reads the same variable into its spec).
 func BackendSpec(spec string) string {
 	if spec == "" {
 		spec = os.Getenv(compute.ConfigEnvVar)
