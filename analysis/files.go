@@ -183,43 +183,78 @@ func (m *Models) AnalyzeFiles(paths []string, opt FileOptions) (*BatchReport, er
 	rep := &BatchReport{Models: m.Dir, Created: time.Now().UTC(), Files: []FileReport{}}
 	used := map[string]bool{}
 	bar := datasets.NewBar(opt.Progress, len(paths))
-	for i, path := range paths {
-		stem := uniqueStem(used, path)
-		fr := FileReport{File: path, Status: "ok", Flags: []string{}, Outputs: []string{}}
-		if err := m.analyzeFile(path, stem, opt, &fr); err != nil {
-			fr.Status, fr.Error = "error", err.Error()
-			rep.Failed++
-			if opt.Errors != nil {
-				bar.Clear()
-				fmt.Fprintf(opt.Errors, "%v\n", err)
+	// One file's outputs are written while the next is analysed: the
+	// writer takes the files in order, so the report's rows and the
+	// outputs come out as a serial loop would write them.
+	type analysed struct {
+		path, stem string
+		fr         FileReport
+		x          *datasets.Xray
+		r          *Result
+		err        error
+	}
+	queue := make(chan analysed, 1)
+	var reportErr error
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := 0; ; i++ {
+			a, ok := <-queue
+			if !ok {
+				return
 			}
-		} else {
-			rep.Analysed++
+			if reportErr != nil {
+				continue // drain: the batch stops at the report error
+			}
+			err := a.err
+			if err == nil {
+				err = m.writeOutputs(a.path, a.stem, a.x, a.r, opt, &a.fr)
+			}
+			if err != nil {
+				a.fr.Status, a.fr.Error = "error", err.Error()
+				rep.Failed++
+				if opt.Errors != nil {
+					bar.Clear()
+					fmt.Fprintf(opt.Errors, "%v\n", err)
+				}
+			} else {
+				rep.Analysed++
+			}
+			rep.Files = append(rep.Files, a.fr)
+			if reportErr = writeReport(opt.Out, rep); reportErr != nil {
+				continue
+			}
+			bar.Draw(i+1, "", filepath.Base(a.path))
 		}
-		rep.Files = append(rep.Files, fr)
-		if err := writeReport(opt.Out, rep); err != nil {
-			return rep, err
-		}
-		bar.Draw(i+1, "", filepath.Base(path))
+	}()
+	for _, path := range paths {
+		a := analysed{path: path, stem: uniqueStem(used, path), fr: FileReport{File: path, Status: "ok", Flags: []string{}, Outputs: []string{}}}
+		a.x, a.r, a.err = m.analyzeFile(path, opt, &a.fr)
+		queue <- a
+	}
+	close(queue)
+	<-writerDone
+	if reportErr != nil {
+		return rep, reportErr
 	}
 	bar.Done()
 	return rep, nil
 }
 
-// analyzeFile reads, analyses and writes the outputs of one file into fr;
-// its error names the file.
-func (m *Models) analyzeFile(path, stem string, opt FileOptions, fr *FileReport) error {
+// analyzeFile reads and analyses one file and puts its numbers in fr; its
+// error names the file.
+func (m *Models) analyzeFile(path string, opt FileOptions, fr *FileReport) (*datasets.Xray, *Result, error) {
 	start := time.Now()
 	x, err := datasets.ReadXray(path, opt.Xray)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	fr.Format, fr.Notes = x.Format, x.Notes
 	b := x.Image.Bounds()
 	fr.Width, fr.Height = b.Dx(), b.Dy()
 	r, err := m.Analyze(x.Image)
 	if err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	fr.Flags = append(fr.Flags, r.Flags...)
 	fr.OpacityPct, fr.Geographic, fr.OpacityScore = datasets.Nullable(r.OpacityPct), datasets.Nullable(r.Geographic), datasets.Nullable(r.OpacityScore)
@@ -244,47 +279,65 @@ func (m *Models) analyzeFile(path, stem string, opt FileOptions, fr *FileReport)
 		fr.BrixiaGlobal = &g
 	}
 	fr.Seconds = time.Since(start).Seconds()
-	start = time.Now()
+	return x, r, nil
+}
+
+// writeOutputs writes the outputs of one analysed file (see AnalyzeFiles)
+// and lists them in fr: the images are encoded and the overlay drawn in
+// parallel, then written one by one, each atomically.
+func (m *Models) writeOutputs(path, stem string, x *datasets.Xray, r *Result, opt FileOptions, fr *FileReport) error {
+	start := time.Now()
 	defer func() { fr.WriteSeconds = time.Since(start).Seconds() }()
-	write := func(name string, data []byte) error {
-		if err := datasets.WriteFileAtomic(filepath.Join(opt.Out, name), data, 0o644); err != nil {
+	names := []string{stem + ".png", stem + "_lungs.png", stem + "_opacity.png", stem + "_overlay.png", stem + ".json"}
+	data := make([][]byte, len(names))
+	errs := make([]error, len(names))
+	encode := func(img image.Image) ([]byte, error) {
+		var buf bytes.Buffer
+		err := fastPNG.Encode(&buf, img)
+		return buf.Bytes(), err
+	}
+	datasets.Parallel(len(names), func(i int) {
+		switch i {
+		case 0:
+			data[i], errs[i] = encode(x.Image)
+		case 1:
+			data[i], errs[i] = encode(plots.MaskImage(r.Lungs))
+		case 2:
+			data[i], errs[i] = encode(plots.MaskImage(r.Opacity))
+		case 3:
+			fig, err := OverlayFigure(filepath.Base(path), x.Image, r)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: overlay: %w", path, err)
+				return
+			}
+			if data[i], err = fig.RenderPNG(OverlayDPI, png.BestSpeed); err != nil {
+				errs[i] = fmt.Errorf("%s: overlay: %w", path, err)
+			}
+		case 4:
+			lm := Labelme(names[0], r, opt.Tolerance)
+			var err error
+			if data[i], err = lm.Encode(); err != nil {
+				errs[i] = fmt.Errorf("%s: labelme: %w", path, err)
+				return
+			}
+			if fr.LabelmeLungsIoU, fr.LabelmeOpacityIoU, err = labelmeAgreement(names[i], data[i], r); err != nil {
+				errs[i] = fmt.Errorf("%s: labelme: %w", path, err)
+			}
+		}
+	})
+	for i, name := range names {
+		if errs[i] != nil {
+			if i < 3 {
+				return fmt.Errorf("%s: %w", name, errs[i])
+			}
+			return errs[i]
+		}
+		if err := datasets.WriteFileAtomic(filepath.Join(opt.Out, name), data[i], 0o644); err != nil {
 			return err
 		}
 		fr.Outputs = append(fr.Outputs, name)
-		return nil
 	}
-	for _, o := range []struct {
-		name string
-		img  image.Image
-	}{{stem + ".png", x.Image}, {stem + "_lungs.png", plots.MaskImage(r.Lungs)}, {stem + "_opacity.png", plots.MaskImage(r.Opacity)}} {
-		var buf bytes.Buffer
-		if err := fastPNG.Encode(&buf, o.img); err != nil {
-			return fmt.Errorf("%s: %w", o.name, err)
-		}
-		if err := write(o.name, buf.Bytes()); err != nil {
-			return err
-		}
-	}
-	fig, err := OverlayFigure(filepath.Base(path), x.Image, r)
-	if err != nil {
-		return fmt.Errorf("%s: overlay: %w", path, err)
-	}
-	b2, err := fig.RenderPNG(OverlayDPI, png.BestSpeed)
-	if err != nil {
-		return fmt.Errorf("%s: overlay: %w", path, err)
-	}
-	if err := write(stem+"_overlay.png", b2); err != nil {
-		return err
-	}
-	lm := Labelme(stem+".png", r, opt.Tolerance)
-	data, err := lm.Encode()
-	if err != nil {
-		return fmt.Errorf("%s: labelme: %w", path, err)
-	}
-	if fr.LabelmeLungsIoU, fr.LabelmeOpacityIoU, err = labelmeAgreement(stem+".json", data, r); err != nil {
-		return fmt.Errorf("%s: labelme: %w", path, err)
-	}
-	return write(stem+".json", data)
+	return nil
 }
 
 // labelmeAgreement reads an encoded labelme file back into masks through
