@@ -99,7 +99,7 @@ func SettingsList() []Setting {
 			}},
 		stringSetting("Encoder", "OPACITY_ENCODER", "encoder", "encoder: resnet18 (the paper's) or resnet34", true, "", func(s *Settings) *string { return &s.Encoder }),
 		{Field: "Tiny", Env: "OPACITY_MODEL", Flag: "model", InRunKey: true,
-			Help: "model width: paper (the ResNet U-Net) or tiny (8 channels wide, for tests and quick experiments)",
+			Help: "the tiny model (8 channels wide, for tests and quick experiments) instead of the paper's width; the variable and the flag say tiny or paper",
 			get: func(s Settings) string {
 				if s.Tiny {
 					return "tiny"

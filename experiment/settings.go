@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/covidxray/opacity/datasets"
@@ -447,24 +449,38 @@ func (s Settings) Markdown() string {
 }
 
 // SettingsTable is the Markdown table of every setting (SettingsList): its
-// Settings field, its value in s, the environment variable and the flag that
-// set it, and what it does.
+// Settings field and its value in s as Go code writes them (what a
+// notebook's settings function assigns), the environment variable and the
+// flag that set it, and what it does.
 func (s Settings) SettingsTable() string {
 	var b strings.Builder
 	b.WriteString("| setting | value | environment · flag | what it does |\n|---|---|---|---|\n")
+	sv := reflect.ValueOf(s)
 	for _, d := range SettingsList() {
-		v := d.Get(s)
-		switch {
-		case v == "" && d.Default != "":
-			v = "(" + d.Default + ")"
-		case v == "":
-			v = `""`
-		default:
-			v = "`" + v + "`"
+		v := "`" + goLiteral(sv.FieldByName(d.Field)) + "`"
+		if d.Get(s) == "" && d.Default != "" {
+			v += " (" + d.Default + ")"
 		}
 		fmt.Fprintf(&b, "| `s.%s` | %s | `%s` · `--%s` | %s |\n", d.Field, v, d.Env, d.Flag, d.Help)
 	}
 	return b.String()
+}
+
+// goLiteral writes a field's value as Go code would: 64, 0.001, true,
+// "cosine", []string{"opacity"}.
+func goLiteral(v reflect.Value) string {
+	switch v.Kind() {
+	case reflect.String:
+		return strconv.Quote(v.String())
+	case reflect.Slice:
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = goLiteral(v.Index(i))
+		}
+		return v.Type().String() + "{" + strings.Join(parts, ", ") + "}"
+	default:
+		return fmt.Sprint(v.Interface())
+	}
 }
 
 // scheduleName spells out the empty schedule.
