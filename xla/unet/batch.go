@@ -86,37 +86,6 @@ func targetMasks(p *datasets.Prepared, targets []string) []*datasets.Mask {
 	return out
 }
 
-// splitProbabilities copies a probabilities tensor [B, H, W, T] into one
-// slice per image and target, out[i][t] (H*W values, row-major).
-func splitProbabilities(t *tensors.Tensor) ([][][]float32, error) {
-	dims := t.Shape().Dimensions
-	if len(dims) != 4 {
-		return nil, fmt.Errorf("probabilities have shape %s, want [B, H, W, T]", t.Shape())
-	}
-	flat, err := tensors.CopyFlatData[float32](t)
-	if err != nil {
-		return nil, err
-	}
-	n, nt := dims[1]*dims[2], dims[3]
-	out := make([][][]float32, dims[0])
-	for i := range out {
-		out[i] = make([][]float32, nt)
-		img := flat[i*n*nt : (i+1)*n*nt]
-		for k := range out[i] {
-			if nt == 1 {
-				out[i][k] = img[:n:n]
-				continue
-			}
-			ch := make([]float32, n)
-			for j := range ch {
-				ch[j] = img[j*nt+k]
-			}
-			out[i][k] = ch
-		}
-	}
-	return out, nil
-}
-
 // eachProbability calls fn with the probabilities of every image i and
 // target k of a tensor [B, H, W, T], without copying the tensor: p is only
 // valid during the call (a reused buffer when T > 1).

@@ -593,40 +593,6 @@ func (m *Model) nanError(cfg TrainConfig, epoch, step int, loss float64, train [
 		msg, path, filepath.Join(cfg.Dir, CheckpointsDir))
 }
 
-// Predict returns the probabilities of every target for prepared images:
-// out[i][t] holds Size*Size values (row-major) of target t (in the order of
-// Config.TargetList) of image i. It runs in batches of batch.
-func (m *Model) Predict(set []*datasets.Prepared, batch int) ([][][]float32, error) {
-	out := make([][][]float32, 0, len(set))
-	if batch < 1 {
-		batch = 1
-	}
-	for start := 0; start < len(set); start += batch {
-		part := set[start:min(start+batch, len(set))]
-		size := part[0].Image.Bounds().Dx()
-		imgs := make([]*image.Gray, len(part))
-		for i, p := range part {
-			imgs[i] = p.Image
-		}
-		it, err := imagesTensor(imgs, size, m.Config.InChannels)
-		if err != nil {
-			return nil, err
-		}
-		probs, err := m.Probabilities(it)
-		it.FinalizeAll()
-		if err != nil {
-			return nil, err
-		}
-		per, err := splitProbabilities(probs)
-		probs.FinalizeAll()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, per...)
-	}
-	return out, nil
-}
-
 // evalSet is a split evaluated after the epochs, with its input batches
 // assembled on first use and kept (the images do not change; on an
 // accelerator they then stay on the device).
