@@ -1,8 +1,10 @@
 package unet
 
 import (
+	"context"
 	"fmt"
 	"image"
+	"time"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
@@ -86,37 +88,6 @@ func targetMasks(p *datasets.Prepared, targets []string) []*datasets.Mask {
 	return out
 }
 
-// splitProbabilities copies a probabilities tensor [B, H, W, T] into one
-// slice per image and target, out[i][t] (H*W values, row-major).
-func splitProbabilities(t *tensors.Tensor) ([][][]float32, error) {
-	dims := t.Shape().Dimensions
-	if len(dims) != 4 {
-		return nil, fmt.Errorf("probabilities have shape %s, want [B, H, W, T]", t.Shape())
-	}
-	flat, err := tensors.CopyFlatData[float32](t)
-	if err != nil {
-		return nil, err
-	}
-	n, nt := dims[1]*dims[2], dims[3]
-	out := make([][][]float32, dims[0])
-	for i := range out {
-		out[i] = make([][]float32, nt)
-		img := flat[i*n*nt : (i+1)*n*nt]
-		for k := range out[i] {
-			if nt == 1 {
-				out[i][k] = img[:n:n]
-				continue
-			}
-			ch := make([]float32, n)
-			for j := range ch {
-				ch[j] = img[j*nt+k]
-			}
-			out[i][k] = ch
-		}
-	}
-	return out, nil
-}
-
 // eachProbability calls fn with the probabilities of every image i and
 // target k of a tensor [B, H, W, T], without copying the tensor: p is only
 // valid during the call (a reused buffer when T > 1).
@@ -147,4 +118,56 @@ func eachProbability(t *tensors.Tensor, fn func(i, k int, p []float32) error) er
 		return err
 	}
 	return ferr
+}
+
+// batchJob is one training step's images (indices into the training set)
+// and their drawn augmentations.
+type batchJob struct {
+	idx   []int
+	plans []datasets.AugmentPlan
+}
+
+// readyBatch is an assembled training batch, or the error that stopped it.
+type readyBatch struct {
+	images, masks *tensors.Tensor
+	seconds       float64 // time spent augmenting and assembling it
+	err           error
+}
+
+// batchesAhead is how many assembled batches may wait for their step.
+const batchesAhead = 2
+
+// assembleBatches applies the jobs' augmentations, each batch's images in
+// parallel, and assembles the input tensors, in job order, sending each
+// batch on the returned channel up to batchesAhead before it is needed. The
+// channel is closed after the last batch, an error, or ctx's end.
+func assembleBatches(ctx context.Context, jobs []batchJob, train []*datasets.Prepared, targets []string, size, channels int) <-chan readyBatch {
+	out := make(chan readyBatch, batchesAhead)
+	go func() {
+		defer close(out)
+		for _, job := range jobs {
+			t0 := time.Now()
+			imgs := make([]*image.Gray, len(job.idx))
+			masks := make([][]*datasets.Mask, len(job.idx))
+			datasets.Parallel(len(job.idx), func(i int) {
+				p := train[job.idx[i]]
+				imgs[i], masks[i] = job.plans[i].Apply(p.Image, targetMasks(p, targets)...)
+			})
+			b := readyBatch{}
+			b.images, b.err = imagesTensor(imgs, size, channels)
+			if b.err == nil {
+				b.masks, b.err = masksTensor(masks, size)
+			}
+			b.seconds = time.Since(t0).Seconds()
+			select {
+			case out <- b:
+			case <-ctx.Done():
+				return
+			}
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	return out
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -15,8 +14,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
@@ -209,6 +206,12 @@ func (t PhaseTimes) Add(u PhaseTimes) PhaseTimes {
 		Other: t.Other + u.Other, Wall: t.Wall + u.Wall}
 }
 
+// accounted is the sum of the phases that Other leaves out: every one but
+// Batching (which overlaps the steps), Other and Wall.
+func (t PhaseTimes) accounted() float64 {
+	return t.BatchWait + t.Step + t.EvalDevice + t.EvalHost + t.Checkpoint + t.Compile
+}
+
 // String renders the times compactly for a progress line, e.g.
 // "batch 0.4s (waited 0.0s) step 12.1s eval 1.2+0.1s ckpt 0.3s compile
 // 2.0s".
@@ -257,7 +260,39 @@ type TrainResult struct {
 // nan-state.ckpt and returns an error naming the epoch, the step and the
 // images of the batch. Cancelling ctx stops at the next step with ctx's
 // error (the last epoch checkpoint stays).
-func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepared) (res *TrainResult, err error) {
+func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepared) (*TrainResult, error) {
+	t, err := newTrainer(cfg, train, test)
+	if err != nil {
+		return nil, err
+	}
+	return t.run(ctx)
+}
+
+// trainer is one call of Train: the run's settings and model, and what the
+// run has measured so far. run is the loop; resume, epoch (trainSteps,
+// evaluate, writeMetrics, checkpoint, report) and finish are its steps.
+type trainer struct {
+	cfg          TrainConfig // with Keep and Model.Recompute settled
+	train        []*datasets.Prepared
+	targets      []string
+	batch, steps int // images per step, steps per epoch
+	m            *Model
+	res          *TrainResult
+	evalSets     []*evalSet
+	bar          *progress
+	// writer writes the epoch checkpoints in the background; its dir is
+	// empty without cfg.Dir.
+	writer         *checkpointWriter
+	interval       time.Duration // the least time between two epoch checkpoints
+	lastCheckpoint time.Time
+	start          time.Time // when the run began, its inputs checked
+	total          PhaseTimes
+}
+
+// newTrainer checks the configuration and the images, settles the defaults
+// that depend on the run (Keep, Model.Recompute), opens the backend and
+// makes a fresh model.
+func newTrainer(cfg TrainConfig, train, test []*datasets.Prepared) (*trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -291,232 +326,306 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 	}
 	m, err := NewModel(backend, cfg.Model, cfg.Seed, cfg.LearningRate)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("making the model: %w", err)
 	}
-	res = &TrainResult{Model: m}
-	ckptDir := ""
-	writer := &checkpointWriter{keep: cfg.Keep}
-	defer func() {
-		if werr := writer.Wait(); werr != nil && err == nil {
-			err = werr
-		}
-	}()
-	if cfg.Dir != "" {
-		ckptDir = filepath.Join(cfg.Dir, CheckpointsDir)
-		writer.dir = ckptDir
-		if err := os.MkdirAll(ckptDir, 0o755); err != nil {
-			return nil, err
-		}
-		c, damaged, err := LatestCheckpoint(ckptDir)
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range damaged {
-			if cfg.Progress != nil {
-				fmt.Fprintf(cfg.Progress, "warning: %v; resuming from an older checkpoint\n", d)
-			}
-		}
-		if c != nil {
-			if !c.Meta.Config.SameRun(cfg) {
-				return nil, fmt.Errorf("%s: the checkpoints were made with another configuration (%s); use another folder",
-					cfg.Dir, c.Path)
-			}
-			if err := m.Restore(c); err != nil {
-				return nil, err
-			}
-			res.ResumedFrom = c.Meta.Epoch
-			res.Records = c.Meta.Metrics
-		}
-	}
-	if err := m.InitVariables(cfg.Size, cfg.Size); err != nil {
-		return nil, err
-	}
-
-	steps := len(train) / batch
-	bar := newProgress(cfg.Progress, cfg.Epochs, steps)
-	evalSets := []*evalSet{{name: SplitTrain, set: train}, {name: SplitTest, set: test}}
-	var total PhaseTimes
-	total.Other = time.Since(start).Seconds()
 	interval := cfg.CheckpointInterval
 	if interval == 0 {
 		interval = time.Minute
 	}
-	lastCheckpoint := time.Now()
-	for epoch := res.ResumedFrom + 1; epoch <= cfg.Epochs; epoch++ {
-		var et PhaseTimes
-		epochStart := time.Now()
-		// The epoch's random draws, in the order of an unpipelined loop: the
-		// shuffle, then each step's images' augmentations.
-		rng := rand.New(rand.NewPCG(uint64(cfg.Seed), uint64(epoch)))
-		order := rng.Perm(len(train))
-		jobs := make([]batchJob, steps)
-		for s := range jobs {
-			jobs[s].idx = order[s*batch : (s+1)*batch]
-			for _, k := range jobs[s].idx {
-				b := train[k].Image.Bounds()
-				jobs[s].plans = append(jobs[s].plans, datasets.DrawAugment(rng, cfg.Augment, b.Dx(), b.Dy()))
-			}
-		}
-		epochCtx, cancel := context.WithCancel(ctx)
-		ready := assembleBatches(epochCtx, jobs, train, targets, cfg.Size, cfg.Model.InChannels)
-		var sumLoss float64
-		stepSecs := make([]float64, 0, steps)
-		for s := 0; s < steps; s++ {
-			if err := ctx.Err(); err != nil {
-				cancel()
-				return res, err
-			}
-			t0 := time.Now()
-			b, ok := <-ready
-			et.BatchWait += time.Since(t0).Seconds()
-			if !ok || b.err != nil {
-				cancel()
-				if b.err == nil {
-					b.err = ctx.Err()
-				}
-				return res, b.err
-			}
-			et.Batching += b.seconds
-			if cfg.LRSchedule == ScheduleCosine {
-				step := int64((epoch-1)*steps + s)
-				if err := m.SetLearningRate(ScheduledRate(cfg.LRSchedule, cfg.LearningRate, step, int64(cfg.Epochs*steps))); err != nil {
-					cancel()
-					return res, err
-				}
-			}
-			t1 := time.Now()
-			loss, err := m.TrainStep(b.images, b.masks)
-			if err != nil {
-				cancel()
-				return res, fmt.Errorf("epoch %d step %d: %w", epoch, s+1, err)
-			}
-			sec := time.Since(t1).Seconds()
-			stepSecs = append(stepSecs, sec)
-			if math.IsNaN(loss) || math.IsInf(loss, 0) {
-				cancel()
-				return res, m.nanError(cfg, epoch, s+1, loss, train, jobs[s].idx, res.Records)
-			}
-			sumLoss += loss
-			bar.step(epoch, s+1, sumLoss/float64(s+1))
-			if cfg.OnStep != nil {
-				cfg.OnStep(StepInfo{Epoch: epoch, Epochs: cfg.Epochs, Step: s + 1, Steps: steps, Loss: loss, MeanLoss: sumLoss / float64(s+1), Seconds: sec})
-			}
-		}
-		cancel()
-		et.Step, et.Compile = splitFirst(stepSecs, epoch == res.ResumedFrom+1)
-		var rows []research.EpochRecord
-		if cfg.evaluated(epoch) {
-			for _, es := range evalSets {
-				if len(es.set) == 0 {
-					continue
-				}
-				r, t, err := es.evaluate(m, batch, cfg.Size, targets)
-				if err != nil {
-					return res, fmt.Errorf("epoch %d: evaluating %s: %w", epoch, es.name, err)
-				}
-				for i := range r {
-					r[i].Epoch, r[i].Split = epoch, es.name
-				}
-				rows = append(rows, r...)
-				et.EvalDevice += t.EvalDevice
-				et.EvalHost += t.EvalHost
-				et.Compile += t.Compile
-			}
-			res.Records = append(res.Records, rows...)
-		}
-		t0 := time.Now()
-		if cfg.Dir != "" {
-			if len(rows) > 0 {
-				if err := datasets.WriteFileAtomic(filepath.Join(cfg.Dir, MetricsFile), research.FormatMetricsCSV(res.Records), 0o644); err != nil {
-					return res, err
-				}
-			}
-			if epoch == cfg.Epochs || time.Since(lastCheckpoint) >= interval {
-				lastCheckpoint = time.Now()
-				snap, err := Snapshot(m.store)
-				if err != nil {
-					return res, err
-				}
-				meta := CheckpointMeta{Epoch: epoch, GlobalStep: m.GlobalStep(), Config: cfg, Metrics: slices.Clone(res.Records)}
-				if err := writer.Save(filepath.Join(ckptDir, fmt.Sprintf(checkpointPattern, epoch)), snap, meta); err != nil {
-					return res, err
-				}
-			}
-		}
-		et.Checkpoint = time.Since(t0).Seconds()
-		et.Wall = time.Since(epochStart).Seconds()
-		et.Other = et.Wall - (et.BatchWait + et.Step + et.EvalDevice + et.EvalHost + et.Checkpoint + et.Compile)
-		total = total.Add(et)
-		res.Epochs = append(res.Epochs, et)
-		bar.epochDone(epoch, sumLoss/float64(steps), rows, et)
-		if cfg.OnEpoch != nil {
-			info := EpochInfo{Epoch: epoch, Epochs: cfg.Epochs, Model: m, TrainLoss: sumLoss / float64(steps), Records: rows, All: res.Records, Times: et, Total: total}
-			if err := cfg.OnEpoch(info); err != nil {
-				return res, err
-			}
-		}
+	steps := len(train) / batch
+	t := &trainer{
+		cfg:      cfg,
+		train:    train,
+		targets:  targets,
+		batch:    batch,
+		steps:    steps,
+		m:        m,
+		res:      &TrainResult{Model: m},
+		evalSets: []*evalSet{{name: SplitTrain, set: train}, {name: SplitTest, set: test}},
+		bar:      newProgress(cfg.Progress, cfg.Epochs, steps),
+		writer:   &checkpointWriter{keep: cfg.Keep},
+		interval: interval,
+		start:    start,
 	}
-	t0 := time.Now()
-	if err := writer.Wait(); err != nil {
-		return res, err
+	if cfg.Dir != "" {
+		t.writer.dir = filepath.Join(cfg.Dir, CheckpointsDir)
 	}
-	total.Checkpoint += time.Since(t0).Seconds()
-	total.Wall = time.Since(start).Seconds()
-	total.Other = total.Wall - (total.BatchWait + total.Step + total.EvalDevice + total.EvalHost + total.Checkpoint + total.Compile)
-	res.Times, res.Seconds = total, total.Wall
-	return res, nil
+	return t, nil
 }
 
-// batchJob is one training step's images (indices into the training set)
-// and their drawn augmentations.
-type batchJob struct {
-	idx   []int
-	plans []datasets.AugmentPlan
-}
-
-// readyBatch is an assembled training batch, or the error that stopped it.
-type readyBatch struct {
-	images, masks *tensors.Tensor
-	seconds       float64 // time spent augmenting and assembling it
-	err           error
-}
-
-// batchesAhead is how many assembled batches may wait for their step.
-const batchesAhead = 2
-
-// assembleBatches applies the jobs' augmentations, each batch's images in
-// parallel, and assembles the input tensors, in job order, sending each
-// batch on the returned channel up to batchesAhead before it is needed. The
-// channel is closed after the last batch, an error, or ctx's end.
-func assembleBatches(ctx context.Context, jobs []batchJob, train []*datasets.Prepared, targets []string, size, channels int) <-chan readyBatch {
-	out := make(chan readyBatch, batchesAhead)
-	go func() {
-		defer close(out)
-		for _, job := range jobs {
-			t0 := time.Now()
-			imgs := make([]*image.Gray, len(job.idx))
-			masks := make([][]*datasets.Mask, len(job.idx))
-			datasets.Parallel(len(job.idx), func(i int) {
-				p := train[job.idx[i]]
-				imgs[i], masks[i] = job.plans[i].Apply(p.Image, targetMasks(p, targets)...)
-			})
-			b := readyBatch{}
-			b.images, b.err = imagesTensor(imgs, size, channels)
-			if b.err == nil {
-				b.masks, b.err = masksTensor(masks, size)
-			}
-			b.seconds = time.Since(t0).Seconds()
-			select {
-			case out <- b:
-			case <-ctx.Done():
-				return
-			}
-			if b.err != nil {
-				return
-			}
+// run resumes, trains the epochs left and finishes. Every way out passes
+// through its one cleanup: the checkpoint still being written in the
+// background is waited for, and its error returned when nothing else went
+// wrong. A failed resume returns no result; a later failure returns the
+// result so far with the error.
+func (t *trainer) run(ctx context.Context) (res *TrainResult, err error) {
+	defer func() {
+		if werr := t.writer.Wait(); werr != nil && err == nil {
+			err = werr
 		}
 	}()
-	return out
+	if err := t.resume(); err != nil {
+		return nil, err
+	}
+	t.total.Other = time.Since(t.start).Seconds()
+	t.lastCheckpoint = time.Now()
+	for epoch := t.res.ResumedFrom + 1; epoch <= t.cfg.Epochs; epoch++ {
+		if err := t.epoch(ctx, epoch); err != nil {
+			return t.res, err
+		}
+	}
+	if err := t.finish(); err != nil {
+		return t.res, err
+	}
+	return t.res, nil
+}
+
+// resume makes the training folder's checkpoints folder and loads the
+// newest readable checkpoint there into the model, refusing one of another
+// configuration (damaged newer ones are named on cfg.Progress); then it
+// creates the variables no checkpoint gave (all of them in a fresh run).
+// Without cfg.Dir it only creates the variables.
+func (t *trainer) resume() error {
+	if dir := t.writer.dir; dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		c, damaged, err := LatestCheckpoint(dir)
+		if err != nil {
+			return err
+		}
+		for _, d := range damaged {
+			if t.cfg.Progress != nil {
+				fmt.Fprintf(t.cfg.Progress, "warning: %v; resuming from an older checkpoint\n", d)
+			}
+		}
+		if c != nil {
+			if !c.Meta.Config.SameRun(t.cfg) {
+				return fmt.Errorf("%s: the checkpoints were made with another configuration (%s); use another folder",
+					t.cfg.Dir, c.Path)
+			}
+			if err := t.m.Restore(c); err != nil {
+				return fmt.Errorf("resuming: %w", err)
+			}
+			t.res.ResumedFrom = c.Meta.Epoch
+			t.res.Records = c.Meta.Metrics
+		}
+	}
+	if err := t.m.InitVariables(t.cfg.Size, t.cfg.Size); err != nil {
+		return fmt.Errorf("creating the model's variables: %w", err)
+	}
+	return nil
+}
+
+// epoch trains one epoch, evaluates the model after it when cfg.EvalEvery
+// says so, writes metrics.csv and the checkpoint that are due, and reports
+// the epoch.
+func (t *trainer) epoch(ctx context.Context, epoch int) error {
+	var et PhaseTimes
+	start := time.Now()
+	trainLoss, err := t.trainSteps(ctx, epoch, &et)
+	if err != nil {
+		return err
+	}
+	var rows []research.EpochRecord
+	if t.cfg.evaluated(epoch) {
+		if rows, err = t.evaluate(epoch, &et); err != nil {
+			return err
+		}
+		t.res.Records = append(t.res.Records, rows...)
+	}
+	t0 := time.Now()
+	if len(rows) > 0 {
+		if err := t.writeMetrics(epoch); err != nil {
+			return err
+		}
+	}
+	if err := t.checkpoint(epoch); err != nil {
+		return err
+	}
+	et.Checkpoint = time.Since(t0).Seconds()
+	et.Wall = time.Since(start).Seconds()
+	et.Other = et.Wall - et.accounted()
+	return t.report(epoch, trainLoss, rows, et)
+}
+
+// drawEpoch makes the epoch's random draws from a generator seeded with
+// (cfg.Seed, epoch), in the order of an unpipelined loop: the shuffle, then
+// each step's images' augmentations.
+func (t *trainer) drawEpoch(epoch int) []batchJob {
+	rng := rand.New(rand.NewPCG(uint64(t.cfg.Seed), uint64(epoch)))
+	order := rng.Perm(len(t.train))
+	jobs := make([]batchJob, t.steps)
+	for s := range jobs {
+		jobs[s].idx = order[s*t.batch : (s+1)*t.batch]
+		for _, k := range jobs[s].idx {
+			b := t.train[k].Image.Bounds()
+			jobs[s].plans = append(jobs[s].plans, datasets.DrawAugment(rng, t.cfg.Augment, b.Dx(), b.Dy()))
+		}
+	}
+	return jobs
+}
+
+// trainSteps takes the epoch's training steps and returns their mean loss,
+// adding their times to et. The batches are assembled ahead by other
+// goroutines (assembleBatches), which the deferred stop ends on every way
+// out.
+func (t *trainer) trainSteps(ctx context.Context, epoch int, et *PhaseTimes) (float64, error) {
+	jobs := t.drawEpoch(epoch)
+	prefetch, stop := context.WithCancel(ctx)
+	defer stop()
+	ready := assembleBatches(prefetch, jobs, t.train, t.targets, t.cfg.Size, t.cfg.Model.InChannels)
+	var sumLoss float64
+	stepSecs := make([]float64, 0, t.steps)
+	for s := 0; s < t.steps; s++ {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		t0 := time.Now()
+		b, ok := <-ready
+		et.BatchWait += time.Since(t0).Seconds()
+		if !ok || b.err != nil {
+			if b.err == nil {
+				b.err = ctx.Err()
+			}
+			return 0, b.err
+		}
+		et.Batching += b.seconds
+		if err := t.scheduleRate(epoch, s); err != nil {
+			return 0, err
+		}
+		t1 := time.Now()
+		loss, err := t.m.TrainStep(b.images, b.masks)
+		if err != nil {
+			return 0, fmt.Errorf("epoch %d step %d: %w", epoch, s+1, err)
+		}
+		sec := time.Since(t1).Seconds()
+		stepSecs = append(stepSecs, sec)
+		if math.IsNaN(loss) || math.IsInf(loss, 0) {
+			return 0, t.nanError(epoch, s+1, loss, jobs[s].idx)
+		}
+		sumLoss += loss
+		t.bar.step(epoch, s+1, sumLoss/float64(s+1))
+		if t.cfg.OnStep != nil {
+			t.cfg.OnStep(StepInfo{Epoch: epoch, Epochs: t.cfg.Epochs, Step: s + 1, Steps: t.steps, Loss: loss, MeanLoss: sumLoss / float64(s+1), Seconds: sec})
+		}
+	}
+	et.Step, et.Compile = splitFirst(stepSecs, epoch == t.res.ResumedFrom+1)
+	return sumLoss / float64(t.steps), nil
+}
+
+// scheduleRate sets the learning rate of step s (0-based) of epoch on the
+// cosine schedule; a constant rate stays the one NewModel set.
+func (t *trainer) scheduleRate(epoch, s int) error {
+	if t.cfg.LRSchedule != ScheduleCosine {
+		return nil
+	}
+	step := int64((epoch-1)*t.steps + s)
+	if err := t.m.SetLearningRate(ScheduledRate(t.cfg.LRSchedule, t.cfg.LearningRate, step, int64(t.cfg.Epochs*t.steps))); err != nil {
+		return fmt.Errorf("epoch %d step %d: %w", epoch, s+1, err)
+	}
+	return nil
+}
+
+// nanError saves the model's state (with cfg.Dir) and describes the
+// non-finite loss of step (1-based) of epoch, whose batch held the training
+// images idx.
+func (t *trainer) nanError(epoch, step int, loss float64, idx []int) error {
+	stems := make([]string, len(idx))
+	for i, k := range idx {
+		stems[i] = t.train[k].Stem
+	}
+	msg := fmt.Sprintf("epoch %d step %d: the training loss is %v (batch: %s)", epoch, step, loss, strings.Join(stems, ", "))
+	if t.cfg.Dir == "" {
+		return errors.New(msg + "; lower the learning rate or check these images")
+	}
+	path := filepath.Join(t.cfg.Dir, NaNStateFile)
+	meta := CheckpointMeta{Epoch: epoch - 1, Config: t.cfg, Metrics: t.res.Records, Note: msg}
+	if err := t.m.SaveCheckpoint(path, meta); err != nil {
+		return fmt.Errorf("%s; saving the state to %s failed: %w", msg, path, err)
+	}
+	return fmt.Errorf("%s; the model state after the step is in %s, the last good one in %s; lower the learning rate or check these images",
+		msg, path, t.writer.dir)
+}
+
+// evaluate returns the metrics rows of the model after epoch on the training
+// and the testing images (one per split and target; an empty split has
+// none), adding the times to et.
+func (t *trainer) evaluate(epoch int, et *PhaseTimes) ([]research.EpochRecord, error) {
+	var rows []research.EpochRecord
+	for _, es := range t.evalSets {
+		if len(es.set) == 0 {
+			continue
+		}
+		r, times, err := es.evaluate(t.m, t.batch, t.cfg.Size, t.targets)
+		if err != nil {
+			return nil, fmt.Errorf("epoch %d: evaluating %s: %w", epoch, es.name, err)
+		}
+		for i := range r {
+			r[i].Epoch, r[i].Split = epoch, es.name
+		}
+		rows = append(rows, r...)
+		et.EvalDevice += times.EvalDevice
+		et.EvalHost += times.EvalHost
+		et.Compile += times.Compile
+	}
+	return rows, nil
+}
+
+// writeMetrics rewrites metrics.csv of the training folder, atomically,
+// with every row so far (nothing without cfg.Dir).
+func (t *trainer) writeMetrics(epoch int) error {
+	if t.cfg.Dir == "" {
+		return nil
+	}
+	if err := datasets.WriteFileAtomic(filepath.Join(t.cfg.Dir, MetricsFile), research.FormatMetricsCSV(t.res.Records), 0o644); err != nil {
+		return fmt.Errorf("epoch %d: writing %s: %w", epoch, MetricsFile, err)
+	}
+	return nil
+}
+
+// checkpoint starts writing the epoch's checkpoint in the background when
+// one is due (cfg.CheckpointInterval after the last one, and after the last
+// epoch; nothing without cfg.Dir). It returns the error of the previous
+// write, if any.
+func (t *trainer) checkpoint(epoch int) error {
+	if t.writer.dir == "" || (epoch < t.cfg.Epochs && time.Since(t.lastCheckpoint) < t.interval) {
+		return nil
+	}
+	t.lastCheckpoint = time.Now()
+	snap, err := Snapshot(t.m.store)
+	if err != nil {
+		return fmt.Errorf("epoch %d: checkpoint: %w", epoch, err)
+	}
+	meta := CheckpointMeta{Epoch: epoch, GlobalStep: t.m.GlobalStep(), Config: t.cfg, Metrics: slices.Clone(t.res.Records)}
+	return t.writer.Save(filepath.Join(t.writer.dir, fmt.Sprintf(checkpointPattern, epoch)), snap, meta)
+}
+
+// report adds the epoch's times to the run's, prints its progress line and
+// calls cfg.OnEpoch, whose error stops the run.
+func (t *trainer) report(epoch int, trainLoss float64, rows []research.EpochRecord, et PhaseTimes) error {
+	t.total = t.total.Add(et)
+	t.res.Epochs = append(t.res.Epochs, et)
+	t.bar.epochDone(epoch, trainLoss, rows, et)
+	if t.cfg.OnEpoch == nil {
+		return nil
+	}
+	return t.cfg.OnEpoch(EpochInfo{Epoch: epoch, Epochs: t.cfg.Epochs, Model: t.m, TrainLoss: trainLoss, Records: rows,
+		All: t.res.Records, Times: et, Total: t.total})
+}
+
+// finish waits for the last checkpoint to be written and completes the
+// run's times.
+func (t *trainer) finish() error {
+	t0 := time.Now()
+	if err := t.writer.Wait(); err != nil {
+		return err
+	}
+	t.total.Checkpoint += time.Since(t0).Seconds()
+	t.total.Wall = time.Since(t.start).Seconds()
+	t.total.Other = t.total.Wall - t.total.accounted()
+	t.res.Times, t.res.Seconds = t.total, t.total.Wall
+	return nil
 }
 
 // splitFirst is splitCompile with only the first value (when first is set)
@@ -572,153 +681,4 @@ func checkPrepared(p *datasets.Prepared, size int, targets []string) error {
 		}
 	}
 	return nil
-}
-
-// nanError saves the model's state and describes a non-finite loss.
-func (m *Model) nanError(cfg TrainConfig, epoch, step int, loss float64, train []*datasets.Prepared, idx []int, rows []research.EpochRecord) error {
-	stems := make([]string, len(idx))
-	for i, k := range idx {
-		stems[i] = train[k].Stem
-	}
-	msg := fmt.Sprintf("epoch %d step %d: the training loss is %v (batch: %s)", epoch, step, loss, strings.Join(stems, ", "))
-	if cfg.Dir == "" {
-		return errors.New(msg + "; lower the learning rate or check these images")
-	}
-	path := filepath.Join(cfg.Dir, NaNStateFile)
-	meta := CheckpointMeta{Epoch: epoch - 1, Config: cfg, Metrics: rows, Note: msg}
-	if err := m.SaveCheckpoint(path, meta); err != nil {
-		return fmt.Errorf("%s; saving the state to %s failed: %w", msg, path, err)
-	}
-	return fmt.Errorf("%s; the model state after the step is in %s, the last good one in %s; lower the learning rate or check these images",
-		msg, path, filepath.Join(cfg.Dir, CheckpointsDir))
-}
-
-// Predict returns the probabilities of every target for prepared images:
-// out[i][t] holds Size*Size values (row-major) of target t (in the order of
-// Config.TargetList) of image i. It runs in batches of batch.
-func (m *Model) Predict(set []*datasets.Prepared, batch int) ([][][]float32, error) {
-	out := make([][][]float32, 0, len(set))
-	if batch < 1 {
-		batch = 1
-	}
-	for start := 0; start < len(set); start += batch {
-		part := set[start:min(start+batch, len(set))]
-		size := part[0].Image.Bounds().Dx()
-		imgs := make([]*image.Gray, len(part))
-		for i, p := range part {
-			imgs[i] = p.Image
-		}
-		it, err := imagesTensor(imgs, size, m.Config.InChannels)
-		if err != nil {
-			return nil, err
-		}
-		probs, err := m.Probabilities(it)
-		it.FinalizeAll()
-		if err != nil {
-			return nil, err
-		}
-		per, err := splitProbabilities(probs)
-		probs.FinalizeAll()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, per...)
-	}
-	return out, nil
-}
-
-// evalSet is a split evaluated after the epochs, with its input batches
-// assembled on first use and kept (the images do not change; on an
-// accelerator they then stay on the device).
-type evalSet struct {
-	name    string
-	set     []*datasets.Prepared
-	batches []evalBatch
-}
-
-// evalBatch is one evaluation batch: its first valid images are part, the
-// others pad it to the batch size.
-type evalBatch struct {
-	images, masks *tensors.Tensor
-	part          []*datasets.Prepared
-}
-
-// evaluate computes the metrics rows (one per target) of the model on the
-// set and the times it took. Every batch has batch images (the last one
-// padded with empty images that the losses and metrics leave out), so one
-// compiled graph serves every split and epoch; the per-image counts of the
-// metrics are taken as each batch's probabilities arrive.
-func (es *evalSet) evaluate(m *Model, batch, size int, targets []string) ([]research.EpochRecord, PhaseTimes, error) {
-	var t PhaseTimes
-	t0 := time.Now()
-	if es.batches == nil {
-		for start := 0; start < len(es.set); start += batch {
-			part := es.set[start:min(start+batch, len(es.set))]
-			imgs := make([]*image.Gray, batch)
-			masks := make([][]*datasets.Mask, batch)
-			for i := range imgs {
-				if i < len(part) {
-					imgs[i], masks[i] = part[i].Image, targetMasks(part[i], targets)
-				} else {
-					imgs[i], masks[i] = image.NewGray(image.Rect(0, 0, size, size)), make([]*datasets.Mask, len(targets))
-				}
-			}
-			it, err := imagesTensor(imgs, size, m.Config.InChannels)
-			if err != nil {
-				return nil, t, err
-			}
-			mt, err := masksTensor(masks, size)
-			if err != nil {
-				return nil, t, err
-			}
-			es.batches = append(es.batches, evalBatch{images: it, masks: mt, part: part})
-		}
-	}
-	t.EvalHost += time.Since(t0).Seconds()
-	sumLoss := make([]float64, len(targets))
-	counts := make([][]research.ImageCounts, len(targets))
-	var device []float64
-	var fresh []bool // the batch's shape ran for the first time (compiled)
-	opt := research.DefaultMetricOptions()
-	for _, b := range es.batches {
-		t1 := time.Now()
-		probs, losses, err := m.Evaluate(b.images, b.masks, len(b.part))
-		if err != nil {
-			return nil, t, err
-		}
-		t2 := time.Now()
-		device = append(device, t2.Sub(t1).Seconds())
-		fresh = append(fresh, !m.evalShapes[batch])
-		m.evalShapes[batch] = true
-		for k := range targets {
-			sumLoss[k] += losses[k] * float64(len(b.part))
-		}
-		err = eachProbability(probs, func(i, k int, prob []float32) error {
-			if i >= len(b.part) {
-				return nil // padding
-			}
-			p := b.part[i]
-			c, err := research.CountImage(research.Prediction{Name: p.Stem, Patient: p.Patient, Truth: p.Pix(targets[k]), Prob: prob}, opt.Threshold)
-			counts[k] = append(counts[k], c)
-			return err
-		})
-		probs.FinalizeAll()
-		if err != nil {
-			return nil, t, err
-		}
-		t.EvalHost += time.Since(t2).Seconds()
-	}
-	t0 = time.Now()
-	rows := make([]research.EpochRecord, len(targets))
-	for k, name := range targets {
-		scores, err := research.Summarize(counts[k], opt)
-		if err != nil {
-			return nil, t, err
-		}
-		rows[k] = research.EpochRecord{Target: name, Loss: sumLoss[k] / float64(len(es.set)), IoUSoftPooled: scores.SoftPooledIoU,
-			IoUPerImage: scores.PerImageIoU, F1: scores.SoftPooledF1}
-	}
-	t.EvalHost += time.Since(t0).Seconds()
-	t.EvalDevice, t.Compile = splitCompile(device, fresh)
-	return rows, t, nil
 }
