@@ -24,19 +24,19 @@ type agreementFlags struct {
 	json          *bool
 }
 
-func addAgreementFlags(fs *flag.FlagSet, stderr io.Writer) *agreementFlags {
+func addAgreementFlags(fs *flag.FlagSet) *agreementFlags {
 	f := &agreementFlags{
 		data:    addDataFlag(fs, "data folder with cohen/ and cxr-seg/ (required)"),
 		json:    fs.Bool("json", false, "print one JSON object instead of a report"),
 		figures: addFiguresFlag(fs, "folder to write the Bland-Altman plot (agreement-bland-altman) and the image grid (agreement-grid) into, PNG and SVG"),
 	}
-	addDeprecatedAlias(fs, "plots", "figures", stderr)
+	addDeprecatedAlias(fs, "plots", "figures")
 	return f
 }
 
 func runAgreement(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("agreement", stderr)
-	f := addAgreementFlags(fs, stderr)
+	f := addAgreementFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity agreement --data DIR [--json] [--figures DIR]")
 		fmt.Fprintln(stderr, "\nCompares two annotations of the images that cohen/annotations (a: the paper's authors)")

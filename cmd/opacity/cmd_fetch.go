@@ -25,7 +25,7 @@ type fetchFlags struct {
 	workers, retries *int
 }
 
-func addFetchFlags(fs *flag.FlagSet, stderr io.Writer) *fetchFlags {
+func addFetchFlags(fs *flag.FlagSet) *fetchFlags {
 	f := &fetchFlags{
 		data:    addDataFlag(fs, "data folder to fill (created; files already complete are kept) (required)"),
 		workers: fs.Int("workers", 4, "files downloaded at once"),
@@ -33,13 +33,13 @@ func addFetchFlags(fs *flag.FlagSet, stderr io.Writer) *fetchFlags {
 		api:     fs.String("api", "https://api.github.com", "GitHub API base URL (for a mirror or a test server)"),
 		raw:     fs.String("raw", "https://raw.githubusercontent.com", "raw file base URL (for a mirror or a test server)"),
 	}
-	addDeprecatedAlias(fs, "to", "data", stderr)
+	addDeprecatedAlias(fs, "to", "data")
 	return f
 }
 
 func runDataFetch(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("data fetch", stderr)
-	f := addFetchFlags(fs, stderr)
+	f := addFetchFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity data fetch --data DIR")
 		fmt.Fprintln(stderr, "\nDownloads what the canonical layout needs from the source repositories (see")

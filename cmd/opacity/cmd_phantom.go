@@ -27,7 +27,7 @@ type phantomFlags struct {
 	seed                       *int64
 }
 
-func addPhantomFlags(fs *flag.FlagSet, stderr io.Writer) *phantomFlags {
+func addPhantomFlags(fs *flag.FlagSet) *phantomFlags {
 	f := &phantomFlags{
 		data:      addDataFlag(fs, "data folder to write (created; a previous phantom there is replaced) (required)"),
 		patients:  fs.Int("patients", 40, "number of COVID-19-AR-like patients (1-4 X-rays each)"),
@@ -36,15 +36,15 @@ func addPhantomFlags(fs *flag.FlagSet, stderr io.Writer) *phantomFlags {
 		cohen:     fs.Int("cohen-images", datasets.DefaultPhantomCohenImages, "images of the external (Cohen-like) set, cohen/; 0 for none"),
 		sheet:     fs.String("sheet", "", "also write a PNG contact sheet of some X-rays with their masks to this file"),
 	}
-	addDeprecatedAlias(fs, "out", "data", stderr)
-	addDeprecatedAlias(fs, "size", "image-size", stderr)
-	addDeprecatedAlias(fs, "cohen", "cohen-images", stderr)
+	addDeprecatedAlias(fs, "out", "data")
+	addDeprecatedAlias(fs, "size", "image-size")
+	addDeprecatedAlias(fs, "cohen", "cohen-images")
 	return f
 }
 
 func runPhantom(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("data phantom", stderr)
-	f := addPhantomFlags(fs, stderr)
+	f := addPhantomFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity data phantom --data DIR [--patients N] [--seed S] [--image-size PX] [--cohen-images M] [--sheet FILE.png]")
 		fmt.Fprintln(stderr, "\nWrites a deterministic synthetic cohort (covid-ar/ with clinical outcomes, cohen/ with")

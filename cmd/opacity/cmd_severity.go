@@ -27,7 +27,7 @@ type severityFlags struct {
 	seed                                          *int64
 }
 
-func addSeverityFlags(fs *flag.FlagSet, stderr io.Writer) *severityFlags {
+func addSeverityFlags(fs *flag.FlagSet) *severityFlags {
 	f := &severityFlags{
 		data:        addDataFlag(fs, "data folder with covid-ar/ (and cohen/ for --cohen) (required)"),
 		json:        fs.Bool("json", false, "print one JSON object instead of a report"),
@@ -39,13 +39,13 @@ func addSeverityFlags(fs *flag.FlagSet, stderr io.Writer) *severityFlags {
 		scoreColumn: fs.String("score-column", "score", "score column of --scores"),
 		figures:     addFiguresFlag(fs, "folder to write the figures into (severity-roc: Figure 3a; with --cohen severity-cohen-scatter; with --scores severity-scores-roc, as Figure 4), PNG and SVG"),
 	}
-	addDeprecatedAlias(fs, "plots", "figures", stderr)
+	addDeprecatedAlias(fs, "plots", "figures")
 	return f
 }
 
 func runSeverity(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("severity", stderr)
-	f := addSeverityFlags(fs, stderr)
+	f := addSeverityFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity severity --data DIR [--json] [--cohen] [--aggregate max|first|mean] [--bootstrap 2000] [--seed 1] [--scores FILE.csv [--score-column NAME]] [--figures DIR]")
 		fmt.Fprintln(stderr, "\nOpacity percentage 100*|O∩L|/|L| of every covid-ar annotation (manual masks), and its ROC")

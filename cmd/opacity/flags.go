@@ -42,15 +42,15 @@ func addBackendFlag(fs *flag.FlagSet) *string {
 }
 
 // addDeprecatedAlias declares --old as an older spelling of the flag --new
-// (declared before it): setting it sets --new and prints a one-line note
-// on stderr.
-func addDeprecatedAlias(fs *flag.FlagSet, old, new string, stderr io.Writer) {
+// (declared before it): setting it sets --new and prints a one-line note on
+// the flag set's output (stderr: newFlagSet).
+func addDeprecatedAlias(fs *flag.FlagSet, old, new string) {
 	target := fs.Lookup(new)
 	if target == nil {
 		panic("addDeprecatedAlias: no flag --" + new)
 	}
 	fs.Var(&aliasValue{target: target.Value, note: func() {
-		fmt.Fprintf(stderr, "%s: --%s is deprecated, use --%s\n", fs.Name(), old, new)
+		fmt.Fprintf(fs.Output(), "%s: --%s is deprecated, use --%s\n", fs.Name(), old, new)
 	}}, old, "deprecated spelling of --"+new)
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"flag"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,17 +14,17 @@ import (
 // gives the flag the same value as the new spelling and prints one note
 // on stderr (the new spelling prints none).
 func TestDeprecatedFlagAliases(t *testing.T) {
-	fetch := func(fs *flag.FlagSet, w io.Writer) { addFetchFlags(fs, w) }
-	phantom := func(fs *flag.FlagSet, w io.Writer) { addPhantomFlags(fs, w) }
-	severity := func(fs *flag.FlagSet, w io.Writer) { addSeverityFlags(fs, w) }
-	agreement := func(fs *flag.FlagSet, w io.Writer) { addAgreementFlags(fs, w) }
-	boolean := func(fs *flag.FlagSet, w io.Writer) {
+	fetch := func(fs *flag.FlagSet) { addFetchFlags(fs) }
+	phantom := func(fs *flag.FlagSet) { addPhantomFlags(fs) }
+	severity := func(fs *flag.FlagSet) { addSeverityFlags(fs) }
+	agreement := func(fs *flag.FlagSet) { addAgreementFlags(fs) }
+	boolean := func(fs *flag.FlagSet) {
 		fs.Bool("json", false, "")
-		addDeprecatedAlias(fs, "j", "json", w)
+		addDeprecatedAlias(fs, "j", "json")
 	}
 	for _, tc := range []struct {
 		command  string
-		declare  func(*flag.FlagSet, io.Writer)
+		declare  func(*flag.FlagSet)
 		old, new string
 		value    string
 	}{
@@ -41,7 +40,7 @@ func TestDeprecatedFlagAliases(t *testing.T) {
 			parse := func(args ...string) (value, note string) {
 				var stderr bytes.Buffer
 				fs := newFlagSet(tc.command, &stderr)
-				tc.declare(fs, &stderr)
+				tc.declare(fs)
 				if err := parseFlagsNoArgs(fs, args); err != nil {
 					t.Fatalf("%v: %v\n%s", args, err, stderr.String())
 				}
@@ -122,7 +121,7 @@ func TestDeprecatedBoolAlias(t *testing.T) {
 	var stderr bytes.Buffer
 	fs := newFlagSet("x", &stderr)
 	v := fs.Bool("json", false, "")
-	addDeprecatedAlias(fs, "j", "json", &stderr)
+	addDeprecatedAlias(fs, "j", "json")
 	if err := parseFlagsNoArgs(fs, []string{"--j"}); err != nil || !*v || stderr.String() != "opacity x: --j is deprecated, use --json\n" {
 		t.Errorf("--j: err %v, --json %v, stderr %q", err, *v, stderr.String())
 	}
