@@ -91,7 +91,7 @@ expected: build
 	scripts/verdict.sh update $(OPACITY_FIGURES)
 
 data: build
-	$(BIN) data fetch --to data
+	$(BIN) data fetch --data data
 
 setup:
 	scripts/setup.sh

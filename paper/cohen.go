@@ -65,33 +65,13 @@ func figure4(st *experiment.Study) (*Result, error) {
 		r.skip("the comparison with %s could not be computed: %v", path, err)
 		return r, nil
 	}
-	t := &table{header: []string{"level", "outcome", "images", "AUC opacity % (manual)", "95% CI", "AUC Cohen score", "95% CI", "difference (95% CI)", "paired DeLong p"}}
-	for _, row := range []struct {
-		level, outcome string
-		c              research.PairedComparison
-	}{
-		{"image", OutcomeICU, sc.ImageICU}, {"image", OutcomeMortality, sc.ImageMortality},
-		{"patient (" + string(Aggregate) + ")", OutcomeICU, sc.PatientICU}, {"patient (" + string(Aggregate) + ")", OutcomeMortality, sc.PatientMortality},
-	} {
-		c := row.c
-		t.add(row.level, row.outcome, fmt.Sprint(c.Opacity.NPos+c.Opacity.NNeg), fmt.Sprintf("%.3f", c.Opacity.AUC), fmtCI(c.Opacity.CI95DeLong),
-			fmt.Sprintf("%.3f", c.Other.AUC), fmtCI(c.Other.CI95DeLong),
-			fmt.Sprintf("%+.3f (%.3f to %.3f)", c.Paired.Diff, c.Paired.CI95[0], c.Paired.CI95[1]), fmt.Sprintf("%.3g", c.Paired.P))
-	}
+	t := scoreTable("Cohen score", sc)
 	r.Numbers["auc_cohen_image_icu"] = sc.ImageICU.Other.AUC
 	r.Numbers["auc_cohen_image_mortality"] = sc.ImageMortality.Other.AUC
 	if err := r.saveTable(s, "table-figure4", fmt.Sprintf("Figure 4: Cohen et al.'s model score vs opacity %% (manual masks), %d images with both%s", sc.Images, dataTag(s)), t); err != nil {
 		return nil, err
 	}
-	panel := func(title string, c research.PairedComparison) plots.ROCPanel {
-		p := plots.ROCPanel{Title: title, Note: fmt.Sprintf("per image, paired DeLong p = %.2g", c.Paired.P), Curves: []plots.ROCCurve{
-			plots.CurveFromSummary("Cohen model score", c.Other),
-			plots.CurveFromSummary("opacity % (manual)", c.Opacity),
-		}}
-		p.Curves[1].Dashed = true
-		return p
-	}
-	f, err := plots.ROCFigure("Cohen et al.'s opacity score"+dataTag(s), []plots.ROCPanel{panel(OutcomeICU, sc.ImageICU), panel(OutcomeMortality, sc.ImageMortality)})
+	f, err := scoreFigure("Cohen et al.'s opacity score"+dataTag(s), "Cohen model score", sc)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +82,63 @@ func figure4(st *experiment.Study) (*Result, error) {
 		r.note("%d covid-ar images have no Cohen model score and are left out: %v", len(sc.Missing), limit(sc.Missing, 5))
 	}
 	return r, nil
+}
+
+// cohenManualAxis is the axis of the opacity % of cohen/'s manual masks in
+// CohenCorrelation's scatter.
+const cohenManualAxis = "opacity % (paper's manual masks)"
+
+// scoreTable is Figure 4's table (table-figure4): the opacity % (manual
+// masks) beside another score, named label, per image and per patient,
+// with the paired DeLong tests of sc.
+func scoreTable(label string, sc research.ScoreComparison) *table {
+	t := &table{header: []string{"level", "outcome", "images", "AUC opacity % (manual)", "95% CI", "AUC " + label, "95% CI", "difference (95% CI)", "paired DeLong p"}}
+	patient := levelName(research.LevelPatient, sc.Aggregate)
+	for _, row := range []struct {
+		level, outcome string
+		c              research.PairedComparison
+	}{
+		{research.LevelImage, OutcomeICU, sc.ImageICU}, {research.LevelImage, OutcomeMortality, sc.ImageMortality},
+		{patient, OutcomeICU, sc.PatientICU}, {patient, OutcomeMortality, sc.PatientMortality},
+	} {
+		c := row.c
+		t.add(row.level, row.outcome, fmt.Sprint(c.Opacity.NPos+c.Opacity.NNeg), fmt.Sprintf("%.3f", c.Opacity.AUC), fmtCI(c.Opacity.CI95DeLong),
+			fmt.Sprintf("%.3f", c.Other.AUC), fmtCI(c.Other.CI95DeLong),
+			fmt.Sprintf("%+.3f (%.3f to %.3f)", c.Paired.Diff, c.Paired.CI95[0], c.Paired.CI95[1]), fmt.Sprintf("%.3g", c.Paired.P))
+	}
+	return t
+}
+
+// scoreFigure is Figure 4's figure: per image, the ROC of another score
+// (its curve named label) beside the opacity % (manual masks, dashed) for
+// ICU admission and mortality, with the paired DeLong p of sc.
+func scoreFigure(title, label string, sc research.ScoreComparison) (*plots.Figure, error) {
+	panel := func(title string, c research.PairedComparison) plots.ROCPanel {
+		p := plots.ROCPanel{Title: title, Note: fmt.Sprintf("per image, paired DeLong p = %.2g", c.Paired.P), Curves: []plots.ROCCurve{
+			plots.CurveFromSummary(label, c.Other),
+			plots.CurveFromSummary("opacity % (manual)", c.Opacity),
+		}}
+		p.Curves[1].Dashed = true
+		return p
+	}
+	return plots.ROCFigure(title, []plots.ROCPanel{panel(OutcomeICU, sc.ImageICU), panel(OutcomeMortality, sc.ImageMortality)})
+}
+
+// cohenScatter is CohenCorrelation's figure of one source: the opacity %
+// of the images of cohort (from the masks the axis xlabel names) against
+// Cohen et al.'s radiologist scores, geographic extent and opacity degree,
+// with Spearman's rho of c. tag marks synthetic data.
+func cohenScatter(cohort, xlabel, tag string, c research.CohenComparison) (*plots.Figure, error) {
+	var x, geo, op []float64
+	for _, p := range c.Pairs {
+		x = append(x, p.OpacityPct)
+		geo = append(geo, p.GeographicMean)
+		op = append(op, p.OpacityMean)
+	}
+	return plots.ScatterFigure(fmt.Sprintf("%s: opacity %% vs radiologists' severity scores%s", cohort, tag), []plots.ScatterPanel{
+		{Title: "Geographic extent", XLabel: xlabel, YLabel: "geographic_mean (0–8)", X: x, Y: geo, Corr: c.SpearmanGeographic},
+		{Title: "Opacity degree", XLabel: xlabel, YLabel: "opacity_mean (0–6)", X: x, Y: op, Corr: c.SpearmanOpacity},
+	})
 }
 
 // CohenCorrelation correlates the opacity percentage with Cohen et al.'s
@@ -128,7 +165,7 @@ func cohenCorrelation(st *experiment.Study) (*Result, error) {
 		name, masks, axis, file, key string
 		pct                          map[string]float64
 	}
-	sources := []source{{"cohen/ (paper's validation)", "manual masks (paper's authors)", "opacity % (paper's manual masks)", "figure-cohen-scores-manual", "cohen_manual", st.ManualPct[datasets.CohortCohen]}}
+	sources := []source{{"cohen/ (paper's validation)", "manual masks (paper's authors)", cohenManualAxis, "figure-cohen-scores-manual", "cohen_manual", st.ManualPct[datasets.CohortCohen]}}
 	pred := map[string]float64{}
 	for _, it := range st.Items {
 		if it.Cohort == datasets.CohortCohen && it.Prob != nil {
@@ -164,17 +201,7 @@ func cohenCorrelation(st *experiment.Study) (*Result, error) {
 		r.Numbers["spearman_"+src.key+"_geographic"] = c.SpearmanGeographic.Rho
 		r.Numbers["spearman_"+src.key+"_opacity"] = c.SpearmanOpacity.Rho
 		r.Numbers["n_"+src.key] = float64(c.N)
-		var x, geo, op []float64
-		for _, p := range c.Pairs {
-			x = append(x, p.OpacityPct)
-			geo = append(geo, p.GeographicMean)
-			op = append(op, p.OpacityMean)
-		}
-		xl := src.axis
-		f, err := plots.ScatterFigure(fmt.Sprintf("%s: opacity %% vs radiologists' severity scores%s", strings.Fields(src.name)[0], shortTag(s)), []plots.ScatterPanel{
-			{Title: "Geographic extent", XLabel: xl, YLabel: "geographic_mean (0–8)", X: x, Y: geo, Corr: c.SpearmanGeographic},
-			{Title: "Opacity degree", XLabel: xl, YLabel: "opacity_mean (0–6)", X: x, Y: op, Corr: c.SpearmanOpacity},
-		})
+		f, err := cohenScatter(strings.Fields(src.name)[0], src.axis, shortTag(s), c)
 		if err != nil {
 			return nil, err
 		}

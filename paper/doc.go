@@ -40,4 +40,13 @@
 //
 // Every function records its key numbers in the figures folder's
 // numbers.json, from which Summary makes the table that REPRODUCE.md quotes.
+//
+// Two analyses also run on a data folder alone, without a study or a model,
+// for the command line: ReadSeverity (Figure 3a's ROC analysis and, as
+// asked, CohenCorrelation's manual row and Figure 4's comparison with
+// another score; `opacity severity`) and CompareAnnotations (Agreement
+// without the model; `opacity agreement`). They compute, tabulate and draw
+// with the same functions as Figure3, CohenCorrelation, Figure4 and
+// Agreement, so the command prints the notebooks' numbers and writes their
+// figures.
 package paper

@@ -20,13 +20,20 @@ const (
 	OutcomeMortality = research.OutcomeMortality
 )
 
-// severityROCs runs the ROC analysis of images' OpacityPct for both
-// outcomes, per image (bootstrap resampling patients) and per patient (the
-// maximum over the patient's images): research.AnalyzeSeverity, going on
-// past an analysis that cannot be done (one class), whose error it
-// carries instead.
+// severityROC is the ROC analysis of the opacity % of Figure 3 (and of
+// ReadSeverity): research.AnalyzeSeverity per image (bootstrap resampling
+// patients) and per patient (agg over the patient's images), going on past
+// an analysis that cannot be done (one class), which it lists in
+// SeverityROC.Failed. Its error is for an outcome other than 0 or 1.
+func severityROC(images []research.SeverityImage, agg research.Aggregate, opt research.BootstrapOptions) (research.SeverityROC, error) {
+	return research.AnalyzeSeverity(images, research.SeverityOptions{Aggregate: agg, Bootstrap: opt, KeepGoing: true})
+}
+
+// severityROCs is severityROC per patient by Aggregate (the maximum over
+// the patient's images), as its four analyses; one that cannot be done
+// carries its error.
 func severityROCs(images []research.SeverityImage, opt research.BootstrapOptions) []research.SeverityAnalysis {
-	r, err := research.AnalyzeSeverity(images, research.SeverityOptions{Aggregate: Aggregate, Bootstrap: opt, KeepGoing: true})
+	r, err := severityROC(images, Aggregate, opt)
 	if err != nil { // an outcome other than 0 or 1: every analysis fails
 		var out []research.SeverityAnalysis
 		for _, a := range r.Analyses() {
@@ -39,17 +46,17 @@ func severityROCs(images []research.SeverityImage, opt research.BootstrapOptions
 }
 
 // levelName names an analysis level in tables and legends: "image" or
-// "patient (max)".
-func levelName(level string) string {
+// "patient (max)" (the aggregate agg in brackets).
+func levelName(level string, agg research.Aggregate) string {
 	if level == research.LevelPatient {
-		return "patient (" + string(Aggregate) + ")"
+		return "patient (" + string(agg) + ")"
 	}
 	return level
 }
 
 // rocFigure draws the ROC panels (ICU, mortality) of one score source, one
-// curve per level, skipping analyses that failed.
-func rocFigure(title string, rocs []research.SeverityAnalysis) (*plots.Figure, bool, error) {
+// curve per level (patients by agg), skipping analyses that failed.
+func rocFigure(title string, agg research.Aggregate, rocs []research.SeverityAnalysis) (*plots.Figure, bool, error) {
 	var panels []plots.ROCPanel
 	any := false
 	for _, outcome := range []string{OutcomeICU, OutcomeMortality} {
@@ -58,7 +65,7 @@ func rocFigure(title string, rocs []research.SeverityAnalysis) (*plots.Figure, b
 			if rr.Outcome != outcome || rr.Err != nil {
 				continue
 			}
-			c := plots.CurveFromSummary(fmt.Sprintf("per %s (%d+, %d−)", levelName(rr.Level), rr.Summary.NPos, rr.Summary.NNeg), rr.Summary)
+			c := plots.CurveFromSummary(fmt.Sprintf("per %s (%d+, %d−)", levelName(rr.Level, agg), rr.Summary.NPos, rr.Summary.NNeg), rr.Summary)
 			c.Dashed = rr.Level != research.LevelImage
 			p.Curves = append(p.Curves, c)
 			any = true
@@ -79,14 +86,10 @@ func rocFigure(title string, rocs []research.SeverityAnalysis) (*plots.Figure, b
 // AUCs to r.Numbers as auc_<key>_<level>_<outcome>.
 func addROCRows(r *Result, t *table, score, key string, rocs []research.SeverityAnalysis) {
 	for _, rr := range rocs {
+		t.add(append([]string{score}, rocRow(Aggregate, rr)...)...)
 		if rr.Err != nil {
-			t.add(score, levelName(rr.Level), rr.Outcome, "", "", "not computable: "+rr.Err.Error(), "", "", "", "", "")
 			continue
 		}
-		m := rr.Summary
-		t.add(score, levelName(rr.Level), rr.Outcome, fmt.Sprint(m.NPos), fmt.Sprint(m.NNeg), fmt.Sprintf("%.3f", m.AUC),
-			fmtCI(m.CI95DeLong), fmtCI(m.CI95Bootstrap), fmt.Sprintf("%.1f", m.Youden.Threshold),
-			fmt.Sprintf("%.2f", m.Youden.Sensitivity), fmt.Sprintf("%.2f", m.Youden.Specificity))
 		lvl := "image"
 		if rr.Level != research.LevelImage {
 			lvl = "patient"
@@ -95,12 +98,28 @@ func addROCRows(r *Result, t *table, score, key string, rocs []research.Severity
 		if rr.Outcome == OutcomeMortality {
 			out = "mortality"
 		}
-		r.Numbers[fmt.Sprintf("auc_%s_%s_%s", key, lvl, out)] = m.AUC
+		r.Numbers[fmt.Sprintf("auc_%s_%s_%s", key, lvl, out)] = rr.Summary.AUC
 	}
 }
 
+// rocHeader is the header of the ROC tables, after table-figure3's score
+// column.
+var rocHeader = []string{"level", "outcome", "positive", "negative", "AUC", "95% CI (DeLong)", "95% CI (bootstrap)", "Youden cut (%)", "sensitivity", "specificity"}
+
 func rocTable() *table {
-	return &table{header: []string{"score", "level", "outcome", "positive", "negative", "AUC", "95% CI (DeLong)", "95% CI (bootstrap)", "Youden cut (%)", "sensitivity", "specificity"}}
+	return &table{header: append([]string{"score"}, rocHeader...)}
+}
+
+// rocRow is the row of one analysis (patients by agg) in the ROC tables,
+// under rocHeader.
+func rocRow(agg research.Aggregate, rr research.SeverityAnalysis) []string {
+	if rr.Err != nil {
+		return []string{levelName(rr.Level, agg), rr.Outcome, "", "", "not computable: " + rr.Err.Error(), "", "", "", "", ""}
+	}
+	m := rr.Summary
+	return []string{levelName(rr.Level, agg), rr.Outcome, fmt.Sprint(m.NPos), fmt.Sprint(m.NNeg), fmt.Sprintf("%.3f", m.AUC),
+		fmtCI(m.CI95DeLong), fmtCI(m.CI95Bootstrap), fmt.Sprintf("%.1f", m.Youden.Threshold),
+		fmt.Sprintf("%.2f", m.Youden.Sensitivity), fmt.Sprintf("%.2f", m.Youden.Specificity)}
 }
 
 func fmtCI(ci [2]float64) string {
@@ -134,14 +153,7 @@ func figure3(st *experiment.Study) (*Result, error) {
 	t := rocTable()
 	manual := severityROCs(st.Severity, bootstrap(s))
 	addROCRows(r, t, "opacity % (manual masks)", "manual", manual)
-	withOutcome, patients := 0, map[string]bool{}
-	for _, im := range st.Severity {
-		patients[im.Patient] = true
-		if im.ICU != nil {
-			withOutcome++
-		}
-	}
-	f, ok, err := rocFigure(fmt.Sprintf("(a) Opacity %% from manual masks, %d images of %d patients%s", withOutcome, len(patients), dataTag(s)), manual)
+	f, ok, err := rocFigure(figure3aTitle(countSeverity(st.Severity), s.Synthetic()), Aggregate, manual)
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +183,7 @@ func figure3(st *experiment.Study) (*Result, error) {
 		}
 		addROCRows(r, t, "opacity % (predicted, test images only)", "predicted_test", severityROCs(predTest, bootstrap(s)))
 		addROCRows(r, t, "opacity % (manual, same images as predicted)", "manual_same", severityROCs(manualSame, bootstrap(s)))
-		f, ok, err := rocFigure(fmt.Sprintf("(b) Opacity %% from predicted masks, %d images (train + test)%s", len(pred), dataTag(s)), predROC)
+		f, ok, err := rocFigure(fmt.Sprintf("(b) Opacity %% from predicted masks, %d images (train + test)%s", len(pred), dataTag(s)), Aggregate, predROC)
 		if err != nil {
 			return nil, err
 		}

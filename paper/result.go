@@ -83,6 +83,40 @@ type table struct {
 
 func (t *table) add(cells ...string) { t.rows = append(t.rows, cells) }
 
+// Table is a table as its formatted cells, for a program to print (the
+// command line prints the tables of package paper's functions with it).
+type Table struct {
+	Header []string
+	Rows   [][]string
+}
+
+// export returns t as a Table.
+func (t *table) export() Table { return Table{Header: t.header, Rows: t.rows} }
+
+// namedFigure is a figure with the name of its files (without extension).
+type namedFigure struct {
+	name   string
+	figure *plots.Figure
+}
+
+// saveFigures writes figs into dir (created), each as PNG and SVG named
+// prefix+name, and returns the paths: the figures of a function run
+// without a study, whose files go where its caller says.
+func saveFigures(dir, prefix string, figs []namedFigure) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, f := range figs {
+		p, err := f.figure.SaveAll(filepath.Join(dir, prefix+f.name))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", prefix+f.name, err)
+		}
+		paths = append(paths, p...)
+	}
+	return paths, nil
+}
+
 // markdown renders the table as a Markdown table.
 func (t *table) markdown() string {
 	var b strings.Builder
@@ -158,16 +192,22 @@ func (r *Result) saveTable(s experiment.Settings, name, caption string, t *table
 
 // dataTag is the tag added to figure titles: " (SYNTHETIC data)" on
 // synthetic data.
-func dataTag(s experiment.Settings) string {
-	if s.Synthetic() {
+func dataTag(s experiment.Settings) string { return syntheticTag(s.Synthetic()) }
+
+// shortTag is dataTag for titles that are short of room: " (SYNTHETIC)".
+func shortTag(s experiment.Settings) string { return syntheticShortTag(s.Synthetic()) }
+
+// syntheticTag is dataTag of data that are synthetic or not.
+func syntheticTag(synthetic bool) string {
+	if synthetic {
 		return " (SYNTHETIC data)"
 	}
 	return ""
 }
 
-// shortTag is dataTag for titles that are short of room: " (SYNTHETIC)".
-func shortTag(s experiment.Settings) string {
-	if s.Synthetic() {
+// syntheticShortTag is shortTag of data that are synthetic or not.
+func syntheticShortTag(synthetic bool) string {
+	if synthetic {
 		return " (SYNTHETIC)"
 	}
 	return ""

@@ -4,8 +4,9 @@
 // section 4.1), the opacity percentage, ROC analysis with confidence
 // intervals (DeLong and a patient-level cluster bootstrap), paired comparison
 // of two scores, Spearman correlation with a confidence interval, agreement
-// between two annotations of the same images, and the analyses behind the
-// "opacity severity" and "opacity agreement" commands.
+// between two annotations of the same images: the statistics of package
+// paper's figures (and of the "opacity severity" and "opacity agreement"
+// commands, through it).
 //
 // Conventions used throughout:
 //   - A binary mask is a row-major []uint8 of 0/1 (datasets.Mask.Pix); a

@@ -71,14 +71,14 @@ for shape in "128 8" "320 2" "320 8"; do
 done
 
 log "end to end: opacity train on a synthetic cohort, XLA backend"
-"$bin/opacity" phantom --out /tmp/ph --patients 40 --seed 1 > "$out/phantom.txt"
+"$bin/opacity" data phantom --data /tmp/ph --patients 40 --seed 1 > "$out/phantom.txt"
 ( time timeout 150 "$bin/opacity" train --data /tmp/ph --out /tmp/run --size 320 --epochs 10 --batch 8 --seed 1 ) > "$out/train.log" 2>&1
 tail -5 "$out/train.log" >&2
 cp /tmp/run/metrics.csv "$out/metrics.csv" 2>/dev/null
 timeout 120 "$bin/opacity" eval --run /tmp/run --data /tmp/ph --json > "$out/eval.json" 2> "$out/eval.err"
 
 log "paper-size full training: phantom of 105 patients, opacity train --preset full (320x320, 50 epochs), XLA backend"
-"$bin/opacity" phantom --out /tmp/ph105 --patients 105 --size 512 --cohen 25 --seed 1 > "$out/full-phantom.txt"
+"$bin/opacity" data phantom --data /tmp/ph105 --patients 105 --image-size 512 --cohen-images 25 --seed 1 > "$out/full-phantom.txt"
 rm -rf /tmp/run-full
 start=$(date +%s.%N)
 timeout 400 "$bin/opacity" train --data /tmp/ph105 --out /tmp/run-full --preset full --seed 1 > "$out/full-train.log" 2>&1

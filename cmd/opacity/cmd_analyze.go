@@ -108,9 +108,9 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 func runModelsValidate(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("models validate", stderr)
 	models := fs.String("models", defaultModelsDir, "models folder made by opacity models")
-	data := fs.String("data", "", "real data folder (make data)")
-	figures := fs.String("figures", "", "folder of the tables and figures (default: figures/ of the repository, as the notebooks)")
-	backend := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND, else go): go, xla:cpu, xla:cuda, ...")
+	data := addDataFlag(fs, "real data folder (make data)")
+	figures := addFiguresFlag(fs, "folder of the tables and figures (default: figures/ of the repository, as the notebooks)")
+	backend := addBackendFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity models validate --models DIR --data DIR [--figures DIR]")
 		fmt.Fprintln(stderr, "\nMeasures a models folder on the images of the data folder it never saw, as notebook 08 does")
@@ -150,7 +150,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "analysis", "output folder: per image STEM.png, STEM_lungs.png, STEM_opacity.png, STEM_overlay.png, STEM.json (labelme); report.csv, report.json")
 	anyModality := fs.Bool("any-modality", false, "analyse DICOM files that do not say they are chest radiographs (other modality or body part)")
 	tol := fs.Float64("tolerance", analysis.DefaultTolerance, "simplification of the labelme polygons, in pixels")
-	backend := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND, else go): go, xla:cpu, xla:cuda, ...")
+	backend := addBackendFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity analyze [--models DIR] [--out DIR] [--any-modality] FILE|FOLDER...")
 		fmt.Fprintln(stderr, "\nMeasures the opacity of chest X-rays without a hand-drawn lung contour: the lung model finds")

@@ -20,7 +20,7 @@ func init() {
 
 func runDataStats(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("data stats", stderr)
-	dataDir := fs.String("data", "", "data folder with covid-ar/, cohen/, cxr-seg/ (required)")
+	dataDir := addDataFlag(fs, "data folder with covid-ar/, cohen/, cxr-seg/ (required)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity data stats --data DIR [--json]")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,35 +19,49 @@ func init() {
 	})
 }
 
+// fetchFlags are the flags of data fetch.
+type fetchFlags struct {
+	data, api, raw   *string
+	workers, retries *int
+}
+
+func addFetchFlags(fs *flag.FlagSet) *fetchFlags {
+	f := &fetchFlags{
+		data:    addDataFlag(fs, "data folder to fill (created; files already complete are kept) (required)"),
+		workers: fs.Int("workers", 4, "files downloaded at once"),
+		retries: fs.Int("retries", 2, "further attempts after a network or server error"),
+		api:     fs.String("api", "https://api.github.com", "GitHub API base URL (for a mirror or a test server)"),
+		raw:     fs.String("raw", "https://raw.githubusercontent.com", "raw file base URL (for a mirror or a test server)"),
+	}
+	addDeprecatedAlias(fs, "to", "data")
+	return f
+}
+
 func runDataFetch(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("data fetch", stderr)
-	to := fs.String("to", "", "data folder to fill (created; files already complete are kept) (required)")
-	workers := fs.Int("workers", 4, "files downloaded at once")
-	retries := fs.Int("retries", 2, "further attempts after a network or server error")
-	api := fs.String("api", "https://api.github.com", "GitHub API base URL (for a mirror or a test server)")
-	raw := fs.String("raw", "https://raw.githubusercontent.com", "raw file base URL (for a mirror or a test server)")
+	f := addFetchFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity data fetch --to DIR")
+		fmt.Fprintln(stderr, "usage: opacity data fetch --data DIR")
 		fmt.Fprintln(stderr, "\nDownloads what the canonical layout needs from the source repositories (see")
 		fmt.Fprintln(stderr, "datasets.Fetch), every file checked against the git SHA-1 of the listing; brixia/")
 		fmt.Fprintln(stderr, "and covid-qu-ex/ come from pinned commits. Progress on stderr, a summary on stdout.")
 		fmt.Fprintln(stderr, "Run it again to resume; it exits with status 1 while anything is missing or failed")
-		fmt.Fprintln(stderr, "(the folders that did come are usable).")
+		fmt.Fprintln(stderr, "(the folders that did come are usable). The older spelling --to still works, with a note.")
 		fs.PrintDefaults()
 	}
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
-	if err := requireFlags(fs, "to"); err != nil {
+	if err := requireFlags(fs, "data"); err != nil {
 		return err
 	}
-	if *workers < 1 || *retries < 0 {
-		return fmt.Errorf("--workers %d, --retries %d: want at least 1 and 0", *workers, *retries)
+	if *f.workers < 1 || *f.retries < 0 {
+		return fmt.Errorf("--workers %d, --retries %d: want at least 1 and 0", *f.workers, *f.retries)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	rep, err := datasets.Fetch(ctx, datasets.FetchOptions{
-		To: *to, BaseAPI: *api, BaseRaw: *raw, Progress: stderr, Workers: *workers, Retries: *retries,
+		To: *f.data, BaseAPI: *f.api, BaseRaw: *f.raw, Progress: stderr, Workers: *f.workers, Retries: *f.retries,
 	})
 	if rep != nil {
 		writeFetchReport(stdout, rep)

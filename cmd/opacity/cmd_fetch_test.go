@@ -33,7 +33,7 @@ func TestDataFetchCommand(t *testing.T) {
 	defer srv.Close()
 	dir := t.TempDir()
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"data", "fetch", "--to", dir, "--api", srv.URL + "/api", "--raw", srv.URL + "/raw"}, &stdout, &stderr)
+	code := run([]string{"data", "fetch", "--data", dir, "--api", srv.URL + "/api", "--raw", srv.URL + "/raw"}, &stdout, &stderr)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1 (missing files)\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
 	}
@@ -54,9 +54,9 @@ func TestDataFetchCommand(t *testing.T) {
 	}
 }
 
-func TestDataFetchNeedsTo(t *testing.T) {
+func TestDataFetchNeedsData(t *testing.T) {
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"data", "fetch"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "--to is required") {
+	if code := run([]string{"data", "fetch"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "--data is required") {
 		t.Errorf("exit %d, stderr %s", code, stderr.String())
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"image/png"
 	"io"
@@ -12,45 +13,65 @@ import (
 
 func init() {
 	register(command{
-		name:    "phantom",
+		name:    "data phantom",
 		summary: "write a synthetic (phantom) cohort in the on-disk layout of the real data",
 		run:     runPhantom,
 	})
+	registerDeprecatedCommand("phantom", "data phantom")
+}
+
+// phantomFlags are the flags of data phantom.
+type phantomFlags struct {
+	data, sheet                *string
+	patients, imageSize, cohen *int
+	seed                       *int64
+}
+
+func addPhantomFlags(fs *flag.FlagSet) *phantomFlags {
+	f := &phantomFlags{
+		data:      addDataFlag(fs, "data folder to write (created; a previous phantom there is replaced) (required)"),
+		patients:  fs.Int("patients", 40, "number of COVID-19-AR-like patients (1-4 X-rays each)"),
+		seed:      addSeedFlag(fs, 1, "random seed: the same seed gives the same bytes"),
+		imageSize: fs.Int("image-size", datasets.DefaultPhantomSize, "side of the X-rays in pixels (the images', not the model's input --size)"),
+		cohen:     fs.Int("cohen-images", datasets.DefaultPhantomCohenImages, "images of the external (Cohen-like) set, cohen/; 0 for none"),
+		sheet:     fs.String("sheet", "", "also write a PNG contact sheet of some X-rays with their masks to this file"),
+	}
+	addDeprecatedAlias(fs, "out", "data")
+	addDeprecatedAlias(fs, "size", "image-size")
+	addDeprecatedAlias(fs, "cohen", "cohen-images")
+	return f
 }
 
 func runPhantom(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("phantom", stderr)
-	out := fs.String("out", "", "data folder to write (created; a previous phantom there is replaced) (required)")
-	patients := fs.Int("patients", 40, "number of COVID-19-AR-like patients (1-4 X-rays each)")
-	seed := fs.Int64("seed", 1, "random seed: the same seed gives the same bytes")
-	size := fs.Int("size", datasets.DefaultPhantomSize, "image side in pixels")
-	cohen := fs.Int("cohen", datasets.DefaultPhantomCohenImages, "images of the external (Cohen-like) set; 0 for none")
-	sheet := fs.String("sheet", "", "also write a PNG contact sheet of some X-rays with their masks to this file")
+	fs := newFlagSet("data phantom", stderr)
+	f := addPhantomFlags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity phantom --out DIR [--patients N] [--seed S] [--size PX] [--cohen M] [--sheet FILE.png]")
+		fmt.Fprintln(stderr, "usage: opacity data phantom --data DIR [--patients N] [--seed S] [--image-size PX] [--cohen-images M] [--sheet FILE.png]")
 		fmt.Fprintln(stderr, "\nWrites a deterministic synthetic cohort (covid-ar/ with clinical outcomes, cohen/ with")
-		fmt.Fprintln(stderr, "severity scores) marked SYNTHETIC everywhere, and prints a summary.")
+		fmt.Fprintln(stderr, "severity scores) marked SYNTHETIC everywhere, and prints a summary. The older spellings")
+		fmt.Fprintln(stderr, "opacity phantom, --out, --size and --cohen still work, with a note.")
 		fs.PrintDefaults()
 	}
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
-	if err := requireFlags(fs, "out"); err != nil {
+	if err := requireFlags(fs, "data"); err != nil {
 		return err
 	}
-	if *cohen < 0 {
-		return fmt.Errorf("--cohen %d: want 0 or more", *cohen)
+	cohen := *f.cohen
+	if cohen < 0 {
+		return fmt.Errorf("--cohen-images %d: want 0 or more", cohen)
 	}
-	if *cohen == 0 {
-		*cohen = -1 // none, in PhantomOptions' terms
+	if cohen == 0 {
+		cohen = -1 // none, in PhantomOptions' terms
 	}
-	sum, err := datasets.WritePhantom(*out, datasets.PhantomOptions{Patients: *patients, Seed: *seed, Size: *size, CohenImages: *cohen})
+	sum, err := datasets.WritePhantom(*f.data, datasets.PhantomOptions{Patients: *f.patients, Seed: *f.seed, Size: *f.imageSize, CohenImages: cohen})
 	if err != nil {
 		return err
 	}
 	writePhantomSummary(stdout, sum)
-	if *sheet != "" {
-		img, err := datasets.PhantomContactSheet(*out, 12)
+	if *f.sheet != "" {
+		img, err := datasets.PhantomContactSheet(*f.data, 12)
 		if err != nil {
 			return err
 		}
@@ -58,10 +79,10 @@ func runPhantom(args []string, stdout, stderr io.Writer) error {
 		if err := png.Encode(&buf, img); err != nil {
 			return err
 		}
-		if err := datasets.WriteFileAtomic(*sheet, buf.Bytes(), 0o644); err != nil {
+		if err := datasets.WriteFileAtomic(*f.sheet, buf.Bytes(), 0o644); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "contact sheet: %s\n", *sheet)
+		fmt.Fprintf(stdout, "contact sheet: %s\n", *f.sheet)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ func TestPhantomCommand(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "ph")
 	sheet := filepath.Join(t.TempDir(), "sheet.png")
 	var stdout, stderr bytes.Buffer
-	code := run([]string{"phantom", "--out", dir, "--patients", "5", "--seed", "2", "--size", "64", "--cohen", "3", "--sheet", sheet}, &stdout, &stderr)
+	code := run([]string{"data", "phantom", "--data", dir, "--patients", "5", "--seed", "2", "--image-size", "64", "--cohen-images", "3", "--sheet", sheet}, &stdout, &stderr)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
@@ -44,7 +44,7 @@ func TestPhantomCommandRefusesRealData(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "patient_info.csv"), []byte("x"), 0o644)
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"phantom", "--out", dir, "--patients", "2", "--size", "32"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "not a phantom") {
+	if code := run([]string{"data", "phantom", "--data", dir, "--patients", "2", "--image-size", "32"}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "not a phantom") {
 		t.Errorf("exit %d, stderr %s", code, stderr.String())
 	}
 }

@@ -539,7 +539,7 @@ func TestSeverityTextAndFlags(t *testing.T) {
 	}
 	var stdout, stderr bytes.Buffer
 	plotDir := filepath.Join(dir, "figs")
-	if code := run([]string{"severity", "--data", dir, "--cohen", "--aggregate", "first", "--bootstrap", "200", "--plots", plotDir}, &stdout, &stderr); code != 0 {
+	if code := run([]string{"severity", "--data", dir, "--cohen", "--aggregate", "first", "--bootstrap", "200", "--figures", plotDir}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	out := stdout.String()

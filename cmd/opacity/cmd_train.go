@@ -123,9 +123,9 @@ func syntheticNote(synthetic bool) string {
 func runEval(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("eval", stderr)
 	runDir := fs.String("run", "", "run folder written by opacity train or a notebook (required)")
-	data := fs.String("data", "", "data folder, when it moved since the run (default: the one the run record names)")
+	data := addDataFlag(fs, "data folder, when it moved since the run (default: the one the run record names)")
 	asJSON := fs.Bool("json", false, "print the tables as JSON")
-	backend := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND, else go)")
+	backend := addBackendFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity eval --run RUN [--data DIR] [--json] [--backend B]")
 		fmt.Fprintln(stderr, "\nReads the run record, loads its data and split, predicts (or reads the cached predictions of)")
@@ -195,7 +195,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("predict", stderr)
 	runDir := fs.String("run", "", "run folder written by opacity train or a notebook (required)")
 	outDir := fs.String("out", "", "folder for the mask and overlay PNGs and predictions.csv (required)")
-	backend := fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND, else go)")
+	backend := addBackendFlag(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity predict --run RUN --out DIR FILE.json...")
 		fmt.Fprintln(stderr, "\nFor each labelme file (image embedded or beside it): frames it as the run's inputs were (the")

@@ -28,7 +28,7 @@ func runOK(t *testing.T, args ...string) (stdout, stderr string) {
 func tinyPhantom(t *testing.T, patients, cohen string) string {
 	t.Helper()
 	data := filepath.Join(t.TempDir(), "ph")
-	runOK(t, "phantom", "--out", data, "--patients", patients, "--seed", "3", "--size", "64", "--cohen", cohen)
+	runOK(t, "data", "phantom", "--data", data, "--patients", patients, "--seed", "3", "--image-size", "64", "--cohen-images", cohen)
 	return data
 }
 

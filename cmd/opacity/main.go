@@ -1,9 +1,10 @@
 // Command opacity is the command-line tool of the opacity-segmentation
 // reproduction: flag parsing, and the printing of results, over the
-// packages below it: datasets (data stats, data fetch, phantom), research
-// (severity, agreement), experiment (train, eval, predict, cv), analysis
-// (models, analyze) and paper (models validate). The layers are described
-// in docs/design.md.
+// packages below it: datasets (data stats, data fetch, data phantom),
+// experiment (train, eval, predict, cv), analysis (models, analyze) and
+// paper (severity, agreement, models validate). The flags that several
+// commands share have one name and one meaning (flags.go). The layers are
+// described in docs/design.md.
 //
 // Usage:
 //
@@ -26,11 +27,13 @@ import (
 
 // command is one subcommand: its name (may hold a space, e.g. "data stats"),
 // a one-line summary and the function that runs it with the remaining
-// arguments, writing its results to stdout.
+// arguments, writing its results to stdout. A deprecated command (an older
+// name) runs but is not listed.
 type command struct {
-	name    string
-	summary string
-	run     func(args []string, stdout, stderr io.Writer) error
+	name       string
+	summary    string
+	run        func(args []string, stdout, stderr io.Writer) error
+	deprecated bool
 }
 
 // commands is filled by the init functions of the cmd_*.go files, one file
@@ -82,12 +85,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: opacity <command> [flags]\n\ncommands:")
 	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
+	for n, c := range commands {
+		if !c.deprecated {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
+	width := 0
 	for _, n := range names {
-		fmt.Fprintf(w, "  %-14s %s\n", n, commands[n].summary)
+		width = max(width, len(n))
+	}
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-*s  %s\n", width, n, commands[n].summary)
 	}
 	fmt.Fprintln(w, "\nRun \"opacity <command> -h\" for the flags of a command.")
 }
