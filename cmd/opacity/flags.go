@@ -4,6 +4,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+
+	"github.com/covidxray/opacity/experiment"
 )
 
 // The flags that several commands share, declared here once so that a name
@@ -36,9 +38,15 @@ func addSeedFlag(fs *flag.FlagSet, value int64, usage string) *int64 {
 	return fs.Int64("seed", value, usage)
 }
 
-// addBackendFlag declares --backend, the GoMLX backend.
+// addBackendFlag declares --backend, the GoMLX backend, for the commands
+// without the settings flags, as the Backend setting declares it
+// (experiment.SettingsList).
 func addBackendFlag(fs *flag.FlagSet) *string {
-	return fs.String("backend", "", "GoMLX backend (default $GOMLX_BACKEND, else go): go, xla:cpu, xla:cuda, ...")
+	d, ok := experiment.SettingByField("Backend")
+	if !ok {
+		panic("addBackendFlag: no Backend setting")
+	}
+	return fs.String(d.Flag, "", d.Help+" (default: $"+d.Env+", else "+d.Default+")")
 }
 
 // addDeprecatedAlias declares --old as an older spelling of the flag --new
