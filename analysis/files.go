@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
@@ -247,7 +248,7 @@ func (m *Models) analyzeFile(path, stem string, opt FileOptions, fr *FileReport)
 	start = time.Now()
 	defer func() { fr.WriteSeconds = time.Since(start).Seconds() }()
 	write := func(name string, data []byte) error {
-		if err := datasets.WriteFileAtomic(filepath.Join(opt.Out, name), data, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(opt.Out, name), data, 0o644); err != nil {
 			return err
 		}
 		fr.Outputs = append(fr.Outputs, name)
@@ -397,7 +398,7 @@ var ZoneColor = color.RGBA{R: 255, G: 215, B: 0, A: 255}
 
 // writeReport writes the batch report as JSON and CSV, atomically.
 func writeReport(dir string, rep *BatchReport) error {
-	if err := datasets.WriteJSONAtomic(filepath.Join(dir, ReportJSON), rep, 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, ReportJSON), rep, 0o644); err != nil {
 		return err
 	}
 	var buf bytes.Buffer
@@ -431,7 +432,7 @@ func writeReport(dir string, rep *BatchReport) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
-	return datasets.WriteFileAtomic(filepath.Join(dir, ReportCSV), buf.Bytes(), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, ReportCSV), buf.Bytes(), 0o644)
 }
 
 // uniqueStem returns the stem of path, made unique among used.

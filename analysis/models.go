@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
@@ -217,7 +218,7 @@ func TrainModelPair(ctx context.Context, lungs, opacity experiment.Settings, out
 	}
 	m.Record.Brixia = bx
 	m.Record.addNote(note)
-	if err := datasets.WriteJSONAtomic(filepath.Join(out, ModelsFile), m.Record, 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(out, ModelsFile), m.Record, 0o644); err != nil {
 		return nil, err
 	}
 	if _, err := WriteManifest(out, newProvenance(m.Record, studies)); err != nil {
@@ -293,7 +294,7 @@ func exportRun(run *experiment.Run, dir string) (ModelInfo, error) {
 			os.Remove(f)
 		}
 	}
-	if err := datasets.WriteJSONAtomic(filepath.Join(dir, experiment.RunFile), run.Record, 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, experiment.RunFile), run.Record, 0o644); err != nil {
 		return ModelInfo{}, err
 	}
 	return ModelInfo{Run: run.Dir, Settings: run.Record.Settings, Parameters: run.Record.Parameters,

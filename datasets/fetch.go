@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/covidxray/opacity/atomicfile"
 )
 
 // FetchOptions configures Fetch.
@@ -526,7 +528,7 @@ func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFi
 }
 
 // removeStaleTemps removes the temporary files that an interrupted
-// WriteFileAtomic may have left in dir.
+// atomicfile.WriteFile may have left in dir.
 func removeStaleTemps(dir string) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -589,7 +591,7 @@ func (f *fetcher) one(ctx context.Context, src fetchSource, ff fetchFile) (skipp
 		os.Remove(dest)
 		return false, int64(len(data)), nil
 	}
-	if err := WriteFileAtomic(dest, data, 0o644); err != nil {
+	if err := atomicfile.WriteFile(dest, data, 0o644); err != nil {
 		return false, 0, err
 	}
 	return false, int64(len(data)), nil

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/covidxray/opacity/atomicfile"
 )
 
 // The covid-qu-ex part of Fetch: which files of COVID-QU-Ex's "Infection
@@ -345,7 +347,7 @@ func (f *fetcher) writeQUExTables(to string, kept, removed []*quexCandidate) err
 			return fmt.Errorf("fetch: %s: %w", t.file, err)
 		}
 		rel := to + "/" + t.file
-		if err := WriteFileAtomic(filepath.Join(f.opt.To, filepath.FromSlash(rel)), buf.Bytes(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(f.opt.To, filepath.FromSlash(rel)), buf.Bytes(), 0o644); err != nil {
 			f.rep.Failed = append(f.rep.Failed, FileError{File: rel, Error: err.Error()})
 			continue
 		}

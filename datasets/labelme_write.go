@@ -3,6 +3,8 @@ package datasets
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/covidxray/opacity/atomicfile"
 )
 
 // LabelmeWriteVersion is the labelme version written by NewLabelme: that of
@@ -83,7 +85,7 @@ func (l *Labelme) Encode() ([]byte, error) {
 }
 
 // WriteLabelme encodes l (see Encode) and writes it to path atomically
-// (WriteFileAtomic, mode 0644): readers see the old file or the new one,
+// (atomicfile.WriteFile, mode 0644): readers see the old file or the new one,
 // never a part. Polygons from MaskPolygons read back through ReadLabelme and
 // LabelmeSample to the masks they were traced from, up to the
 // simplification (see MaskPolygons; the tests check an IoU of at least 0.97
@@ -93,5 +95,5 @@ func WriteLabelme(path string, l *Labelme) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return WriteFileAtomic(path, data, 0o644)
+	return atomicfile.WriteFile(path, data, 0o644)
 }

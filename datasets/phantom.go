@@ -16,6 +16,8 @@ import (
 	"sort"
 	"strconv"
 	"time"
+
+	"github.com/covidxray/opacity/atomicfile"
 )
 
 // PhantomOptions sets the size and seed of a synthetic cohort.
@@ -243,7 +245,7 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 		stem := xrayStem(plans[j.p], j.k)
 		data, err := phantomLabelme(xrays[i], stem+".png", true, false)
 		if err == nil {
-			err = WriteFileAtomic(filepath.Join(ar, "annotations", stem+".json"), data, 0o644)
+			err = atomicfile.WriteFile(filepath.Join(ar, "annotations", stem+".json"), data, 0o644)
 		}
 		errs[i] = err
 	})
@@ -273,7 +275,7 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 	icu, mort := sum.Outcomes()
 	marker := fmt.Sprintf("SYNTHETIC: %s (patients=%d images=%d clear=%d icu=%d mortality=%d size=%d cohen=%d), written by github.com/covidxray/opacity; not patient data.\n",
 		prov, len(sum.Patients), len(sum.Images), sum.ClearImages(), icu, mort, opt.Size, len(sum.Cohen))
-	if err := WriteFileAtomic(filepath.Join(dir, SyntheticMarker), []byte(marker), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, SyntheticMarker), []byte(marker), 0o644); err != nil {
 		return nil, err
 	}
 	return sum, nil
@@ -534,7 +536,7 @@ func writeCSVFile(path string, rows [][]string, crlf bool) error {
 	if err := w.WriteAll(rows); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return WriteFileAtomic(path, buf.Bytes(), 0o644)
+	return atomicfile.WriteFile(path, buf.Bytes(), 0o644)
 }
 
 // cohenMetadataHeader is the header of the Cohen collection's metadata.csv.
@@ -622,13 +624,13 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 			errs[i] = err
 			return
 		}
-		if err := WriteFileAtomic(filepath.Join(root, "images", pl.imageFile), buf.Bytes(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(root, "images", pl.imageFile), buf.Bytes(), 0o644); err != nil {
 			errs[i] = err
 			return
 		}
 		data, err := phantomLabelme(x, pl.imagePath, false, true)
 		if err == nil {
-			err = WriteFileAtomic(filepath.Join(root, "annotations", pl.stem+".json"), data, 0o644)
+			err = atomicfile.WriteFile(filepath.Join(root, "annotations", pl.stem+".json"), data, 0o644)
 		}
 		errs[i] = err
 	})
@@ -691,7 +693,7 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 	if err := w.Error(); err != nil {
 		return nil, err
 	}
-	if err := WriteFileAtomic(filepath.Join(root, "covid-severity-scores.csv"), buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(root, "covid-severity-scores.csv"), buf.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
 	if err := writeCSVFile(filepath.Join(root, "metadata.csv"), meta, false); err != nil {
@@ -716,5 +718,5 @@ func writePhantomModelScores(path string, images []PhantomImage, seed int64, pro
 		v := 6*math.Pow(im.OpacityPercent/100, 0.7) + 0.6*rng.NormFloat64()
 		fmt.Fprintf(&b, "%s,%.3f\n", im.File, math.Min(6, math.Max(0, v)))
 	}
-	return WriteFileAtomic(path, b.Bytes(), 0o644)
+	return atomicfile.WriteFile(path, b.Bytes(), 0o644)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
 )
@@ -147,7 +148,7 @@ func (cv *CV) RunFold(ctx context.Context, i int, mon Monitor) (*FoldResult, err
 	for k := range res.Images {
 		res.Images[k].JSONValues = jsonFloats(res.Images[k].Values)
 	}
-	if werr := datasets.WriteJSONAtomic(cv.FoldFile(i), res, 0o644); werr != nil && err == nil {
+	if werr := atomicfile.WriteJSON(cv.FoldFile(i), res, 0o644); werr != nil && err == nil {
 		err = werr
 	}
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
 )
@@ -94,10 +95,10 @@ func (r *CVReport) Markdown() string {
 
 // writeReport writes the report's files into the CV folder, atomically.
 func (cv *CV) writeReport(r *CVReport) error {
-	if err := datasets.WriteJSONAtomic(filepath.Join(cv.Dir, CVReportFile), r, 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(cv.Dir, CVReportFile), r, 0o644); err != nil {
 		return err
 	}
-	if err := datasets.WriteFileAtomic(filepath.Join(cv.Dir, CVMetricsFile+".md"), []byte(r.Markdown()), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(cv.Dir, CVMetricsFile+".md"), []byte(r.Markdown()), 0o644); err != nil {
 		return err
 	}
 	header, rows := r.MetricsTable()
@@ -157,5 +158,5 @@ func writeCSV(path string, header []string, rows [][]string) error {
 	if err := w.WriteAll(rows); err != nil {
 		return err
 	}
-	return datasets.WriteFileAtomic(path, buf.Bytes(), 0o644)
+	return atomicfile.WriteFile(path, buf.Bytes(), 0o644)
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/xla/unet"
@@ -103,7 +104,7 @@ func (st *Study) Predict(run *Run, mon Monitor) error {
 	if err := gob.NewEncoder(&buf).Encode(cache); err != nil {
 		return err
 	}
-	return datasets.WriteFileAtomic(cachePath, buf.Bytes(), 0o644)
+	return atomicfile.WriteFile(cachePath, buf.Bytes(), 0o644)
 }
 
 // Attach makes run the study's run (Study.Run), after checking that it was

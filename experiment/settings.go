@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/xla/unet"
 )
@@ -581,7 +582,7 @@ func (s Settings) EnsureData() (generated bool, err error) {
 	if _, err := datasets.WritePhantom(dir, opt); err != nil {
 		return false, fmt.Errorf("synthetic cohort: %w", err)
 	}
-	if err := datasets.WriteFileAtomic(stamp, []byte(want), 0o644); err != nil {
+	if err := atomicfile.WriteFile(stamp, []byte(want), 0o644); err != nil {
 		return false, err
 	}
 	return true, nil

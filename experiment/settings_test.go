@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 )
 
@@ -160,20 +161,20 @@ func TestOpenRunErrors(t *testing.T) {
 		t.Errorf("missing folder: %v", err)
 	}
 	old := t.TempDir()
-	if err := datasets.WriteFileAtomic(filepath.Join(old, "split.json"), []byte("{}"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(old, "split.json"), []byte("{}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := OpenRun(old); err == nil || !strings.Contains(err.Error(), "older version") || !strings.Contains(err.Error(), "split.json") {
 		t.Errorf("old folder: %v", err)
 	}
 	bad := t.TempDir()
-	if err := datasets.WriteFileAtomic(filepath.Join(bad, RunFile), []byte("{\"format\": 1"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(bad, RunFile), []byte("{\"format\": 1"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := OpenRun(bad); err == nil || !strings.Contains(err.Error(), "damaged run record") {
 		t.Errorf("damaged record: %v", err)
 	}
-	if err := datasets.WriteFileAtomic(filepath.Join(bad, RunFile), []byte(`{"format": 1}`), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(bad, RunFile), []byte(`{"format": 1}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := OpenRun(bad); err == nil || !strings.Contains(err.Error(), "format 1") {

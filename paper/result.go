@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/covidxray/opacity/atomicfile"
+	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
-
-	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research/plots"
 )
 
@@ -132,7 +132,7 @@ func (r *Result) saveTable(s experiment.Settings, name, caption string, t *table
 		header = "<!-- SYNTHETIC data: not patients -->\n"
 	}
 	mdPath := filepath.Join(s.Figures, name+".md")
-	if err := datasets.WriteFileAtomic(mdPath, []byte(header+"**"+caption+"**\n\n"+md), 0o644); err != nil {
+	if err := atomicfile.WriteFile(mdPath, []byte(header+"**"+caption+"**\n\n"+md), 0o644); err != nil {
 		return err
 	}
 	// The CSV says on every row where its numbers come from.
@@ -149,7 +149,7 @@ func (r *Result) saveTable(s experiment.Settings, name, caption string, t *table
 		return err
 	}
 	csvPath := filepath.Join(s.Figures, name+".csv")
-	if err := datasets.WriteFileAtomic(csvPath, c, 0o644); err != nil {
+	if err := atomicfile.WriteFile(csvPath, c, 0o644); err != nil {
 		return err
 	}
 	r.Files = append(r.Files, mdPath, csvPath)
@@ -217,7 +217,7 @@ func (r *Result) saveNumbers(s experiment.Settings, id string) error {
 		rec.Files = append(rec.Files, filepath.Base(f))
 	}
 	all[id] = rec
-	return datasets.WriteJSONAtomic(filepath.Join(s.Figures, NumbersFile), all, 0o644)
+	return atomicfile.WriteJSON(filepath.Join(s.Figures, NumbersFile), all, 0o644)
 }
 
 // finish returns a function that records the numbers of a result (see

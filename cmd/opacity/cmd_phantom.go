@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"io"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
 )
@@ -58,7 +59,7 @@ func runPhantom(args []string, stdout, stderr io.Writer) error {
 		if err := png.Encode(&buf, img); err != nil {
 			return err
 		}
-		if err := datasets.WriteFileAtomic(*sheet, buf.Bytes(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(*sheet, buf.Bytes(), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "contact sheet: %s\n", *sheet)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
@@ -245,7 +246,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			failed++
 		}
 	}
-	if err := datasets.WriteFileAtomic(filepath.Join(*outDir, "predictions.csv"), csv.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*outDir, "predictions.csv"), csv.Bytes(), 0o644); err != nil {
 		return err
 	}
 	if failed > 0 {
@@ -293,5 +294,5 @@ func writePNG(path string, img image.Image) error {
 	if err := png.Encode(&b, img); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return datasets.WriteFileAtomic(path, b.Bytes(), 0o644)
+	return atomicfile.WriteFile(path, b.Bytes(), 0o644)
 }

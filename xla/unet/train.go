@@ -18,6 +18,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research"
 )
@@ -427,7 +428,7 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 		t0 := time.Now()
 		if cfg.Dir != "" {
 			if len(rows) > 0 {
-				if err := datasets.WriteFileAtomic(filepath.Join(cfg.Dir, MetricsFile), research.FormatMetricsCSV(res.Records), 0o644); err != nil {
+				if err := atomicfile.WriteFile(filepath.Join(cfg.Dir, MetricsFile), research.FormatMetricsCSV(res.Records), 0o644); err != nil {
 					return res, err
 				}
 			}

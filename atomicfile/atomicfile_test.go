@@ -1,4 +1,4 @@
-package datasets
+package atomicfile
 
 import (
 	"os"
@@ -7,11 +7,11 @@ import (
 	"testing"
 )
 
-func TestWriteFileAtomic(t *testing.T) {
+func TestWriteFile(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.txt")
 	for _, content := range []string{"first version", "second"} {
-		if err := WriteFileAtomic(path, []byte(content), 0o644); err != nil {
+		if err := WriteFile(path, []byte(content), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		got, err := os.ReadFile(path)
@@ -35,21 +35,21 @@ func TestWriteFileAtomic(t *testing.T) {
 	}
 }
 
-func TestWriteFileAtomicMissingDir(t *testing.T) {
+func TestWriteFileMissingDir(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "no", "such", "dir", "a.txt")
-	err := WriteFileAtomic(path, []byte("x"), 0o644)
+	err := WriteFile(path, []byte("x"), 0o644)
 	if err == nil {
 		t.Fatal("want an error for a missing directory")
 	}
 }
 
-func TestWriteJSONAtomic(t *testing.T) {
+func TestWriteJSON(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "a.json")
 	v := struct {
 		Name string `json:"name"`
 		N    []int  `json:"n"`
 	}{"x", []int{1, 2}}
-	if err := WriteJSONAtomic(path, v, 0o644); err != nil {
+	if err := WriteJSON(path, v, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	got, err := os.ReadFile(path)
@@ -60,7 +60,7 @@ func TestWriteJSONAtomic(t *testing.T) {
 	if string(got) != want {
 		t.Errorf("wrote %q, want %q", got, want)
 	}
-	err = WriteJSONAtomic(path, func() {}, 0o644)
+	err = WriteJSON(path, func() {}, 0o644)
 	if err == nil || !strings.Contains(err.Error(), path) {
 		t.Errorf("a value JSON cannot encode: error %v, want one naming %s", err, path)
 	}

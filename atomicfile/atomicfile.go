@@ -1,4 +1,4 @@
-package datasets
+package atomicfile
 
 import (
 	"bufio"
@@ -9,20 +9,20 @@ import (
 	"path/filepath"
 )
 
-// WriteFileAtomic writes data to path so that readers see either the old
+// WriteFile writes data to path so that readers see either the old
 // file or the complete new one, never a partial write: it writes a temporary
 // file in the same directory, syncs it, sets perm and renames it over path.
 // On failure the temporary file is removed and path is left as it was.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return WriteAtomic(path, perm, func(w io.Writer) error {
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return Write(path, perm, func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
 }
 
-// WriteAtomic is WriteFileAtomic for content written by write, which
+// Write is WriteFile for content written by write, which
 // streams it (a large file need not be held in memory twice).
-func WriteAtomic(path string, perm os.FileMode, write func(w io.Writer) error) error {
+func Write(path string, perm os.FileMode, write func(w io.Writer) error) error {
 	dir, base := filepath.Split(path)
 	if dir == "" {
 		dir = "."
@@ -61,12 +61,12 @@ func WriteAtomic(path string, perm os.FileMode, write func(w io.Writer) error) e
 	return nil
 }
 
-// WriteJSONAtomic writes v to path as indented JSON (two spaces) ending in a
-// newline, with WriteFileAtomic.
-func WriteJSONAtomic(path string, v any, perm os.FileMode) error {
+// WriteJSON writes v to path as indented JSON (two spaces) ending in a
+// newline, with WriteFile.
+func WriteJSON(path string, v any, perm os.FileMode) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return WriteFileAtomic(path, append(b, '\n'), perm)
+	return WriteFile(path, append(b, '\n'), perm)
 }
