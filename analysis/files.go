@@ -17,6 +17,7 @@ import (
 
 	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
 )
@@ -223,21 +224,21 @@ func (m *Models) analyzeFile(path, stem string, opt FileOptions, fr *FileReport)
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	fr.Flags = append(fr.Flags, r.Flags...)
-	fr.OpacityPct, fr.Geographic, fr.OpacityScore = datasets.Nullable(r.OpacityPct), datasets.Nullable(r.Geographic), datasets.Nullable(r.OpacityScore)
-	fr.LungPixels, fr.LungShare = r.LungPixels, datasets.Nullable(r.LungShare)
+	fr.OpacityPct, fr.Geographic, fr.OpacityScore = num.Nullable(r.OpacityPct), num.Nullable(r.Geographic), num.Nullable(r.OpacityScore)
+	fr.LungPixels, fr.LungShare = r.LungPixels, num.Nullable(r.LungShare)
 	fr.RightLungPixels, fr.LeftLungPixels = r.Right.Count(), r.Left.Count()
 	for _, v := range r.Spread.Members {
-		fr.MembersPct = append(fr.MembersPct, datasets.Nullable(v))
+		fr.MembersPct = append(fr.MembersPct, num.Nullable(v))
 	}
-	fr.OpacityPctSD, fr.OpacityPctMin, fr.OpacityPctMax = datasets.Nullable(r.Spread.SD), datasets.Nullable(r.Spread.Min), datasets.Nullable(r.Spread.Max)
-	fr.OpacityPctLo, fr.OpacityPctHi = datasets.Nullable(r.PctLo), datasets.Nullable(r.PctHi)
+	fr.OpacityPctSD, fr.OpacityPctMin, fr.OpacityPctMax = num.Nullable(r.Spread.SD), num.Nullable(r.Spread.Min), num.Nullable(r.Spread.Max)
+	fr.OpacityPctLo, fr.OpacityPctHi = num.Nullable(r.PctLo), num.Nullable(r.PctHi)
 	if iv := m.Record.Interval; iv != nil {
 		fr.IntervalLevel = iv.Level
 	}
-	fr.GeographicLo, fr.GeographicHi = datasets.Nullable(r.GeographicLo), datasets.Nullable(r.GeographicHi)
-	fr.OpacityScoreLo, fr.OpacityScoreHi = datasets.Nullable(r.OpacityScoreLo), datasets.Nullable(r.OpacityScoreHi)
+	fr.GeographicLo, fr.GeographicHi = num.Nullable(r.GeographicLo), num.Nullable(r.GeographicHi)
+	fr.OpacityScoreLo, fr.OpacityScoreHi = num.Nullable(r.OpacityScoreLo), num.Nullable(r.OpacityScoreHi)
 	for _, v := range r.ZoneShares {
-		fr.ZoneShares = append(fr.ZoneShares, datasets.Nullable(v))
+		fr.ZoneShares = append(fr.ZoneShares, num.Nullable(v))
 	}
 	if r.BrixiaGlobal >= 0 {
 		fr.ZoneScores = r.ZoneScores[:]

@@ -8,6 +8,7 @@ import (
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/experiment"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -223,7 +224,7 @@ func ValidateSeverity(oof []experiment.OOFImage, source string, opt research.Boo
 	for _, im := range oof {
 		p, g, o := im.Values[source], im.Values[ValueCohenGeographic], im.Values[ValueCohenOpacity]
 		_, scored := im.Values[ValueCohenGeographic]
-		if !scored || !datasets.Finite(p, g, o) {
+		if !scored || !num.Finite(p, g, o) {
 			continue
 		}
 		pct, geo, opa, groups = append(pct, p), append(geo, g), append(opa, o), append(groups, im.Patient)

@@ -6,6 +6,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+
+	"github.com/covidxray/opacity/num"
 )
 
 // AugmentOptions sets every augmentation of the paper's section 2.4 (done
@@ -177,15 +179,15 @@ func (o AugmentOptions) Validate() error {
 	}
 	return errors.Join(
 		check("Crop.MinFraction", o.Crop.P == 0 || (o.Crop.MinFraction > 0 && o.Crop.MinFraction <= 1), o.Crop.MinFraction),
-		check("Affine.Scale", o.Affine.P == 0 || (o.Affine.Scale[0] > 0 && o.Affine.Scale[1] > 0 && Finite(o.Affine.Scale[:]...)), o.Affine.Scale),
-		check("Affine.Rotate", Finite(o.Affine.Rotate) && o.Affine.Rotate >= 0, o.Affine.Rotate),
-		check("Affine.Shift", Finite(o.Affine.Shift) && o.Affine.Shift >= 0 && o.Affine.Shift < 1, o.Affine.Shift),
-		check("Perspective.Scale", Finite(o.Perspective.Scale[:]...) && o.Perspective.Scale[0] >= 0 && o.Perspective.Scale[1] >= 0, o.Perspective.Scale),
-		check("BrightnessContrast.Brightness", Finite(o.BrightnessContrast.Brightness) && o.BrightnessContrast.Brightness >= 0, o.BrightnessContrast.Brightness),
-		check("BrightnessContrast.Contrast", Finite(o.BrightnessContrast.Contrast) && o.BrightnessContrast.Contrast >= 0, o.BrightnessContrast.Contrast),
-		check("Blur.Sigma", Finite(o.Blur.Sigma[:]...) && o.Blur.Sigma[0] >= 0 && o.Blur.Sigma[1] >= 0 && max(o.Blur.Sigma[0], o.Blur.Sigma[1]) <= 50, o.Blur.Sigma),
-		check("Sharpen.Alpha", Finite(o.Sharpen.Alpha[:]...) && o.Sharpen.Alpha[0] >= 0 && o.Sharpen.Alpha[1] >= 0, o.Sharpen.Alpha),
-		check("Noise.Sigma", Finite(o.Noise.Sigma[:]...) && o.Noise.Sigma[0] >= 0 && o.Noise.Sigma[1] >= 0, o.Noise.Sigma),
+		check("Affine.Scale", o.Affine.P == 0 || (o.Affine.Scale[0] > 0 && o.Affine.Scale[1] > 0 && num.Finite(o.Affine.Scale[:]...)), o.Affine.Scale),
+		check("Affine.Rotate", num.Finite(o.Affine.Rotate) && o.Affine.Rotate >= 0, o.Affine.Rotate),
+		check("Affine.Shift", num.Finite(o.Affine.Shift) && o.Affine.Shift >= 0 && o.Affine.Shift < 1, o.Affine.Shift),
+		check("Perspective.Scale", num.Finite(o.Perspective.Scale[:]...) && o.Perspective.Scale[0] >= 0 && o.Perspective.Scale[1] >= 0, o.Perspective.Scale),
+		check("BrightnessContrast.Brightness", num.Finite(o.BrightnessContrast.Brightness) && o.BrightnessContrast.Brightness >= 0, o.BrightnessContrast.Brightness),
+		check("BrightnessContrast.Contrast", num.Finite(o.BrightnessContrast.Contrast) && o.BrightnessContrast.Contrast >= 0, o.BrightnessContrast.Contrast),
+		check("Blur.Sigma", num.Finite(o.Blur.Sigma[:]...) && o.Blur.Sigma[0] >= 0 && o.Blur.Sigma[1] >= 0 && max(o.Blur.Sigma[0], o.Blur.Sigma[1]) <= 50, o.Blur.Sigma),
+		check("Sharpen.Alpha", num.Finite(o.Sharpen.Alpha[:]...) && o.Sharpen.Alpha[0] >= 0 && o.Sharpen.Alpha[1] >= 0, o.Sharpen.Alpha),
+		check("Noise.Sigma", num.Finite(o.Noise.Sigma[:]...) && o.Noise.Sigma[0] >= 0 && o.Noise.Sigma[1] >= 0, o.Noise.Sigma),
 	)
 }
 

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/covidxray/opacity/num"
 )
 
 // Shape types of labelme. An empty shape_type (labelme 3) is a polygon.
@@ -158,7 +160,7 @@ func checkShape(s Shape) error {
 		return fmt.Errorf("a %s needs %s points, has %d", t, want, n)
 	}
 	for k, p := range s.Points {
-		if !Finite(p[0], p[1]) {
+		if !num.Finite(p[0], p[1]) {
 			return fmt.Errorf("point %d is not finite: (%g, %g)", k, p[0], p[1])
 		}
 	}

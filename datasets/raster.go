@@ -3,6 +3,8 @@ package datasets
 import (
 	"math"
 	"slices"
+
+	"github.com/covidxray/opacity/num"
 )
 
 // RasterizePolygon sets in m every pixel whose centre lies inside the polygon
@@ -29,7 +31,7 @@ func RasterizePolygon(m *Mask, pts [][2]float64) {
 		return
 	}
 	for _, p := range pts {
-		if !Finite(p[0], p[1]) {
+		if !num.Finite(p[0], p[1]) {
 			return
 		}
 	}
@@ -144,7 +146,7 @@ func clampCrossing(x float64, width int) float64 {
 // boundary as RasterizePolygon (a centre at the circle's left edge counts,
 // at its right edge does not). Non-finite or negative values draw nothing.
 func RasterizeCircle(m *Mask, cx, cy, r float64) {
-	if !m.valid() || !Finite(cx, cy, r) || r < 0 {
+	if !m.valid() || !num.Finite(cx, cy, r) || r < 0 {
 		return
 	}
 	j0 := clampRow(math.Ceil(cy-r-0.5), m.Height)

@@ -1,6 +1,10 @@
 package datasets
 
-import "math"
+import (
+	"math"
+
+	"github.com/covidxray/opacity/num"
+)
 
 // TraceContours returns the outer boundary of each 8-connected component of
 // m (see Components; in the same order) as a closed polygon: a list of
@@ -172,7 +176,7 @@ func SimplifyPolygon(pts [][2]float64, tol float64) [][2]float64 {
 		return cp
 	}
 	for _, p := range pts {
-		if !Finite(p[0], p[1]) {
+		if !num.Finite(p[0], p[1]) {
 			return cp
 		}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -231,7 +232,7 @@ func jsonFloats(m map[string]float64) map[string]*float64 {
 	}
 	out := make(map[string]*float64, len(m))
 	for k, v := range m {
-		out[k] = datasets.Nullable(v)
+		out[k] = num.Nullable(v)
 	}
 	return out
 }
@@ -405,7 +406,7 @@ func cvMetrics(folds []*FoldResult) []CVMetric {
 			var fs float64
 			var fn int
 			for _, im := range f.Images {
-				if x, ok := im.Values[v]; ok && datasets.Finite(x) {
+				if x, ok := im.Values[v]; ok && num.Finite(x) {
 					fs += x
 					fn++
 				}
@@ -436,7 +437,7 @@ func ValueMetricName(value string) string { return "mean " + value }
 func spread(m CVMetric) CVMetric {
 	var vals []float64
 	for _, v := range m.PerFold {
-		if datasets.Finite(v) {
+		if num.Finite(v) {
 			vals = append(vals, v)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/covidxray/opacity/atomicfile"
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -26,7 +26,7 @@ const (
 func (m CVMetric) MarshalJSON() ([]byte, error) {
 	per := make([]*float64, len(m.PerFold))
 	for i, v := range m.PerFold {
-		per[i] = datasets.Nullable(v)
+		per[i] = num.Nullable(v)
 	}
 	return json.Marshal(struct {
 		Name    string      `json:"name"`
@@ -39,8 +39,8 @@ func (m CVMetric) MarshalJSON() ([]byte, error) {
 		CI95    [2]*float64 `json:"ci95"`
 		Min     *float64    `json:"min"`
 		Max     *float64    `json:"max"`
-	}{m.Name, m.Target, m.N, datasets.Nullable(m.Pooled), per, datasets.Nullable(m.Mean), datasets.Nullable(m.SD),
-		[2]*float64{datasets.Nullable(m.CI95[0]), datasets.Nullable(m.CI95[1])}, datasets.Nullable(m.Min), datasets.Nullable(m.Max)})
+	}{m.Name, m.Target, m.N, num.Nullable(m.Pooled), per, num.Nullable(m.Mean), num.Nullable(m.SD),
+		[2]*float64{num.Nullable(m.CI95[0]), num.Nullable(m.CI95[1])}, num.Nullable(m.Min), num.Nullable(m.Max)})
 }
 
 // MetricsTable returns the merged table: one row per metric, with its
@@ -64,7 +64,7 @@ func (r *CVReport) MetricsTable() (header []string, rows [][]string) {
 
 // fmtInterval renders a 95% interval, "—" when undefined.
 func fmtInterval(ci [2]float64) string {
-	if !datasets.Finite(ci[0], ci[1]) {
+	if !num.Finite(ci[0], ci[1]) {
 		return "—"
 	}
 	return research.FormatScore(ci[0]) + "–" + research.FormatScore(ci[1])

@@ -10,8 +10,8 @@ import (
 	"strings"
 
 	"github.com/covidxray/opacity/atomicfile"
-	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/experiment"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
 )
@@ -211,7 +211,7 @@ func (r *Result) saveNumbers(s experiment.Settings, id string) error {
 	all := readRecords(s.Figures)
 	rec := record{Title: r.Title, Data: s.DataDir(), Synthetic: s.Synthetic(), Size: s.Preset, Numbers: map[string]*float64{}, Facts: r.Facts, Files: []string{}, Skipped: r.Skipped}
 	for k, v := range r.Numbers {
-		rec.Numbers[k] = datasets.Nullable(v)
+		rec.Numbers[k] = num.Nullable(v)
 	}
 	for _, f := range r.Files {
 		rec.Files = append(rec.Files, filepath.Base(f))
@@ -245,7 +245,7 @@ func bootstrap(s experiment.Settings) research.BootstrapOptions {
 	return research.BootstrapOptions{Resamples: s.Bootstrap, Seed: uint64(s.Seed)}
 }
 
-// finite is datasets.Finite under the name modelsvalidation.go (edited
+// finite is num.Finite under the name modelsvalidation.go (edited
 // elsewhere as this is written) still calls; it goes when that file calls
-// datasets.Finite.
-func finite(v float64) bool { return datasets.Finite(v) }
+// num.Finite.
+func finite(v float64) bool { return num.Finite(v) }

@@ -1,4 +1,4 @@
-package datasets
+package num
 
 import (
 	"encoding/json"
