@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/xla/unet"
 )
@@ -302,7 +303,7 @@ func (a *meanProb) add(p []float32, w int, box image.Rectangle) {
 	}
 }
 
-func (a *meanProb) mask(w, h int) *datasets.Mask {
+func (a *meanProb) mask(w, h int) *mask.Mask {
 	if a.n > 1 {
 		inv := 1 / float32(a.n)
 		for i := range a.sum {
@@ -317,11 +318,11 @@ func (a *meanProb) mask(w, h int) *datasets.Mask {
 // reported masks are the members' mean probabilities thresholded, the
 // percentage that of those masks, and the spread that of the members'
 // percentages.
-func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) error {
+func (m *Models) analyze(r *Result, s *datasets.Sample, given *mask.Mask) error {
 	w, h := r.Width, r.Height
 	members := m.members()
 	full := image.Rect(0, 0, w, h)
-	lungs := make([]*datasets.Mask, len(members))
+	lungs := make([]*mask.Mask, len(members))
 	if given != nil {
 		r.LungsRaw, r.Lungs = given, given
 		for i := range lungs {
@@ -346,7 +347,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 			return err
 		}
 		mean := meanProb{sum: make([]float32, w*h)}
-		post := make([]*datasets.Mask, len(uniq))
+		post := make([]*mask.Mask, len(uniq))
 		for i, mb := range members {
 			j := index[mb.lungVariant()]
 			mean.add(lp[j], w, full)
@@ -363,10 +364,10 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 			r.Flags = append(r.Flags, FlagMoreComponents)
 		}
 	}
-	r.Right, r.Left = datasets.SplitLungs(r.Lungs)
+	r.Right, r.Left = mask.SplitLungs(r.Lungs)
 	r.LungPixels = r.Lungs.Count()
 	r.LungShare = float64(r.LungPixels) / float64(w*h)
-	r.Opacity = datasets.NewMask(w, h)
+	r.Opacity = mask.New(w, h)
 	r.Spread = NewSpread(nanSlice(len(members)))
 	if r.LungPixels == 0 {
 		r.Flags = append(r.Flags, FlagNoLungs)
@@ -409,7 +410,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 		mean.add(op[j], w, boxes[j])
 		mean.n++
 		crop := threshold(op[j], boxes[j].Dx(), boxes[j].Dy())
-		opm := datasets.NewMask(w, h)
+		opm := mask.New(w, h)
 		place(opm, crop, boxes[j])
 		if pct[i], err = research.OpacityPercent(lungs[i], opm); err != nil {
 			return err
@@ -418,7 +419,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 	// The reported opacity: the members' mean probability, inside the
 	// ensemble lungs' crop as the single model's.
 	all := mean.mask(w, h)
-	crop := datasets.NewMask(r.Crop.Dx(), r.Crop.Dy())
+	crop := mask.New(r.Crop.Dx(), r.Crop.Dy())
 	for y := 0; y < crop.Height; y++ {
 		copy(crop.Pix[y*crop.Width:(y+1)*crop.Width], all.Pix[(r.Crop.Min.Y+y)*w+r.Crop.Min.X:])
 	}
@@ -427,8 +428,8 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 		return err
 	}
 	r.Spread = NewSpread(pct)
-	r.Zones = datasets.BrixiaZones(r.Right, r.Left)
-	if r.ZoneShares, err = datasets.ZoneShares(r.Opacity, r.Zones); err != nil {
+	r.Zones = mask.BrixiaZones(r.Right, r.Left)
+	if r.ZoneShares, err = mask.ZoneShares(r.Opacity, r.Zones); err != nil {
 		return err
 	}
 	if b := m.Record.Brixia; b != nil {
@@ -452,7 +453,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 }
 
 // place copies src into dst at box's corner.
-func place(dst, src *datasets.Mask, box image.Rectangle) {
+func place(dst, src *mask.Mask, box image.Rectangle) {
 	for y := 0; y < src.Height; y++ {
 		copy(dst.Pix[(box.Min.Y+y)*dst.Width+box.Min.X:], src.Pix[y*src.Width:(y+1)*src.Width])
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
@@ -44,7 +45,7 @@ type FileOptions struct {
 	// refused unless Xray.AnyModality).
 	Xray datasets.XrayOptions
 	// Tolerance is the simplification of the traced polygons in pixels
-	// (datasets.MaskPolygons; 0: DefaultTolerance).
+	// (mask.Polygons; 0: DefaultTolerance).
 	Tolerance float64
 	// Progress receives a progress bar redrawn in place (when it is a
 	// terminal); Errors one line per file that could not be analysed. Nil
@@ -301,7 +302,7 @@ func labelmeAgreement(name string, data []byte, r *Result) (lungs, opacity *floa
 	if err != nil {
 		return nil, nil, err
 	}
-	iou := func(a, b *datasets.Mask) *float64 {
+	iou := func(a, b *mask.Mask) *float64 {
 		if v, ok := research.MaskIoU(a.Pix, nil, b.Pix, nil, math.NaN()); ok {
 			return &v
 		}
@@ -324,9 +325,9 @@ var fastPNG = &png.Encoder{CompressionLevel: png.BestSpeed}
 // pixels left out, for the image at imagePath (relative to the file).
 func Labelme(imagePath string, r *Result, tol float64) *datasets.Labelme {
 	l := datasets.NewLabelme(imagePath, r.Width, r.Height)
-	l.AddPolygons(LabelRightLung, datasets.MaskPolygons(r.Right, tol, minPolygonArea))
-	l.AddPolygons(LabelLeftLung, datasets.MaskPolygons(r.Left, tol, minPolygonArea))
-	l.AddPolygons(LabelOpacity, datasets.MaskPolygons(r.Opacity, tol, minPolygonArea))
+	l.AddPolygons(LabelRightLung, mask.Polygons(r.Right, tol, minPolygonArea))
+	l.AddPolygons(LabelLeftLung, mask.Polygons(r.Left, tol, minPolygonArea))
+	l.AddPolygons(LabelOpacity, mask.Polygons(r.Opacity, tol, minPolygonArea))
 	return l
 }
 
@@ -366,11 +367,11 @@ func OverlayFigure(name string, img *image.Gray, r *Result) (*plots.Figure, erro
 // zoneLines returns a mask of the limits between the Brixia zones: the
 // first row of each middle and lower zone, within its lung (nil without
 // zones).
-func zoneLines(r *Result) *datasets.Mask {
+func zoneLines(r *Result) *mask.Mask {
 	if r.Zones[0] == nil {
 		return nil
 	}
-	lines := datasets.NewMask(r.Width, r.Height)
+	lines := mask.New(r.Width, r.Height)
 	any := false
 	for _, z := range []int{1, 2, 4, 5} {
 		m := r.Zones[z]

@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
@@ -166,7 +167,7 @@ func oofImage(sm *datasets.Sample, r *Result, scores map[string]datasets.Severit
 	}
 	op := sm.Opacity
 	if op == nil {
-		op = datasets.NewMask(sm.Width, sm.Height)
+		op = mask.New(sm.Width, sm.Height)
 	}
 	c, err := research.CountImage(research.Prediction{Name: sm.Stem, Truth: op.Pix, Prob: maskProb(r.Opacity)}, research.DefaultThreshold)
 	if err != nil {
@@ -185,7 +186,7 @@ func oofImage(sm *datasets.Sample, r *Result, scores map[string]datasets.Severit
 
 // maskProb returns a mask as probabilities 0 and 1, for the metrics'
 // counts (a hard prediction's soft and hard scores are then the same).
-func maskProb(m *datasets.Mask) []float32 {
+func maskProb(m *mask.Mask) []float32 {
 	p := make([]float32, len(m.Pix))
 	for i, v := range m.Pix {
 		if v != 0 {

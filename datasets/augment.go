@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/num"
 )
 
@@ -201,7 +202,7 @@ func (o AugmentOptions) Validate() error {
 // It is DrawAugment followed by AugmentPlan.Apply: the draws depend only on
 // the image's size, so a caller can draw the plans of many images in order
 // from one generator and apply them in parallel, with the same results.
-func Augment(rng *rand.Rand, opt AugmentOptions, img *image.Gray, masks ...*Mask) (*image.Gray, []*Mask) {
+func Augment(rng *rand.Rand, opt AugmentOptions, img *image.Gray, masks ...*mask.Mask) (*image.Gray, []*mask.Mask) {
 	b := img.Bounds()
 	return DrawAugment(rng, opt, b.Dx(), b.Dy()).Apply(img, masks...)
 }
@@ -292,7 +293,7 @@ func DrawAugment(rng *rand.Rand, opt AugmentOptions, w, h int) AugmentPlan {
 // mask (see Augment). It draws nothing, so plans can be applied in
 // parallel. img and the masks must have the plan's size; Apply panics
 // otherwise.
-func (p AugmentPlan) Apply(img *image.Gray, masks ...*Mask) (*image.Gray, []*Mask) {
+func (p AugmentPlan) Apply(img *image.Gray, masks ...*mask.Mask) (*image.Gray, []*mask.Mask) {
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w != p.W || h != p.H {
@@ -304,7 +305,7 @@ func (p AugmentPlan) Apply(img *image.Gray, masks ...*Mask) (*image.Gray, []*Mas
 		}
 	}
 	vals := grayToFloat(img)
-	outMasks := make([]*Mask, len(masks))
+	outMasks := make([]*mask.Mask, len(masks))
 	if p.moved {
 		vals = warpBilinear(vals, w, h, p.inv)
 		for i, m := range masks {
@@ -440,8 +441,8 @@ func (inv mat3) sourcePoint(fx, a1y, a4y, a7y float64, affine bool) (u, v float6
 // warpNearest resamples m at inv(output point) for every output pixel
 // centre, taking the source pixel that contains the point; outside is 0.
 // The source point is computed as in warpBilinear.
-func warpNearest(m *Mask, inv mat3) *Mask {
-	out := NewMask(m.Width, m.Height)
+func warpNearest(m *mask.Mask, inv mat3) *mask.Mask {
+	out := mask.New(m.Width, m.Height)
 	affine := inv[6] == 0 && inv[7] == 0 && inv[8] == 1
 	fw, fh := float64(m.Width), float64(m.Height)
 	for y := 0; y < m.Height; y++ {

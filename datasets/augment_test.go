@@ -9,14 +9,16 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // squareScene returns a 64x64 image, dark with a noise-free gradient, that
 // holds a bright 16x16 square at (x0, y0), and a mask of the same square.
-func squareScene(x0, y0 int) (*image.Gray, *Mask) {
+func squareScene(x0, y0 int) (*image.Gray, *mask.Mask) {
 	const n = 64
 	img := image.NewGray(image.Rect(0, 0, n, n))
-	m := NewMask(n, n)
+	m := mask.New(n, n)
 	for y := 0; y < n; y++ {
 		for x := 0; x < n; x++ {
 			v := uint8(20 + x/4)
@@ -32,7 +34,7 @@ func squareScene(x0, y0 int) (*image.Gray, *Mask) {
 
 func TestAugmentNoneIsIdentity(t *testing.T) {
 	img, m := squareScene(10, 30)
-	lung := NewMask(64, 64)
+	lung := mask.New(64, 64)
 	lung.Set(3, 4, true)
 	for seed := uint64(0); seed < 5; seed++ {
 		rng := rand.New(rand.NewPCG(seed, 1))
@@ -205,10 +207,10 @@ func TestHomographyMapsCorners(t *testing.T) {
 
 func TestAugmentSeeds(t *testing.T) {
 	img, m := squareScene(20, 24)
-	run := func(seed uint64) (*image.Gray, *Mask) {
+	run := func(seed uint64) (*image.Gray, *mask.Mask) {
 		rng := rand.New(rand.NewPCG(seed, 0))
 		var out *image.Gray
-		var masks []*Mask
+		var masks []*mask.Mask
 		for i := 0; i < 3; i++ { // several draws from one stream
 			out, masks = Augment(rng, DefaultAugment(), img, m)
 		}
@@ -258,12 +260,12 @@ func TestAugmentPanicsOnMaskSize(t *testing.T) {
 			t.Error("want a panic for a mask of another size")
 		}
 	}()
-	Augment(rand.New(rand.NewPCG(1, 1)), NoAugment(), image.NewGray(image.Rect(0, 0, 4, 4)), NewMask(3, 4))
+	Augment(rand.New(rand.NewPCG(1, 1)), NoAugment(), image.NewGray(image.Rect(0, 0, 4, 4)), mask.New(3, 4))
 }
 
 func BenchmarkAugment320(b *testing.B) {
 	img := image.NewGray(image.Rect(0, 0, PaperSize, PaperSize))
-	m1, m2 := NewMask(PaperSize, PaperSize), NewMask(PaperSize, PaperSize)
+	m1, m2 := mask.New(PaperSize, PaperSize), mask.New(PaperSize, PaperSize)
 	rng := rand.New(rand.NewPCG(1, 1))
 	opt := DefaultAugment()
 	for b.Loop() {
@@ -305,11 +307,11 @@ func TestNamedAugment(t *testing.T) {
 func TestAugmentPlansInParallel(t *testing.T) {
 	const n, size = 6, 48
 	imgs := make([]*image.Gray, n)
-	masks := make([]*Mask, n)
+	masks := make([]*mask.Mask, n)
 	src := rand.New(rand.NewPCG(9, 9))
 	for i := range imgs {
 		imgs[i] = image.NewGray(image.Rect(0, 0, size, size))
-		masks[i] = NewMask(size, size)
+		masks[i] = mask.New(size, size)
 		for j := range imgs[i].Pix {
 			imgs[i].Pix[j] = uint8(src.IntN(256))
 			masks[i].Pix[j] = uint8(src.IntN(2))
@@ -318,7 +320,7 @@ func TestAugmentPlansInParallel(t *testing.T) {
 	opt := DefaultAugment()
 	seq := rand.New(rand.NewPCG(3, 4))
 	wantImgs := make([]*image.Gray, n)
-	wantMasks := make([]*Mask, n)
+	wantMasks := make([]*mask.Mask, n)
 	for i := range imgs {
 		img, ms := Augment(seq, opt, imgs[i], masks[i])
 		wantImgs[i], wantMasks[i] = img, ms[0]
@@ -329,7 +331,7 @@ func TestAugmentPlansInParallel(t *testing.T) {
 		plans[i] = DrawAugment(par, opt, size, size)
 	}
 	gotImgs := make([]*image.Gray, n)
-	gotMasks := make([]*Mask, n)
+	gotMasks := make([]*mask.Mask, n)
 	var wg sync.WaitGroup
 	for i := range plans {
 		wg.Add(1)
@@ -360,7 +362,7 @@ func TestAugmentPlansInParallel(t *testing.T) {
 // training's augmentation.
 func BenchmarkAugmentApply320(b *testing.B) {
 	img := image.NewGray(image.Rect(0, 0, PaperSize, PaperSize))
-	m1, m2 := NewMask(PaperSize, PaperSize), NewMask(PaperSize, PaperSize)
+	m1, m2 := mask.New(PaperSize, PaperSize), mask.New(PaperSize, PaperSize)
 	rng := rand.New(rand.NewPCG(1, 1))
 	opt := DefaultAugment()
 	plans := make([]AugmentPlan, 64)
@@ -408,8 +410,8 @@ func referenceWarpBilinear(src []float32, w, h int, inv mat3) []float32 {
 
 // referenceWarpNearest is warpNearest as first written. It resamples m at inv(output point) for every output pixel
 // centre, taking the source pixel that contains the point; outside is 0.
-func referenceWarpNearest(m *Mask, inv mat3) *Mask {
-	out := NewMask(m.Width, m.Height)
+func referenceWarpNearest(m *mask.Mask, inv mat3) *mask.Mask {
+	out := mask.New(m.Width, m.Height)
 	for y := 0; y < m.Height; y++ {
 		for x := 0; x < m.Width; x++ {
 			u, v, ok := inv.apply(float64(x)+0.5, float64(y)+0.5)
@@ -428,7 +430,7 @@ func referenceWarpNearest(m *Mask, inv mat3) *Mask {
 func TestWarpsMatchDefinition(t *testing.T) {
 	const w, h = 37, 29
 	src := make([]float32, w*h)
-	m := NewMask(w, h)
+	m := mask.New(w, h)
 	rng := rand.New(rand.NewPCG(7, 7))
 	for i := range src {
 		src[i] = float32(rng.IntN(256))

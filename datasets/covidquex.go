@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // The covid-qu-ex cohort's layout, relative to its folder DATA/covid-qu-ex.
@@ -193,8 +195,8 @@ func QUExSample(dir string, e QUExEntry, group string, opt LoadOptions) (*Sample
 	if s.Opacity, err = readBinaryMask(filepath.Join(dir, filepath.FromSlash(QUExInfectionMasksDir), e.File), s.Width, s.Height); err != nil {
 		return nil, err
 	}
-	right, left := SplitLungs(s.Lung)
-	s.Classes = map[string]*Mask{LabelRightLung: right, LabelLeftLung: left, ClassInfection: s.Opacity}
+	right, left := mask.SplitLungs(s.Lung)
+	s.Classes = map[string]*mask.Mask{LabelRightLung: right, LabelLeftLung: left, ClassInfection: s.Opacity}
 	if e.Class != QUExCOVID && !s.Opacity.Empty() {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("a %s image with a non-empty infection mask", e.Class))
 	}
@@ -212,7 +214,7 @@ func QUExSample(dir string, e QUExEntry, group string, opt LoadOptions) (*Sample
 
 // readBinaryMask reads a mask image of size w x h: a pixel is set where its
 // grey level (DecodeGray) is 128 or more.
-func readBinaryMask(path string, w, h int) (*Mask, error) {
+func readBinaryMask(path string, w, h int) (*mask.Mask, error) {
 	g, err := ReadGray(path)
 	if err != nil {
 		return nil, err
@@ -220,7 +222,7 @@ func readBinaryMask(path string, w, h int) (*Mask, error) {
 	if g.Rect.Dx() != w || g.Rect.Dy() != h {
 		return nil, fmt.Errorf("%s: mask is %dx%d, the image %dx%d", path, g.Rect.Dx(), g.Rect.Dy(), w, h)
 	}
-	m := NewMask(w, h)
+	m := mask.New(w, h)
 	for y := 0; y < h; y++ {
 		row := g.Pix[y*g.Stride : y*g.Stride+w]
 		for x, v := range row {

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // CXRSegMask is one row of the cxr-seg cohort's structure.csv: one class
@@ -145,8 +147,8 @@ func CXRSegSample(dir string, rows []CXRSegMask, opt LoadOptions) (*Sample, erro
 		return nil, fmt.Errorf("%s: image is %dx%d, structure.csv line %d says %dx%d", imgPath, iw, ih, rows[0].Line, w, h)
 	}
 
-	s.Classes = map[string]*Mask{}
-	s.Lung, s.Opacity = NewMask(w, h), NewMask(w, h)
+	s.Classes = map[string]*mask.Mask{}
+	s.Lung, s.Opacity = mask.New(w, h), mask.New(w, h)
 	count := map[string]int{}
 	for _, r := range rows {
 		if r.Mask == "" {
@@ -155,10 +157,10 @@ func CXRSegSample(dir string, rows []CXRSegMask, opt LoadOptions) (*Sample, erro
 		}
 		m := s.Classes[r.Class]
 		if m == nil {
-			m = NewMask(w, h)
+			m = mask.New(w, h)
 			s.Classes[r.Class] = m
 		}
-		var union *Mask // Lung or Opacity, filled in the same pass
+		var union *mask.Mask // Lung or Opacity, filled in the same pass
 		switch ClassifyCXRSegClass(r.Class) {
 		case LabelLung:
 			union = s.Lung
@@ -190,7 +192,7 @@ func CXRSegSample(dir string, rows []CXRSegMask, opt LoadOptions) (*Sample, erro
 
 // placeCrop ORs the non-black pixels of the mask image at path into m, and
 // into union unless it is nil, at (r.Top, r.Left).
-func placeCrop(m, union *Mask, path string, r CXRSegMask) error {
+func placeCrop(m, union *mask.Mask, path string, r CXRSegMask) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("structure.csv line %d: %w", r.Line, err)

@@ -6,31 +6,13 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
-	"image/jpeg"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets/internal/fixture"
 )
-
-func encodePNG(t testing.TB, img image.Image) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
-
-func encodeJPEG(t testing.TB, img image.Image) []byte {
-	t.Helper()
-	var b bytes.Buffer
-	if err := jpeg.Encode(&b, img, &jpeg.Options{Quality: 100}); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 // rgbRow is a 4x1 image: red, green, blue, white.
 func rgbRow[T interface{ Set(int, int, color.Color) }](img T) T {
@@ -63,7 +45,7 @@ func TestDecodeGrayColourModels(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g, err := DecodeGray("x.png", encodePNG(t, tt.img))
+			g, err := DecodeGray("x.png", fixture.EncodePNG(t, tt.img))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -76,7 +58,7 @@ func TestDecodeGrayColourModels(t *testing.T) {
 	t.Run("Gray and Gray16 keep their values", func(t *testing.T) {
 		g := image.NewGray(r)
 		copy(g.Pix, []uint8{0, 1, 128, 255})
-		got, err := DecodeGray("g.png", encodePNG(t, g))
+		got, err := DecodeGray("g.png", fixture.EncodePNG(t, g))
 		if err != nil || !bytes.Equal(got.Pix, g.Pix) {
 			t.Errorf("gray: %v %v", got, err)
 		}
@@ -84,7 +66,7 @@ func TestDecodeGrayColourModels(t *testing.T) {
 		for i, v := range []uint16{0x00ff, 0x0100, 0x80ff, 0xffff} {
 			g16.SetGray16(i, 0, color.Gray16{Y: v})
 		}
-		got, err = DecodeGray("g16.png", encodePNG(t, g16))
+		got, err = DecodeGray("g16.png", fixture.EncodePNG(t, g16))
 		if err != nil || !bytes.Equal(got.Pix, []uint8{0x00, 0x01, 0x80, 0xff}) {
 			t.Errorf("gray16 (high byte): %v %v", got.Pix, err)
 		}
@@ -94,7 +76,7 @@ func TestDecodeGrayColourModels(t *testing.T) {
 		n := image.NewNRGBA(image.Rect(0, 0, 2, 1))
 		n.SetNRGBA(0, 0, color.NRGBA{255, 255, 255, 0})
 		n.SetNRGBA(1, 0, color.NRGBA{255, 255, 255, 255})
-		got, err := DecodeGray("a.png", encodePNG(t, n))
+		got, err := DecodeGray("a.png", fixture.EncodePNG(t, n))
 		if err != nil || !bytes.Equal(got.Pix, []uint8{0, 255}) {
 			t.Errorf("got %v %v, want [0 255]", got.Pix, err)
 		}
@@ -107,7 +89,7 @@ func TestDecodeGrayColourModels(t *testing.T) {
 		for i := range g.Pix {
 			g.Pix[i] = 128
 		}
-		out, err := DecodeGray("g.jpg", encodeJPEG(t, g))
+		out, err := DecodeGray("g.jpg", fixture.EncodeJPEG(t, g))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +100,7 @@ func TestDecodeGrayColourModels(t *testing.T) {
 		for i := 0; i < len(red.Pix); i += 4 {
 			red.Pix[i], red.Pix[i+3] = 255, 255
 		}
-		out, err = DecodeGray("r.jpg", encodeJPEG(t, red))
+		out, err = DecodeGray("r.jpg", fixture.EncodeJPEG(t, red))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,8 +114,8 @@ func TestDecodeGrayColourModels(t *testing.T) {
 }
 
 func TestDecodeGrayBadInput(t *testing.T) {
-	jp := encodeJPEG(t, image.NewGray(image.Rect(0, 0, 64, 64)))
-	pn := encodePNG(t, image.NewGray(image.Rect(0, 0, 64, 64)))
+	jp := fixture.EncodeJPEG(t, image.NewGray(image.Rect(0, 0, 64, 64)))
+	pn := fixture.EncodePNG(t, image.NewGray(image.Rect(0, 0, 64, 64)))
 	corrupt := bytes.Clone(jp)
 	for i := len(corrupt) / 2; i < len(corrupt)-2; i++ {
 		corrupt[i] = 0xFF
@@ -160,13 +142,13 @@ func TestDecodeGrayBadInput(t *testing.T) {
 }
 
 func TestDecodeImageSize(t *testing.T) {
-	w, h, err := DecodeImageSize("x.png", encodePNG(t, image.NewGray(image.Rect(0, 0, 7, 5))))
+	w, h, err := DecodeImageSize("x.png", fixture.EncodePNG(t, image.NewGray(image.Rect(0, 0, 7, 5))))
 	if err != nil || w != 7 || h != 5 {
 		t.Errorf("got %d x %d, %v; want 7 x 5", w, h, err)
 	}
 	// A PNG header that claims 40000 x 40000 px is refused before any
 	// allocation.
-	big := encodePNG(t, image.NewGray(image.Rect(0, 0, 1, 1)))
+	big := fixture.EncodePNG(t, image.NewGray(image.Rect(0, 0, 1, 1)))
 	big = bytes.Clone(big)
 	copy(big[16:24], []byte{0, 0, 0x9c, 0x40, 0, 0, 0x9c, 0x40}) // IHDR width, height
 	binary.BigEndian.PutUint32(big[29:33], crc32.ChecksumIEEE(big[12:29]))

@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/num"
 )
 
@@ -284,8 +285,8 @@ func LabelmeSample(cohort, path string, l *Labelme, opt LoadOptions) (*Sample, e
 	}
 
 	if !opt.noMasks {
-		s.Lung, s.Opacity = NewMask(w, h), NewMask(w, h)
-		s.Classes = map[string]*Mask{}
+		s.Lung, s.Opacity = mask.New(w, h), mask.New(w, h)
+		s.Classes = map[string]*mask.Mask{}
 	}
 	counts := map[string]int{}
 	areaLabels := map[string]bool{}
@@ -308,7 +309,7 @@ func LabelmeSample(cohort, path string, l *Labelme, opt LoadOptions) (*Sample, e
 		}
 		m := s.Classes[sh.Label]
 		if m == nil {
-			m = NewMask(w, h)
+			m = mask.New(w, h)
 			s.Classes[sh.Label] = m
 		}
 		// Drawing the shape again into Lung or Opacity is cheaper than
@@ -435,16 +436,16 @@ func pointsOutside(pts [][2]float64, w, h int) (int, error) {
 }
 
 // rasterizeShape ORs a shape with an area into m.
-func rasterizeShape(m *Mask, sh Shape) {
+func rasterizeShape(m *mask.Mask, sh Shape) {
 	switch sh.ShapeType {
 	case ShapeRectangle:
 		a, b := sh.Points[0], sh.Points[1]
-		RasterizePolygon(m, [][2]float64{{a[0], a[1]}, {b[0], a[1]}, {b[0], b[1]}, {a[0], b[1]}})
+		mask.RasterizePolygon(m, [][2]float64{{a[0], a[1]}, {b[0], a[1]}, {b[0], b[1]}, {a[0], b[1]}})
 	case ShapeCircle:
 		c, p := sh.Points[0], sh.Points[1]
-		RasterizeCircle(m, c[0], c[1], math.Hypot(p[0]-c[0], p[1]-c[1]))
+		mask.RasterizeCircle(m, c[0], c[1], math.Hypot(p[0]-c[0], p[1]-c[1]))
 	default:
-		RasterizePolygon(m, sh.Points)
+		mask.RasterizePolygon(m, sh.Points)
 	}
 }
 

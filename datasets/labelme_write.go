@@ -31,7 +31,7 @@ func NewLabelme(imagePath string, width, height int) *Labelme {
 }
 
 // AddPolygons appends one polygon shape with the given label for each
-// polygon of polys (as MaskPolygons returns them: (x, y) in labelme pixel
+// polygon of polys (as mask.Polygons returns them: (x, y) in labelme pixel
 // coordinates, closed implicitly), with group_id null and empty flags.
 // Coordinates are rounded to 0.1 px, as in the paper's files, for short,
 // readable JSON. Polygons of fewer than 3 points enclose nothing and are
@@ -86,9 +86,9 @@ func (l *Labelme) Encode() ([]byte, error) {
 
 // WriteLabelme encodes l (see Encode) and writes it to path atomically
 // (atomicfile.WriteFile, mode 0644): readers see the old file or the new one,
-// never a part. Polygons from MaskPolygons read back through ReadLabelme and
+// never a part. Polygons from mask.Polygons read back through ReadLabelme and
 // LabelmeSample to the masks they were traced from, up to the
-// simplification (see MaskPolygons; the tests check an IoU of at least 0.97
+// simplification (see mask.Polygons; the tests check an IoU of at least 0.97
 // for lung and opacity masks traced at tol 1 px).
 func WriteLabelme(path string, l *Labelme) error {
 	data, err := l.Encode()

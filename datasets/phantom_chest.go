@@ -4,6 +4,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // A phantom chest X-ray is painted as a density field (how much tissue the
@@ -160,7 +162,7 @@ func round1(v float64) float64 { return math.Round(v*10) / 10 }
 // density paints the anatomy's density field (without opacities) given the
 // lung masks of the frame; lungSoft is the lung mask softened by about a
 // pixel, the weight with which air replaces tissue.
-func (c *chestFrame) density(rng *rand.Rand, lungs *Mask) (d, lungSoft *field) {
+func (c *chestFrame) density(rng *rand.Rand, lungs *mask.Mask) (d, lungSoft *field) {
 	W, H := c.W, c.H
 	d = newField(W, H)
 	scale := math.Min(float64(W), float64(H))

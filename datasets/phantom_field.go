@@ -4,6 +4,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // field is a row-major float image used while painting a phantom.
@@ -69,7 +71,7 @@ func smoothstep(a, b, x float64) float64 {
 }
 
 // maskField returns m as a field of 0 and 1.
-func maskField(m *Mask) *field {
+func maskField(m *mask.Mask) *field {
 	f := newField(m.Width, m.Height)
 	for i, p := range m.Pix {
 		f.V[i] = float32(p)
@@ -108,19 +110,7 @@ func (f *field) blurRegion(r image.Rectangle, sigma float64) *field {
 }
 
 // maskBounds returns the bounding box of m's set pixels (empty if none).
-func maskBounds(m *Mask) image.Rectangle {
-	x0, y0, x1, y1 := m.Width, m.Height, -1, -1
-	for y := 0; y < m.Height; y++ {
-		row := m.Pix[y*m.Width : (y+1)*m.Width]
-		for x, p := range row {
-			if p != 0 {
-				x0, x1 = min(x0, x), max(x1, x)
-				y0, y1 = min(y0, y), max(y1, y)
-			}
-		}
-	}
-	if x1 < 0 {
-		return image.Rectangle{}
-	}
-	return image.Rect(x0, y0, x1+1, y1+1)
+func maskBounds(m *mask.Mask) image.Rectangle {
+	r, _ := mask.BoundingBox(m)
+	return r
 }

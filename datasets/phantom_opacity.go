@@ -4,6 +4,8 @@ import (
 	"image"
 	"math"
 	"math/rand/v2"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // Opacity kinds painted into phantom lungs, with the labels of the paper's
@@ -36,13 +38,13 @@ type opacityShape struct {
 	lung     int          // 0 right (image left), 1 left
 	pts      [][2]float64 // pixels, rounded to 0.1 px
 	strength float64
-	mask     *Mask // rasterisation of pts
+	mask     *mask.Mask // rasterisation of pts
 }
 
 // lungField is one lung of a phantom X-ray.
 type lungField struct {
 	pts  [][2]float64
-	mask *Mask
+	mask *mask.Mask
 	area int
 }
 
@@ -71,7 +73,7 @@ func drawOpacities(rng *rand.Rand, lungs [2]lungField, target float64, w, h int)
 		if goals[li] <= 0 || lung.area == 0 {
 			continue
 		}
-		covered := NewMask(w, h)
+		covered := mask.New(w, h)
 		got := 0
 		bounds := maskBounds(lung.mask)
 		for try := 0; try < 8 && float64(got) < 0.85*goals[li]; try++ {
@@ -94,8 +96,8 @@ func drawOpacities(rng *rand.Rand, lungs [2]lungField, target float64, w, h int)
 			for i := range pts {
 				pts[i] = [2]float64{round1(pts[i][0]), round1(pts[i][1])}
 			}
-			m := NewMask(w, h)
-			RasterizePolygon(m, pts)
+			m := mask.New(w, h)
+			mask.RasterizePolygon(m, pts)
 			area := m.Count()
 			in, _ := m.IntersectCount(lung.mask)
 			if area < int(0.0006*float64(w*h))+3 || float64(area-in) > 0.03*float64(area) {
@@ -126,7 +128,7 @@ func pickKind(rng *rand.Rand) int {
 
 // pickCentre draws a point inside the lung mask, favouring the lower and
 // outer parts of the lung.
-func pickCentre(rng *rand.Rand, lung *Mask, b image.Rectangle) (x, y float64, ok bool) {
+func pickCentre(rng *rand.Rand, lung *mask.Mask, b image.Rectangle) (x, y float64, ok bool) {
 	if b.Empty() {
 		return 0, 0, false
 	}
@@ -149,7 +151,7 @@ func pickCentre(rng *rand.Rand, lung *Mask, b image.Rectangle) (x, y float64, ok
 // blobPolygon returns an irregular closed blob of mean radius r about
 // (cx, cy), a little taller than wide, whose vertices all lie inside the
 // lung: those outside are pulled towards the centre.
-func blobPolygon(rng *rand.Rand, cx, cy, r float64, lung *Mask) [][2]float64 {
+func blobPolygon(rng *rand.Rand, cx, cy, r float64, lung *mask.Mask) [][2]float64 {
 	const n = 22
 	aspect := 1 + 0.5*rng.Float64()
 	rx, ry := r/math.Sqrt(aspect), r*math.Sqrt(aspect)

@@ -10,6 +10,8 @@ import (
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // Contact sheet geometry: tiles of sheetTile x sheetTile pixels, a caption
@@ -96,7 +98,7 @@ func drawTile(dst *image.RGBA, at image.Point, s *Sample) {
 	}
 	img := ResizeGray(s.Image, tw, th)
 	lung := ResizeMask(s.Lung, tw, th)
-	op := NewMask(tw, th)
+	op := mask.New(tw, th)
 	if s.Opacity != nil {
 		op = ResizeMask(s.Opacity, tw, th)
 	}
@@ -133,7 +135,7 @@ func drawTile(dst *image.RGBA, at image.Point, s *Sample) {
 }
 
 // edge reports whether (x, y) is set in m with an unset 4-neighbour.
-func edge(m *Mask, x, y int) bool {
+func edge(m *mask.Mask, x, y int) bool {
 	return m.At(x, y) && (!m.At(x-1, y) || !m.At(x+1, y) || !m.At(x, y-1) || !m.At(x, y+1))
 }
 

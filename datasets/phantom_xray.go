@@ -3,6 +3,8 @@ package datasets
 import (
 	"image"
 	"math/rand/v2"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // phantomXray is one painted X-ray with its annotation.
@@ -10,16 +12,16 @@ type phantomXray struct {
 	img        *image.Gray
 	lungs      [2]lungField // right (image left), left
 	opacities  []opacityShape
-	lung       *Mask   // union of the lungs
-	opacity    *Mask   // union of the opacities
-	opacityPct float64 // 100 |O ∩ L| / |L|
+	lung       *mask.Mask // union of the lungs
+	opacity    *mask.Mask // union of the opacities
+	opacityPct float64    // 100 |O ∩ L| / |L|
 }
 
 // extent returns the fraction of lung i covered by opacity and the densest
 // kind there (-1 when none).
 func (x *phantomXray) extent(i int) (frac float64, densest int) {
 	densest = -1
-	o := NewMask(x.lung.Width, x.lung.Height)
+	o := mask.New(x.lung.Width, x.lung.Height)
 	for _, s := range x.opacities {
 		if s.lung != i {
 			continue
@@ -41,10 +43,10 @@ func (x *phantomXray) extent(i int) (frac float64, densest int) {
 // external selects the exposure of the external (Cohen-like) set.
 func paintXray(rng *rand.Rand, a patientAnatomy, w, h int, target float64, external bool) *phantomXray {
 	c := newChestFrame(rng, a, w, h)
-	x := &phantomXray{lung: NewMask(w, h), opacity: NewMask(w, h)}
+	x := &phantomXray{lung: mask.New(w, h), opacity: mask.New(w, h)}
 	for i, pts := range [2][][2]float64{c.right, c.left} {
-		m := NewMask(w, h)
-		RasterizePolygon(m, pts)
+		m := mask.New(w, h)
+		mask.RasterizePolygon(m, pts)
 		x.lungs[i] = lungField{pts: pts, mask: m, area: m.Count()}
 		x.lung.Or(m)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"image"
 	"math"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // PaperSize is the side of the square model input in the paper (section
@@ -30,12 +32,12 @@ type Prepared struct {
 	// Size x Size, nearest resample of the crop. A sample without opacity
 	// has an empty opacity mask; one without lungs (an image to analyse)
 	// has no lung mask.
-	Masks map[string]*Mask
+	Masks map[string]*mask.Mask
 	Crop  image.Rectangle // the crop, in the source image's pixels
 }
 
 // Mask returns the framed mask of a target, nil when p has none.
-func (p *Prepared) Mask(target string) *Mask { return p.Masks[target] }
+func (p *Prepared) Mask(target string) *mask.Mask { return p.Masks[target] }
 
 // Pix returns the framed mask of a target as 0/1 pixels, row-major, all 0
 // when p has no mask of that target.
@@ -53,7 +55,7 @@ var errEmptyLung = errors.New("lung mask is empty")
 // each side by margin times the box's width (left, right) or height (top,
 // bottom), rounded up to whole pixels, and clipped to the mask. It returns an
 // error if the mask is nil or empty, or margin is negative or not finite.
-func CropBox(lung *Mask, margin float64) (image.Rectangle, error) {
+func CropBox(lung *mask.Mask, margin float64) (image.Rectangle, error) {
 	if lung == nil {
 		return image.Rectangle{}, errors.New("no lung mask")
 	}
@@ -148,7 +150,7 @@ func PrepareBox(s *Sample, size int, box image.Rectangle) (*Prepared, error) {
 		Size:    size,
 		Frame:   frame,
 		Image:   ResizeGray(cropGray(s.Image, box), size, size),
-		Masks:   map[string]*Mask{},
+		Masks:   map[string]*mask.Mask{},
 		Crop:    box,
 	}
 	for _, t := range KnownTargets {
@@ -157,7 +159,7 @@ func PrepareBox(s *Sample, size int, box image.Rectangle) (*Prepared, error) {
 			if t != TargetOpacity {
 				continue
 			}
-			m = NewMask(w, h)
+			m = mask.New(w, h)
 		}
 		if m.Width != w || m.Height != h {
 			return nil, fmt.Errorf("%s: %s mask is %dx%d, image %dx%d", s.File, t, m.Width, m.Height, w, h)
@@ -180,8 +182,8 @@ func cropGray(img *image.Gray, r image.Rectangle) *image.Gray {
 }
 
 // cropMask copies the part r of m into a new mask.
-func cropMask(m *Mask, r image.Rectangle) *Mask {
-	out := NewMask(r.Dx(), r.Dy())
+func cropMask(m *mask.Mask, r image.Rectangle) *mask.Mask {
+	out := mask.New(r.Dx(), r.Dy())
 	for y := 0; y < r.Dy(); y++ {
 		src := (r.Min.Y+y)*m.Width + r.Min.X
 		copy(out.Pix[y*out.Width:(y+1)*out.Width], m.Pix[src:src+r.Dx()])
@@ -251,8 +253,8 @@ func clampGray(v float64) uint8 {
 // ResizeMask resizes m to w x h by nearest neighbour with pixel centres
 // aligned: output pixel (x, y) takes the source pixel that contains the
 // point ((x+0.5)*sw/w, (y+0.5)*sh/h). The result stays binary.
-func ResizeMask(m *Mask, w, h int) *Mask {
-	out := NewMask(max(w, 0), max(h, 0))
+func ResizeMask(m *mask.Mask, w, h int) *mask.Mask {
+	out := mask.New(max(w, 0), max(h, 0))
 	if m.Width == 0 || m.Height == 0 || w <= 0 || h <= 0 {
 		return out
 	}

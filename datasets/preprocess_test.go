@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 func grayFrom(w, h int, pix ...uint8) *image.Gray {
@@ -13,8 +15,8 @@ func grayFrom(w, h int, pix ...uint8) *image.Gray {
 	return img
 }
 
-func maskFrom(w, h int, rows ...string) *Mask {
-	m := NewMask(w, h)
+func maskFrom(w, h int, rows ...string) *mask.Mask {
+	m := mask.New(w, h)
 	for y, r := range rows {
 		for x, c := range r {
 			m.Set(x, y, c == '#')
@@ -83,9 +85,9 @@ func TestResizeGraySubImage(t *testing.T) {
 func TestResizeMask(t *testing.T) {
 	tests := []struct {
 		name string
-		in   *Mask
+		in   *mask.Mask
 		w, h int
-		want *Mask
+		want *mask.Mask
 	}{
 		{
 			// Output x=0..3 takes source floor((x+0.5)/2) = 0, 0, 1, 1.
@@ -114,7 +116,7 @@ func TestResizeMask(t *testing.T) {
 
 func TestCropBox(t *testing.T) {
 	// 10x8 mask with lung pixels at x 2..5, y 1..4: box [2,6)x[1,5), 4x4.
-	lung := NewMask(10, 8)
+	lung := mask.New(10, 8)
 	for y := 1; y <= 4; y++ {
 		for x := 2; x <= 5; x++ {
 			lung.Set(x, y, true)
@@ -139,7 +141,7 @@ func TestCropBox(t *testing.T) {
 			t.Errorf("margin %v: got %v, want %v", tc.margin, got, tc.want)
 		}
 	}
-	if _, err := CropBox(NewMask(5, 5), 0.1); err == nil {
+	if _, err := CropBox(mask.New(5, 5), 0.1); err == nil {
 		t.Error("empty lung: want an error")
 	}
 	if _, err := CropBox(lung, -1); err == nil {
@@ -151,14 +153,14 @@ func TestPrepare(t *testing.T) {
 	// 8x8 image whose value is 10*x+y; lung is the 4x4 block [2,6)x[2,6);
 	// opacity the single pixel (3,4). Margin 0, size 4: the crop is copied.
 	img := image.NewGray(image.Rect(0, 0, 8, 8))
-	lung := NewMask(8, 8)
+	lung := mask.New(8, 8)
 	for y := 0; y < 8; y++ {
 		for x := 0; x < 8; x++ {
 			img.Pix[y*8+x] = uint8(10*x + y)
 			lung.Set(x, y, x >= 2 && x < 6 && y >= 2 && y < 6)
 		}
 	}
-	opac := NewMask(8, 8)
+	opac := mask.New(8, 8)
 	opac.Set(3, 4, true)
 	s := &Sample{Cohort: CohortCovidAR, File: "p_1.json", Stem: "p_1", Patient: "p", Image: img, Width: 8, Height: 8, Lung: lung, Opacity: opac}
 	p, err := PrepareBox(s, 4, image.Rect(2, 2, 6, 6))
@@ -235,9 +237,9 @@ func TestPrepareErrors(t *testing.T) {
 	}{
 		{"no image", &Sample{File: "a.json", Lung: full}, "no image"},
 		{"no lung", &Sample{File: "b.json", Image: img}, "no lung mask"},
-		{"empty lung", &Sample{File: "c.json", Image: img, Lung: NewMask(4, 4)}, "empty"},
-		{"lung size", &Sample{File: "d.json", Image: img, Lung: NewMask(3, 4)}, "3x4"},
-		{"opacity size", &Sample{File: "e.json", Image: img, Lung: full, Opacity: NewMask(4, 5)}, "4x5"},
+		{"empty lung", &Sample{File: "c.json", Image: img, Lung: mask.New(4, 4)}, "empty"},
+		{"lung size", &Sample{File: "d.json", Image: img, Lung: mask.New(3, 4)}, "3x4"},
+		{"opacity size", &Sample{File: "e.json", Image: img, Lung: full, Opacity: mask.New(4, 5)}, "4x5"},
 	}
 	for _, tc := range tests {
 		_, err := Prepare(tc.s, 4, FrameLungCrop)

@@ -1,6 +1,10 @@
 package datasets
 
-import "image"
+import (
+	"image"
+
+	"github.com/covidxray/opacity/datasets/mask"
+)
 
 // Cohort names: the folders of the on-disk layout.
 const (
@@ -30,9 +34,9 @@ type Sample struct {
 	// annotation-only files a canvas that holds every point.
 	Width, Height int
 
-	Lung    *Mask            // union of the lung fields
-	Opacity *Mask            // union of the opacity regions (all kinds merged)
-	Classes map[string]*Mask // every class mask by its label or class name
+	Lung    *mask.Mask            // union of the lung fields
+	Opacity *mask.Mask            // union of the opacity regions (all kinds merged)
+	Classes map[string]*mask.Mask // every class mask by its label or class name
 
 	Warnings []string // recoverable problems found while reading it
 }

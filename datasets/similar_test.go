@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets/internal/fixture"
 )
 
 // halves returns a w×h image, 0 left of column x0 and 255 from it on
@@ -253,7 +255,7 @@ func loadThumbs(dir string) ([]string, [][]float64, error) {
 // reference copy's covid-qu-ex images and compares them with its
 // near-duplicates.csv (26 pairs), as unordered pairs.
 func TestNearDuplicatesRealData(t *testing.T) {
-	data := realDataDir(t)
+	data := fixture.RealDataDir(t)
 	dir := filepath.Join(data, CohortCovidQUEx)
 	if _, err := os.Stat(filepath.Join(dir, QUExNearDuplicatesFile)); err != nil {
 		t.Skipf("no covid-qu-ex in %s: %v", data, err)
@@ -301,7 +303,7 @@ func TestNearDuplicatesRealData(t *testing.T) {
 // image of its cxr-seg/images/ or cohen/images/ (the 77 images it removed
 // are not in the copy, so that side cannot be checked offline).
 func TestOverlapRealData(t *testing.T) {
-	data := realDataDir(t)
+	data := fixture.RealDataDir(t)
 	dir := filepath.Join(data, CohortCovidQUEx)
 	if _, err := os.Stat(filepath.Join(dir, QUExRemovedFile)); err != nil {
 		t.Skipf("no covid-qu-ex in %s: %v", data, err)

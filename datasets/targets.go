@@ -3,6 +3,8 @@ package datasets
 import (
 	"fmt"
 	"strings"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // Targets: the named masks a sample carries and a model can be trained to
@@ -65,7 +67,7 @@ func HasTarget(targets []string, t string) bool {
 // Mask returns the sample's mask of a target (TargetLungs: Lung,
 // TargetOpacity: Opacity), or the class mask of that name; nil when the
 // sample has none.
-func (s *Sample) Mask(target string) *Mask {
+func (s *Sample) Mask(target string) *mask.Mask {
 	switch target {
 	case TargetLungs:
 		return s.Lung

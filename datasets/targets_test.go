@@ -3,6 +3,8 @@ package datasets
 import (
 	"strings"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 func TestParseTargets(t *testing.T) {
@@ -51,14 +53,14 @@ func TestFramingFor(t *testing.T) {
 func TestSampleMaskAndBothLungs(t *testing.T) {
 	right, left := maskFrom(2, 1, "#."), maskFrom(2, 1, ".#")
 	lung, op := maskFrom(2, 1, "##"), maskFrom(2, 1, "#.")
-	s := &Sample{Lung: lung, Opacity: op, Classes: map[string]*Mask{LabelRightLung: right, "Heart": op}}
+	s := &Sample{Lung: lung, Opacity: op, Classes: map[string]*mask.Mask{LabelRightLung: right, "Heart": op}}
 	if s.Mask(TargetLungs) != lung || s.Mask(TargetOpacity) != op || s.Mask("Heart") != op || s.Mask("x") != nil {
 		t.Error("Mask does not return the named masks")
 	}
 	if s.BothLungs() {
 		t.Error("only a right lung: BothLungs true")
 	}
-	s.Classes[LabelLeftLung] = NewMask(2, 1)
+	s.Classes[LabelLeftLung] = mask.New(2, 1)
 	if s.BothLungs() {
 		t.Error("empty left lung: BothLungs true")
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/xla/unet"
 )
@@ -179,13 +180,13 @@ func (st *Study) Predictions(target string) []research.Prediction {
 
 // PredictedMask returns the predicted mask of a target on the model's grid
 // (probability > research.DefaultThreshold), nil without a prediction.
-func (it *Item) PredictedMask(target string) *datasets.Mask {
+func (it *Item) PredictedMask(target string) *mask.Mask {
 	p, ok := it.Prob[target]
 	if !ok {
 		return nil
 	}
 	n := it.Input.Size
-	return &datasets.Mask{Width: n, Height: n, Pix: research.Threshold(p, research.DefaultThreshold)}
+	return &mask.Mask{Width: n, Height: n, Pix: research.Threshold(p, research.DefaultThreshold)}
 }
 
 // Predictor applies a run's model to samples read from files.
@@ -211,7 +212,7 @@ type SamplePrediction struct {
 	// (probability > research.DefaultThreshold) of every target, on the
 	// model's grid.
 	Prob  map[string][]float32
-	Masks map[string]*datasets.Mask
+	Masks map[string]*mask.Mask
 }
 
 // Predict frames the sample as the run's inputs were (the manual lungs'
@@ -227,10 +228,10 @@ func (p *Predictor) Predict(s *datasets.Sample) (*SamplePrediction, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.File, err)
 	}
-	out := &SamplePrediction{Input: in, Prob: map[string][]float32{}, Masks: map[string]*datasets.Mask{}}
+	out := &SamplePrediction{Input: in, Prob: map[string][]float32{}, Masks: map[string]*mask.Mask{}}
 	for k, t := range p.Loaded.Model.Config.TargetList() {
 		out.Prob[t] = probs[0][k]
-		out.Masks[t] = &datasets.Mask{Width: in.Size, Height: in.Size, Pix: research.Threshold(probs[0][k], research.DefaultThreshold)}
+		out.Masks[t] = &mask.Mask{Width: in.Size, Height: in.Size, Pix: research.Threshold(probs[0][k], research.DefaultThreshold)}
 	}
 	return out, nil
 }

@@ -2,10 +2,11 @@ package paper
 
 import (
 	"fmt"
-	"github.com/covidxray/opacity/experiment"
 	"math"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
 )
@@ -94,7 +95,7 @@ func agreement(st *experiment.Study) (*Result, error) {
 		}
 		pm := it.PredictedMask(datasets.TargetOpacity)
 		// On the model's grid two empty masks agree fully (IoU 1).
-		iou := func(x, y *datasets.Mask) float64 { v, _ := research.MaskIoU(x.Pix, nil, y.Pix, nil, 1); return v }
+		iou := func(x, y *mask.Mask) float64 { v, _ := research.MaskIoU(x.Pix, nil, y.Pix, nil, 1); return v }
 		ab, ma, mb := iou(it.Input.Mask(datasets.TargetOpacity), bIn.Mask(datasets.TargetOpacity)), iou(pm, it.Input.Mask(datasets.TargetOpacity)), iou(pm, bIn.Mask(datasets.TargetOpacity))
 		sumAB, sumMA, sumMB = append(sumAB, ab), append(sumMA, ma), append(sumMB, mb)
 		pp, _ := it.PredictedPct()

@@ -2,12 +2,13 @@ package paper
 
 import (
 	"fmt"
-	"github.com/covidxray/opacity/experiment"
 	"image"
 	"math/rand/v2"
 	"strings"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research/plots"
 )
 
@@ -84,7 +85,7 @@ func pickFigure1(train []*experiment.Item) []*experiment.Item {
 
 // maskImage renders masks as a gray image: black background, lungs gray,
 // opacity white.
-func maskImage(lung, opacity *datasets.Mask) *image.Gray {
+func maskImage(lung, opacity *mask.Mask) *image.Gray {
 	w, h := lung.Width, lung.Height
 	g := image.NewGray(image.Rect(0, 0, w, h))
 	for i := range g.Pix {

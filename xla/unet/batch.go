@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // imagesTensor packs gray images (all size x size) into a float32 tensor
@@ -48,7 +49,7 @@ func imagesTensor(imgs []*image.Gray, size, channels int) (*tensors.Tensor, erro
 // masksTensor packs the target masks of a batch, masks[i][t] the mask of
 // target t of image i (all size x size), into a float32 tensor
 // [B, size, size, T] of 0 and 1. A nil mask is empty.
-func masksTensor(masks [][]*datasets.Mask, size int) (*tensors.Tensor, error) {
+func masksTensor(masks [][]*mask.Mask, size int) (*tensors.Tensor, error) {
 	if len(masks) == 0 {
 		return nil, fmt.Errorf("no masks")
 	}
@@ -78,8 +79,8 @@ func masksTensor(masks [][]*datasets.Mask, size int) (*tensors.Tensor, error) {
 }
 
 // targetMasks returns the masks of targets of a prepared image, in order.
-func targetMasks(p *datasets.Prepared, targets []string) []*datasets.Mask {
-	out := make([]*datasets.Mask, len(targets))
+func targetMasks(p *datasets.Prepared, targets []string) []*mask.Mask {
+	out := make([]*mask.Mask, len(targets))
 	for t, name := range targets {
 		out[t] = p.Mask(name)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // TestEveryTrainableVariableLearns is the end-to-end form of the layer
@@ -90,7 +91,7 @@ func TestEveryTrainableVariableLearns(t *testing.T) {
 func targetTensors(t *testing.T, set []*datasets.Prepared, size int, targets []string) (images, masks *tensors.Tensor) {
 	t.Helper()
 	images, _ = setTensors(t, set, size)
-	ms := make([][]*datasets.Mask, len(set))
+	ms := make([][]*mask.Mask, len(set))
 	for i, p := range set {
 		ms[i] = targetMasks(p, targets)
 	}

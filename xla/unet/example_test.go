@@ -6,6 +6,7 @@ import (
 	"image"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/xla/unet"
 )
 
@@ -16,7 +17,7 @@ func ExampleTrain() {
 	var set []*datasets.Prepared
 	for i := 0; i < 4; i++ {
 		img := image.NewGray(image.Rect(0, 0, 64, 64))
-		op, lung := datasets.NewMask(64, 64), datasets.NewMask(64, 64)
+		op, lung := mask.New(64, 64), mask.New(64, 64)
 		for y := 0; y < 64; y++ {
 			for x := 0; x < 64; x++ {
 				img.Pix[y*64+x] = 50
@@ -28,7 +29,7 @@ func ExampleTrain() {
 			}
 		}
 		set = append(set, &datasets.Prepared{Stem: fmt.Sprint("img", i), Patient: fmt.Sprint("p", i),
-			Size: 64, Image: img, Masks: map[string]*datasets.Mask{datasets.TargetLungs: lung, datasets.TargetOpacity: op}})
+			Size: 64, Image: img, Masks: map[string]*mask.Mask{datasets.TargetLungs: lung, datasets.TargetOpacity: op}})
 	}
 	cfg := unet.DefaultTrainConfig()
 	cfg.Model = unet.TinyConfig()

@@ -11,6 +11,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -30,14 +31,14 @@ func hostSet(n int, seed uint64) []*datasets.Prepared {
 	out := make([]*datasets.Prepared, n)
 	for i := range out {
 		img := image.NewGray(image.Rect(0, 0, size, size))
-		lungs, op := datasets.NewMask(size, size), datasets.NewMask(size, size)
+		lungs, op := mask.New(size, size), mask.New(size, size)
 		for j := range img.Pix {
 			img.Pix[j] = uint8(rng.IntN(256))
 		}
-		datasets.RasterizeCircle(lungs, 90, 160, 70)
-		datasets.RasterizeCircle(lungs, 230, 160, 70)
-		datasets.RasterizeCircle(op, 60+200*rng.Float64(), 60+200*rng.Float64(), 10+40*rng.Float64())
-		out[i] = &datasets.Prepared{Stem: "x", Size: size, Image: img, Masks: map[string]*datasets.Mask{datasets.TargetLungs: lungs, datasets.TargetOpacity: op}}
+		mask.RasterizeCircle(lungs, 90, 160, 70)
+		mask.RasterizeCircle(lungs, 230, 160, 70)
+		mask.RasterizeCircle(op, 60+200*rng.Float64(), 60+200*rng.Float64(), 10+40*rng.Float64())
+		out[i] = &datasets.Prepared{Stem: "x", Size: size, Image: img, Masks: map[string]*mask.Mask{datasets.TargetLungs: lungs, datasets.TargetOpacity: op}}
 	}
 	return out
 }
@@ -86,7 +87,7 @@ func BenchmarkHostEpoch(b *testing.B) {
 	}
 	small := hostSet(1, 4)[0]
 	it, _ := imagesTensor([]*image.Gray{datasets.ResizeGray(small.Image, 32, 32)}, 32, 1)
-	mt, _ := masksTensor([][]*datasets.Mask{{datasets.ResizeMask(small.Mask(datasets.TargetOpacity), 32, 32)}}, 32)
+	mt, _ := masksTensor([][]*mask.Mask{{datasets.ResizeMask(small.Mask(datasets.TargetOpacity), 32, 32)}}, 32)
 	if _, err := m.TrainStep(it, mt); err != nil {
 		b.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -496,7 +497,7 @@ func assembleBatches(ctx context.Context, jobs []batchJob, train []*datasets.Pre
 		for _, job := range jobs {
 			t0 := time.Now()
 			imgs := make([]*image.Gray, len(job.idx))
-			masks := make([][]*datasets.Mask, len(job.idx))
+			masks := make([][]*mask.Mask, len(job.idx))
 			datasets.Parallel(len(job.idx), func(i int) {
 				p := train[job.idx[i]]
 				imgs[i], masks[i] = job.plans[i].Apply(p.Image, targetMasks(p, targets)...)
@@ -656,12 +657,12 @@ func (es *evalSet) evaluate(m *Model, batch, size int, targets []string) ([]rese
 		for start := 0; start < len(es.set); start += batch {
 			part := es.set[start:min(start+batch, len(es.set))]
 			imgs := make([]*image.Gray, batch)
-			masks := make([][]*datasets.Mask, batch)
+			masks := make([][]*mask.Mask, batch)
 			for i := range imgs {
 				if i < len(part) {
 					imgs[i], masks[i] = part[i].Image, targetMasks(part[i], targets)
 				} else {
-					imgs[i], masks[i] = image.NewGray(image.Rect(0, 0, size, size)), make([]*datasets.Mask, len(targets))
+					imgs[i], masks[i] = image.NewGray(image.Rect(0, 0, size, size)), make([]*mask.Mask, len(targets))
 				}
 			}
 			it, err := imagesTensor(imgs, size, m.Config.InChannels)

@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -25,8 +26,8 @@ func syntheticSet(n, size int, seed uint64) []*datasets.Prepared {
 	out := make([]*datasets.Prepared, n)
 	for i := range out {
 		img := image.NewGray(image.Rect(0, 0, size, size))
-		op := datasets.NewMask(size, size)
-		lung := datasets.NewMask(size, size)
+		op := mask.New(size, size)
+		lung := mask.New(size, size)
 		for j := range img.Pix {
 			img.Pix[j] = uint8(40 + rng.IntN(30))
 			lung.Pix[j] = 1
@@ -44,7 +45,7 @@ func syntheticSet(n, size int, seed uint64) []*datasets.Prepared {
 			}
 		}
 		out[i] = &datasets.Prepared{Stem: "img" + string(rune('a'+i)), Patient: "p" + string(rune('a'+i/2)),
-			Cohort: "synthetic", Size: size, Image: img, Masks: map[string]*datasets.Mask{datasets.TargetLungs: lung, datasets.TargetOpacity: op}}
+			Cohort: "synthetic", Size: size, Image: img, Masks: map[string]*mask.Mask{datasets.TargetLungs: lung, datasets.TargetOpacity: op}}
 	}
 	return out
 }
@@ -54,9 +55,9 @@ func syntheticSet(n, size int, seed uint64) []*datasets.Prepared {
 func setTensors(t *testing.T, set []*datasets.Prepared, size int) (images, masks *tensors.Tensor) {
 	t.Helper()
 	imgs := make([]*image.Gray, len(set))
-	ms := make([][]*datasets.Mask, len(set))
+	ms := make([][]*mask.Mask, len(set))
 	for i, p := range set {
-		imgs[i], ms[i] = p.Image, []*datasets.Mask{p.Mask(datasets.TargetOpacity)}
+		imgs[i], ms[i] = p.Image, []*mask.Mask{p.Mask(datasets.TargetOpacity)}
 	}
 	images, err := imagesTensor(imgs, size, 1)
 	if err != nil {
@@ -117,7 +118,7 @@ func TestOverfitFixedBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	imgs := []*image.Gray{set[0].Image, set[1].Image}
-	masks := [][]*datasets.Mask{{set[0].Mask(datasets.TargetOpacity)}, {set[1].Mask(datasets.TargetOpacity)}}
+	masks := [][]*mask.Mask{{set[0].Mask(datasets.TargetOpacity)}, {set[1].Mask(datasets.TargetOpacity)}}
 	var losses []float64
 	for step := 0; step < 15; step++ {
 		it, _ := imagesTensor(imgs, 64, 1)

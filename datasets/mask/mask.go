@@ -1,4 +1,4 @@
-package datasets
+package mask
 
 import "fmt"
 
@@ -9,8 +9,8 @@ type Mask struct {
 	Pix           []uint8
 }
 
-// NewMask returns an empty (all-zero) mask of the given size.
-func NewMask(width, height int) *Mask {
+// New returns an empty (all-zero) mask of the given size.
+func New(width, height int) *Mask {
 	return &Mask{Width: width, Height: height, Pix: make([]uint8, width*height)}
 }
 

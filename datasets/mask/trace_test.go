@@ -1,4 +1,4 @@
-package datasets
+package mask
 
 import (
 	"fmt"
@@ -10,7 +10,7 @@ import (
 
 // componentMask returns the pixels of component k alone.
 func componentMask(w, h int, labels []int32, k int) *Mask {
-	c := NewMask(w, h)
+	c := New(w, h)
 	for i, l := range labels {
 		if int(l) == k {
 			c.Pix[i] = 1
@@ -21,7 +21,7 @@ func componentMask(w, h int, labels []int32, k int) *Mask {
 
 // rasterizeAll draws polygons into a new w x h mask.
 func rasterizeAll(w, h int, polys [][][2]float64) *Mask {
-	g := NewMask(w, h)
+	g := New(w, h)
 	for _, p := range polys {
 		RasterizePolygon(g, p)
 	}
@@ -187,7 +187,7 @@ func TestTraceContoursPoints(t *testing.T) {
 				{{0.5, 2}, {1, 2.5}, {0.5, 3}, {0, 2.5}},
 			},
 		},
-		{name: "empty", in: NewMask(3, 2), want: nil},
+		{name: "empty", in: New(3, 2), want: nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -244,7 +244,7 @@ func TestTraceContoursRandom(t *testing.T) {
 	for it := 0; it < 300; it++ {
 		w, h := 1+rng.IntN(24), 1+rng.IntN(24)
 		density := rng.Float64()
-		m := NewMask(w, h)
+		m := New(w, h)
 		for i := range m.Pix {
 			if rng.Float64() < density {
 				m.Pix[i] = 1
@@ -403,29 +403,29 @@ var lungOutlines = [2][][2]float64{
 }
 
 func lungMask() *Mask {
-	m := NewMask(256, 256)
+	m := New(256, 256)
 	RasterizePolygon(m, lungOutlines[0])
 	RasterizePolygon(m, lungOutlines[1])
 	return m
 }
 
-// TestMaskPolygonsIoU rasterises the simplified polygons of blob-like
+// TestPolygonsIoU rasterises the simplified polygons of blob-like
 // masks and compares them with the masks. The bounds are what the
 // simplification keeps at each tolerance: Douglas–Peucker keeps outline
 // points, so on convex parts the polygon lies inside the traced outline by
 // up to tol, and small blobs lose relatively more.
-func TestMaskPolygonsIoU(t *testing.T) {
+func TestPolygonsIoU(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2024, 11))
 	disc := func(r float64) func() *Mask {
 		return func() *Mask {
-			m := NewMask(256, 256)
+			m := New(256, 256)
 			RasterizeCircle(m, 60+136*rng.Float64(), 60+136*rng.Float64(), r)
 			return m
 		}
 	}
 	ellipse := func(a, b float64) func() *Mask {
 		return func() *Mask {
-			m := NewMask(256, 256)
+			m := New(256, 256)
 			RasterizePolygon(m, ellipsePolygon(100+56*rng.Float64(), 100+56*rng.Float64(), a, b, math.Pi*rng.Float64()))
 			return m
 		}
@@ -458,7 +458,7 @@ func TestMaskPolygonsIoU(t *testing.T) {
 			lo, sum, points := 1.0, 0.0, 0
 			for it := 0; it < trials; it++ {
 				m := tc.mask()
-				polys := MaskPolygons(m, tc.tol, 0)
+				polys := Polygons(m, tc.tol, 0)
 				for _, p := range polys {
 					points += len(p)
 				}
@@ -473,7 +473,7 @@ func TestMaskPolygonsIoU(t *testing.T) {
 	}
 }
 
-func TestMaskPolygonsMinArea(t *testing.T) {
+func TestPolygonsMinArea(t *testing.T) {
 	m := maskFromRows(
 		"###...",
 		"###..#",
@@ -488,12 +488,12 @@ func TestMaskPolygonsMinArea(t *testing.T) {
 	}{{-1, 3}, {0, 3}, {1, 3}, {2, 2}, {3, 1}, {9, 1}, {10, 0}}
 	for _, tc := range tests {
 		t.Run(fmt.Sprint(tc.minArea), func(t *testing.T) {
-			got := MaskPolygons(m, 0, tc.minArea)
+			got := Polygons(m, 0, tc.minArea)
 			if len(got) != tc.want {
 				t.Errorf("%d polygons, want %d: %v", len(got), tc.want, got)
 			}
 			if tc.minArea <= 1 && fmt.Sprint(got) != fmt.Sprint(TraceContours(m)) {
-				t.Errorf("MaskPolygons at tol 0 = %v, want TraceContours's %v", got, TraceContours(m))
+				t.Errorf("Polygons at tol 0 = %v, want TraceContours's %v", got, TraceContours(m))
 			}
 		})
 	}
@@ -504,7 +504,7 @@ func TestMaskPolygonsMinArea(t *testing.T) {
 // tracing invariants: one polygon of >= 3 points per component, each
 // rasterising to exactly its component with holes filled, the union giving
 // FillHoles(m) (so m itself after FillHoles), simple polygons, and
-// MaskPolygons at tol 0 equal to TraceContours; and that simplifying keeps
+// Polygons at tol 0 equal to TraceContours; and that simplifying keeps
 // >= 3 points and stays deterministic.
 func FuzzTraceContours(f *testing.F) {
 	f.Add([]byte{4, 4, 0b10010110, 0b01101001})
@@ -518,7 +518,7 @@ func FuzzTraceContours(f *testing.F) {
 			return
 		}
 		w, h := 1+int(data[0])%32, 1+int(data[1])%32
-		m := NewMask(w, h)
+		m := New(w, h)
 		bits := data[2:]
 		for i := range m.Pix {
 			if i/8 < len(bits) && bits[i/8]>>(i%8)&1 != 0 {
@@ -527,13 +527,13 @@ func FuzzTraceContours(f *testing.F) {
 		}
 		polys := checkTraceExact(t, m, w*h <= 256)
 		checkTraceExact(t, FillHoles(m), w*h <= 256)
-		if got := MaskPolygons(m, 0, 0); fmt.Sprint(got) != fmt.Sprint(polys) {
-			t.Fatalf("MaskPolygons at tol 0 = %v, want %v", got, polys)
+		if got := Polygons(m, 0, 0); fmt.Sprint(got) != fmt.Sprint(polys) {
+			t.Fatalf("Polygons at tol 0 = %v, want %v", got, polys)
 		}
 		for _, tol := range []float64{0.5, 1, 4} {
-			a, b := MaskPolygons(m, tol, 0), MaskPolygons(m, tol, 0)
+			a, b := Polygons(m, tol, 0), Polygons(m, tol, 0)
 			if fmt.Sprint(a) != fmt.Sprint(b) {
-				t.Fatal("MaskPolygons not deterministic")
+				t.Fatal("Polygons not deterministic")
 			}
 			for _, p := range a {
 				if len(p) < 3 {

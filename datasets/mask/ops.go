@@ -1,4 +1,4 @@
-package datasets
+package mask
 
 import (
 	"image"
@@ -251,4 +251,22 @@ func zeroLike(m *Mask) *Mask {
 		return &Mask{Pix: []uint8{}}
 	}
 	return &Mask{Width: m.Width, Height: m.Height, Pix: make([]uint8, len(m.Pix))}
+}
+
+// maskBounds returns the bounding box of m's set pixels (empty if none).
+func maskBounds(m *Mask) image.Rectangle {
+	x0, y0, x1, y1 := m.Width, m.Height, -1, -1
+	for y := 0; y < m.Height; y++ {
+		row := m.Pix[y*m.Width : (y+1)*m.Width]
+		for x, p := range row {
+			if p != 0 {
+				x0, x1 = min(x0, x), max(x1, x)
+				y0, y1 = min(y0, y), max(y1, y)
+			}
+		}
+	}
+	if x1 < 0 {
+		return image.Rectangle{}
+	}
+	return image.Rect(x0, y0, x1+1, y1+1)
 }

@@ -1,4 +1,4 @@
-package datasets
+package mask
 
 import (
 	"math"
@@ -46,7 +46,7 @@ func TraceContours(m *Mask) [][][2]float64 {
 	return out
 }
 
-// MaskPolygons turns a mask into labelme polygons: the outer boundary of
+// Polygons turns a mask into labelme polygons: the outer boundary of
 // each 8-connected component of at least minArea pixels (TraceContours; the
 // pixels of its holes do not count), simplified by SimplifyPolygon with
 // tolerance tol in pixels. The order is that of Components; invalid masks
@@ -62,7 +62,7 @@ func TraceContours(m *Mask) [][][2]float64 {
 // radius >= 10 px and at tol 1 for discs of radius >= 20 px, ellipses of
 // semi-axes >= 20 px and lung outlines at 256x256; smaller blobs lose more
 // at tol 1 (IoU >= 0.94 for discs of radius 10 to 15 px).
-func MaskPolygons(m *Mask, tol float64, minArea int) [][][2]float64 {
+func Polygons(m *Mask, tol float64, minArea int) [][][2]float64 {
 	var out [][][2]float64
 	traceComponents(m, func(size, x, y int) {
 		if size < minArea {

@@ -1,4 +1,4 @@
-package datasets
+package mask
 
 import (
 	"encoding/binary"
@@ -9,7 +9,7 @@ import (
 
 // maskFromRows builds the expected mask from rows of '#' (set) and '.'.
 func maskFromRows(rows ...string) *Mask {
-	m := NewMask(len(rows[0]), len(rows))
+	m := New(len(rows[0]), len(rows))
 	for y, r := range rows {
 		for x, c := range r {
 			if c == '#' {
@@ -53,7 +53,7 @@ func referenceInside(pts [][2]float64, cx, cy float64) bool {
 }
 
 func referenceMask(w, h int, pts [][2]float64) *Mask {
-	m := NewMask(w, h)
+	m := New(w, h)
 	if len(pts) < 3 {
 		return m
 	}
@@ -163,27 +163,27 @@ func TestRasterizePolygon(t *testing.T) {
 		{
 			name: "two points draw nothing",
 			pts:  [][2]float64{{0, 0}, {4, 3}},
-			want: NewMask(4, 3),
+			want: New(4, 3),
 		},
 		{
 			name: "collinear points draw nothing",
 			pts:  [][2]float64{{0, 0}, {2, 1.5}, {4, 3}},
-			want: NewMask(4, 3),
+			want: New(4, 3),
 		},
 		{
 			name: "NaN draws nothing",
 			pts:  [][2]float64{{0, 0}, {4, 0}, {math.NaN(), 3}},
-			want: NewMask(4, 3),
+			want: New(4, 3),
 		},
 		{
 			name: "Inf draws nothing",
 			pts:  [][2]float64{{0, 0}, {math.Inf(1), 0}, {4, 3}},
-			want: NewMask(4, 3),
+			want: New(4, 3),
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := NewMask(tt.want.Width, tt.want.Height)
+			m := New(tt.want.Width, tt.want.Height)
 			RasterizePolygon(m, tt.pts)
 			if got, want := maskRows(m), maskRows(tt.want); got != want {
 				t.Errorf("got\n%swant\n%s", got, want)
@@ -197,7 +197,7 @@ func TestRasterizePolygon(t *testing.T) {
 
 func TestRasterizePolygonCounts(t *testing.T) {
 	// Bow tie above: 32 pixels, the area of its two triangles.
-	m := NewMask(8, 8)
+	m := New(8, 8)
 	RasterizePolygon(m, [][2]float64{{0, 0}, {8, 8}, {8, 0}, {0, 8}})
 	if got := m.Count(); got != 32 {
 		t.Errorf("bow tie: %d pixels, want 32", got)
@@ -205,7 +205,7 @@ func TestRasterizePolygonCounts(t *testing.T) {
 }
 
 func TestRasterizePolygonORs(t *testing.T) {
-	m := NewMask(4, 3)
+	m := New(4, 3)
 	m.Set(3, 2, true)
 	RasterizePolygon(m, [][2]float64{{1, 1}, {2, 1}, {2, 2}, {1, 2}})
 	want := maskFromRows(
@@ -228,7 +228,7 @@ func TestRasterizePolygonAdjacentShareEdge(t *testing.T) {
 	// centres of column 2: the half-open rule gives column 2 to exactly one
 	// of them (the one on its right), so together they cover the 5x2 block
 	// once and nothing twice.
-	a, b := NewMask(5, 2), NewMask(5, 2)
+	a, b := New(5, 2), New(5, 2)
 	RasterizePolygon(a, [][2]float64{{0, 0}, {2.5, 0}, {2.5, 2}, {0, 2}})
 	RasterizePolygon(b, [][2]float64{{2.5, 0}, {5, 0}, {5, 2}, {2.5, 2}})
 	if a.Count() != 4 || b.Count() != 6 {
@@ -253,7 +253,7 @@ func TestRasterizePentagramEvenOdd(t *testing.T) {
 		a := -math.Pi/2 + float64(k)*2*math.Pi/5
 		pts = append(pts, [2]float64{16 + 10*math.Cos(a), 16 + 10*math.Sin(a)})
 	}
-	m := NewMask(32, 32)
+	m := New(32, 32)
 	RasterizePolygon(m, pts)
 	for _, p := range [][2]int{{15, 15}, {16, 16}, {15, 16}, {16, 15}} {
 		if m.At(p[0], p[1]) {
@@ -273,7 +273,7 @@ func TestRasterizePentagramEvenOdd(t *testing.T) {
 func TestRasterizeCircle(t *testing.T) {
 	// Radius 1.5 around (2, 2): centres at distance^2 < 2.25 are (1.5|2.5,
 	// 1.5|2.5) (d^2 = 0.5) and the four at d^2 = 0.25+2.25 = 2.5: outside.
-	m := NewMask(4, 4)
+	m := New(4, 4)
 	RasterizeCircle(m, 2, 2, 1.5)
 	want := maskFromRows(
 		"....",
@@ -285,7 +285,7 @@ func TestRasterizeCircle(t *testing.T) {
 		t.Errorf("got\n%swant\n%s", maskRows(m), maskRows(want))
 	}
 	// Radius 1.6: d^2 = 2.5 < 2.56, the 4-neighbours of the 2x2 block join.
-	m = NewMask(4, 4)
+	m = New(4, 4)
 	RasterizeCircle(m, 2, 2, 1.6)
 	if got := m.Count(); got != 12 {
 		t.Errorf("radius 1.6: %d pixels, want 12", got)
@@ -318,7 +318,7 @@ func FuzzRasterizePolygon(f *testing.F) {
 				})
 			}
 		}
-		m := NewMask(w, h)
+		m := New(w, h)
 		RasterizePolygon(m, pts)
 		for _, p := range m.Pix {
 			if p > 1 {

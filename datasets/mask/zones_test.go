@@ -1,4 +1,4 @@
-package datasets
+package mask
 
 import (
 	"math"
@@ -143,7 +143,7 @@ func TestLungZonesPartition(t *testing.T) {
 	next := func() uint32 { state = state*1664525 + 1013904223; return state >> 16 }
 	for iter := range 200 {
 		w, h := 1+int(next()%9), 1+int(next()%30)
-		m := NewMask(w, h)
+		m := New(w, h)
 		for i := range m.Pix {
 			if next()%3 == 0 {
 				m.Pix[i] = 1
@@ -204,7 +204,7 @@ func TestBrixiaZones(t *testing.T) {
 			t.Errorf("zone %c:\n%swant\n%s", "ABCDEF"[k], got, w)
 		}
 	}
-	empty := BrixiaZones(nil, NewMask(3, 3))
+	empty := BrixiaZones(nil, New(3, 3))
 	for k, z := range empty {
 		if z == nil || z.Count() != 0 {
 			t.Errorf("empty lungs: zone %d = %+v", k, z)
@@ -243,7 +243,7 @@ func TestZoneShares(t *testing.T) {
 	}
 
 	zones := BrixiaZones(right, left)
-	zones[4] = NewMask(3, 4)
+	zones[4] = New(3, 4)
 	if _, err := ZoneShares(opacity, zones); err == nil || !strings.Contains(err.Error(), "zone E is 3x4") {
 		t.Errorf("error %v, want one naming zone E", err)
 	}

@@ -1,4 +1,4 @@
-package datasets
+package mask
 
 import (
 	"image"
@@ -146,8 +146,8 @@ func TestKeepLargest(t *testing.T) {
 				"....###.",
 			),
 		},
-		{name: "keep 0", in: blobs, n: 0, want: NewMask(8, 5)},
-		{name: "keep -1", in: blobs, n: -1, want: NewMask(8, 5)},
+		{name: "keep 0", in: blobs, n: 0, want: New(8, 5)},
+		{name: "keep -1", in: blobs, n: -1, want: New(8, 5)},
 		{name: "keep more than there are", in: blobs, n: 10, want: blobs},
 		{
 			// Three single pixels: equal sizes, the first in raster order
@@ -165,7 +165,7 @@ func TestKeepLargest(t *testing.T) {
 			n:    1,
 			want: maskFromRows("....", "....", "..#.", "...#"),
 		},
-		{name: "empty", in: NewMask(3, 2), n: 2, want: NewMask(3, 2)},
+		{name: "empty", in: New(3, 2), n: 2, want: New(3, 2)},
 		{name: "1x1", in: maskFromRows("#"), n: 2, want: maskFromRows("#")},
 	}
 	for _, tc := range tests {
@@ -274,7 +274,7 @@ func TestFillHoles(t *testing.T) {
 				"..#..",
 			),
 		},
-		{name: "empty", in: NewMask(4, 3), want: NewMask(4, 3)},
+		{name: "empty", in: New(4, 3), want: New(4, 3)},
 		{name: "full", in: maskFromRows("###", "###"), want: maskFromRows("###", "###")},
 		{name: "1x1 clear", in: maskFromRows("."), want: maskFromRows(".")},
 		{name: "1x1 set", in: maskFromRows("#"), want: maskFromRows("#")},
@@ -300,7 +300,7 @@ func TestBoundingBox(t *testing.T) {
 		want   image.Rectangle
 		wantOK bool
 	}{
-		{"empty", NewMask(3, 3), image.Rectangle{}, false},
+		{"empty", New(3, 3), image.Rectangle{}, false},
 		{"1x1", maskFromRows("#"), image.Rect(0, 0, 1, 1), true},
 		{"one pixel", maskFromRows("....", "..#.", "...."), image.Rect(2, 1, 3, 2), true},
 		{"spread", maskFromRows(".#..", "....", "...#", "#..."), image.Rect(0, 0, 4, 4), true},
@@ -402,26 +402,26 @@ func TestSplitLungs(t *testing.T) {
 			name:      "one lung on the viewer's left",
 			in:        maskFromRows("##....", "##...."),
 			wantRight: maskFromRows("##....", "##...."),
-			wantLeft:  NewMask(6, 2),
+			wantLeft:  New(6, 2),
 		},
 		{
 			name:      "one lung on the viewer's right",
 			in:        maskFromRows("....##", "....##"),
-			wantRight: NewMask(6, 2),
+			wantRight: New(6, 2),
 			wantLeft:  maskFromRows("....##", "....##"),
 		},
 		{
 			// Centroid x = 2 = Width/2: not on the left half.
 			name:      "one lung on the middle",
 			in:        maskFromRows(".##.", ".##."),
-			wantRight: NewMask(4, 2),
+			wantRight: New(4, 2),
 			wantLeft:  maskFromRows(".##.", ".##."),
 		},
 		{
 			name:      "empty",
-			in:        NewMask(4, 2),
-			wantRight: NewMask(4, 2),
-			wantLeft:  NewMask(4, 2),
+			in:        New(4, 2),
+			wantRight: New(4, 2),
+			wantLeft:  New(4, 2),
 		},
 		{
 			name:      "1x1",
@@ -465,7 +465,7 @@ func TestMaskOpsInvalid(t *testing.T) {
 			if _, ok := BoundingBox(tc.in); ok {
 				t.Error("BoundingBox ok")
 			}
-			if TraceContours(tc.in) != nil || MaskPolygons(tc.in, 1, 0) != nil {
+			if TraceContours(tc.in) != nil || Polygons(tc.in, 1, 0) != nil {
 				t.Error("polygons from an invalid mask")
 			}
 			right, left := SplitLungs(tc.in)

@@ -1,9 +1,13 @@
-package datasets
+package mask
 
 import (
 	"fmt"
 	"math"
 )
+
+// BrixiaZoneNames are the zone letters in the order of BrixiaZones and of
+// BrixiaScore.Zones.
+const BrixiaZoneNames = "ABCDEF"
 
 // LungZones splits the mask of ONE lung into its upper, middle and lower
 // zones (in that order) by thirds of the lung's height. Let y0 and y1 be the
@@ -21,7 +25,7 @@ import (
 //
 // The three masks are new, of lung's size; together they hold exactly the
 // set pixels of lung. An empty or invalid lung (see the package's mask
-// conventions in maskops.go) gives three all-zero masks shaped like it.
+// conventions in ops.go) gives three all-zero masks shaped like it.
 func LungZones(lung *Mask) [3]*Mask {
 	var zones [3]*Mask
 	for k := range zones {
@@ -79,10 +83,10 @@ func ZoneShares(opacity *Mask, zones [6]*Mask) ([6]float64, error) {
 	for k, z := range zones {
 		if !z.valid() || z.Width != opacity.Width || z.Height != opacity.Height {
 			if z == nil {
-				return shares, fmt.Errorf("zone shares: zone %c is nil", brixiaZoneNames[k])
+				return shares, fmt.Errorf("zone shares: zone %c is nil", BrixiaZoneNames[k])
 			}
 			return shares, fmt.Errorf("zone shares: zone %c is %dx%d (%d pixels), the opacity mask %dx%d",
-				brixiaZoneNames[k], z.Width, z.Height, len(z.Pix), opacity.Width, opacity.Height)
+				BrixiaZoneNames[k], z.Width, z.Height, len(z.Pix), opacity.Width, opacity.Height)
 		}
 		in, both := 0, 0
 		for i, p := range z.Pix {
