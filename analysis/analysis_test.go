@@ -17,6 +17,7 @@ import (
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
 )
@@ -462,7 +463,7 @@ func TestAnalyzeFiles(t *testing.T) {
 		t.Errorf("report.csv: %d lines, header %q", len(lines), lines[0])
 	}
 	// --any-modality analyses the CT file too.
-	rep2, err := m.AnalyzeFiles([]string{filepath.Join(in, "d-ct.dcm")}, FileOptions{Out: t.TempDir(), Xray: datasets.XrayOptions{AnyModality: true}})
+	rep2, err := m.AnalyzeFiles([]string{filepath.Join(in, "d-ct.dcm")}, FileOptions{Out: t.TempDir(), Xray: xrayfile.Options{AnyModality: true}})
 	if err != nil || rep2.Analysed != 1 {
 		t.Errorf("any modality: %v, %+v", err, rep2.Files)
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
@@ -43,7 +44,7 @@ type FileOptions struct {
 	Out string
 	// Xray says how to read the files (a DICOM of another modality is
 	// refused unless Xray.AnyModality).
-	Xray datasets.XrayOptions
+	Xray xrayfile.Options
 	// Tolerance is the simplification of the traced polygons in pixels
 	// (mask.Polygons; 0: DefaultTolerance).
 	Tolerance float64
@@ -213,7 +214,7 @@ func (m *Models) AnalyzeFiles(paths []string, opt FileOptions) (*BatchReport, er
 // its error names the file.
 func (m *Models) analyzeFile(path, stem string, opt FileOptions, fr *FileReport) error {
 	start := time.Now()
-	x, err := datasets.ReadXray(path, opt.Xray)
+	x, err := xrayfile.Read(path, opt.Xray)
 	if err != nil {
 		return err
 	}

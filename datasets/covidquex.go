@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
 // The covid-qu-ex cohort's layout, relative to its folder DATA/covid-qu-ex.
@@ -179,11 +180,11 @@ func QUExSample(dir string, e QUExEntry, group string, opt LoadOptions) (*Sample
 		return nil, err
 	}
 	if opt.Images {
-		if s.Image, err = DecodeGray(imgPath, data); err != nil {
+		if s.Image, err = xrayfile.DecodeGray(imgPath, data); err != nil {
 			return nil, err
 		}
 		s.Width, s.Height = s.Image.Rect.Dx(), s.Image.Rect.Dy()
-	} else if s.Width, s.Height, err = DecodeImageSize(imgPath, data); err != nil {
+	} else if s.Width, s.Height, err = xrayfile.DecodeSize(imgPath, data); err != nil {
 		return nil, err
 	}
 	if opt.noMasks {
@@ -215,7 +216,7 @@ func QUExSample(dir string, e QUExEntry, group string, opt LoadOptions) (*Sample
 // readBinaryMask reads a mask image of size w x h: a pixel is set where its
 // grey level (DecodeGray) is 128 or more.
 func readBinaryMask(path string, w, h int) (*mask.Mask, error) {
-	g, err := ReadGray(path)
+	g, err := xrayfile.ReadGray(path)
 	if err != nil {
 		return nil, err
 	}

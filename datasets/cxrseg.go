@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
 // CXRSegMask is one row of the cxr-seg cohort's structure.csv: one class
@@ -70,14 +71,14 @@ func parseStructure(name string, r io.Reader) ([]CXRSegMask, error) {
 		if m.Width, err = strconv.Atoi(ws); ok && err == nil {
 			m.Height, err = strconv.Atoi(hs)
 		}
-		if !ok || err != nil || checkImageSize(m.Width, m.Height) != nil {
-			return nil, t.errorf(i, "Resolution %q is not WxH with sizes in 1..%d", res, MaxImageSide)
+		if !ok || err != nil || xrayfile.CheckSize(m.Width, m.Height) != nil {
+			return nil, t.errorf(i, "Resolution %q is not WxH with sizes in 1..%d", res, xrayfile.MaxSide)
 		}
 		for k, dst := range []*int{&m.Top, &m.Left, &m.CropW, &m.CropH} {
 			v := strings.TrimSpace(row[cols[4+k]])
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > MaxImageSide {
-				return nil, t.errorf(i, "%s = %q is not a whole number in 0..%d", t.header[cols[4+k]], v, MaxImageSide)
+			if err != nil || n < 0 || n > xrayfile.MaxSide {
+				return nil, t.errorf(i, "%s = %q is not a whole number in 0..%d", t.header[cols[4+k]], v, xrayfile.MaxSide)
 			}
 			*dst = n
 		}
@@ -136,11 +137,11 @@ func CXRSegSample(dir string, rows []CXRSegMask, opt LoadOptions) (*Sample, erro
 	}
 	var iw, ih int
 	if opt.Images {
-		if s.Image, err = DecodeGray(imgPath, data); err != nil {
+		if s.Image, err = xrayfile.DecodeGray(imgPath, data); err != nil {
 			return nil, err
 		}
 		iw, ih = s.Image.Rect.Dx(), s.Image.Rect.Dy()
-	} else if iw, ih, err = DecodeImageSize(imgPath, data); err != nil {
+	} else if iw, ih, err = xrayfile.DecodeSize(imgPath, data); err != nil {
 		return nil, err
 	}
 	if iw != w || ih != h {
@@ -197,7 +198,7 @@ func placeCrop(m, union *mask.Mask, path string, r CXRSegMask) error {
 	if err != nil {
 		return fmt.Errorf("structure.csv line %d: %w", r.Line, err)
 	}
-	img, err := decodeImage(path, data)
+	img, err := xrayfile.DecodeImage(path, data)
 	if err != nil {
 		return err
 	}

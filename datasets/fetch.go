@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/covidxray/opacity/atomicfile"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
 // FetchOptions configures Fetch.
@@ -754,12 +755,12 @@ func checkFile(name string, data []byte, check fileCheck) error {
 			return err
 		}
 		if img != nil {
-			if _, err := DecodeGray(name+": imageData", img); err != nil {
+			if _, err := xrayfile.DecodeGray(name+": imageData", img); err != nil {
 				return err
 			}
 		}
 	case checkImage:
-		if _, err := DecodeGray(name, data); err != nil {
+		if _, err := xrayfile.DecodeGray(name, data); err != nil {
 			return err
 		}
 	case checkCSV:

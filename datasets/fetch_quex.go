@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/covidxray/opacity/atomicfile"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
 // The covid-qu-ex part of Fetch: which files of COVID-QU-Ex's "Infection
@@ -149,7 +150,7 @@ func (f *fetcher) loadOverlapRefs() []overlapRef {
 			if !e.Type().IsRegular() || strings.HasPrefix(n, ".") || !hasExt(n, []string{".jpg", ".jpeg", ".png"}) {
 				continue
 			}
-			img, err := ReadGray(filepath.Join(dir, n))
+			img, err := xrayfile.ReadGray(filepath.Join(dir, n))
 			if err != nil {
 				f.rep.Warnings = append(f.rep.Warnings, fmt.Sprintf("%s: overlap check: %s/images/%s left out: %v", CohortCovidQUEx, cohort, n, err))
 				continue
@@ -200,7 +201,7 @@ func (f *fetcher) quex(ctx context.Context, src fetchSource, rule fetchRule, blo
 		dest := to + "/" + QUExImagesDir + "/" + c.name
 		files[i] = fetchFile{repoPath: rule.from + c.split + "/" + c.class + "/" + quexSrcImages + "/" + c.name, dest: dest, size: c.image.Size, sha: c.image.Sha,
 			accept: func(data []byte) (bool, error) {
-				img, err := DecodeGray(dest, data)
+				img, err := xrayfile.DecodeGray(dest, data)
 				if err != nil {
 					return false, err
 				}

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 	"github.com/covidxray/opacity/num"
 )
 
@@ -208,7 +209,7 @@ func (l *Labelme) EmbeddedImage(name string) (*image.Gray, error) {
 	if err != nil || data == nil {
 		return nil, err
 	}
-	return DecodeGray(name+": imageData", data)
+	return xrayfile.DecodeGray(name+": imageData", data)
 }
 
 // LoadOptions says how much of a file to read.
@@ -363,20 +364,20 @@ func labelmeImage(s *Sample, path string, l *Labelme, opt LoadOptions) error {
 	}
 	switch {
 	case data != nil && opt.Images:
-		img, err := DecodeGray(name, data)
+		img, err := xrayfile.DecodeGray(name, data)
 		if err != nil {
 			return err
 		}
 		s.Image = img
 		s.Width, s.Height = img.Rect.Dx(), img.Rect.Dy()
 	case data != nil:
-		w, h, err := DecodeImageSize(name, data)
+		w, h, err := xrayfile.DecodeSize(name, data)
 		if err != nil {
 			return err
 		}
 		s.Width, s.Height = w, h
 	case l.ImageWidth > 0 && l.ImageHeight > 0:
-		if err := checkImageSize(l.ImageWidth, l.ImageHeight); err != nil {
+		if err := xrayfile.CheckSize(l.ImageWidth, l.ImageHeight); err != nil {
 			return fmt.Errorf("%s: imageWidth/imageHeight: %w", path, err)
 		}
 		s.Width, s.Height = l.ImageWidth, l.ImageHeight
@@ -411,8 +412,8 @@ func labelmeCanvas(l *Labelme) (w, h int, err error) {
 	if !found {
 		return 1, 1, nil
 	}
-	if maxX >= MaxImageSide || maxY >= MaxImageSide || (math.Floor(maxX)+1)*(math.Floor(maxY)+1) > MaxImagePixels {
-		return 0, 0, fmt.Errorf("points reach (%g, %g): too far for a canvas (at most %d px a side, %d px in all)", maxX, maxY, MaxImageSide, MaxImagePixels)
+	if maxX >= xrayfile.MaxSide || maxY >= xrayfile.MaxSide || (math.Floor(maxX)+1)*(math.Floor(maxY)+1) > xrayfile.MaxPixels {
+		return 0, 0, fmt.Errorf("points reach (%g, %g): too far for a canvas (at most %d px a side, %d px in all)", maxX, maxY, xrayfile.MaxSide, xrayfile.MaxPixels)
 	}
 	return int(math.Floor(maxX)) + 1, int(math.Floor(maxY)) + 1, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/covidxray/opacity/datasets/internal/fixture"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
 // poly is a labelme polygon shape.
@@ -391,7 +392,7 @@ func FuzzParseLabelme(f *testing.F) {
 			return
 		}
 		if b, err := l.EmbeddedImageBytes("f.json"); err == nil && b != nil {
-			if w, h, err := DecodeImageSize("f", b); err == nil && w*h > 1<<16 {
+			if w, h, err := xrayfile.DecodeSize("f", b); err == nil && w*h > 1<<16 {
 				return
 			}
 		}

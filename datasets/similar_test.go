@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/covidxray/opacity/datasets/internal/fixture"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
 // halves returns a w×h image, 0 left of column x0 and 255 from it on
@@ -230,7 +231,7 @@ func loadThumbs(dir string) ([]string, [][]float64, error) {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				img, err := ReadGray(filepath.Join(dir, names[i]))
+				img, err := xrayfile.ReadGray(filepath.Join(dir, names[i]))
 				errs[i] = err
 				if err == nil {
 					thumbs[i] = Thumbnail32(img)

@@ -1,12 +1,12 @@
-package datasets
+package xrayfile
 
 import "fmt"
 
 // A 12-bit DICOM radiograph with a window: the window, not the high byte,
 // makes the display values.
-func ExampleDecodeXray() {
+func ExampleDecode() {
 	data := dcmFile(tsExplicitLE, win12Dataset()) // 4x2, Bits Stored 12, Window 1000/201
-	x, err := DecodeXray("chest.dcm", data, XrayOptions{})
+	x, err := Decode("chest.dcm", data, Options{})
 	if err != nil {
 		fmt.Println(err)
 		return
@@ -16,7 +16,7 @@ func ExampleDecodeXray() {
 	fmt.Println(x.Image.Pix)
 
 	data = dcmFile(tsJPEG2000, append(xrayAttrs(2, 2, 8, 8, 0, "MONOCHROME2"), dEncaps([]byte{0xff, 0x4f})))
-	_, err = DecodeXray("chest.dcm", data, XrayOptions{})
+	_, err = Decode("chest.dcm", data, Options{})
 	fmt.Println(err)
 	// Output:
 	// dicom DX CHEST MONOCHROME2 12 (4,2)

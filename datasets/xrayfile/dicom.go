@@ -1,6 +1,6 @@
-package datasets
+package xrayfile
 
-// DICOM reading for DecodeXray. Parsing is github.com/suyashkumar/dicom's;
+// DICOM reading for Decode. Parsing is github.com/suyashkumar/dicom's;
 // this file adds what it lacks for untrusted files and for display:
 //
 //   - a structural pre-scan (dicomScanner) that walks the elements exactly as
@@ -42,7 +42,7 @@ const (
 	maxDICOMInflated = 1 << 30
 )
 
-// Transfer syntaxes DecodeXray decodes besides the native ones.
+// Transfer syntaxes Decode decodes besides the native ones.
 const (
 	tsJPEGBaseline = "1.2.840.10008.1.2.4.50" // JPEG Baseline (Process 1)
 	tsJPEGExtended = "1.2.840.10008.1.2.4.51" // JPEG Extended (Process 2 and 4); Go decodes 8-bit only
@@ -57,7 +57,7 @@ var radiographModalities = map[string]bool{"": true, "CR": true, "DX": true, "DR
 // for the chest.
 var chestWords = []string{"CHEST", "THORA", "TORAX", "TÓRAX", "LUNG"}
 
-// decodeDICOM reads a DICOM file as an Xray (see DecodeXray).
+// decodeDICOM reads a DICOM file as an Xray (see Decode).
 //
 // Pixel pipeline for MONOCHROME1/2 (PS3.3 C.11, C.7.6.3.1): the stored value
 // of each sample is taken from bits HighBit-BitsStored+1..HighBit and
@@ -74,7 +74,7 @@ var chestWords = []string{"CHEST", "THORA", "TORAX", "TÓRAX", "LUNG"}
 // uses (color.GrayModel: Rec. 601, 0.299 R + 0.587 G + 0.114 B), each
 // channel first scaled from 0..2^BitsStored-1 to 16 bits; YBR_FULL keeps its
 // Y. Multi-frame files give their first frame.
-func decodeDICOM(name string, data []byte, opt XrayOptions) (*Xray, error) {
+func decodeDICOM(name string, data []byte, opt Options) (*Xray, error) {
 	f, err := prepareDICOM(name, data)
 	if err != nil {
 		return nil, err
@@ -151,7 +151,7 @@ func isChestBodyPart(bodyPart string) bool {
 	return false
 }
 
-// unsupportedSyntax is the error for a transfer syntax DecodeXray cannot
+// unsupportedSyntax is the error for a transfer syntax Decode cannot
 // decode, with the tool that converts it.
 func unsupportedSyntax(name, ts string) error {
 	tsName := "unknown transfer syntax"
@@ -657,7 +657,7 @@ type dicomPixels struct {
 }
 
 // pixelAttributes reads and checks the Image Pixel module, including the
-// image size against MaxImageSide and MaxImagePixels.
+// image size against MaxSide and MaxPixels.
 func pixelAttributes(ds *dicom.Dataset) (dicomPixels, error) {
 	var p dicomPixels
 	var err error
@@ -684,7 +684,7 @@ func pixelAttributes(ds *dicom.Dataset) (dicomPixels, error) {
 	if p.rows < 0 || p.cols < 0 {
 		return p, errors.New("Rows or Columns absent")
 	}
-	if err := checkImageSize(p.cols, p.rows); err != nil {
+	if err := CheckSize(p.cols, p.rows); err != nil {
 		return p, err
 	}
 	p.signed = rep == 1
@@ -849,7 +849,7 @@ func decodeJPEGPixels(ds *dicom.Dataset, p dicomPixels, info dicom.PixelDataInfo
 	if err != nil {
 		return nil, nil, fmt.Errorf("frame 1: corrupt JPEG: %w", readErr(err))
 	}
-	if err := checkImageSize(cfg.Width, cfg.Height); err != nil {
+	if err := CheckSize(cfg.Width, cfg.Height); err != nil {
 		return nil, nil, fmt.Errorf("frame 1: %w", err)
 	}
 	var notes []string

@@ -1,4 +1,4 @@
-package datasets
+package xrayfile
 
 import (
 	"bytes"
@@ -462,7 +462,7 @@ func TestDecodeDICOMPixels(t *testing.T) {
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			x, err := DecodeXray("x.dcm", c.file, XrayOptions{})
+			x, err := Decode("x.dcm", c.file, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -496,7 +496,7 @@ func checkGray(t *testing.T, g *image.Gray, w, h int, want []uint8, tol int) {
 }
 
 func TestDecodeDICOMAttributes(t *testing.T) {
-	x, err := DecodeXray("x.dcm", dcmFile(tsExplicitBE, win12Dataset()), XrayOptions{})
+	x, err := Decode("x.dcm", dcmFile(tsExplicitBE, win12Dataset()), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -507,7 +507,7 @@ func TestDecodeDICOMAttributes(t *testing.T) {
 	}
 }
 
-// The library's own writer makes a file DecodeXray reads.
+// The library's own writer makes a file Decode reads.
 func TestDecodeDICOMFromLibraryWriter(t *testing.T) {
 	el := func(tg tag.Tag, v any) *dicom.Element {
 		e, err := dicom.NewElement(tg, v)
@@ -536,7 +536,7 @@ func TestDecodeDICOMFromLibraryWriter(t *testing.T) {
 	if err := dicom.Write(&b, ds); err != nil {
 		t.Fatal(err)
 	}
-	x, err := DecodeXray("w.dcm", b.Bytes(), XrayOptions{})
+	x, err := Decode("w.dcm", b.Bytes(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -574,7 +574,7 @@ func TestDecodeDICOMJPEG(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			x, err := DecodeXray("j.dcm", c.file, XrayOptions{})
+			x, err := Decode("j.dcm", c.file, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -609,43 +609,43 @@ func TestDecodeDICOMRefuses(t *testing.T) {
 	cases := []struct {
 		name string
 		file []byte
-		opt  XrayOptions
+		opt  Options
 		want []string // substrings of the error
 	}{
-		{"JPEG 2000", compressed(tsJPEG2000), XrayOptions{}, []string{"x.dcm: ", "JPEG 2000", "(1.2.840.10008.1.2.4.90)", "is not supported", "gdcmconv --raw"}},
-		{"JPEG 2000 lossy", compressed("1.2.840.10008.1.2.4.91"), XrayOptions{}, []string{"x.dcm: ", "JPEG 2000 Image Compression (1.2.840.10008.1.2.4.91)"}},
-		{"JPEG lossless", compressed("1.2.840.10008.1.2.4.70"), XrayOptions{}, []string{"JPEG Lossless", "(1.2.840.10008.1.2.4.70)", "dcmdjpeg"}},
-		{"JPEG lossless process 14", compressed("1.2.840.10008.1.2.4.57"), XrayOptions{}, []string{"JPEG Lossless, Non-Hierarchical (Process 14)", "dcmdjpeg"}},
-		{"JPEG-LS", compressed("1.2.840.10008.1.2.4.80"), XrayOptions{}, []string{"JPEG-LS Lossless", "(1.2.840.10008.1.2.4.80)", "dcmdjpls"}},
-		{"RLE", compressed("1.2.840.10008.1.2.5"), XrayOptions{}, []string{"RLE Lossless (1.2.840.10008.1.2.5)", "dcmdrle"}},
-		{"unknown syntax", compressed("1.2.3.4.5"), XrayOptions{}, []string{"x.dcm: transfer syntax unknown transfer syntax (1.2.3.4.5) is not supported"}},
-		{"CT", with(dStr(0x0008, 0x0060, "CS", "CT")), XrayOptions{}, []string{"x.dcm: Modality CT is not a chest radiograph; pass AnyModality (opacity analyze --any-modality) to analyse it anyway"}},
-		{"MR", with(dStr(0x0008, 0x0060, "CS", "MR")), XrayOptions{}, []string{"Modality MR is not a chest radiograph"}},
-		{"MG", with(dStr(0x0008, 0x0060, "CS", "MG")), XrayOptions{}, []string{"Modality MG is not a chest radiograph"}},
-		{"hand", with(dStr(0x0018, 0x0015, "CS", "HAND")), XrayOptions{}, []string{"x.dcm: Body Part Examined HAND is not the chest", "AnyModality"}},
-		{"knee", with(dStr(0x0018, 0x0015, "CS", "KNEE")), XrayOptions{}, []string{"Body Part Examined KNEE"}},
-		{"no pixel data", dcmFile(tsExplicitLE, good), XrayOptions{}, []string{"x.dcm: no pixel data (Pixel Data element absent)"}},
-		{"no pixel data, any modality", dcmFile(tsExplicitLE, good), XrayOptions{AnyModality: true}, []string{"no pixel data"}},
-		{"no rows", with(drop(0x0028, 0x0010)), XrayOptions{}, []string{"x.dcm: ", "Rows or Columns absent"}},
-		{"too wide", with(dUS(0x0028, 0x0011, 65535)), XrayOptions{}, []string{"x.dcm: ", "too large"}},
-		{"too many pixels", with(dUS(0x0028, 0x0010, 30000), dUS(0x0028, 0x0011, 30000)), XrayOptions{}, []string{"x.dcm: ", "too large"}},
-		{"pixel data short", with(dUS(0x0028, 0x0010, 100), dUS(0x0028, 0x0011, 100)), XrayOptions{}, []string{"x.dcm: Pixel Data has 4 bytes, fewer than one 100x100 frame"}},
-		{"zero rows", with(dUS(0x0028, 0x0010, 0)), XrayOptions{}, []string{"x.dcm: empty image"}},
-		{"32-bit", with(dUS(0x0028, 0x0100, 32)), XrayOptions{}, []string{"x.dcm: Bits Allocated 32 is not supported"}},
-		{"4 samples", with(dUS(0x0028, 0x0002, 4)), XrayOptions{}, []string{"x.dcm: Samples per Pixel 4 is not supported"}},
-		{"bits stored over allocated", with(dUS(0x0028, 0x0101, 9)), XrayOptions{}, []string{"x.dcm: Bits Stored 9"}},
-		{"palette", with(dStr(0x0028, 0x0004, "CS", "PALETTE COLOR")), XrayOptions{}, []string{"x.dcm: ", `"PALETTE COLOR" is not supported`}},
-		{"RGB with one sample", with(dStr(0x0028, 0x0004, "CS", "RGB")), XrayOptions{}, []string{"x.dcm: RGB with 1 samples per pixel"}},
-		{"rows not a number", with(dStr(0x0028, 0x0010, "IS", "abc")), XrayOptions{}, []string{"x.dcm: ", "Rows is not an integer"}},
-		{"JPEG that is not", jpegDataset(2, 2, "MONOCHROME2", dEncaps([]byte("not a jpeg"))), XrayOptions{}, []string{"x.dcm: frame 1 is not a JPEG stream"}},
-		{"JPEG without fragments", jpegDataset(2, 2, "MONOCHROME2", dEncaps()), XrayOptions{}, []string{"x.dcm: frame 1 is not a JPEG stream"}},
-		{"JPEG truncated", jpegDataset(16, 16, "MONOCHROME2", dEncaps(jpegOf(t, gradient(false))[:200])), XrayOptions{}, []string{"x.dcm: frame 1: "}},
-		{"JPEG syntax, native data", jpegDataset(2, 2, "MONOCHROME2", px), XrayOptions{}, []string{"x.dcm: corrupt DICOM: Pixel Data is not encapsulated"}},
-		{"native syntax, encapsulated data", dcmFile(tsExplicitLE, append(slices.Clone(good), dEncaps(jpegOf(t, gradient(false))))), XrayOptions{}, []string{"x.dcm: corrupt DICOM: encapsulated Pixel Data"}},
+		{"JPEG 2000", compressed(tsJPEG2000), Options{}, []string{"x.dcm: ", "JPEG 2000", "(1.2.840.10008.1.2.4.90)", "is not supported", "gdcmconv --raw"}},
+		{"JPEG 2000 lossy", compressed("1.2.840.10008.1.2.4.91"), Options{}, []string{"x.dcm: ", "JPEG 2000 Image Compression (1.2.840.10008.1.2.4.91)"}},
+		{"JPEG lossless", compressed("1.2.840.10008.1.2.4.70"), Options{}, []string{"JPEG Lossless", "(1.2.840.10008.1.2.4.70)", "dcmdjpeg"}},
+		{"JPEG lossless process 14", compressed("1.2.840.10008.1.2.4.57"), Options{}, []string{"JPEG Lossless, Non-Hierarchical (Process 14)", "dcmdjpeg"}},
+		{"JPEG-LS", compressed("1.2.840.10008.1.2.4.80"), Options{}, []string{"JPEG-LS Lossless", "(1.2.840.10008.1.2.4.80)", "dcmdjpls"}},
+		{"RLE", compressed("1.2.840.10008.1.2.5"), Options{}, []string{"RLE Lossless (1.2.840.10008.1.2.5)", "dcmdrle"}},
+		{"unknown syntax", compressed("1.2.3.4.5"), Options{}, []string{"x.dcm: transfer syntax unknown transfer syntax (1.2.3.4.5) is not supported"}},
+		{"CT", with(dStr(0x0008, 0x0060, "CS", "CT")), Options{}, []string{"x.dcm: Modality CT is not a chest radiograph; pass AnyModality (opacity analyze --any-modality) to analyse it anyway"}},
+		{"MR", with(dStr(0x0008, 0x0060, "CS", "MR")), Options{}, []string{"Modality MR is not a chest radiograph"}},
+		{"MG", with(dStr(0x0008, 0x0060, "CS", "MG")), Options{}, []string{"Modality MG is not a chest radiograph"}},
+		{"hand", with(dStr(0x0018, 0x0015, "CS", "HAND")), Options{}, []string{"x.dcm: Body Part Examined HAND is not the chest", "AnyModality"}},
+		{"knee", with(dStr(0x0018, 0x0015, "CS", "KNEE")), Options{}, []string{"Body Part Examined KNEE"}},
+		{"no pixel data", dcmFile(tsExplicitLE, good), Options{}, []string{"x.dcm: no pixel data (Pixel Data element absent)"}},
+		{"no pixel data, any modality", dcmFile(tsExplicitLE, good), Options{AnyModality: true}, []string{"no pixel data"}},
+		{"no rows", with(drop(0x0028, 0x0010)), Options{}, []string{"x.dcm: ", "Rows or Columns absent"}},
+		{"too wide", with(dUS(0x0028, 0x0011, 65535)), Options{}, []string{"x.dcm: ", "too large"}},
+		{"too many pixels", with(dUS(0x0028, 0x0010, 30000), dUS(0x0028, 0x0011, 30000)), Options{}, []string{"x.dcm: ", "too large"}},
+		{"pixel data short", with(dUS(0x0028, 0x0010, 100), dUS(0x0028, 0x0011, 100)), Options{}, []string{"x.dcm: Pixel Data has 4 bytes, fewer than one 100x100 frame"}},
+		{"zero rows", with(dUS(0x0028, 0x0010, 0)), Options{}, []string{"x.dcm: empty image"}},
+		{"32-bit", with(dUS(0x0028, 0x0100, 32)), Options{}, []string{"x.dcm: Bits Allocated 32 is not supported"}},
+		{"4 samples", with(dUS(0x0028, 0x0002, 4)), Options{}, []string{"x.dcm: Samples per Pixel 4 is not supported"}},
+		{"bits stored over allocated", with(dUS(0x0028, 0x0101, 9)), Options{}, []string{"x.dcm: Bits Stored 9"}},
+		{"palette", with(dStr(0x0028, 0x0004, "CS", "PALETTE COLOR")), Options{}, []string{"x.dcm: ", `"PALETTE COLOR" is not supported`}},
+		{"RGB with one sample", with(dStr(0x0028, 0x0004, "CS", "RGB")), Options{}, []string{"x.dcm: RGB with 1 samples per pixel"}},
+		{"rows not a number", with(dStr(0x0028, 0x0010, "IS", "abc")), Options{}, []string{"x.dcm: ", "Rows is not an integer"}},
+		{"JPEG that is not", jpegDataset(2, 2, "MONOCHROME2", dEncaps([]byte("not a jpeg"))), Options{}, []string{"x.dcm: frame 1 is not a JPEG stream"}},
+		{"JPEG without fragments", jpegDataset(2, 2, "MONOCHROME2", dEncaps()), Options{}, []string{"x.dcm: frame 1 is not a JPEG stream"}},
+		{"JPEG truncated", jpegDataset(16, 16, "MONOCHROME2", dEncaps(jpegOf(t, gradient(false))[:200])), Options{}, []string{"x.dcm: frame 1: "}},
+		{"JPEG syntax, native data", jpegDataset(2, 2, "MONOCHROME2", px), Options{}, []string{"x.dcm: corrupt DICOM: Pixel Data is not encapsulated"}},
+		{"native syntax, encapsulated data", dcmFile(tsExplicitLE, append(slices.Clone(good), dEncaps(jpegOf(t, gradient(false))))), Options{}, []string{"x.dcm: corrupt DICOM: encapsulated Pixel Data"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			x, err := DecodeXray("x.dcm", c.file, c.opt)
+			x, err := Decode("x.dcm", c.file, c.opt)
 			if err == nil {
 				t.Fatalf("decoded (%v), want an error", x.Notes)
 			}
@@ -681,12 +681,12 @@ func TestDecodeDICOMModalityAndBodyPart(t *testing.T) {
 	}
 	for _, c := range cases {
 		f := file(c.modality, c.bodyPart)
-		_, err := DecodeXray("m.dcm", f, XrayOptions{})
+		_, err := Decode("m.dcm", f, Options{})
 		if (err == nil) != c.ok {
 			t.Errorf("Modality %s, Body Part %s: err %v, want ok=%v", c.modality, c.bodyPart, err, c.ok)
 		}
 		// AnyModality reads them all, with the same pixels.
-		x, err := DecodeXray("m.dcm", f, XrayOptions{AnyModality: true})
+		x, err := Decode("m.dcm", f, Options{AnyModality: true})
 		if err != nil {
 			t.Errorf("Modality %s, Body Part %s, AnyModality: %v", c.modality, c.bodyPart, err)
 			continue
@@ -716,7 +716,7 @@ func TestDecodeDICOMBadInput(t *testing.T) {
 				t.Fatalf("%s: panic %v", what, r)
 			}
 		}()
-		x, err := DecodeXray("t.dcm", data, XrayOptions{AnyModality: true})
+		x, err := Decode("t.dcm", data, Options{AnyModality: true})
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "t.dcm: ") {
 				t.Errorf("%s: error does not name the file: %v", what, err)
@@ -730,7 +730,7 @@ func TestDecodeDICOMBadInput(t *testing.T) {
 	for fi, f := range files {
 		// Every truncation is an error.
 		for n := 0; n < len(f); n++ {
-			if _, err := DecodeXray("t.dcm", f[:n], XrayOptions{}); err == nil {
+			if _, err := Decode("t.dcm", f[:n], Options{}); err == nil {
 				t.Errorf("file %d cut to %d of %d bytes: no error", fi, n, len(f))
 			}
 		}
@@ -754,7 +754,7 @@ func TestDecodeDICOMBadInput(t *testing.T) {
 		check(fmt.Sprintf("random %d", i), g)
 	}
 	for _, g := range [][]byte{nil, []byte("DICM"), make([]byte, 132)} {
-		if _, err := DecodeXray("t.dcm", g, XrayOptions{}); err == nil || !strings.HasPrefix(err.Error(), "t.dcm: ") {
+		if _, err := Decode("t.dcm", g, Options{}); err == nil || !strings.HasPrefix(err.Error(), "t.dcm: ") {
 			t.Errorf("%q: error %v", g, err)
 		}
 	}
@@ -794,7 +794,7 @@ func TestDecodeDICOMCraftedLengths(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var m0, m1 runtime.MemStats
 			runtime.ReadMemStats(&m0)
-			_, err := DecodeXray("c.dcm", c.file, XrayOptions{})
+			_, err := Decode("c.dcm", c.file, Options{})
 			runtime.ReadMemStats(&m1)
 			if err == nil || !strings.HasPrefix(err.Error(), "c.dcm: ") || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want one naming c.dcm with %q", err, c.want)

@@ -1,4 +1,4 @@
-package datasets
+package xrayfile
 
 import (
 	"encoding/binary"
@@ -8,10 +8,10 @@ import (
 	"os"
 )
 
-// XrayOptions says how to read an X-ray file.
-type XrayOptions struct {
+// Options says how to read an X-ray file.
+type Options struct {
 	// AnyModality analyses DICOM files whose Modality or Body Part Examined
-	// says they are not a chest radiograph; without it DecodeXray refuses
+	// says they are not a chest radiograph; without it Decode refuses
 	// them.
 	AnyModality bool
 }
@@ -42,7 +42,7 @@ type Xray struct {
 	Notes []string
 }
 
-// DecodeXray reads a chest X-ray of any of the formats it is distributed in
+// Decode reads a chest X-ray of any of the formats it is distributed in
 // as an 8-bit grayscale display image; name is used in errors. The format
 // comes from the content, not the name: DICOM ("DICM" at byte 128; files
 // without the 128-byte preamble, starting with a group 0002 or 0008 element,
@@ -66,13 +66,13 @@ type Xray struct {
 // becomes gray with DecodeGray's weights. Multi-frame files give their first
 // frame. Notes says what was applied.
 //
-// Unless opt.AnyModality, DecodeXray refuses DICOM files whose Modality is
+// Unless opt.AnyModality, Decode refuses DICOM files whose Modality is
 // not a radiograph's (CR, DX, DR, RG, OT or absent) or whose Body Part
 // Examined is present and does not name the chest (CHEST, THORAX, LUNG, ...,
 // in any case). It refuses files without pixel data, does not panic on
-// malformed input, and checks the image size against MaxImageSide and
-// MaxImagePixels before it allocates the image.
-func DecodeXray(name string, data []byte, opt XrayOptions) (*Xray, error) {
+// malformed input, and checks the image size against MaxSide and
+// MaxPixels before it allocates the image.
+func Decode(name string, data []byte, opt Options) (*Xray, error) {
 	switch {
 	case len(data) >= 132 && string(data[128:132]) == "DICM":
 		return decodeDICOM(name, data, opt)
@@ -84,18 +84,18 @@ func DecodeXray(name string, data []byte, opt XrayOptions) (*Xray, error) {
 	return nil, fmt.Errorf("%s: not a JPEG, PNG or DICOM file (%d bytes)", name, len(data))
 }
 
-// ReadXray reads and decodes an X-ray file with DecodeXray.
-func ReadXray(path string, opt XrayOptions) (*Xray, error) {
+// Read reads and decodes an X-ray file with Decode.
+func Read(path string, opt Options) (*Xray, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	return DecodeXray(path, data, opt)
+	return Decode(path, data, opt)
 }
 
 // decodeXrayImage reads a JPEG or PNG file.
 func decodeXrayImage(name string, data []byte) (*Xray, error) {
-	img, err := decodeImage(name, data)
+	img, err := DecodeImage(name, data)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +107,7 @@ func decodeXrayImage(name string, data []byte) (*Xray, error) {
 		x.Photometric = "CMYK"
 	}
 	if x.Format == "png" {
-		// IHDR: the bit depth is byte 24, the colour type byte 25 (decodeImage
+		// IHDR: the bit depth is byte 24, the colour type byte 25 (DecodeImage
 		// has checked the header).
 		x.BitsStored = int(data[24])
 		if ct := data[25]; ct == 0 || ct == 4 {

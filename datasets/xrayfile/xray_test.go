@@ -1,4 +1,4 @@
-package datasets
+package xrayfile
 
 import (
 	"bytes"
@@ -77,7 +77,7 @@ func TestDecodeXrayImagesAsDecodeGray(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			x, err := DecodeXray("a", c.data, XrayOptions{})
+			x, err := Decode("a", c.data, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +106,7 @@ func TestDecodeDICOMRGBAsDecodeGray(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := DecodeXray("a.dcm", dcmFile(tsExplicitLE, append(xrayAttrs(2, 3, 8, 8, 0, "RGB", dUS(0x0028, 0x0002, 3), dUS(0x0028, 0x0006, 0)), pix8(rgb...))), XrayOptions{})
+	x, err := Decode("a.dcm", dcmFile(tsExplicitLE, append(xrayAttrs(2, 3, 8, 8, 0, "RGB", dUS(0x0028, 0x0002, 3), dUS(0x0028, 0x0006, 0)), pix8(rgb...))), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +116,7 @@ func TestDecodeDICOMRGBAsDecodeGray(t *testing.T) {
 func TestDecodeXray16BitPNG(t *testing.T) {
 	// 112..3990 to 0..255: (v-112)*255/3878, so 2051 -> 127.5 -> 128 and
 	// 1000 -> 58.39 -> 58.
-	x, err := DecodeXray("a.png", pngOf(t, gray16Of(2, 2, 112, 3990, 2051, 1000)), XrayOptions{})
+	x, err := Decode("a.png", pngOf(t, gray16Of(2, 2, 112, 3990, 2051, 1000)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestDecodeXray16BitPNG(t *testing.T) {
 		t.Errorf("DecodeGray changed: %v", g.Pix)
 	}
 	// Constant: all 0.
-	x, err = DecodeXray("c.png", pngOf(t, gray16Of(3, 1, 500, 500, 500)), XrayOptions{})
+	x, err = Decode("c.png", pngOf(t, gray16Of(3, 1, 500, 500, 500)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestDecodeXrayBadInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := DecodeXray("x", c.data, XrayOptions{})
+			_, err := Decode("x", c.data, Options{})
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want %q", err, c.want)
 			}
@@ -172,28 +172,28 @@ func TestReadXray(t *testing.T) {
 	if err := os.WriteFile(p, dcmFile(tsExplicitLE, win12Dataset()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	x, err := ReadXray(p, XrayOptions{})
+	x, err := Read(p, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkGray(t, x.Image, 4, 2, win12Want, 0)
-	if _, err := ReadXray(filepath.Join(dir, "missing.dcm"), XrayOptions{}); err == nil || !strings.Contains(err.Error(), "missing.dcm") {
+	if _, err := Read(filepath.Join(dir, "missing.dcm"), Options{}); err == nil || !strings.Contains(err.Error(), "missing.dcm") {
 		t.Errorf("missing file: %v", err)
 	}
 	bad := filepath.Join(dir, "bad.dcm")
 	if err := os.WriteFile(bad, dcmFile(tsExplicitLE, xrayAttrs(2, 2, 8, 8, 0, "MONOCHROME2")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ReadXray(bad, XrayOptions{}); err == nil || !strings.HasPrefix(err.Error(), bad+": no pixel data") {
+	if _, err := Read(bad, Options{}); err == nil || !strings.HasPrefix(err.Error(), bad+": no pixel data") {
 		t.Errorf("no pixel data: %v", err)
 	}
 }
 
 // claimsLargeImage reports whether data holds what could be a JPEG frame
 // header or PNG header of more than 1<<20 pixels: the decoders allocate the
-// image from it, which is right for DecodeXray but slow for a fuzz target.
+// image from it, which is right for Decode but slow for a fuzz target.
 func claimsLargeImage(data []byte) bool {
-	if w, h, err := DecodeImageSize("f", data); err == nil && w*h > 1<<20 {
+	if w, h, err := DecodeSize("f", data); err == nil && w*h > 1<<20 {
 		return true
 	}
 	for i := 0; i+9 <= len(data); i++ {
@@ -226,7 +226,7 @@ func FuzzDecodeXray(f *testing.F) {
 		if claimsLargeImage(data) {
 			return
 		}
-		x, err := DecodeXray("f.dcm", data, XrayOptions{AnyModality: true})
+		x, err := Decode("f.dcm", data, Options{AnyModality: true})
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "f.dcm: ") {
 				t.Fatalf("error does not name the file: %v", err)
@@ -241,7 +241,7 @@ func FuzzDecodeXray(f *testing.F) {
 			t.Fatalf("format %q", x.Format)
 		}
 		// Without AnyModality: the same image or a refusal.
-		y, err := DecodeXray("f.dcm", data, XrayOptions{})
+		y, err := Decode("f.dcm", data, Options{})
 		if err == nil && !bytes.Equal(y.Image.Pix, x.Image.Pix) {
 			t.Fatalf("AnyModality changed the pixels")
 		}

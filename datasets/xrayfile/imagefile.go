@@ -1,4 +1,4 @@
-package datasets
+package xrayfile
 
 import (
 	"bytes"
@@ -10,7 +10,6 @@ import (
 	"image/png"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 )
 
@@ -18,8 +17,8 @@ import (
 // largest real ones are about 4300 px a side), so that a corrupt header or a
 // stray coordinate cannot make the reader allocate gigabytes.
 const (
-	MaxImageSide   = 1 << 15 // pixels per side
-	MaxImagePixels = 1 << 27 // pixels in all (128 Mi)
+	MaxSide   = 1 << 15 // pixels per side
+	MaxPixels = 1 << 27 // pixels in all (128 Mi)
 )
 
 // imageFormat returns "jpeg" or "png" from the file's magic bytes, or "".
@@ -33,9 +32,9 @@ func imageFormat(data []byte) string {
 	return ""
 }
 
-// DecodeImageSize returns the width and height of a JPEG or PNG image from
+// DecodeSize returns the width and height of a JPEG or PNG image from
 // its header alone, without decoding its pixels. name is used in errors.
-func DecodeImageSize(name string, data []byte) (width, height int, err error) {
+func DecodeSize(name string, data []byte) (width, height int, err error) {
 	cfg, _, err := decodeConfig(name, data)
 	if err != nil {
 		return 0, 0, err
@@ -58,7 +57,7 @@ func decodeConfig(name string, data []byte) (image.Config, string, error) {
 	if err != nil {
 		return cfg, format, fmt.Errorf("%s: corrupt %s: %w", name, strings.ToUpper(format), readErr(err))
 	}
-	if err := checkImageSize(cfg.Width, cfg.Height); err != nil {
+	if err := CheckSize(cfg.Width, cfg.Height); err != nil {
 		return cfg, format, fmt.Errorf("%s: %w", name, err)
 	}
 	return cfg, format, nil
@@ -72,12 +71,14 @@ func readErr(err error) error {
 	return err
 }
 
-func checkImageSize(w, h int) error {
+// CheckSize checks an image size against the limits: both sides positive,
+// at most MaxSide, and at most MaxPixels in all.
+func CheckSize(w, h int) error {
 	if w <= 0 || h <= 0 {
 		return fmt.Errorf("empty image (%dx%d)", w, h)
 	}
-	if w > MaxImageSide || h > MaxImageSide || w*h > MaxImagePixels {
-		return fmt.Errorf("image %dx%d is too large (at most %d px a side, %d px in all)", w, h, MaxImageSide, MaxImagePixels)
+	if w > MaxSide || h > MaxSide || w*h > MaxPixels {
+		return fmt.Errorf("image %dx%d is too large (at most %d px a side, %d px in all)", w, h, MaxSide, MaxPixels)
 	}
 	return nil
 }
@@ -91,16 +92,16 @@ func checkImageSize(w, h int) error {
 // weights. Alpha is premultiplied, as image/color does: a transparent pixel
 // is black.
 func DecodeGray(name string, data []byte) (*image.Gray, error) {
-	img, err := decodeImage(name, data)
+	img, err := DecodeImage(name, data)
 	if err != nil {
 		return nil, err
 	}
 	return toGray(img), nil
 }
 
-// decodeImage decodes a JPEG or PNG image after checking its size from the
-// header.
-func decodeImage(name string, data []byte) (image.Image, error) {
+// DecodeImage decodes a JPEG or PNG image, in its own colour model, after
+// checking its size from the header; name is used in errors.
+func DecodeImage(name string, data []byte) (image.Image, error) {
 	_, format, err := decodeConfig(name, data)
 	if err != nil {
 		return nil, err
@@ -186,62 +187,4 @@ func toGray(img image.Image) *image.Gray {
 // grayOf is color.GrayModel's formula on 16-bit (premultiplied) channels.
 func grayOf(r, g, b uint32) uint8 {
 	return uint8((19595*r + 38470*g + 7471*b + 1<<15) >> 24)
-}
-
-// imageExts are the extensions FindImageBeside tries, in this order.
-var imageExts = []string{".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG", ".Jpg", ".Jpeg", ".Png"}
-
-// FindImageBeside looks for the image of a labelme annotation file: first
-// imagePath itself (relative to the annotation's folder, as labelme writes
-// it), then a file with the same stem as imagePath's base name, then one with
-// the annotation file's own stem, each with extension .jpg, .jpeg or .png in
-// lower, upper or title case, in the annotation's folder and then in
-// ../images/ next to it. It returns the path found and true, or "", false.
-// The stem match is what the Cohen annotations need: their imagePath may say
-// .jpg where the file is .jpeg.
-func FindImageBeside(annotationPath string, imagePath string) (string, bool) {
-	dir := filepath.Dir(annotationPath)
-	dirs := []string{dir, filepath.Join(dir, "..", "images")}
-	// imagePath may have been written on Windows.
-	base := imagePath
-	if i := strings.LastIndexAny(base, `/\`); i >= 0 {
-		base = base[i+1:]
-	}
-	if imagePath != "" && !filepath.IsAbs(imagePath) {
-		p := filepath.Join(dir, filepath.FromSlash(strings.ReplaceAll(imagePath, `\`, "/")))
-		if isRegularFile(p) && hasImageExt(p) {
-			return p, true
-		}
-	}
-	var stems []string
-	if s := fileStem(base); s != "" {
-		stems = append(stems, s)
-	}
-	if s := fileStem(filepath.Base(annotationPath)); s != "" && (len(stems) == 0 || s != stems[0]) {
-		stems = append(stems, s)
-	}
-	for _, stem := range stems {
-		for _, d := range dirs {
-			for _, ext := range imageExts {
-				p := filepath.Join(d, stem+ext)
-				if isRegularFile(p) {
-					return p, true
-				}
-			}
-		}
-	}
-	return "", false
-}
-
-func hasImageExt(p string) bool {
-	switch strings.ToLower(filepath.Ext(p)) {
-	case ".jpg", ".jpeg", ".png":
-		return true
-	}
-	return false
-}
-
-func isRegularFile(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular()
 }

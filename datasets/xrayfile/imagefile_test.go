@@ -1,4 +1,4 @@
-package datasets
+package xrayfile
 
 import (
 	"bytes"
@@ -6,8 +6,6 @@ import (
 	"hash/crc32"
 	"image"
 	"image/color"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -142,7 +140,7 @@ func TestDecodeGrayBadInput(t *testing.T) {
 }
 
 func TestDecodeImageSize(t *testing.T) {
-	w, h, err := DecodeImageSize("x.png", fixture.EncodePNG(t, image.NewGray(image.Rect(0, 0, 7, 5))))
+	w, h, err := DecodeSize("x.png", fixture.EncodePNG(t, image.NewGray(image.Rect(0, 0, 7, 5))))
 	if err != nil || w != 7 || h != 5 {
 		t.Errorf("got %d x %d, %v; want 7 x 5", w, h, err)
 	}
@@ -154,46 +152,5 @@ func TestDecodeImageSize(t *testing.T) {
 	binary.BigEndian.PutUint32(big[29:33], crc32.ChecksumIEEE(big[12:29]))
 	if _, err := DecodeGray("big.png", big); err == nil || !strings.Contains(err.Error(), "40000x40000 is too large") {
 		t.Errorf("error %v for a 40000x40000 header, want too large", err)
-	}
-}
-
-func TestFindImageBeside(t *testing.T) {
-	dir := t.TempDir()
-	write := func(p string) string {
-		p = filepath.Join(dir, p)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	jpeg := write("cohen/images/a.jpeg")
-	upper := write("cohen/images/b.PNG")
-	same := write("cohen/annotations/c.jpg")
-	exact := write("cohen/annotations/sub/d.png")
-	own := write("cohen/images/e.jpg")
-	write("cohen/images/f.txt")
-	ann := func(name string) string { return filepath.Join(dir, "cohen", "annotations", name) }
-	tests := []struct {
-		name, ann, imagePath, want string
-	}{
-		{".jpg in imagePath, .jpeg on disk, in ../images", ann("a.json"), "a.jpg", jpeg},
-		{"upper-case extension", ann("b.json"), "b.png", upper},
-		{"same folder", ann("c.json"), "c.jpeg", same},
-		{"imagePath as written, Windows separators", ann("d.json"), `sub\d.png`, exact},
-		{"annotation's own stem when imagePath differs", ann("e.json"), "other.jpg", own},
-		{"empty imagePath, own stem", ann("e.json"), "", own},
-		{"not an image extension", ann("f.json"), "f.txt", ""},
-		{"missing", ann("g.json"), "g.jpg", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := FindImageBeside(tt.ann, tt.imagePath)
-			if ok != (tt.want != "") || filepath.Clean(got) != filepath.Clean(tt.want) {
-				t.Errorf("got %q, %v; want %q", got, ok, tt.want)
-			}
-		})
 	}
 }
