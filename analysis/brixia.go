@@ -102,7 +102,7 @@ func (m *Models) BrixiaImages(data string, skip func(key string) bool) ([]Brixia
 		}
 	}
 	var out []BrixiaImage
-	err = ScanSamples(data, want, func(sm *datasets.Sample) error {
+	err = datasets.ScanSamples(data, want, func(sm *datasets.Sample) error {
 		r, err := m.Analyze(sm.Image)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)

@@ -333,7 +333,7 @@ func (m *Models) FitSeverity(st *experiment.Study, mon experiment.Monitor) (*Sev
 	}
 	var pct, geo, opa []float64
 	var groups, names []string
-	err := ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
+	err := datasets.ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
 		r, err := m.Analyze(sm.Image)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
@@ -421,7 +421,7 @@ func (m *Models) FitInterval(st *experiment.Study, level float64, mon experiment
 		want[k] = true
 	}
 	var pct, sd, tr []float64
-	err := ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
+	err := datasets.ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
 		r, err := m.Analyze(sm.Image)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
@@ -457,34 +457,6 @@ func mapOutOfFold(method string, pct, y []float64, groups []string, hi float64, 
 	}
 	agr, err := research.CompareScoreValues(est, y, groups, opt)
 	return est, agr, err
-}
-
-// ScanSamples reads, with their images, the samples of a data folder whose
-// cohort/stem is in want (every cohort of the layout is scanned) and hands
-// each to fn, in file order.
-func ScanSamples(data string, want map[string]bool, fn func(*datasets.Sample) error) error {
-	cohorts := map[string]bool{}
-	for k := range want {
-		c, _, _ := strings.Cut(k, "/")
-		cohorts[c] = true
-	}
-	names := make([]string, 0, len(cohorts))
-	for c := range cohorts {
-		names = append(names, c)
-	}
-	sort.Strings(names)
-	for _, c := range names {
-		only := func(stem string) bool { return want[c+"/"+stem] }
-		if _, err := datasets.ScanCohort(data, c, datasets.LoadOptions{Images: true, Only: only}, func(sm *datasets.Sample) error {
-			if !sm.HasImage() {
-				return nil
-			}
-			return fn(sm)
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // DefaultModelsDir is the models folder of settings s when none is named:

@@ -49,7 +49,7 @@ const (
 // (ValueOpacityPctManualLungs). Images are in file order; Fold is -1.
 func (m *Models) EvaluateImages(data string, want map[string]bool, scores map[string]datasets.SeverityScore, control bool) ([]experiment.OOFImage, error) {
 	var out []experiment.OOFImage
-	err := ScanSamples(data, want, func(sm *datasets.Sample) error {
+	err := datasets.ScanSamples(data, want, func(sm *datasets.Sample) error {
 		r, err := m.Analyze(sm.Image)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
@@ -112,7 +112,7 @@ func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.
 	for _, it := range st.Subset(experiment.SubsetTest) {
 		want[it.Key()] = true
 	}
-	err = ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
+	err = datasets.ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
 		r, err := m.Analyze(sm.Image)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)

@@ -8,12 +8,6 @@ import (
 	"github.com/covidxray/opacity/datasets/mask"
 )
 
-// Layout of the Brixia annotations under the data directory.
-const (
-	BrixiaDir  = "brixia"                 // directory of the Brixia scores
-	BrixiaFile = "public-annotations.csv" // filename, S-A..S-F, S-Global, J-A..J-F, J-Global
-)
-
 // BrixiaScore is one radiologist's Brixia score of one frontal chest X-ray
 // (Borghesi & Maroldi 2020). Each lung is cut into three zones and each zone
 // scored 0-3 (0 no lung abnormality, 1 interstitial infiltrates, 2

@@ -12,16 +12,6 @@ import (
 	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
-// The covid-qu-ex cohort's layout, relative to its folder DATA/covid-qu-ex.
-const (
-	QUExIndexFile          = "index.csv"           // file,class,source_split
-	QUExNearDuplicatesFile = "near-duplicates.csv" // file_a,file_b,similarity_32px_ncc
-	QUExRemovedFile        = "removed-overlap.csv" // source_file,same_xray_as,similarity_32px_ncc
-	QUExImagesDir          = "images"              // NAME.png, 8-bit grey X-rays
-	QUExLungMasksDir       = "masks/lung"          // NAME.png, 0 / 255 both lungs
-	QUExInfectionMasksDir  = "masks/infection"     // NAME.png, 0 / 255 COVID-19 infection
-)
-
 // Classes of the covid-qu-ex index (column class).
 const (
 	QUExCOVID    = "COVID-19"  // infection mask drawn (non-empty)

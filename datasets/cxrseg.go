@@ -130,7 +130,7 @@ func CXRSegSample(dir string, rows []CXRSegMask, opt LoadOptions) (*Sample, erro
 		}
 	}
 	s := &Sample{Cohort: CohortCXRSeg, File: name, Stem: fileStem(name), Patient: fileStem(name), Width: w, Height: h}
-	imgPath := filepath.Join(dir, "images", name)
+	imgPath := filepath.Join(dir, ImagesDir, name)
 	data, err := os.ReadFile(imgPath)
 	if err != nil {
 		return nil, err

@@ -118,6 +118,15 @@ const (
 	quexCommit   = "57c6aed06423de95940ddb216e2e7ac4eab82dba"
 )
 
+// layoutFile and layoutDir are the destinations of the rules: a file or a
+// folder (ending in '/') of the data layout, slash-separated.
+func layoutFile(parts ...string) string { return path.Join(parts...) }
+func layoutDir(parts ...string) string  { return path.Join(parts...) + "/" }
+
+// cohenScoresFile is the rule's destination of the Cohen severity table,
+// which selects the Cohen images to download.
+var cohenScoresFile = layoutFile(CohortCohen, SeverityScoresFile)
+
 // fetchSources is the map from the source repositories to the canonical
 // layout (see Fetch). Rules run in order: the severity table comes before
 // the Cohen images it selects.
@@ -125,33 +134,33 @@ var fetchSources = []fetchSource{
 	{
 		owner: "haimingt", repo: "opacity_segmentation_covid_chest_X_ray", ref: "master",
 		rules: []fetchRule{
-			{from: "covid_rural_annot/covid_rural_patient_info.csv", to: "covid-ar/patient_info.csv", check: checkCSV},
-			{from: "covid_rural_annot/covid_rural_radiologist_notes.csv", to: "covid-ar/radiologist_notes.csv", check: checkCSV},
-			{from: "covid_rural_annot/jpgs/jsons/", to: "covid-ar/annotations/", exts: []string{".json"}, check: checkLabelme},
-			{from: "covid-chestxray-dataset/selected_images/", to: "cohen/annotations/", exts: []string{".json"}, check: checkLabelme},
+			{from: "covid_rural_annot/covid_rural_patient_info.csv", to: layoutFile(CohortCovidAR, PatientInfoFile), check: checkCSV},
+			{from: "covid_rural_annot/covid_rural_radiologist_notes.csv", to: layoutFile(CohortCovidAR, RadiologistNotesFile), check: checkCSV},
+			{from: "covid_rural_annot/jpgs/jsons/", to: layoutDir(CohortCovidAR, AnnotationsDir), exts: []string{".json"}, check: checkLabelme},
+			{from: "covid-chestxray-dataset/selected_images/", to: layoutDir(CohortCohen, AnnotationsDir), exts: []string{".json"}, check: checkLabelme},
 		},
 	},
 	{
 		owner: "ieee8023", repo: "covid-chestxray-dataset", ref: "master",
 		rules: []fetchRule{
-			{from: "metadata.csv", to: "cohen/metadata.csv", check: checkCSV},
-			{from: "annotations/covid-severity-scores.csv", to: "cohen/covid-severity-scores.csv", check: checkCSV},
-			{from: "images/", to: "cohen/images/", exts: []string{".jpg", ".jpeg", ".png"}, check: checkImage, cohenImages: true},
+			{from: "metadata.csv", to: layoutFile(CohortCohen, MetadataFile), check: checkCSV},
+			{from: "annotations/covid-severity-scores.csv", to: cohenScoresFile, check: checkCSV},
+			{from: "images/", to: layoutDir(CohortCohen, ImagesDir), exts: []string{".jpg", ".jpeg", ".png"}, check: checkImage, cohenImages: true},
 		},
 	},
 	{
 		owner: "GeneralBlockchain", repo: "covid-19-chest-xray-segmentations-dataset", ref: "master",
 		rules: []fetchRule{
-			{from: "structure.csv", to: "cxr-seg/structure.csv", check: checkCSV},
-			{from: "metadata.csv", to: "cxr-seg/metadata.csv", check: checkCSV},
-			{from: "images/", to: "cxr-seg/images/", exts: []string{".jpg", ".jpeg", ".png"}, check: checkImage},
-			{from: "masks/", to: "cxr-seg/masks/", exts: []string{".png"}, check: checkImage},
+			{from: "structure.csv", to: layoutFile(CohortCXRSeg, StructureFile), check: checkCSV},
+			{from: "metadata.csv", to: layoutFile(CohortCXRSeg, MetadataFile), check: checkCSV},
+			{from: "images/", to: layoutDir(CohortCXRSeg, ImagesDir), exts: []string{".jpg", ".jpeg", ".png"}, check: checkImage},
+			{from: "masks/", to: layoutDir(CohortCXRSeg, MasksDir), exts: []string{".png"}, check: checkImage},
 		},
 	},
 	{
 		owner: "BrixIA", repo: "Brixia-score-COVID-19", ref: brixiaCommit,
 		rules: []fetchRule{
-			{from: "data/public-annotations.csv", to: "brixia/public-annotations.csv", check: checkCSV},
+			{from: "data/public-annotations.csv", to: layoutFile(BrixiaDir, BrixiaFile), check: checkCSV},
 		},
 	},
 	// After cxr-seg and cohen: their images on disk are what the
@@ -159,7 +168,7 @@ var fetchSources = []fetchSource{
 	{
 		owner: "jas127", repo: "PS_Covid19", ref: quexCommit,
 		rules: []fetchRule{
-			{from: quexRoot, to: CohortCovidQUEx + "/", quex: true},
+			{from: quexRoot, to: layoutDir(CohortCovidQUEx), quex: true},
 		},
 	},
 }
@@ -340,7 +349,7 @@ func (f *fetcher) source(ctx context.Context, src fetchSource) error {
 		if err != nil {
 			return err
 		}
-		if rule.to == "cohen/covid-severity-scores.csv" {
+		if rule.to == cohenScoresFile {
 			f.readScores()
 		}
 	}
@@ -405,7 +414,7 @@ func (f *fetcher) selectFiles(repo string, rule fetchRule, listing *treeListing,
 // readScores reads the file names of the severity table once it is in
 // place (downloaded now or before).
 func (f *fetcher) readScores() {
-	data, err := os.ReadFile(filepath.Join(f.opt.To, "cohen", "covid-severity-scores.csv"))
+	data, err := os.ReadFile(filepath.Join(f.opt.To, CohortCohen, SeverityScoresFile))
 	if err != nil {
 		return
 	}

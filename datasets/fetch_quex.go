@@ -140,7 +140,7 @@ type overlapRef struct {
 func (f *fetcher) loadOverlapRefs() []overlapRef {
 	var refs []overlapRef
 	for _, cohort := range []string{CohortCXRSeg, CohortCohen} {
-		dir := filepath.Join(f.opt.To, cohort, "images")
+		dir := filepath.Join(f.opt.To, cohort, ImagesDir)
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			continue
@@ -166,8 +166,8 @@ func (f *fetcher) loadOverlapRefs() []overlapRef {
 // run, or a failed severity table (it selects the cohen images).
 func (f *fetcher) overlapRefsIncomplete() string {
 	for _, e := range f.rep.Failed {
-		if strings.HasPrefix(e.File, CohortCXRSeg+"/images/") || strings.HasPrefix(e.File, CohortCohen+"/images/") ||
-			e.File == CohortCohen+"/covid-severity-scores.csv" ||
+		if strings.HasPrefix(e.File, layoutDir(CohortCXRSeg, ImagesDir)) || strings.HasPrefix(e.File, layoutDir(CohortCohen, ImagesDir)) ||
+			e.File == cohenScoresFile ||
 			strings.HasPrefix(e.File, "ieee8023/covid-chestxray-dataset ") || strings.HasPrefix(e.File, "GeneralBlockchain/covid-19-chest-xray-segmentations-dataset ") {
 			return e.File + " failed"
 		}

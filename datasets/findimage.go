@@ -19,7 +19,7 @@ var imageExts = []string{".jpg", ".jpeg", ".png", ".JPG", ".JPEG", ".PNG", ".Jpg
 // .jpg where the file is .jpeg.
 func FindImageBeside(annotationPath string, imagePath string) (string, bool) {
 	dir := filepath.Dir(annotationPath)
-	dirs := []string{dir, filepath.Join(dir, "..", "images")}
+	dirs := []string{dir, filepath.Join(dir, "..", ImagesDir)}
 	// imagePath may have been written on Windows.
 	base := imagePath
 	if i := strings.LastIndexAny(base, `/\`); i >= 0 {

@@ -46,19 +46,6 @@ const (
 // cached cohorts are regenerated.
 const PhantomVersion = 2
 
-// CohenModelScoresFile is the CSV of Cohen et al.'s severity-model scores
-// on the covid-ar images, at the top of a data folder: a header with an
-// image column (file, filename, image or stem) and opacity_score, one row
-// per image, lines starting with '#' are comments. The real scores need
-// their model's weights, so a user supplies the file; a phantom writes a
-// synthetic stand-in, marked SYNTHETIC in its comment lines.
-const CohenModelScoresFile = "cohen-model-scores.csv"
-
-// SyntheticMarker is the file at the top of a phantom data folder that says
-// its cohorts are synthetic (see IsSynthetic); it holds one line of
-// provenance.
-const SyntheticMarker = "SYNTHETIC"
-
 // PhantomSummary describes a written phantom cohort.
 type PhantomSummary struct {
 	Dir        string
@@ -236,7 +223,7 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 
 	// Write the covid-ar folder.
 	ar := filepath.Join(dir, CohortCovidAR)
-	if err := os.MkdirAll(filepath.Join(ar, "annotations"), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(ar, AnnotationsDir), 0o755); err != nil {
 		return nil, err
 	}
 	errs := make([]error, len(jobs))
@@ -245,17 +232,17 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 		stem := xrayStem(plans[j.p], j.k)
 		data, err := phantomLabelme(xrays[i], stem+".png", true, false)
 		if err == nil {
-			err = atomicfile.WriteFile(filepath.Join(ar, "annotations", stem+".json"), data, 0o644)
+			err = atomicfile.WriteFile(filepath.Join(ar, AnnotationsDir, stem+".json"), data, 0o644)
 		}
 		errs[i] = err
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if err := writeCSVFile(filepath.Join(ar, "patient_info.csv"), patientInfoRows(plans, sum.Patients, prov), true); err != nil {
+	if err := writeCSVFile(filepath.Join(ar, PatientInfoFile), patientInfoRows(plans, sum.Patients, prov), true); err != nil {
 		return nil, err
 	}
-	if err := writeCSVFile(filepath.Join(ar, "radiologist_notes.csv"), notesRows(plans, xrays, prov), true); err != nil {
+	if err := writeCSVFile(filepath.Join(ar, RadiologistNotesFile), notesRows(plans, xrays, prov), true); err != nil {
 		return nil, err
 	}
 
@@ -553,7 +540,7 @@ var cohenMetadataHeader = []string{
 // painted extent and density plus rater noise, and metadata.
 func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomImage, error) {
 	root := filepath.Join(dir, CohortCohen)
-	for _, sub := range []string{"annotations", "images"} {
+	for _, sub := range []string{AnnotationsDir, ImagesDir} {
 		if err := os.MkdirAll(filepath.Join(root, sub), 0o755); err != nil {
 			return nil, err
 		}
@@ -624,13 +611,13 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 			errs[i] = err
 			return
 		}
-		if err := atomicfile.WriteFile(filepath.Join(root, "images", pl.imageFile), buf.Bytes(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(root, ImagesDir, pl.imageFile), buf.Bytes(), 0o644); err != nil {
 			errs[i] = err
 			return
 		}
 		data, err := phantomLabelme(x, pl.imagePath, false, true)
 		if err == nil {
-			err = atomicfile.WriteFile(filepath.Join(root, "annotations", pl.stem+".json"), data, 0o644)
+			err = atomicfile.WriteFile(filepath.Join(root, AnnotationsDir, pl.stem+".json"), data, 0o644)
 		}
 		errs[i] = err
 	})
@@ -673,7 +660,7 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 		meta = append(meta, []string{
 			strconv.Itoa(pl.patient), strconv.Itoa(pl.offset), pl.sex, strconv.Itoa(pl.age),
 			"Pneumonia/Viral/COVID-19", "Y", pl.survival, "", "", "", "", "", "", "", "", "", "", "",
-			"PA", "X-ray", "", prov, "images", pl.imageFile, "", "", "CC0 (synthetic)",
+			"PA", "X-ray", "", prov, ImagesDir, pl.imageFile, "", "", "CC0 (synthetic)",
 			"Synthetic phantom image, not patient data.", "",
 		})
 		out[i] = PhantomImage{
@@ -693,10 +680,10 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 	if err := w.Error(); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(root, "covid-severity-scores.csv"), buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(root, SeverityScoresFile), buf.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeCSVFile(filepath.Join(root, "metadata.csv"), meta, false); err != nil {
+	if err := writeCSVFile(filepath.Join(root, MetadataFile), meta, false); err != nil {
 		return nil, err
 	}
 	return out, nil

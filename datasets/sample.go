@@ -6,17 +6,6 @@ import (
 	"github.com/covidxray/opacity/datasets/mask"
 )
 
-// Cohort names: the folders of the on-disk layout.
-const (
-	CohortCovidAR = "covid-ar" // the paper's training/testing cohort (TCIA COVID-19-AR)
-	CohortCohen   = "cohen"    // the paper's external validation set (Cohen et al.)
-	CohortCXRSeg  = "cxr-seg"  // 100 images with radiologists' masks
-	// CohortCovidQUEx holds thousands of X-rays with semi-automatic lung
-	// and infection masks (COVID-QU-Ex): training data for the automatic
-	// measurement, not in the paper.
-	CohortCovidQUEx = "covid-qu-ex"
-)
-
 // Sample is one chest X-ray with its masks, as every consumer of this package
 // sees it, whatever the cohort it came from.
 type Sample struct {

@@ -135,8 +135,8 @@ func LoadStudy(s Settings) (*Study, error) {
 	start := time.Now()
 	data := s.DataDir()
 	st := &Study{Settings: s, Synthetic: s.Synthetic(), Counts: map[string]*CohortCount{}, ManualPct: map[string]map[string]float64{}}
-	st.Clinical, st.ClinicalErr = datasets.ReadClinical(filepath.Join(data, datasets.CohortCovidAR, "patient_info.csv"))
-	st.CohenScores, st.CohenScoresErr = datasets.ReadSeverityScores(filepath.Join(data, datasets.CohortCohen, "covid-severity-scores.csv"))
+	st.Clinical, st.ClinicalErr = datasets.ReadClinical(filepath.Join(data, datasets.CohortCovidAR, datasets.PatientInfoFile))
+	st.CohenScores, st.CohenScoresErr = datasets.ReadSeverityScores(filepath.Join(data, datasets.CohortCohen, datasets.SeverityScoresFile))
 
 	covid, err := st.scan(datasets.CohortCovidAR, true, nil)
 	if err != nil {

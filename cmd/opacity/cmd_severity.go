@@ -94,7 +94,7 @@ func runSeverity(args []string, stdout, stderr io.Writer) error {
 // severity computes the whole report.
 func severity(dataDir string, agg research.Aggregate, opt research.BootstrapOptions, withCohen bool, scoresCSV, scoreCol string) (*severityReport, error) {
 	rep := &severityReport{Synthetic: datasets.IsSynthetic(dataDir), Source: "manual", Images: []research.SeverityImage{}}
-	clinicalPath := filepath.Join(dataDir, datasets.CohortCovidAR, "patient_info.csv")
+	clinicalPath := filepath.Join(dataDir, datasets.CohortCovidAR, datasets.PatientInfoFile)
 	clinical, err := datasets.ReadClinical(clinicalPath)
 	if err != nil {
 		return nil, fmt.Errorf("clinical table: %w", err)
@@ -145,7 +145,7 @@ func severity(dataDir string, agg research.Aggregate, opt research.BootstrapOpti
 // addCohen correlates the opacity % of the cohen/ annotations with Cohen's
 // radiologist scores.
 func addCohen(dataDir string, rep *severityReport) error {
-	scoresPath := filepath.Join(dataDir, datasets.CohortCohen, "covid-severity-scores.csv")
+	scoresPath := filepath.Join(dataDir, datasets.CohortCohen, datasets.SeverityScoresFile)
 	scores, err := datasets.ReadSeverityScores(scoresPath)
 	if err != nil {
 		return fmt.Errorf("--cohen: %w", err)
