@@ -1,4 +1,4 @@
-package datasets
+package fetch
 
 import (
 	"bytes"
@@ -14,10 +14,11 @@ import (
 	"strings"
 
 	"github.com/covidxray/opacity/atomicfile"
+	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
-// The covid-qu-ex part of Fetch: which files of COVID-QU-Ex's "Infection
+// The covid-qu-ex part of Run: which files of COVID-QU-Ex's "Infection
 // Segmentation Data" it takes, where they go, and the files it computes.
 // The cohort's file names are those of covidquex.go (QUEx*).
 
@@ -28,7 +29,7 @@ const quexRoot = "Infection Segmentation Data/"
 // (also the index's class names), and the three folders of a class.
 var (
 	quexSplits  = []string{"Train", "Val"}
-	quexClasses = []string{QUExCOVID, QUExNonCOVID, QUExNormal}
+	quexClasses = []string{datasets.QUExCOVID, datasets.QUExNonCOVID, datasets.QUExNormal}
 )
 
 const (
@@ -91,7 +92,7 @@ func selectQUEx(root, repo string, blobs map[string]treeEntry) (cands []quexCand
 			names := byFolder[dir+quexSrcImages+"/"]
 			sort.Strings(names)
 			for i, name := range names {
-				if split == "Train" && class != QUExCOVID && i%4 != 0 {
+				if split == "Train" && class != datasets.QUExCOVID && i%4 != 0 {
 					continue
 				}
 				c := quexCandidate{name: name, split: split, class: class, image: blobs[root+dir+quexSrcImages+"/"+name]}
@@ -99,10 +100,10 @@ func selectQUEx(root, repo string, blobs map[string]treeEntry) (cands []quexCand
 				c.lung, ok1 = blobs[root+dir+quexSrcLung+"/"+name]
 				c.infect, ok2 = blobs[root+dir+quexSrcInfection+"/"+name]
 				if !ok1 {
-					missing = append(missing, fmt.Sprintf("%s/%s/%s (%s has no %s%s%s/%s)", CohortCovidQUEx, QUExLungMasksDir, name, repo, root, dir, quexSrcLung, name))
+					missing = append(missing, fmt.Sprintf("%s/%s/%s (%s has no %s%s%s/%s)", datasets.CohortCovidQUEx, datasets.QUExLungMasksDir, name, repo, root, dir, quexSrcLung, name))
 				}
 				if !ok2 {
-					missing = append(missing, fmt.Sprintf("%s/%s/%s (%s has no %s%s%s/%s)", CohortCovidQUEx, QUExInfectionMasksDir, name, repo, root, dir, quexSrcInfection, name))
+					missing = append(missing, fmt.Sprintf("%s/%s/%s (%s has no %s%s%s/%s)", datasets.CohortCovidQUEx, datasets.QUExInfectionMasksDir, name, repo, root, dir, quexSrcInfection, name))
 				}
 				if ok1 && ok2 {
 					cands = append(cands, c)
@@ -118,7 +119,7 @@ func selectQUEx(root, repo string, blobs map[string]treeEntry) (cands []quexCand
 	for _, c := range cands {
 		if w := where[c.name]; len(w) > 1 {
 			if w[0] == c.split+"/"+c.class {
-				warnings = append(warnings, fmt.Sprintf("%s: %s is in %s: not taken (one folder of names, the class would be ambiguous)", CohortCovidQUEx, c.name, strings.Join(w, " and ")))
+				warnings = append(warnings, fmt.Sprintf("%s: %s is in %s: not taken (one folder of names, the class would be ambiguous)", datasets.CohortCovidQUEx, c.name, strings.Join(w, " and ")))
 			}
 			continue
 		}
@@ -139,8 +140,8 @@ type overlapRef struct {
 // out with a warning.
 func (f *fetcher) loadOverlapRefs() []overlapRef {
 	var refs []overlapRef
-	for _, cohort := range []string{CohortCXRSeg, CohortCohen} {
-		dir := filepath.Join(f.opt.To, cohort, ImagesDir)
+	for _, cohort := range []string{datasets.CohortCXRSeg, datasets.CohortCohen} {
+		dir := filepath.Join(f.opt.To, cohort, datasets.ImagesDir)
 		entries, err := os.ReadDir(dir)
 		if err != nil {
 			continue
@@ -152,7 +153,7 @@ func (f *fetcher) loadOverlapRefs() []overlapRef {
 			}
 			img, err := xrayfile.ReadGray(filepath.Join(dir, n))
 			if err != nil {
-				f.rep.Warnings = append(f.rep.Warnings, fmt.Sprintf("%s: overlap check: %s/images/%s left out: %v", CohortCovidQUEx, cohort, n, err))
+				f.rep.Warnings = append(f.rep.Warnings, fmt.Sprintf("%s: overlap check: %s/images/%s left out: %v", datasets.CohortCovidQUEx, cohort, n, err))
 				continue
 			}
 			refs = append(refs, overlapRef{cohort + "/" + n, Thumbnail32(img)})
@@ -166,7 +167,7 @@ func (f *fetcher) loadOverlapRefs() []overlapRef {
 // run, or a failed severity table (it selects the cohen images).
 func (f *fetcher) overlapRefsIncomplete() string {
 	for _, e := range f.rep.Failed {
-		if strings.HasPrefix(e.File, layoutDir(CohortCXRSeg, ImagesDir)) || strings.HasPrefix(e.File, layoutDir(CohortCohen, ImagesDir)) ||
+		if strings.HasPrefix(e.File, layoutDir(datasets.CohortCXRSeg, datasets.ImagesDir)) || strings.HasPrefix(e.File, layoutDir(datasets.CohortCohen, datasets.ImagesDir)) ||
 			e.File == cohenScoresFile ||
 			strings.HasPrefix(e.File, "ieee8023/covid-chestxray-dataset ") || strings.HasPrefix(e.File, "GeneralBlockchain/covid-19-chest-xray-segmentations-dataset ") {
 			return e.File + " failed"
@@ -175,7 +176,7 @@ func (f *fetcher) overlapRefsIncomplete() string {
 	return ""
 }
 
-// quex fetches the covid-qu-ex selection (see Fetch and selectQUEx): the
+// quex fetches the covid-qu-ex selection (see Run and selectQUEx): the
 // images first, each checked against cxr-seg and cohen, then the masks of
 // those kept, then the computed files.
 func (f *fetcher) quex(ctx context.Context, src fetchSource, rule fetchRule, blobs map[string]treeEntry, rr *RepoReport) error {
@@ -191,14 +192,14 @@ func (f *fetcher) quex(ctx context.Context, src fetchSource, rule fetchRule, blo
 		return nil
 	}
 	refs := f.loadOverlapRefs()
-	f.logf("%s: %s -> %s/: %d images selected, compared with %d images of %s/ and %s/", src.owner+"/"+src.repo, rule.from, to, len(cands), len(refs), CohortCXRSeg, CohortCohen)
+	f.logf("%s: %s -> %s/: %d images selected, compared with %d images of %s/ and %s/", src.owner+"/"+src.repo, rule.from, to, len(cands), len(refs), datasets.CohortCXRSeg, datasets.CohortCohen)
 
 	// Images: decoded, thumbnailed, compared; not kept when they overlap.
 	refT := refThumbs(refs)
 	files := make([]fetchFile, len(cands))
 	for i := range cands {
 		c := &cands[i]
-		dest := to + "/" + QUExImagesDir + "/" + c.name
+		dest := to + "/" + datasets.QUExImagesDir + "/" + c.name
 		files[i] = fetchFile{repoPath: rule.from + c.split + "/" + c.class + "/" + quexSrcImages + "/" + c.name, dest: dest, size: c.image.Size, sha: c.image.Sha,
 			accept: func(data []byte) (bool, error) {
 				img, err := xrayfile.DecodeGray(dest, data)
@@ -227,8 +228,8 @@ func (f *fetcher) quex(ctx context.Context, src fetchSource, rule fetchRule, blo
 	var owner []int
 	for i := range cands {
 		c := &cands[i]
-		lung := to + "/" + QUExLungMasksDir + "/" + c.name
-		infect := to + "/" + QUExInfectionMasksDir + "/" + c.name
+		lung := to + "/" + datasets.QUExLungMasksDir + "/" + c.name
+		infect := to + "/" + datasets.QUExInfectionMasksDir + "/" + c.name
 		if c.overlap != "" {
 			os.Remove(filepath.Join(f.opt.To, filepath.FromSlash(lung)))
 			os.Remove(filepath.Join(f.opt.To, filepath.FromSlash(infect)))
@@ -279,7 +280,7 @@ func (f *fetcher) quex(ctx context.Context, src fetchSource, rule fetchRule, blo
 		why = "the overlap check is incomplete (" + f.overlapRefsIncomplete() + ")"
 	}
 	if why != "" {
-		f.rep.Warnings = append(f.rep.Warnings, fmt.Sprintf("%s: %s, %s and %s not written: %s; run again", to, QUExIndexFile, QUExNearDuplicatesFile, QUExRemovedFile, why))
+		f.rep.Warnings = append(f.rep.Warnings, fmt.Sprintf("%s: %s, %s and %s not written: %s; run again", to, datasets.QUExIndexFile, datasets.QUExNearDuplicatesFile, datasets.QUExRemovedFile, why))
 		return nil
 	}
 	var kept []*quexCandidate
@@ -337,9 +338,9 @@ func (f *fetcher) writeQUExTables(to string, kept, removed []*quexCandidate) err
 		rows [][]string
 		line string
 	}{
-		{QUExIndexFile, index, fmt.Sprintf("%d images (%s %d, %s %d, %s %d)", len(kept), QUExCOVID, count[QUExCOVID], QUExNonCOVID, count[QUExNonCOVID], QUExNormal, count[QUExNormal])},
-		{QUExNearDuplicatesFile, dups, fmt.Sprintf("%d pairs with 32×32 NCC > %g", len(pairs), QUExNearDuplicateNCC)},
-		{QUExRemovedFile, rem, fmt.Sprintf("%d images not kept (32×32 NCC ≥ %g with an image of %s/ or %s/)", len(removed), QUExOverlapNCC, CohortCXRSeg, CohortCohen)},
+		{datasets.QUExIndexFile, index, fmt.Sprintf("%d images (%s %d, %s %d, %s %d)", len(kept), datasets.QUExCOVID, count[datasets.QUExCOVID], datasets.QUExNonCOVID, count[datasets.QUExNonCOVID], datasets.QUExNormal, count[datasets.QUExNormal])},
+		{datasets.QUExNearDuplicatesFile, dups, fmt.Sprintf("%d pairs with 32×32 NCC > %g", len(pairs), QUExNearDuplicateNCC)},
+		{datasets.QUExRemovedFile, rem, fmt.Sprintf("%d images not kept (32×32 NCC ≥ %g with an image of %s/ or %s/)", len(removed), QUExOverlapNCC, datasets.CohortCXRSeg, datasets.CohortCohen)},
 	} {
 		var buf bytes.Buffer
 		w := csv.NewWriter(&buf)
@@ -349,7 +350,7 @@ func (f *fetcher) writeQUExTables(to string, kept, removed []*quexCandidate) err
 		}
 		rel := to + "/" + t.file
 		if err := atomicfile.WriteFile(filepath.Join(f.opt.To, filepath.FromSlash(rel)), buf.Bytes(), 0o644); err != nil {
-			f.rep.Failed = append(f.rep.Failed, FileError{File: rel, Error: err.Error()})
+			f.rep.Failed = append(f.rep.Failed, datasets.FileError{File: rel, Error: err.Error()})
 			continue
 		}
 		f.rep.Derived = append(f.rep.Derived, rel+": "+t.line)

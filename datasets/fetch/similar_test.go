@@ -1,4 +1,4 @@
-package datasets
+package fetch
 
 import (
 	"fmt"
@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/internal/fixture"
 	"github.com/covidxray/opacity/datasets/xrayfile"
 )
@@ -257,19 +258,19 @@ func loadThumbs(dir string) ([]string, [][]float64, error) {
 // near-duplicates.csv (26 pairs), as unordered pairs.
 func TestNearDuplicatesRealData(t *testing.T) {
 	data := fixture.RealDataDir(t)
-	dir := filepath.Join(data, CohortCovidQUEx)
-	if _, err := os.Stat(filepath.Join(dir, QUExNearDuplicatesFile)); err != nil {
+	dir := filepath.Join(data, datasets.CohortCovidQUEx)
+	if _, err := os.Stat(filepath.Join(dir, datasets.QUExNearDuplicatesFile)); err != nil {
 		t.Skipf("no covid-qu-ex in %s: %v", data, err)
 	}
 	if testing.Short() {
 		t.Skip("decodes 3,202 images: not with -short")
 	}
 	q := &realQUExThumbs
-	q.Do(func() { q.names, q.thumbs, q.err = loadThumbs(filepath.Join(dir, QUExImagesDir)) })
+	q.Do(func() { q.names, q.thumbs, q.err = loadThumbs(filepath.Join(dir, datasets.QUExImagesDir)) })
 	if q.err != nil {
 		t.Fatal(q.err)
 	}
-	want, err := ReadNearDuplicates(filepath.Join(dir, QUExNearDuplicatesFile))
+	want, err := datasets.ReadNearDuplicates(filepath.Join(dir, datasets.QUExNearDuplicatesFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,21 +306,21 @@ func TestNearDuplicatesRealData(t *testing.T) {
 // are not in the copy, so that side cannot be checked offline).
 func TestOverlapRealData(t *testing.T) {
 	data := fixture.RealDataDir(t)
-	dir := filepath.Join(data, CohortCovidQUEx)
-	if _, err := os.Stat(filepath.Join(dir, QUExRemovedFile)); err != nil {
+	dir := filepath.Join(data, datasets.CohortCovidQUEx)
+	if _, err := os.Stat(filepath.Join(dir, datasets.QUExRemovedFile)); err != nil {
 		t.Skipf("no covid-qu-ex in %s: %v", data, err)
 	}
 	if testing.Short() {
 		t.Skip("decodes 3,202 images: not with -short")
 	}
 	q := &realQUExThumbs
-	q.Do(func() { q.names, q.thumbs, q.err = loadThumbs(filepath.Join(dir, QUExImagesDir)) })
+	q.Do(func() { q.names, q.thumbs, q.err = loadThumbs(filepath.Join(dir, datasets.QUExImagesDir)) })
 	if q.err != nil {
 		t.Fatal(q.err)
 	}
 	var refNames []string
 	var refs [][]float64
-	for _, cohort := range []string{CohortCXRSeg, CohortCohen} {
+	for _, cohort := range []string{datasets.CohortCXRSeg, datasets.CohortCohen} {
 		names, thumbs, err := loadThumbs(filepath.Join(data, cohort, "images"))
 		if err != nil {
 			t.Fatal(err)

@@ -1,4 +1,4 @@
-package datasets
+package fetch
 
 import (
 	"bytes"
@@ -21,6 +21,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/internal/fixture"
 )
 
 func pngBytes(t testing.TB, w, h int) []byte {
@@ -44,7 +47,7 @@ func jpegBytes(t testing.TB, w, h int) []byte {
 }
 
 func labelmeBytes(t testing.TB, embedded []byte) []byte {
-	l := Labelme{Version: "4.5.6", Flags: map[string]any{}, ImagePath: "x.jpg", Shapes: []Shape{
+	l := datasets.Labelme{Version: "4.5.6", Flags: map[string]any{}, ImagePath: "x.jpg", Shapes: []datasets.Shape{
 		{Label: "right_lung", Points: [][2]float64{{1, 1}, {5, 1}, {5, 6}}, ShapeType: "polygon"},
 	}}
 	if embedded != nil {
@@ -340,8 +343,8 @@ func TestFetch(t *testing.T) {
 
 	dir := t.TempDir()
 	var progress bytes.Buffer
-	opt := FetchOptions{To: dir, BaseAPI: srv.URL + "/api", BaseRaw: srv.URL + "/raw", Client: srv.Client(), Progress: &progress, Workers: 3}
-	rep, err := Fetch(context.Background(), opt)
+	opt := Options{To: dir, BaseAPI: srv.URL + "/api", BaseRaw: srv.URL + "/raw", Client: srv.Client(), Progress: &progress, Workers: 3}
+	rep, err := Run(context.Background(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +425,7 @@ func TestFetch(t *testing.T) {
 	for k, v := range gh.gets {
 		before[k] = v
 	}
-	rep2, err := Fetch(context.Background(), opt)
+	rep2, err := Run(context.Background(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,7 +463,7 @@ func TestFetch(t *testing.T) {
 	os.WriteFile(p, bad, 0o644)
 	// And a stale temporary file of an interrupted run goes away.
 	os.WriteFile(filepath.Join(dir, "cxr-seg/images/.x.png.tmp-123"), []byte("partial"), 0o644)
-	rep3, err := Fetch(context.Background(), opt)
+	rep3, err := Run(context.Background(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -483,7 +486,7 @@ func TestFetchListingFailure(t *testing.T) {
 	srv := httptest.NewServer(gh)
 	defer srv.Close()
 	dir := t.TempDir()
-	rep, err := Fetch(context.Background(), FetchOptions{To: dir, BaseAPI: srv.URL + "/api", BaseRaw: srv.URL + "/raw", Client: srv.Client()})
+	rep, err := Run(context.Background(), Options{To: dir, BaseAPI: srv.URL + "/api", BaseRaw: srv.URL + "/raw", Client: srv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +527,7 @@ func TestFetchRetries(t *testing.T) {
 		}
 	})
 	srv.Config.Handler = h
-	rep, err := Fetch(context.Background(), FetchOptions{To: t.TempDir(), BaseAPI: srv.URL + "/api", BaseRaw: srv.URL + "/raw", Client: srv.Client(), Retries: 1})
+	rep, err := Run(context.Background(), Options{To: t.TempDir(), BaseAPI: srv.URL + "/api", BaseRaw: srv.URL + "/raw", Client: srv.Client(), Retries: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -544,7 +547,7 @@ func TestFetchCancelled(t *testing.T) {
 	defer srv.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Fetch(ctx, FetchOptions{To: t.TempDir(), BaseAPI: srv.URL + "/api", BaseRaw: srv.URL + "/raw", Client: srv.Client()})
+	_, err := Run(ctx, Options{To: t.TempDir(), BaseAPI: srv.URL + "/api", BaseRaw: srv.URL + "/raw", Client: srv.Client()})
 	if err == nil {
 		t.Error("want an error for a cancelled context")
 	}
@@ -643,10 +646,7 @@ func TestCheckFile(t *testing.T) {
 // TestCheckFileRealData runs the download checks over the real files in
 // ../shared/data: the checks must accept every real CSV and annotation.
 func TestCheckFileRealData(t *testing.T) {
-	root := filepath.Join("..", "..", "shared", "data")
-	if _, err := os.Stat(root); err != nil {
-		t.Skipf("real data not found at %s (%v): skipping", root, err)
-	}
+	root := fixture.RealDataDir(t)
 	for _, f := range []string{"covid-ar/patient_info.csv", "covid-ar/radiologist_notes.csv", "cohen/covid-severity-scores.csv", "cohen/metadata.csv", "cxr-seg/structure.csv", "cxr-seg/metadata.csv", "brixia/public-annotations.csv"} {
 		data, err := os.ReadFile(filepath.Join(root, f))
 		if err != nil {
@@ -692,12 +692,12 @@ func TestGitBlobSHA1(t *testing.T) {
 	}
 }
 
-// fetchFake runs Fetch against gh into a new folder.
-func fetchFake(t *testing.T, gh *fakeGitHub, dir string) *FetchReport {
+// fetchFake runs Run against gh into a new folder.
+func fetchFake(t *testing.T, gh *fakeGitHub, dir string) *Report {
 	t.Helper()
 	srv := httptest.NewServer(gh)
 	defer srv.Close()
-	rep, err := Fetch(context.Background(), FetchOptions{To: dir, BaseAPI: srv.URL + "/api", BaseRaw: srv.URL + "/raw", Client: srv.Client(), Workers: 3})
+	rep, err := Run(context.Background(), Options{To: dir, BaseAPI: srv.URL + "/api", BaseRaw: srv.URL + "/raw", Client: srv.Client(), Workers: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -767,14 +767,14 @@ func TestFetchQUEx(t *testing.T) {
 		t.Errorf("index.csv:\n%s\nwant:\n%s", got, wantIndex)
 	}
 	// The cohort reader of this package reads it back.
-	entries, err := ReadQUExIndex(filepath.Join(dir, "covid-qu-ex", QUExIndexFile))
+	entries, err := datasets.ReadQUExIndex(filepath.Join(dir, "covid-qu-ex", datasets.QUExIndexFile))
 	if err != nil || len(entries) != len(quexKept) {
 		t.Errorf("ReadQUExIndex: %d entries, %v", len(entries), err)
 	}
 	if got := read("near-duplicates.csv"); got != "file_a,file_b,similarity_32px_ncc\ncovid_1.png,covid_2.png,1.0\n" {
 		t.Errorf("near-duplicates.csv:\n%s", got)
 	}
-	if pairs, err := ReadNearDuplicates(filepath.Join(dir, "covid-qu-ex", QUExNearDuplicatesFile)); err != nil || len(pairs) != 1 {
+	if pairs, err := datasets.ReadNearDuplicates(filepath.Join(dir, "covid-qu-ex", datasets.QUExNearDuplicatesFile)); err != nil || len(pairs) != 1 {
 		t.Errorf("ReadNearDuplicates: %v, %v", pairs, err)
 	}
 	if got := read("removed-overlap.csv"); got != "source_file,same_xray_as,similarity_32px_ncc\nTrain/COVID-19/covid_3.png,cxr-seg/x.png,1.0\n" {
@@ -853,7 +853,7 @@ func TestFetchChecksumMismatch(t *testing.T) {
 		t.Errorf("failed %v", rep.Failed)
 	}
 	// covid-qu-ex is incomplete: no tables.
-	if _, err := os.Stat(filepath.Join(dir, "covid-qu-ex", QUExIndexFile)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir, "covid-qu-ex", datasets.QUExIndexFile)); err == nil {
 		t.Error("index.csv written with a failed mask")
 	}
 	if w := strings.Join(rep.Warnings, "\n"); !strings.Contains(w, "not written: 1 of its files failed") {
@@ -870,7 +870,7 @@ func TestFetchChecksumMismatch(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(dir, "cxr-seg/structure.csv")); !bytes.Equal(got, good) || gh.gets[structure] != before+1 || len(rep2.Failed) != 0 {
 		t.Errorf("structure.csv not repaired: %q, failed %v", got, rep2.Failed)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "covid-qu-ex", QUExIndexFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "covid-qu-ex", datasets.QUExIndexFile)); err != nil {
 		t.Error("index.csv not written once complete")
 	}
 }

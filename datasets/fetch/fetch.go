@@ -1,4 +1,4 @@
-package datasets
+package fetch
 
 import (
 	"bufio"
@@ -22,11 +22,12 @@ import (
 	"time"
 
 	"github.com/covidxray/opacity/atomicfile"
+	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
-// FetchOptions configures Fetch.
-type FetchOptions struct {
+// Options configures Run.
+type Options struct {
 	// To is the data folder to fill (created if needed).
 	To string
 	// BaseAPI and BaseRaw are the GitHub API and raw-file hosts; empty means
@@ -47,8 +48,8 @@ type FetchOptions struct {
 	Retries int
 }
 
-// FetchReport says what Fetch did and what is missing.
-type FetchReport struct {
+// Report says what Run did and what is missing.
+type Report struct {
 	Dir        string
 	Repos      []RepoReport
 	Downloaded int   // files downloaded and checked in this run
@@ -57,27 +58,27 @@ type FetchReport struct {
 	// Failed lists the files (paths relative to Dir, or a repository for a
 	// failed listing) that could not be downloaded or did not pass their
 	// check; none of them was written.
-	Failed []FileError
+	Failed []datasets.FileError
 	// Missing lists what the layout needs but the sources do not hold (for
 	// example a Cohen image that an annotation refers to).
 	Missing []string
 	// Warnings are problems that did not stop anything (a truncated
 	// listing).
 	Warnings []string
-	// Derived says what Fetch computed rather than downloaded, one line
+	// Derived says what Run computed rather than downloaded, one line
 	// per file (covid-qu-ex/index.csv, near-duplicates.csv,
 	// removed-overlap.csv).
 	Derived []string
 }
 
-// RepoReport is the part of a FetchReport for one source repository.
+// RepoReport is the part of a Report for one source repository.
 type RepoReport struct {
 	Repo                                string // owner/name@ref: the branch, or the commit a source is pinned to
 	Needed, Downloaded, Skipped, Failed int
 }
 
 // Complete reports whether every needed file is there.
-func (r *FetchReport) Complete() bool { return len(r.Failed) == 0 && len(r.Missing) == 0 }
+func (r *Report) Complete() bool { return len(r.Failed) == 0 && len(r.Missing) == 0 }
 
 // fileCheck validates a downloaded file before it counts.
 type fileCheck int
@@ -95,9 +96,9 @@ type fetchRule struct {
 	exts  []string  // folder rules: the extensions kept (lower case)
 	check fileCheck // how each file is checked
 	// cohenImages restricts a folder rule to the images the cohen cohort
-	// needs (see Fetch).
+	// needs (see Run).
 	cohenImages bool
-	// quex makes the rule the covid-qu-ex selection (fetch_quex.go): from is
+	// quex makes the rule the covid-qu-ex selection (quex.go): from is
 	// the dataset's root folder, to the cohort's folder.
 	quex bool
 }
@@ -125,42 +126,42 @@ func layoutDir(parts ...string) string  { return path.Join(parts...) + "/" }
 
 // cohenScoresFile is the rule's destination of the Cohen severity table,
 // which selects the Cohen images to download.
-var cohenScoresFile = layoutFile(CohortCohen, SeverityScoresFile)
+var cohenScoresFile = layoutFile(datasets.CohortCohen, datasets.SeverityScoresFile)
 
 // fetchSources is the map from the source repositories to the canonical
-// layout (see Fetch). Rules run in order: the severity table comes before
+// layout (see Run). Rules run in order: the severity table comes before
 // the Cohen images it selects.
 var fetchSources = []fetchSource{
 	{
 		owner: "haimingt", repo: "opacity_segmentation_covid_chest_X_ray", ref: "master",
 		rules: []fetchRule{
-			{from: "covid_rural_annot/covid_rural_patient_info.csv", to: layoutFile(CohortCovidAR, PatientInfoFile), check: checkCSV},
-			{from: "covid_rural_annot/covid_rural_radiologist_notes.csv", to: layoutFile(CohortCovidAR, RadiologistNotesFile), check: checkCSV},
-			{from: "covid_rural_annot/jpgs/jsons/", to: layoutDir(CohortCovidAR, AnnotationsDir), exts: []string{".json"}, check: checkLabelme},
-			{from: "covid-chestxray-dataset/selected_images/", to: layoutDir(CohortCohen, AnnotationsDir), exts: []string{".json"}, check: checkLabelme},
+			{from: "covid_rural_annot/covid_rural_patient_info.csv", to: layoutFile(datasets.CohortCovidAR, datasets.PatientInfoFile), check: checkCSV},
+			{from: "covid_rural_annot/covid_rural_radiologist_notes.csv", to: layoutFile(datasets.CohortCovidAR, datasets.RadiologistNotesFile), check: checkCSV},
+			{from: "covid_rural_annot/jpgs/jsons/", to: layoutDir(datasets.CohortCovidAR, datasets.AnnotationsDir), exts: []string{".json"}, check: checkLabelme},
+			{from: "covid-chestxray-dataset/selected_images/", to: layoutDir(datasets.CohortCohen, datasets.AnnotationsDir), exts: []string{".json"}, check: checkLabelme},
 		},
 	},
 	{
 		owner: "ieee8023", repo: "covid-chestxray-dataset", ref: "master",
 		rules: []fetchRule{
-			{from: "metadata.csv", to: layoutFile(CohortCohen, MetadataFile), check: checkCSV},
+			{from: "metadata.csv", to: layoutFile(datasets.CohortCohen, datasets.MetadataFile), check: checkCSV},
 			{from: "annotations/covid-severity-scores.csv", to: cohenScoresFile, check: checkCSV},
-			{from: "images/", to: layoutDir(CohortCohen, ImagesDir), exts: []string{".jpg", ".jpeg", ".png"}, check: checkImage, cohenImages: true},
+			{from: "images/", to: layoutDir(datasets.CohortCohen, datasets.ImagesDir), exts: []string{".jpg", ".jpeg", ".png"}, check: checkImage, cohenImages: true},
 		},
 	},
 	{
 		owner: "GeneralBlockchain", repo: "covid-19-chest-xray-segmentations-dataset", ref: "master",
 		rules: []fetchRule{
-			{from: "structure.csv", to: layoutFile(CohortCXRSeg, StructureFile), check: checkCSV},
-			{from: "metadata.csv", to: layoutFile(CohortCXRSeg, MetadataFile), check: checkCSV},
-			{from: "images/", to: layoutDir(CohortCXRSeg, ImagesDir), exts: []string{".jpg", ".jpeg", ".png"}, check: checkImage},
-			{from: "masks/", to: layoutDir(CohortCXRSeg, MasksDir), exts: []string{".png"}, check: checkImage},
+			{from: "structure.csv", to: layoutFile(datasets.CohortCXRSeg, datasets.StructureFile), check: checkCSV},
+			{from: "metadata.csv", to: layoutFile(datasets.CohortCXRSeg, datasets.MetadataFile), check: checkCSV},
+			{from: "images/", to: layoutDir(datasets.CohortCXRSeg, datasets.ImagesDir), exts: []string{".jpg", ".jpeg", ".png"}, check: checkImage},
+			{from: "masks/", to: layoutDir(datasets.CohortCXRSeg, datasets.MasksDir), exts: []string{".png"}, check: checkImage},
 		},
 	},
 	{
 		owner: "BrixIA", repo: "Brixia-score-COVID-19", ref: brixiaCommit,
 		rules: []fetchRule{
-			{from: "data/public-annotations.csv", to: layoutFile(BrixiaDir, BrixiaFile), check: checkCSV},
+			{from: "data/public-annotations.csv", to: layoutFile(datasets.BrixiaDir, datasets.BrixiaFile), check: checkCSV},
 		},
 	},
 	// After cxr-seg and cohen: their images on disk are what the
@@ -168,12 +169,12 @@ var fetchSources = []fetchSource{
 	{
 		owner: "jas127", repo: "PS_Covid19", ref: quexCommit,
 		rules: []fetchRule{
-			{from: quexRoot, to: layoutDir(CohortCovidQUEx), quex: true},
+			{from: quexRoot, to: layoutDir(datasets.CohortCovidQUEx), quex: true},
 		},
 	},
 }
 
-// Fetch downloads the real data into the canonical layout of opt.To:
+// Run downloads the real data into the canonical layout of opt.To:
 //
 //	haimingt/opacity_segmentation_covid_chest_X_ray (master)
 //	  covid_rural_annot/covid_rural_patient_info.csv        -> covid-ar/patient_info.csv
@@ -223,7 +224,7 @@ var fetchSources = []fetchSource{
 // found in two selected folders (two classes or splits) is not taken at
 // all, with a warning: the layout has one folder of names.
 //
-// For each repository Fetch makes one request for the recursive tree
+// For each repository Run makes one request for the recursive tree
 // listing of the branch or pinned commit
 // (GET {BaseAPI}/repos/{owner}/{repo}/git/trees/{ref}?recursive=1) and one
 // per file it needs ({BaseRaw}/{owner}/{repo}/{ref}/{path}). Every file is
@@ -240,14 +241,14 @@ var fetchSources = []fetchSource{
 // The error is for what stops everything: a data folder that cannot be
 // created, a cancelled context. Everything else is in the report: a source
 // that cannot be listed or fetched leaves the other folders as they are.
-func Fetch(ctx context.Context, opt FetchOptions) (*FetchReport, error) {
+func Run(ctx context.Context, opt Options) (*Report, error) {
 	if opt.To == "" {
 		return nil, errors.New("fetch: no data folder")
 	}
 	if err := os.MkdirAll(opt.To, 0o755); err != nil {
 		return nil, fmt.Errorf("fetch: %w", err)
 	}
-	f := &fetcher{opt: opt, rep: &FetchReport{Dir: opt.To}, cohenStems: map[string]bool{}, scored: map[string]bool{}}
+	f := &fetcher{opt: opt, rep: &Report{Dir: opt.To}, cohenStems: map[string]bool{}, scored: map[string]bool{}}
 	if f.opt.BaseAPI == "" {
 		f.opt.BaseAPI = "https://api.github.com"
 	}
@@ -274,10 +275,10 @@ func Fetch(ctx context.Context, opt FetchOptions) (*FetchReport, error) {
 	return f.rep, nil
 }
 
-// fetcher holds the state of one Fetch.
+// fetcher holds the state of one Run.
 type fetcher struct {
-	opt FetchOptions
-	rep *FetchReport
+	opt Options
+	rep *Report
 	mu  sync.Mutex // guards rep and progress output
 
 	cohenStems map[string]bool // stems of the cohen annotations
@@ -318,7 +319,7 @@ func (f *fetcher) source(ctx context.Context, src fetchSource) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		f.rep.Failed = append(f.rep.Failed, FileError{File: name + " (listing)", Error: err.Error()})
+		f.rep.Failed = append(f.rep.Failed, datasets.FileError{File: name + " (listing)", Error: err.Error()})
 		f.logf("%s: listing failed: %v", name, err)
 		rr.Failed++
 		return nil
@@ -378,7 +379,7 @@ func (f *fetcher) selectFiles(repo string, rule fetchRule, listing *treeListing,
 			continue
 		}
 		if rule.cohenImages {
-			stem := fileStem(base)
+			stem := datasets.FileStem(base, 0)
 			if !f.cohenStems[stem] && !f.scored[base] {
 				continue
 			}
@@ -386,7 +387,7 @@ func (f *fetcher) selectFiles(repo string, rule fetchRule, listing *treeListing,
 			found[base] = true
 		}
 		if rule.from == "covid-chestxray-dataset/selected_images/" {
-			f.cohenStems[fileStem(base)] = true
+			f.cohenStems[datasets.FileStem(base, 0)] = true
 		}
 		files = append(files, fetchFile{repoPath: e.Path, dest: rule.to + base, size: e.Size, sha: e.Sha, check: rule.check})
 	}
@@ -414,7 +415,7 @@ func (f *fetcher) selectFiles(repo string, rule fetchRule, listing *treeListing,
 // readScores reads the file names of the severity table once it is in
 // place (downloaded now or before).
 func (f *fetcher) readScores() {
-	data, err := os.ReadFile(filepath.Join(f.opt.To, CohortCohen, SeverityScoresFile))
+	data, err := os.ReadFile(filepath.Join(f.opt.To, datasets.CohortCohen, datasets.SeverityScoresFile))
 	if err != nil {
 		return
 	}
@@ -524,7 +525,7 @@ func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFi
 		switch {
 		case r.err != nil:
 			failed++
-			f.rep.Failed = append(f.rep.Failed, FileError{File: files[i].dest, Error: r.err.Error()})
+			f.rep.Failed = append(f.rep.Failed, datasets.FileError{File: files[i].dest, Error: r.err.Error()})
 		case r.skipped:
 			skipped++
 			f.rep.Skipped++
@@ -755,7 +756,7 @@ func isSHA1Hex(s string) bool {
 func checkFile(name string, data []byte, check fileCheck) error {
 	switch check {
 	case checkLabelme:
-		var l Labelme
+		var l datasets.Labelme
 		if err := json.Unmarshal(data, &l); err != nil {
 			return fmt.Errorf("%s: invalid JSON: %w", name, err)
 		}
