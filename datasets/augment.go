@@ -331,7 +331,7 @@ func (p AugmentPlan) Apply(img *image.Gray, masks ...*mask.Mask) (*image.Gray, [
 		}
 	}
 	if p.blur {
-		vals = gaussianBlur(vals, w, h, p.blurSigma)
+		vals = GaussianBlur(vals, w, h, p.blurSigma)
 	}
 	if p.sharp {
 		vals = sharpen(vals, w, h, p.sharpen)
@@ -341,7 +341,7 @@ func (p AugmentPlan) Apply(img *image.Gray, masks ...*mask.Mask) (*image.Gray, [
 	}
 	out := image.NewGray(image.Rect(0, 0, w, h))
 	for i, v := range vals {
-		out.Pix[i] = clampGray(float64(v))
+		out.Pix[i] = ClampGray(float64(v))
 	}
 	return out, outMasks
 }
@@ -460,9 +460,9 @@ func warpNearest(m *mask.Mask, inv mat3) *mask.Mask {
 	return out
 }
 
-// gaussianBlur blurs with a separable Gaussian kernel of the given sigma
+// GaussianBlur blurs with a separable Gaussian kernel of the given sigma
 // (radius ceil(3 sigma)), clamping at the edges.
-func gaussianBlur(src []float32, w, h int, sigma float64) []float32 {
+func GaussianBlur(src []float32, w, h int, sigma float64) []float32 {
 	if sigma <= 0 || w == 0 || h == 0 {
 		return src
 	}

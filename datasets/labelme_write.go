@@ -3,6 +3,7 @@ package datasets
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/covidxray/opacity/atomicfile"
 )
@@ -97,3 +98,6 @@ func WriteLabelme(path string, l *Labelme) error {
 	}
 	return atomicfile.WriteFile(path, data, 0o644)
 }
+
+// round1 rounds to one decimal, as labelme files keep their points.
+func round1(v float64) float64 { return math.Round(v*10) / 10 }

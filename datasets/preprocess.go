@@ -213,7 +213,7 @@ func ResizeGray(img *image.Gray, w, h int) *image.Gray {
 			wx := wxs[x]
 			top := float64(img.Pix[r0+x0s[x]])*(1-wx) + float64(img.Pix[r0+x1s[x]])*wx
 			bot := float64(img.Pix[r1+x0s[x]])*(1-wx) + float64(img.Pix[r1+x1s[x]])*wx
-			out.Pix[y*out.Stride+x] = clampGray(top*(1-wy) + bot*wy)
+			out.Pix[y*out.Stride+x] = ClampGray(top*(1-wy) + bot*wy)
 		}
 	}
 	return out
@@ -239,8 +239,8 @@ func linearTaps(src, n int) (i0, i1 []int, w []float64) {
 	return i0, i1, w
 }
 
-// clampGray rounds v to the nearest integer in [0, 255].
-func clampGray(v float64) uint8 {
+// ClampGray rounds v to the nearest integer in [0, 255].
+func ClampGray(v float64) uint8 {
 	switch {
 	case v <= 0 || math.IsNaN(v):
 		return 0

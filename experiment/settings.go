@@ -13,6 +13,7 @@ import (
 
 	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/phantom"
 	"github.com/covidxray/opacity/xla/unet"
 )
 
@@ -31,7 +32,7 @@ type Settings struct {
 	// Phantom options, generated into Cache on first use.
 	Data string
 	// Phantom sizes the synthetic cohort used when Data is empty.
-	Phantom datasets.PhantomOptions
+	Phantom phantom.Options
 	// Cohort is the cohort the model is trained and tested on: empty picks
 	// covid-ar when its annotations carry images (the paper's), otherwise
 	// cxr-seg (real X-rays with radiologists' masks); covid-qu-ex takes
@@ -161,15 +162,15 @@ func Preset(name string) (Settings, error) {
 		Encoder: unet.EncoderResNet18, Channels: 1, HeadKernel: 1, EvalEvery: 1, Bootstrap: 2000}
 	switch name {
 	case PresetTiny:
-		s.Phantom = datasets.PhantomOptions{Patients: 24, Size: 64, CohenImages: 6}
+		s.Phantom = phantom.Options{Patients: 24, Size: 64, CohenImages: 6}
 		s.InputSize, s.Epochs, s.Batch, s.Tiny, s.LearningRate = 32, 2, 4, true, 1e-3
 		s.LRSchedule, s.Augment, s.Bootstrap = unet.ScheduleConstant, datasets.AugmentDefault, 200
 	case PresetSmoke:
-		s.Phantom = datasets.PhantomOptions{Patients: 40, Size: 256, CohenImages: 20}
+		s.Phantom = phantom.Options{Patients: 40, Size: 256, CohenImages: 20}
 		s.InputSize, s.Epochs, s.Batch, s.LearningRate = 64, 40, 8, 1e-3
 		s.LRSchedule, s.Augment = unet.ScheduleCosine, datasets.AugmentFlip
 	case PresetFull:
-		s.Phantom = datasets.PhantomOptions{Patients: 105, Size: 512, CohenImages: 25}
+		s.Phantom = phantom.Options{Patients: 105, Size: 512, CohenImages: 25}
 		s.InputSize, s.Epochs, s.Batch, s.LearningRate = datasets.PaperSize, 50, 8, 1e-4
 		s.LRSchedule, s.Augment = unet.ScheduleConstant, datasets.AugmentDefault
 	default:
@@ -492,7 +493,7 @@ func (k RunKey) Dir(runs string) string {
 func (s Settings) Markdown() string {
 	var b strings.Builder
 	if s.Synthetic() {
-		b.WriteString("**⚠ SYNTHETIC DATA.** Every number and figure below comes from a synthetic (phantom) cohort made by `datasets.WritePhantom`, " +
+		b.WriteString("**⚠ SYNTHETIC DATA.** Every number and figure below comes from a synthetic (phantom) cohort made by `phantom.Write`, " +
 			"not from patients. It shows that the pipeline runs and what it computes; it says nothing about the paper's claims. " +
 			"Set `OPACITY_DATA` (or `Settings.Data`) to a real data folder (`make data`) to reproduce the paper.\n\n")
 	} else {
@@ -547,14 +548,14 @@ func scheduleName(s string) string {
 const phantomStamp = "experiment-phantom-complete"
 
 // phantomOptions returns the options of the default synthetic cohort.
-func (s Settings) phantomOptions() datasets.PhantomOptions {
+func (s Settings) phantomOptions() phantom.Options {
 	opt := s.Phantom
 	opt.Seed = s.Seed
 	return opt
 }
 
 // EnsureData makes sure the data folder exists: for the default synthetic
-// cohort it generates it (datasets.WritePhantom) unless a complete one with
+// cohort it generates it (phantom.Write) unless a complete one with
 // the same options and generator version is there. It returns whether it
 // generated it.
 func (s Settings) EnsureData() (generated bool, err error) {
@@ -570,7 +571,7 @@ func (s Settings) EnsureData() (generated bool, err error) {
 		return false, nil
 	}
 	opt := s.phantomOptions()
-	want := fmt.Sprintf("%+v version %d\n", opt, datasets.PhantomVersion)
+	want := fmt.Sprintf("%+v version %d\n", opt, phantom.Version)
 	stamp := filepath.Join(dir, phantomStamp)
 	if b, err := os.ReadFile(stamp); err == nil && string(b) == want {
 		return false, nil
@@ -579,7 +580,7 @@ func (s Settings) EnsureData() (generated bool, err error) {
 		return false, err
 	}
 	os.Remove(stamp)
-	if _, err := datasets.WritePhantom(dir, opt); err != nil {
+	if _, err := phantom.Write(dir, opt); err != nil {
 		return false, fmt.Errorf("synthetic cohort: %w", err)
 	}
 	if err := atomicfile.WriteFile(stamp, []byte(want), 0o644); err != nil {

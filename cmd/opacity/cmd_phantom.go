@@ -7,7 +7,7 @@ import (
 	"io"
 
 	"github.com/covidxray/opacity/atomicfile"
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/phantom"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -24,8 +24,8 @@ func runPhantom(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "data folder to write (created; a previous phantom there is replaced) (required)")
 	patients := fs.Int("patients", 40, "number of COVID-19-AR-like patients (1-4 X-rays each)")
 	seed := fs.Int64("seed", 1, "random seed: the same seed gives the same bytes")
-	size := fs.Int("size", datasets.DefaultPhantomSize, "image side in pixels")
-	cohen := fs.Int("cohen", datasets.DefaultPhantomCohenImages, "images of the external (Cohen-like) set; 0 for none")
+	size := fs.Int("size", phantom.DefaultSize, "image side in pixels")
+	cohen := fs.Int("cohen", phantom.DefaultCohenImages, "images of the external (Cohen-like) set; 0 for none")
 	sheet := fs.String("sheet", "", "also write a PNG contact sheet of some X-rays with their masks to this file")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity phantom --out DIR [--patients N] [--seed S] [--size PX] [--cohen M] [--sheet FILE.png]")
@@ -43,15 +43,15 @@ func runPhantom(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--cohen %d: want 0 or more", *cohen)
 	}
 	if *cohen == 0 {
-		*cohen = -1 // none, in PhantomOptions' terms
+		*cohen = -1 // none, in phantom.Options' terms
 	}
-	sum, err := datasets.WritePhantom(*out, datasets.PhantomOptions{Patients: *patients, Seed: *seed, Size: *size, CohenImages: *cohen})
+	sum, err := phantom.Write(*out, phantom.Options{Patients: *patients, Seed: *seed, Size: *size, CohenImages: *cohen})
 	if err != nil {
 		return err
 	}
 	writePhantomSummary(stdout, sum)
 	if *sheet != "" {
-		img, err := datasets.PhantomContactSheet(*out, 12)
+		img, err := phantom.ContactSheet(*out, 12)
 		if err != nil {
 			return err
 		}
@@ -68,7 +68,7 @@ func runPhantom(args []string, stdout, stderr io.Writer) error {
 }
 
 // writePhantomSummary prints what was written, saying it is synthetic.
-func writePhantomSummary(w io.Writer, sum *datasets.PhantomSummary) {
+func writePhantomSummary(w io.Writer, sum *phantom.Summary) {
 	icu, mort := sum.Outcomes()
 	clear := sum.ClearImages()
 	fmt.Fprintf(w, "SYNTHETIC cohort (%s) written to %s\n", sum.Provenance, sum.Dir)

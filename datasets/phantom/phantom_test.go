@@ -1,4 +1,4 @@
-package datasets
+package phantom
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets"
 )
 
 // readTree returns every file under dir by its relative path.
@@ -32,16 +34,16 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 	return files
 }
 
-func writeSmallPhantom(t *testing.T, dir string, seed int64) *PhantomSummary {
+func writeSmallPhantom(t *testing.T, dir string, seed int64) *Summary {
 	t.Helper()
-	sum, err := WritePhantom(dir, PhantomOptions{Patients: 6, Seed: seed, Size: 64, CohenImages: 4})
+	sum, err := Write(dir, Options{Patients: 6, Seed: seed, Size: 64, CohenImages: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return sum
 }
 
-func TestWritePhantomSameSeedSameBytes(t *testing.T) {
+func TestWriteSameSeedSameBytes(t *testing.T) {
 	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
 	writeSmallPhantom(t, a, 7)
 	writeSmallPhantom(t, b, 7)
@@ -66,7 +68,7 @@ func TestWritePhantomSameSeedSameBytes(t *testing.T) {
 	}
 }
 
-func TestWritePhantomLayout(t *testing.T) {
+func TestWriteLayout(t *testing.T) {
 	dir := t.TempDir()
 	sum := writeSmallPhantom(t, dir, 3)
 	files := readTree(t, dir)
@@ -148,7 +150,7 @@ func TestPhantomCohortStatistics(t *testing.T) {
 		t.Skip("short")
 	}
 	dir := t.TempDir()
-	sum, err := WritePhantom(dir, PhantomOptions{Patients: 150, Seed: 21, Size: 48, CohenImages: -1})
+	sum, err := Write(dir, Options{Patients: 150, Seed: 21, Size: 48, CohenImages: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,12 +180,12 @@ func TestPhantomCohortStatistics(t *testing.T) {
 	}
 }
 
-func TestWritePhantomRefusesOtherFolders(t *testing.T) {
+func TestWriteRefusesOtherFolders(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "precious.txt"), []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WritePhantom(dir, PhantomOptions{Patients: 1, Size: 32}); err == nil || !strings.Contains(err.Error(), "not a phantom") {
+	if _, err := Write(dir, Options{Patients: 1, Size: 32}); err == nil || !strings.Contains(err.Error(), "not a phantom") {
 		t.Errorf("want a refusal, got %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "precious.txt")); err != nil {
@@ -191,33 +193,33 @@ func TestWritePhantomRefusesOtherFolders(t *testing.T) {
 	}
 	// A previous phantom is replaced: fewer patients leave no stale files.
 	ph := t.TempDir()
-	if _, err := WritePhantom(ph, PhantomOptions{Patients: 5, Size: 32, CohenImages: 3}); err != nil {
+	if _, err := Write(ph, Options{Patients: 5, Size: 32, CohenImages: 3}); err != nil {
 		t.Fatal(err)
 	}
-	sum, err := WritePhantom(ph, PhantomOptions{Patients: 2, Size: 32, CohenImages: -1})
+	sum, err := Write(ph, Options{Patients: 2, Size: 32, CohenImages: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(filepath.Join(ph, CohortCovidAR, "annotations"))
+	entries, _ := os.ReadDir(filepath.Join(ph, datasets.CohortCovidAR, "annotations"))
 	if len(entries) != len(sum.Images) {
 		t.Errorf("%d annotation files, %d images written", len(entries), len(sum.Images))
 	}
-	if _, err := os.Stat(filepath.Join(ph, CohortCohen)); err == nil {
+	if _, err := os.Stat(filepath.Join(ph, datasets.CohortCohen)); err == nil {
 		t.Error("stale cohen folder left")
 	}
 }
 
-func TestWritePhantomOptions(t *testing.T) {
-	for _, opt := range []PhantomOptions{{Patients: 0}, {Patients: 1, Size: 8}, {Patients: 1, Size: 10000}} {
-		if _, err := WritePhantom(t.TempDir(), opt); err == nil {
+func TestWriteOptions(t *testing.T) {
+	for _, opt := range []Options{{Patients: 0}, {Patients: 1, Size: 8}, {Patients: 1, Size: 10000}} {
+		if _, err := Write(t.TempDir(), opt); err == nil {
 			t.Errorf("%+v: want an error", opt)
 		}
 	}
 }
 
-func BenchmarkWritePhantom40(b *testing.B) {
+func BenchmarkWrite40(b *testing.B) {
 	for b.Loop() {
-		if _, err := WritePhantom(b.TempDir(), PhantomOptions{Patients: 40, Seed: 1}); err != nil {
+		if _, err := Write(b.TempDir(), Options{Patients: 40, Seed: 1}); err != nil {
 			b.Fatal(err)
 		}
 	}

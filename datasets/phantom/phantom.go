@@ -1,4 +1,4 @@
-package datasets
+package phantom
 
 import (
 	"bytes"
@@ -18,55 +18,56 @@ import (
 	"time"
 
 	"github.com/covidxray/opacity/atomicfile"
+	"github.com/covidxray/opacity/datasets"
 )
 
-// PhantomOptions sets the size and seed of a synthetic cohort.
-type PhantomOptions struct {
+// Options sets the size and seed of a synthetic cohort.
+type Options struct {
 	// Patients is the number of COVID-19-AR-like patients (> 0); each has
 	// 1 to 4 X-rays.
 	Patients int
 	// Seed fixes everything: the same options give the same bytes.
 	Seed int64
 	// Size is the side of the COVID-19-AR-like images in pixels; 0 means
-	// DefaultPhantomSize. The external (Cohen-like) images vary around it.
+	// DefaultSize. The external (Cohen-like) images vary around it.
 	Size int
 	// CohenImages is the number of images of the external validation set;
-	// 0 means DefaultPhantomCohenImages, a negative value none.
+	// 0 means DefaultCohenImages, a negative value none.
 	CohenImages int
 }
 
-// Defaults of PhantomOptions.
+// Defaults of Options.
 const (
-	DefaultPhantomSize        = 256
-	DefaultPhantomCohenImages = 20
+	DefaultSize        = 256
+	DefaultCohenImages = 20
 )
 
-// PhantomVersion numbers the layout WritePhantom writes; it changes when a
+// Version numbers the layout Write writes; it changes when a
 // new version writes other files (2: cohen-model-scores.csv added), so that
 // cached cohorts are regenerated.
-const PhantomVersion = 2
+const Version = 2
 
-// PhantomSummary describes a written phantom cohort.
-type PhantomSummary struct {
+// Summary describes a written phantom cohort.
+type Summary struct {
 	Dir        string
 	Seed       int64
 	Size       int
-	Patients   []PhantomPatient // COVID-19-AR-like patients, in file order
-	Images     []PhantomImage   // their X-rays (covid-ar/annotations)
-	Cohen      []PhantomImage   // the external set (cohen/annotations)
-	Provenance string           // the text that marks every output as synthetic
+	Patients   []Patient // COVID-19-AR-like patients, in file order
+	Images     []Image   // their X-rays (covid-ar/annotations)
+	Cohen      []Image   // the external set (cohen/annotations)
+	Provenance string    // the text that marks every output as synthetic
 }
 
-// PhantomPatient is one synthetic patient with the outcomes drawn for it.
-type PhantomPatient struct {
+// Patient is one synthetic patient with the outcomes drawn for it.
+type Patient struct {
 	ID                string
 	Images            int
 	MaxOpacityPercent float64 // max over the patient's X-rays of 100 |O ∩ L| / |L|
 	ICU, Mortality    bool
 }
 
-// PhantomImage is one synthetic X-ray.
-type PhantomImage struct {
+// Image is one synthetic X-ray.
+type Image struct {
 	File           string // annotation file name
 	Patient        string
 	Width, Height  int
@@ -75,10 +76,10 @@ type PhantomImage struct {
 }
 
 // Clear reports whether the image has no opacity shape.
-func (im PhantomImage) Clear() bool { return im.OpacityShapes == 0 }
+func (im Image) Clear() bool { return im.OpacityShapes == 0 }
 
 // ClearImages returns the number of covid-ar images without opacity.
-func (s *PhantomSummary) ClearImages() int {
+func (s *Summary) ClearImages() int {
 	n := 0
 	for _, im := range s.Images {
 		if im.Clear() {
@@ -90,7 +91,7 @@ func (s *PhantomSummary) ClearImages() int {
 
 // Outcomes returns the number of patients admitted to the ICU and the
 // number who died.
-func (s *PhantomSummary) Outcomes() (icu, mortality int) {
+func (s *Summary) Outcomes() (icu, mortality int) {
 	for _, p := range s.Patients {
 		if p.ICU {
 			icu++
@@ -135,9 +136,9 @@ type patientPlan struct {
 	comorb   []int
 }
 
-// WritePhantom writes a synthetic cohort into dir in the on-disk layout of
-// the real data (see the package documentation), with images embedded in
-// the COVID-19-AR-like annotations:
+// Write writes a synthetic cohort into dir in the on-disk layout of the
+// real data (see package datasets, layout.go), with images embedded in the
+// COVID-19-AR-like annotations:
 //
 //	SYNTHETIC                              marker with the provenance line
 //	covid-ar/annotations/COVID-19-AR-9NNNNNNN_MM-DD-YYYY-XR.json   labelme, PNG embedded
@@ -162,7 +163,7 @@ type patientPlan struct {
 // then replaced. Every file is written atomically. The same options give
 // the same bytes (with the same Go release: the PNG and JPEG encoders and
 // math/rand/v2's distributions are the standard library's).
-func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
+func Write(dir string, opt Options) (*Summary, error) {
 	if opt.Patients <= 0 {
 		return nil, fmt.Errorf("phantom: %d patients: want at least 1", opt.Patients)
 	}
@@ -170,13 +171,13 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 		return nil, fmt.Errorf("phantom: %d patients: too many for 8-digit ids", opt.Patients)
 	}
 	if opt.Size == 0 {
-		opt.Size = DefaultPhantomSize
+		opt.Size = DefaultSize
 	}
 	if opt.Size < 32 || opt.Size > 4096 {
 		return nil, fmt.Errorf("phantom: size %d px: want 32 to 4096", opt.Size)
 	}
 	if opt.CohenImages == 0 {
-		opt.CohenImages = DefaultPhantomCohenImages
+		opt.CohenImages = DefaultCohenImages
 	}
 	if opt.CohenImages < 0 {
 		opt.CohenImages = 0
@@ -185,7 +186,7 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 		return nil, err
 	}
 	prov := fmt.Sprintf("synthetic phantom seed=%d", opt.Seed)
-	sum := &PhantomSummary{Dir: dir, Seed: opt.Seed, Size: opt.Size, Provenance: prov}
+	sum := &Summary{Dir: dir, Seed: opt.Seed, Size: opt.Size, Provenance: prov}
 
 	plans := planPatients(opt)
 	// Paint every X-ray, in parallel; each has its own random stream.
@@ -197,7 +198,7 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 		}
 	}
 	xrays := make([]*phantomXray, len(jobs))
-	Parallel(len(jobs), func(i int) {
+	datasets.Parallel(len(jobs), func(i int) {
 		j := jobs[i]
 		rng := phantomRNG(opt.Seed, streamImage+uint64(j.p)<<8+uint64(j.k))
 		xrays[i] = paintXray(rng, plans[j.p].anatomy, opt.Size, opt.Size, plans[j.p].targets[j.k], false)
@@ -207,12 +208,12 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 	orng := phantomRNG(opt.Seed, streamOutcomes)
 	i := 0
 	for _, pl := range plans {
-		pp := PhantomPatient{ID: pl.id, Images: len(pl.targets)}
+		pp := Patient{ID: pl.id, Images: len(pl.targets)}
 		for k := range pl.targets {
 			x := xrays[i]
 			i++
 			pp.MaxOpacityPercent = math.Max(pp.MaxOpacityPercent, x.opacityPct)
-			sum.Images = append(sum.Images, PhantomImage{
+			sum.Images = append(sum.Images, Image{
 				File: xrayStem(pl, k) + ".json", Patient: pl.id, Width: opt.Size, Height: opt.Size,
 				OpacityShapes: len(x.opacities), OpacityPercent: x.opacityPct,
 			})
@@ -222,31 +223,31 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 	}
 
 	// Write the covid-ar folder.
-	ar := filepath.Join(dir, CohortCovidAR)
-	if err := os.MkdirAll(filepath.Join(ar, AnnotationsDir), 0o755); err != nil {
+	ar := filepath.Join(dir, datasets.CohortCovidAR)
+	if err := os.MkdirAll(filepath.Join(ar, datasets.AnnotationsDir), 0o755); err != nil {
 		return nil, err
 	}
 	errs := make([]error, len(jobs))
-	Parallel(len(jobs), func(i int) {
+	datasets.Parallel(len(jobs), func(i int) {
 		j := jobs[i]
 		stem := xrayStem(plans[j.p], j.k)
 		data, err := phantomLabelme(xrays[i], stem+".png", true, false)
 		if err == nil {
-			err = atomicfile.WriteFile(filepath.Join(ar, AnnotationsDir, stem+".json"), data, 0o644)
+			err = atomicfile.WriteFile(filepath.Join(ar, datasets.AnnotationsDir, stem+".json"), data, 0o644)
 		}
 		errs[i] = err
 	})
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	if err := writeCSVFile(filepath.Join(ar, PatientInfoFile), patientInfoRows(plans, sum.Patients, prov), true); err != nil {
+	if err := writeCSVFile(filepath.Join(ar, datasets.PatientInfoFile), patientInfoRows(plans, sum.Patients, prov), true); err != nil {
 		return nil, err
 	}
-	if err := writeCSVFile(filepath.Join(ar, RadiologistNotesFile), notesRows(plans, xrays, prov), true); err != nil {
+	if err := writeCSVFile(filepath.Join(ar, datasets.RadiologistNotesFile), notesRows(plans, xrays, prov), true); err != nil {
 		return nil, err
 	}
 
-	if err := writePhantomModelScores(filepath.Join(dir, CohenModelScoresFile), sum.Images, opt.Seed, prov); err != nil {
+	if err := writePhantomModelScores(filepath.Join(dir, datasets.CohenModelScoresFile), sum.Images, opt.Seed, prov); err != nil {
 		return nil, err
 	}
 
@@ -262,7 +263,7 @@ func WritePhantom(dir string, opt PhantomOptions) (*PhantomSummary, error) {
 	icu, mort := sum.Outcomes()
 	marker := fmt.Sprintf("SYNTHETIC: %s (patients=%d images=%d clear=%d icu=%d mortality=%d size=%d cohen=%d), written by github.com/covidxray/opacity; not patient data.\n",
 		prov, len(sum.Patients), len(sum.Images), sum.ClearImages(), icu, mort, opt.Size, len(sum.Cohen))
-	if err := atomicfile.WriteFile(filepath.Join(dir, SyntheticMarker), []byte(marker), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, datasets.SyntheticMarker), []byte(marker), 0o644); err != nil {
 		return nil, err
 	}
 	return sum, nil
@@ -282,10 +283,10 @@ func preparePhantomDir(dir string) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	if _, err := os.Stat(filepath.Join(dir, SyntheticMarker)); err != nil {
-		return fmt.Errorf("%s: not empty and not a phantom (no %s file): refusing to write into it", dir, SyntheticMarker)
+	if _, err := os.Stat(filepath.Join(dir, datasets.SyntheticMarker)); err != nil {
+		return fmt.Errorf("%s: not empty and not a phantom (no %s file): refusing to write into it", dir, datasets.SyntheticMarker)
 	}
-	for _, sub := range []string{CohortCovidAR, CohortCohen} {
+	for _, sub := range []string{datasets.CohortCovidAR, datasets.CohortCohen} {
 		if err := os.RemoveAll(filepath.Join(dir, sub)); err != nil {
 			return err
 		}
@@ -325,7 +326,7 @@ var comorbidityRates = []float64{
 
 // planPatients draws ids, dates, demographics, anatomy and the opacity
 // burden of every X-ray.
-func planPatients(opt PhantomOptions) []patientPlan {
+func planPatients(opt Options) []patientPlan {
 	rng := phantomRNG(opt.Seed, streamPatients)
 	plans := make([]patientPlan, opt.Patients)
 	id := 90000000 + rng.IntN(50000)
@@ -404,15 +405,15 @@ func xrayStem(pl patientPlan, k int) string {
 // imageData. With cohen the opacity label is "opacity".
 func phantomLabelme(x *phantomXray, imagePath string, embed, cohen bool) ([]byte, error) {
 	b := x.img.Bounds()
-	l := Labelme{
+	l := datasets.Labelme{
 		Version:     "4.5.6",
 		Flags:       map[string]any{"synthetic": true},
 		ImagePath:   imagePath,
 		ImageWidth:  b.Dx(),
 		ImageHeight: b.Dy(),
 	}
-	shape := func(label string, pts [][2]float64) Shape {
-		return Shape{Label: label, Points: pts, ShapeType: ShapePolygon, Flags: map[string]any{}}
+	shape := func(label string, pts [][2]float64) datasets.Shape {
+		return datasets.Shape{Label: label, Points: pts, ShapeType: datasets.ShapePolygon, Flags: map[string]any{}}
 	}
 	l.Shapes = append(l.Shapes, shape("right_lung", x.lungs[0].pts), shape("left_lung", x.lungs[1].pts))
 	for _, s := range x.opacities {
@@ -434,7 +435,7 @@ func phantomLabelme(x *phantomXray, imagePath string, embed, cohen bool) ([]byte
 }
 
 // patientInfoRows returns the clinical table.
-func patientInfoRows(plans []patientPlan, pats []PhantomPatient, prov string) [][]string {
+func patientInfoRows(plans []patientPlan, pats []Patient, prov string) [][]string {
 	rows := [][]string{patientInfoHeader}
 	b01 := func(v bool) string {
 		if v {
@@ -538,9 +539,9 @@ var cohenMetadataHeader = []string{
 // another look (harder contrast, more noise, varied sizes, JPEG), labelme
 // annotations with the image beside them, severity scores derived from the
 // painted extent and density plus rater noise, and metadata.
-func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomImage, error) {
-	root := filepath.Join(dir, CohortCohen)
-	for _, sub := range []string{AnnotationsDir, ImagesDir} {
+func writePhantomCohen(dir string, opt Options, prov string) ([]Image, error) {
+	root := filepath.Join(dir, datasets.CohortCohen)
+	for _, sub := range []string{datasets.AnnotationsDir, datasets.ImagesDir} {
 		if err := os.MkdirAll(filepath.Join(root, sub), 0o755); err != nil {
 			return nil, err
 		}
@@ -599,25 +600,25 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 		}
 	}
 	xrays := make([]*phantomXray, n)
-	Parallel(n, func(i int) {
+	datasets.Parallel(n, func(i int) {
 		r := phantomRNG(opt.Seed, streamCohenImg+uint64(i))
 		xrays[i] = paintXray(r, plans[i].anatomy, plans[i].w, plans[i].h, plans[i].target, true)
 	})
 	errs := make([]error, n)
-	Parallel(n, func(i int) {
+	datasets.Parallel(n, func(i int) {
 		pl, x := plans[i], xrays[i]
 		var buf bytes.Buffer
 		if err := jpeg.Encode(&buf, x.img, &jpeg.Options{Quality: 85}); err != nil {
 			errs[i] = err
 			return
 		}
-		if err := atomicfile.WriteFile(filepath.Join(root, ImagesDir, pl.imageFile), buf.Bytes(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(root, datasets.ImagesDir, pl.imageFile), buf.Bytes(), 0o644); err != nil {
 			errs[i] = err
 			return
 		}
 		data, err := phantomLabelme(x, pl.imagePath, false, true)
 		if err == nil {
-			err = atomicfile.WriteFile(filepath.Join(root, AnnotationsDir, pl.stem+".json"), data, 0o644)
+			err = atomicfile.WriteFile(filepath.Join(root, datasets.AnnotationsDir, pl.stem+".json"), data, 0o644)
 		}
 		errs[i] = err
 	})
@@ -631,7 +632,7 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 	srng := phantomRNG(opt.Seed, streamCohen+0x100)
 	scores := [][]string{}
 	meta := [][]string{cohenMetadataHeader}
-	out := make([]PhantomImage, n)
+	out := make([]Image, n)
 	for i, pl := range plans {
 		x := xrays[i]
 		geo, opa := 0.0, 0.0
@@ -660,10 +661,10 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 		meta = append(meta, []string{
 			strconv.Itoa(pl.patient), strconv.Itoa(pl.offset), pl.sex, strconv.Itoa(pl.age),
 			"Pneumonia/Viral/COVID-19", "Y", pl.survival, "", "", "", "", "", "", "", "", "", "", "",
-			"PA", "X-ray", "", prov, ImagesDir, pl.imageFile, "", "", "CC0 (synthetic)",
+			"PA", "X-ray", "", prov, datasets.ImagesDir, pl.imageFile, "", "", "CC0 (synthetic)",
 			"Synthetic phantom image, not patient data.", "",
 		})
-		out[i] = PhantomImage{
+		out[i] = Image{
 			File: pl.stem + ".json", Patient: strconv.Itoa(pl.patient), Width: pl.w, Height: pl.h,
 			OpacityShapes: len(x.opacities), OpacityPercent: x.opacityPct,
 		}
@@ -680,22 +681,22 @@ func writePhantomCohen(dir string, opt PhantomOptions, prov string) ([]PhantomIm
 	if err := w.Error(); err != nil {
 		return nil, err
 	}
-	if err := atomicfile.WriteFile(filepath.Join(root, SeverityScoresFile), buf.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(root, datasets.SeverityScoresFile), buf.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
-	if err := writeCSVFile(filepath.Join(root, MetadataFile), meta, false); err != nil {
+	if err := writeCSVFile(filepath.Join(root, datasets.MetadataFile), meta, false); err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
 // writePhantomModelScores writes the synthetic stand-in for Cohen et al.'s
-// model scores (CohenModelScoresFile): for each covid-ar image, an
+// model scores (datasets.CohenModelScoresFile): for each covid-ar image, an
 // opacity score on Cohen's 0-6 scale that grows with the image's opacity
 // percentage, 6 (pct/100)^0.7, plus Gaussian noise of SD 0.6 from its own
 // random stream, clipped to [0, 6]. Like a real severity model it is
 // related to the outcomes only through the opacity it sees.
-func writePhantomModelScores(path string, images []PhantomImage, seed int64, prov string) error {
+func writePhantomModelScores(path string, images []Image, seed int64, prov string) error {
 	rng := phantomRNG(seed, streamScores)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# SYNTHETIC: a stand-in for Cohen et al.'s severity-model opacity scores (0-6), not the output of their model (%s).\n", prov)

@@ -1,4 +1,4 @@
-package datasets
+package phantom
 
 import (
 	"fmt"
@@ -11,6 +11,7 @@ import (
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/fixed"
 
+	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
 )
 
@@ -28,29 +29,29 @@ var (
 	sheetOpacity = color.RGBA{0xff, 0x40, 0x30, 0xff} // opacity outline
 )
 
-// PhantomContactSheet draws a contact sheet of the X-rays of a data folder
+// ContactSheet draws a contact sheet of the X-rays of a data folder
 // for a person to look at: n covid-ar X-rays spread evenly over the sorted
 // files, then up to (n+3)/4 cohen X-rays, each fitted into a tile with the
 // lung fields outlined in green and the opacity outlined in red (the pixels
 // inside are left as they are, to show what was painted),
 // captioned with the file stem and the opacity percentage. It reads the
-// folder like any reader would (LoadCohort), so it shows what a reader
+// folder like any reader would (datasets.LoadCohort), so it shows what a reader
 // sees; it works on real data whose images are present too. Files that do
 // not load are skipped; it is an error if no X-ray with an image is found.
-func PhantomContactSheet(dataDir string, n int) (image.Image, error) {
+func ContactSheet(dataDir string, n int) (image.Image, error) {
 	if n <= 0 {
 		return nil, fmt.Errorf("contact sheet: %d images: want at least 1", n)
 	}
-	var picked []*Sample
+	var picked []*datasets.Sample
 	for _, c := range []struct {
 		name string
 		n    int
-	}{{CohortCovidAR, n}, {CohortCohen, (n + 3) / 4}} {
-		co, err := LoadCohort(dataDir, c.name, LoadOptions{Images: true})
+	}{{datasets.CohortCovidAR, n}, {datasets.CohortCohen, (n + 3) / 4}} {
+		co, err := datasets.LoadCohort(dataDir, c.name, datasets.LoadOptions{Images: true})
 		if err != nil {
 			return nil, err
 		}
-		var withImage []*Sample
+		var withImage []*datasets.Sample
 		for _, s := range co.Samples {
 			if s.Image != nil && s.Lung != nil {
 				withImage = append(withImage, s)
@@ -74,11 +75,11 @@ func PhantomContactSheet(dataDir string, n int) (image.Image, error) {
 }
 
 // spread returns n elements of xs evenly spaced (all if there are fewer).
-func spread(xs []*Sample, n int) []*Sample {
+func spread(xs []*datasets.Sample, n int) []*datasets.Sample {
 	if len(xs) <= n {
 		return xs
 	}
-	out := make([]*Sample, n)
+	out := make([]*datasets.Sample, n)
 	for i := range out {
 		out[i] = xs[i*len(xs)/n]
 	}
@@ -86,7 +87,7 @@ func spread(xs []*Sample, n int) []*Sample {
 }
 
 // drawTile draws one X-ray with its masks and caption at the top-left at.
-func drawTile(dst *image.RGBA, at image.Point, s *Sample) {
+func drawTile(dst *image.RGBA, at image.Point, s *datasets.Sample) {
 	b := s.Image.Bounds()
 	w, h := b.Dx(), b.Dy()
 	// Fit into the tile, keeping the aspect ratio.
@@ -96,11 +97,11 @@ func drawTile(dst *image.RGBA, at image.Point, s *Sample) {
 	} else {
 		tw = max(1, sheetTile*w/h)
 	}
-	img := ResizeGray(s.Image, tw, th)
-	lung := ResizeMask(s.Lung, tw, th)
+	img := datasets.ResizeGray(s.Image, tw, th)
+	lung := datasets.ResizeMask(s.Lung, tw, th)
 	op := mask.New(tw, th)
 	if s.Opacity != nil {
-		op = ResizeMask(s.Opacity, tw, th)
+		op = datasets.ResizeMask(s.Opacity, tw, th)
 	}
 	off := at.Add(image.Pt((sheetTile-tw)/2, (sheetTile-th)/2))
 	for y := 0; y < th; y++ {

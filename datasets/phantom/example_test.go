@@ -1,4 +1,4 @@
-package datasets_test
+package phantom_test
 
 import (
 	"fmt"
@@ -6,16 +6,17 @@ import (
 	"os"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/phantom"
 )
 
-func ExampleWritePhantom() {
+func ExampleWrite() {
 	dir, err := os.MkdirTemp("", "phantom")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
 
-	sum, err := datasets.WritePhantom(dir, datasets.PhantomOptions{Patients: 3, Seed: 1, Size: 64, CohenImages: 2})
+	sum, err := phantom.Write(dir, phantom.Options{Patients: 3, Seed: 1, Size: 64, CohenImages: 2})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -1,18 +1,20 @@
-package datasets
+package phantom
 
 import (
 	"math"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets"
 )
 
-// TestWritePhantomReadBack loads the phantom with the package's readers and
+// TestWriteReadBack loads the phantom with the package's readers and
 // checks it against what the generator says it painted.
-func TestWritePhantomReadBack(t *testing.T) {
+func TestWriteReadBack(t *testing.T) {
 	dir := t.TempDir()
 	sum := writeSmallPhantom(t, dir, 11)
-	ar, err := LoadCohort(dir, CohortCovidAR, LoadOptions{Images: true})
+	ar, err := datasets.LoadCohort(dir, datasets.CohortCovidAR, datasets.LoadOptions{Images: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -22,11 +24,11 @@ func TestWritePhantomReadBack(t *testing.T) {
 	if len(ar.Samples) != len(sum.Images) {
 		t.Fatalf("%d samples, summary says %d", len(ar.Samples), len(sum.Images))
 	}
-	byFile := map[string]PhantomImage{}
+	byFile := map[string]Image{}
 	for _, im := range sum.Images {
 		byFile[im.File] = im
 	}
-	clinical, err := ReadClinical(filepath.Join(dir, CohortCovidAR, "patient_info.csv"))
+	clinical, err := datasets.ReadClinical(filepath.Join(dir, datasets.CohortCovidAR, "patient_info.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,12 +60,12 @@ func TestWritePhantomReadBack(t *testing.T) {
 		}
 		// The paper's preprocessing keeps the opacity share of the lungs
 		// (nearest resampling moves it by a few points at most).
-		p, err := Prepare(s, 48, FrameLungCrop)
+		p, err := datasets.Prepare(s, 48, datasets.FrameLungCrop)
 		if err != nil {
 			t.Fatal(err)
 		}
-		pin, _ := p.Mask(TargetOpacity).IntersectCount(p.Mask(TargetLungs))
-		if ppct := 100 * float64(pin) / float64(p.Mask(TargetLungs).Count()); math.Abs(ppct-pct) > 5 {
+		pin, _ := p.Mask(datasets.TargetOpacity).IntersectCount(p.Mask(datasets.TargetLungs))
+		if ppct := 100 * float64(pin) / float64(p.Mask(datasets.TargetLungs).Count()); math.Abs(ppct-pct) > 5 {
 			t.Errorf("%s: opacity %.1f%% after Prepare, %.1f%% before", s.File, ppct, pct)
 		}
 	}
@@ -77,17 +79,17 @@ func TestWritePhantomReadBack(t *testing.T) {
 		}
 	}
 
-	if !IsSynthetic(dir) {
+	if !datasets.IsSynthetic(dir) {
 		t.Error("IsSynthetic is false")
 	}
-	cohen, err := LoadCohort(dir, CohortCohen, LoadOptions{Images: true})
+	cohen, err := datasets.LoadCohort(dir, datasets.CohortCohen, datasets.LoadOptions{Images: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cohen.Errors) > 0 || len(cohen.Samples) != len(sum.Cohen) {
 		t.Fatalf("cohen: %d samples, errors %v", len(cohen.Samples), cohen.Errors)
 	}
-	scores, err := ReadSeverityScores(filepath.Join(dir, CohortCohen, "covid-severity-scores.csv"))
+	scores, err := datasets.ReadSeverityScores(filepath.Join(dir, datasets.CohortCohen, "covid-severity-scores.csv"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,10 +116,10 @@ func TestWritePhantomReadBack(t *testing.T) {
 // the rest of the lungs; and that the lung polygons are the dark fields.
 func TestPhantomPaintsItsPolygons(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := WritePhantom(dir, PhantomOptions{Patients: 12, Seed: 5, Size: 96, CohenImages: -1}); err != nil {
+	if _, err := Write(dir, Options{Patients: 12, Seed: 5, Size: 96, CohenImages: -1}); err != nil {
 		t.Fatal(err)
 	}
-	ar, err := LoadCohort(dir, CohortCovidAR, LoadOptions{Images: true})
+	ar, err := datasets.LoadCohort(dir, datasets.CohortCovidAR, datasets.LoadOptions{Images: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,12 +164,12 @@ func TestPhantomPaintsItsPolygons(t *testing.T) {
 	}
 }
 
-func TestPhantomContactSheet(t *testing.T) {
+func TestContactSheet(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := WritePhantom(dir, PhantomOptions{Patients: 4, Seed: 2, Size: 64, CohenImages: 2}); err != nil {
+	if _, err := Write(dir, Options{Patients: 4, Seed: 2, Size: 64, CohenImages: 2}); err != nil {
 		t.Fatal(err)
 	}
-	img, err := PhantomContactSheet(dir, 4)
+	img, err := ContactSheet(dir, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +191,7 @@ func TestPhantomContactSheet(t *testing.T) {
 	if green == 0 {
 		t.Error("no lung outline drawn")
 	}
-	if _, err := PhantomContactSheet(t.TempDir(), 4); err == nil {
+	if _, err := ContactSheet(t.TempDir(), 4); err == nil {
 		t.Error("empty folder: want an error")
 	}
 }
