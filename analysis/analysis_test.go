@@ -17,6 +17,7 @@ import (
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/datasets/xrayfile"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
@@ -173,7 +174,7 @@ func phantomImage(t *testing.T, s experiment.Settings) *image.Gray {
 	}
 	for _, sm := range c.Samples {
 		if sm.HasImage() {
-			img := datasets.ResizeGray(sm.Image, sm.Width, sm.Height)
+			img := transform.ResizeGray(sm.Image, sm.Width, sm.Height)
 			img.Pix[0], img.Pix[1] = 0, 255
 			return img
 		}

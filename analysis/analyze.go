@@ -29,6 +29,7 @@ import (
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -172,7 +173,7 @@ func newResult(img *image.Gray) (*Result, *datasets.Sample, error) {
 		return nil, nil, fmt.Errorf("empty image")
 	}
 	if b.Min != (image.Point{}) {
-		img = datasets.ResizeGray(img, w, h) // bounds from (0, 0)
+		img = transform.ResizeGray(img, w, h) // bounds from (0, 0)
 	}
 	nan := math.NaN()
 	r := &Result{Width: w, Height: h, OpacityPct: nan, Geographic: nan, OpacityScore: nan, PctLo: nan, PctHi: nan,

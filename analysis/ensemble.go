@@ -8,6 +8,7 @@ import (
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/xla/unet"
 )
@@ -25,7 +26,7 @@ type Member struct {
 	// 255 (v/255)^Gamma; 1 (or 0) leaves it.
 	Gamma float64 `json:"gamma"`
 	// MarginScale multiplies the crop margin of the opacity model's input
-	// (datasets.DefaultMargin); 1 (or 0) is the paper's margin.
+	// (transform.DefaultMargin); 1 (or 0) is the paper's margin.
 	MarginScale float64 `json:"margin_scale"`
 }
 
@@ -80,14 +81,14 @@ func (mb Member) gamma() float64 {
 
 func (mb Member) margin() float64 {
 	if mb.MarginScale == 0 {
-		return datasets.DefaultMargin
+		return transform.DefaultMargin
 	}
-	return datasets.DefaultMargin * mb.MarginScale
+	return transform.DefaultMargin * mb.MarginScale
 }
 
 // transformed returns a copy of the model input with the member's flip and
 // gamma applied (the input itself when neither applies).
-func (mb Member) transformed(in *datasets.Prepared) *datasets.Prepared {
+func (mb Member) transformed(in *transform.Prepared) *transform.Prepared {
 	g := mb.gamma()
 	if !mb.Flip && g == 1 {
 		return in
@@ -143,13 +144,13 @@ func predictMembers(l *unet.Loaded, s *datasets.Sample, boxes []image.Rectangle,
 	if k < 0 {
 		return nil, fmt.Errorf("%s: the model does not predict %s", l.Checkpoint, target)
 	}
-	ins := make([]*datasets.Prepared, len(members))
-	framed := map[image.Rectangle]*datasets.Prepared{}
+	ins := make([]*transform.Prepared, len(members))
+	framed := map[image.Rectangle]*transform.Prepared{}
 	for i, mb := range members {
 		in := framed[boxes[i]]
 		if in == nil {
 			var err error
-			if in, err = datasets.PrepareBox(s, size, boxes[i]); err != nil {
+			if in, err = transform.PrepareBox(s, size, boxes[i]); err != nil {
 				return nil, err
 			}
 			framed[boxes[i]] = in
@@ -164,7 +165,7 @@ func predictMembers(l *unet.Loaded, s *datasets.Sample, boxes []image.Rectangle,
 	for i, mb := range members {
 		p := probs[i][k]
 		mb.untransform(p, size)
-		out[i] = datasets.ResizeProb(p, size, size, boxes[i].Dx(), boxes[i].Dy())
+		out[i] = transform.ResizeProb(p, size, size, boxes[i].Dx(), boxes[i].Dy())
 	}
 	return out, nil
 }
@@ -380,7 +381,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *mask.Mask) error 
 		r.Flags = append(r.Flags, FlagLungArea)
 	}
 	var err error
-	if r.Crop, err = datasets.CropBox(r.Lungs, datasets.DefaultMargin); err != nil {
+	if r.Crop, err = transform.CropBox(r.Lungs, transform.DefaultMargin); err != nil {
 		return err
 	}
 
@@ -392,7 +393,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *mask.Mask) error 
 		if lungs[i].Empty() {
 			continue
 		}
-		box, err := datasets.CropBox(lungs[i], mb.margin())
+		box, err := transform.CropBox(lungs[i], mb.margin())
 		if err != nil {
 			return err
 		}

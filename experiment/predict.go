@@ -12,6 +12,7 @@ import (
 	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/xla/unet"
 )
@@ -24,7 +25,7 @@ const PredictionsFile = "predictions.gob"
 type predictionCache struct {
 	Finished string                          // the run's finish time: a retrained run invalidates the cache
 	Size     int                             // input side
-	Frame    datasets.Framing                // how the inputs were framed
+	Frame    transform.Framing               // how the inputs were framed
 	Probs    map[string]map[string][]float32 // by Item.Key, then target
 }
 
@@ -152,7 +153,7 @@ func (it *Item) PredictedPct() (float64, error) {
 // on the model's grid, with the lungs the model predicted when the lungs
 // are one of its targets, the manual lungs of the input (framed like it)
 // otherwise. The probabilities must include the opacity target.
-func PredictedPct(in *datasets.Prepared, prob map[string][]float32) (float64, error) {
+func PredictedPct(in *transform.Prepared, prob map[string][]float32) (float64, error) {
 	op, ok := prob[datasets.TargetOpacity]
 	if !ok {
 		return 0, fmt.Errorf("the model does not predict %s", datasets.TargetOpacity)
@@ -207,7 +208,7 @@ func (r *Run) Predictor(backend string) (*Predictor, error) {
 // SamplePrediction is the model's output for one sample.
 type SamplePrediction struct {
 	// Input is the sample framed as the run frames its inputs.
-	Input *datasets.Prepared
+	Input *transform.Prepared
 	// Prob and Masks are the probabilities and the predicted masks
 	// (probability > research.DefaultThreshold) of every target, on the
 	// model's grid.
@@ -220,11 +221,11 @@ type SamplePrediction struct {
 // image for a model of the lungs) and predicts every target.
 func (p *Predictor) Predict(s *datasets.Sample) (*SamplePrediction, error) {
 	set := p.Run.Record.Settings
-	in, err := datasets.Prepare(s, set.InputSize, set.Framing())
+	in, err := transform.Prepare(s, set.InputSize, set.Framing())
 	if err != nil {
 		return nil, err
 	}
-	probs, err := p.Loaded.Model.Predict([]*datasets.Prepared{in}, 1)
+	probs, err := p.Loaded.Model.Predict([]*transform.Prepared{in}, 1)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.File, err)
 	}

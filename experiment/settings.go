@@ -14,6 +14,7 @@ import (
 	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/phantom"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/xla/unet"
 )
 
@@ -43,7 +44,7 @@ type Settings struct {
 	// Targets are the masks the model predicts (datasets.TargetOpacity, the
 	// paper's, and/or datasets.TargetLungs). With lungs among them the
 	// model sees whole images; otherwise the paper's lung crop
-	// (datasets.FramingFor).
+	// (transform.FramingFor).
 	Targets []string
 	// TestFraction is the share of the images held out for testing, by
 	// patient (the paper's 7:3 is 0.3); 0 trains on every image (a model to
@@ -82,7 +83,7 @@ type Settings struct {
 	// LearningRate is Adam's; LRSchedule constant (the paper's) or cosine.
 	LearningRate float64
 	LRSchedule   string
-	// Augment names the training augmentation (datasets.NamedAugment:
+	// Augment names the training augmentation (transform.NamedAugment:
 	// default, the paper's kinds; flip; none).
 	Augment string
 	// EvalEvery evaluates the model every N epochs (and after the last);
@@ -164,15 +165,15 @@ func Preset(name string) (Settings, error) {
 	case PresetTiny:
 		s.Phantom = phantom.Options{Patients: 24, Size: 64, CohenImages: 6}
 		s.InputSize, s.Epochs, s.Batch, s.Tiny, s.LearningRate = 32, 2, 4, true, 1e-3
-		s.LRSchedule, s.Augment, s.Bootstrap = unet.ScheduleConstant, datasets.AugmentDefault, 200
+		s.LRSchedule, s.Augment, s.Bootstrap = unet.ScheduleConstant, transform.AugmentDefault, 200
 	case PresetSmoke:
 		s.Phantom = phantom.Options{Patients: 40, Size: 256, CohenImages: 20}
 		s.InputSize, s.Epochs, s.Batch, s.LearningRate = 64, 40, 8, 1e-3
-		s.LRSchedule, s.Augment = unet.ScheduleCosine, datasets.AugmentFlip
+		s.LRSchedule, s.Augment = unet.ScheduleCosine, transform.AugmentFlip
 	case PresetFull:
 		s.Phantom = phantom.Options{Patients: 105, Size: 512, CohenImages: 25}
-		s.InputSize, s.Epochs, s.Batch, s.LearningRate = datasets.PaperSize, 50, 8, 1e-4
-		s.LRSchedule, s.Augment = unet.ScheduleConstant, datasets.AugmentDefault
+		s.InputSize, s.Epochs, s.Batch, s.LearningRate = transform.PaperSize, 50, 8, 1e-4
+		s.LRSchedule, s.Augment = unet.ScheduleConstant, transform.AugmentDefault
 	default:
 		return Settings{}, fmt.Errorf("preset %q: want %s, %s or %s", name, PresetTiny, PresetSmoke, PresetFull)
 	}
@@ -334,7 +335,7 @@ func (s Settings) Validate() error {
 	if err := unet.CheckSchedule(s.LRSchedule); err != nil {
 		return fmt.Errorf("LRSchedule: %w", err)
 	}
-	if _, err := datasets.NamedAugment(s.Augment); err != nil {
+	if _, err := transform.NamedAugment(s.Augment); err != nil {
 		return fmt.Errorf("Augment: %w", err)
 	}
 	if err := datasets.CheckTargets(s.Targets); err != nil {
@@ -360,7 +361,7 @@ func (s Settings) ModelConfig() unet.Config {
 // TrainConfig returns the training of the settings (package unet), without
 // its folder and callbacks.
 func (s Settings) TrainConfig() (unet.TrainConfig, error) {
-	aug, err := datasets.NamedAugment(s.Augment)
+	aug, err := transform.NamedAugment(s.Augment)
 	if err != nil {
 		return unet.TrainConfig{}, err
 	}
@@ -374,8 +375,8 @@ func (s Settings) TrainConfig() (unet.TrainConfig, error) {
 	return cfg, nil
 }
 
-// Framing returns how the model's input is framed (datasets.FramingFor).
-func (s Settings) Framing() datasets.Framing { return datasets.FramingFor(s.Targets) }
+// Framing returns how the model's input is framed (transform.FramingFor).
+func (s Settings) Framing() transform.Framing { return transform.FramingFor(s.Targets) }
 
 // Default reports whether the data folder is the generated synthetic
 // cohort (Data empty).
@@ -425,14 +426,14 @@ func (s Settings) CohenScoresPath() string {
 // training configuration. Two runs with equal keys (Same) have the same
 // weights and numbers on the same backend.
 type RunKey struct {
-	Data         string           `json:"data"` // DataKey
-	Cohort       string           `json:"cohort"`
-	Targets      []string         `json:"targets"`
-	Framing      datasets.Framing `json:"framing"`
-	TestFraction float64          `json:"test_fraction,omitempty"` // 0 with folds
-	Folds        int              `json:"folds,omitempty"`
-	Fold         int              `json:"fold,omitempty"`
-	Train        unet.TrainConfig `json:"train"`
+	Data         string            `json:"data"` // DataKey
+	Cohort       string            `json:"cohort"`
+	Targets      []string          `json:"targets"`
+	Framing      transform.Framing `json:"framing"`
+	TestFraction float64           `json:"test_fraction,omitempty"` // 0 with folds
+	Folds        int               `json:"folds,omitempty"`
+	Fold         int               `json:"fold,omitempty"`
+	Train        unet.TrainConfig  `json:"train"`
 }
 
 // Key returns the run key of the settings for a study trained on cohort.

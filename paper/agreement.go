@@ -6,6 +6,7 @@ import (
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
@@ -86,7 +87,7 @@ func agreement(st *experiment.Study) (*Result, error) {
 		}
 		// b's opacity on the model's grid: framed with the crop of the
 		// model's input (from a's lungs).
-		bIn, err := datasets.PrepareBox(&datasets.Sample{File: sb.File, Image: sb.Image, Width: sb.Width, Height: sb.Height, Opacity: sb.Opacity}, size, it.Input.Crop)
+		bIn, err := transform.PrepareBox(&datasets.Sample{File: sb.File, Image: sb.Image, Width: sb.Width, Height: sb.Height, Opacity: sb.Opacity}, size, it.Input.Crop)
 		if err != nil {
 			row = append(row, "", "", "", "")
 			t.add(row...)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/experiment"
 )
 
@@ -19,7 +20,7 @@ func TestPickWorst(t *testing.T) {
 			if k == 'o' {
 				m.Pix[0] = 1
 			}
-			rs = append(rs, ranked{it: &experiment.Item{Stem: fmt.Sprint(i), Input: &datasets.Prepared{Size: 2, Masks: map[string]*mask.Mask{datasets.TargetOpacity: m}}}})
+			rs = append(rs, ranked{it: &experiment.Item{Stem: fmt.Sprint(i), Input: &transform.Prepared{Size: 2, Masks: map[string]*mask.Mask{datasets.TargetOpacity: m}}}})
 		}
 		return rs
 	}

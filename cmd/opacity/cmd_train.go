@@ -16,6 +16,7 @@ import (
 
 	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
@@ -44,10 +45,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *noAugment {
-		if *sf.augment != "" && *sf.augment != datasets.AugmentNone {
+		if *sf.augment != "" && *sf.augment != transform.AugmentNone {
 			return fmt.Errorf("--no-augment and --augment %s contradict each other", *sf.augment)
 		}
-		if err := fs.Set("augment", datasets.AugmentNone); err != nil {
+		if err := fs.Set("augment", transform.AugmentNone); err != nil {
 			return err
 		}
 	}

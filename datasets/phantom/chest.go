@@ -5,8 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 // A phantom chest X-ray is painted as a density field (how much tissue the
@@ -408,7 +408,7 @@ func render(rng *rand.Rand, d *field, ex exposure) *image.Gray {
 			g := ex.offset + 255*ex.gain*pw
 			g *= 1 + ex.heel*(float64(x)/float64(d.W)-0.5)
 			g += ex.noise * rng.NormFloat64()
-			img.Pix[y*img.Stride+x] = datasets.ClampGray(g)
+			img.Pix[y*img.Stride+x] = transform.ClampGray(g)
 		}
 	}
 	return img

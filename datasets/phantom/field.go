@@ -5,8 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 
-	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 // field is a row-major float image used while painting a phantom.
@@ -101,7 +101,7 @@ func (f *field) blurRegion(r image.Rectangle, sigma float64) *field {
 	for y := 0; y < sh; y++ {
 		copy(sub[y*sw:(y+1)*sw], f.V[(src.Min.Y+y)*f.W+src.Min.X:])
 	}
-	sub = datasets.GaussianBlur(sub, sw, sh, sigma)
+	sub = transform.GaussianBlur(sub, sw, sh, sigma)
 	for y := r.Min.Y; y < r.Max.Y; y++ {
 		for x := r.Min.X; x < r.Max.X; x++ {
 			out.V[y*f.W+x] = sub[(y-src.Min.Y)*sw+x-src.Min.X]

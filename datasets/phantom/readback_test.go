@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 // TestWriteReadBack loads the phantom with the package's readers and
@@ -60,7 +61,7 @@ func TestWriteReadBack(t *testing.T) {
 		}
 		// The paper's preprocessing keeps the opacity share of the lungs
 		// (nearest resampling moves it by a few points at most).
-		p, err := datasets.Prepare(s, 48, datasets.FrameLungCrop)
+		p, err := transform.Prepare(s, 48, transform.FrameLungCrop)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 // Contact sheet geometry: tiles of sheetTile x sheetTile pixels, a caption
@@ -97,11 +98,11 @@ func drawTile(dst *image.RGBA, at image.Point, s *datasets.Sample) {
 	} else {
 		tw = max(1, sheetTile*w/h)
 	}
-	img := datasets.ResizeGray(s.Image, tw, th)
-	lung := datasets.ResizeMask(s.Lung, tw, th)
+	img := transform.ResizeGray(s.Image, tw, th)
+	lung := transform.ResizeMask(s.Lung, tw, th)
 	op := mask.New(tw, th)
 	if s.Opacity != nil {
-		op = datasets.ResizeMask(s.Opacity, tw, th)
+		op = transform.ResizeMask(s.Opacity, tw, th)
 	}
 	off := at.Add(image.Pt((sheetTile-tw)/2, (sheetTile-th)/2))
 	for y := 0; y < th; y++ {

@@ -8,8 +8,8 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 // imagesTensor packs gray images (all size x size) into a float32 tensor
@@ -79,7 +79,7 @@ func masksTensor(masks [][]*mask.Mask, size int) (*tensors.Tensor, error) {
 }
 
 // targetMasks returns the masks of targets of a prepared image, in order.
-func targetMasks(p *datasets.Prepared, targets []string) []*mask.Mask {
+func targetMasks(p *transform.Prepared, targets []string) []*mask.Mask {
 	out := make([]*mask.Mask, len(targets))
 	for t, name := range targets {
 		out[t] = p.Mask(name)

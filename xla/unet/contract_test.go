@@ -14,6 +14,7 @@ import (
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 // TestEveryTrainableVariableLearns is the end-to-end form of the layer
@@ -88,7 +89,7 @@ func TestEveryTrainableVariableLearns(t *testing.T) {
 }
 
 // targetTensors is setTensors with the masks of the given targets.
-func targetTensors(t *testing.T, set []*datasets.Prepared, size int, targets []string) (images, masks *tensors.Tensor) {
+func targetTensors(t *testing.T, set []*transform.Prepared, size int, targets []string) (images, masks *tensors.Tensor) {
 	t.Helper()
 	images, _ = setTensors(t, set, size)
 	ms := make([][]*mask.Mask, len(set))

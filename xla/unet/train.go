@@ -21,6 +21,7 @@ import (
 	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -48,8 +49,8 @@ type TrainConfig struct {
 	// LRSchedule is how the learning rate changes over the run:
 	// ScheduleConstant (or empty, the paper's) or ScheduleCosine (from
 	// LearningRate down to 0 at the last step of epoch Epochs).
-	LRSchedule string                  `json:"lr_schedule,omitempty"`
-	Augment    datasets.AugmentOptions `json:"augment"`
+	LRSchedule string                   `json:"lr_schedule,omitempty"`
+	Augment    transform.AugmentOptions `json:"augment"`
 	// EvalEvery evaluates the model on the training and testing images
 	// after every EvalEvery-th epoch and after the last (0 or 1: every
 	// epoch).
@@ -86,12 +87,12 @@ type TrainConfig struct {
 func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{
 		Model:        DefaultConfig(),
-		Size:         datasets.PaperSize,
+		Size:         transform.PaperSize,
 		Epochs:       50,
 		Batch:        8,
 		Seed:         1,
 		LearningRate: DefaultLearningRate,
-		Augment:      datasets.DefaultAugment(),
+		Augment:      transform.DefaultAugment(),
 	}
 }
 
@@ -259,7 +260,7 @@ type TrainResult struct {
 // nan-state.ckpt and returns an error naming the epoch, the step and the
 // images of the batch. Cancelling ctx stops at the next step with ctx's
 // error (the last epoch checkpoint stays).
-func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepared) (res *TrainResult, err error) {
+func Train(ctx context.Context, cfg TrainConfig, train, test []*transform.Prepared) (res *TrainResult, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -267,7 +268,7 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 		return nil, errors.New("no training images")
 	}
 	targets := cfg.Model.TargetList()
-	for _, set := range [][]*datasets.Prepared{train, test} {
+	for _, set := range [][]*transform.Prepared{train, test} {
 		for _, p := range set {
 			if err := checkPrepared(p, cfg.Size, targets); err != nil {
 				return nil, err
@@ -356,7 +357,7 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 			jobs[s].idx = order[s*batch : (s+1)*batch]
 			for _, k := range jobs[s].idx {
 				b := train[k].Image.Bounds()
-				jobs[s].plans = append(jobs[s].plans, datasets.DrawAugment(rng, cfg.Augment, b.Dx(), b.Dy()))
+				jobs[s].plans = append(jobs[s].plans, transform.DrawAugment(rng, cfg.Augment, b.Dx(), b.Dy()))
 			}
 		}
 		epochCtx, cancel := context.WithCancel(ctx)
@@ -473,7 +474,7 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 // and their drawn augmentations.
 type batchJob struct {
 	idx   []int
-	plans []datasets.AugmentPlan
+	plans []transform.AugmentPlan
 }
 
 // readyBatch is an assembled training batch, or the error that stopped it.
@@ -490,7 +491,7 @@ const batchesAhead = 2
 // parallel, and assembles the input tensors, in job order, sending each
 // batch on the returned channel up to batchesAhead before it is needed. The
 // channel is closed after the last batch, an error, or ctx's end.
-func assembleBatches(ctx context.Context, jobs []batchJob, train []*datasets.Prepared, targets []string, size, channels int) <-chan readyBatch {
+func assembleBatches(ctx context.Context, jobs []batchJob, train []*transform.Prepared, targets []string, size, channels int) <-chan readyBatch {
 	out := make(chan readyBatch, batchesAhead)
 	go func() {
 		defer close(out)
@@ -556,7 +557,7 @@ func splitCompile(secs []float64, fresh []bool) (rest, compile float64) {
 }
 
 // checkPrepared reports a prepared image that does not fit the run.
-func checkPrepared(p *datasets.Prepared, size int, targets []string) error {
+func checkPrepared(p *transform.Prepared, size int, targets []string) error {
 	if p == nil || p.Image == nil {
 		return errors.New("a prepared image is missing")
 	}
@@ -577,7 +578,7 @@ func checkPrepared(p *datasets.Prepared, size int, targets []string) error {
 }
 
 // nanError saves the model's state and describes a non-finite loss.
-func (m *Model) nanError(cfg TrainConfig, epoch, step int, loss float64, train []*datasets.Prepared, idx []int, rows []research.EpochRecord) error {
+func (m *Model) nanError(cfg TrainConfig, epoch, step int, loss float64, train []*transform.Prepared, idx []int, rows []research.EpochRecord) error {
 	stems := make([]string, len(idx))
 	for i, k := range idx {
 		stems[i] = train[k].Stem
@@ -598,7 +599,7 @@ func (m *Model) nanError(cfg TrainConfig, epoch, step int, loss float64, train [
 // Predict returns the probabilities of every target for prepared images:
 // out[i][t] holds Size*Size values (row-major) of target t (in the order of
 // Config.TargetList) of image i. It runs in batches of batch.
-func (m *Model) Predict(set []*datasets.Prepared, batch int) ([][][]float32, error) {
+func (m *Model) Predict(set []*transform.Prepared, batch int) ([][][]float32, error) {
 	out := make([][][]float32, 0, len(set))
 	if batch < 1 {
 		batch = 1
@@ -634,7 +635,7 @@ func (m *Model) Predict(set []*datasets.Prepared, batch int) ([][][]float32, err
 // accelerator they then stay on the device).
 type evalSet struct {
 	name    string
-	set     []*datasets.Prepared
+	set     []*transform.Prepared
 	batches []evalBatch
 }
 
@@ -642,7 +643,7 @@ type evalSet struct {
 // others pad it to the batch size.
 type evalBatch struct {
 	images, masks *tensors.Tensor
-	part          []*datasets.Prepared
+	part          []*transform.Prepared
 }
 
 // evaluate computes the metrics rows (one per target) of the model on the

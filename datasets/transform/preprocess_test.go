@@ -1,4 +1,4 @@
-package datasets
+package transform
 
 import (
 	"image"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
 )
 
@@ -162,12 +163,12 @@ func TestPrepare(t *testing.T) {
 	}
 	opac := mask.New(8, 8)
 	opac.Set(3, 4, true)
-	s := &Sample{Cohort: CohortCovidAR, File: "p_1.json", Stem: "p_1", Patient: "p", Image: img, Width: 8, Height: 8, Lung: lung, Opacity: opac}
+	s := &datasets.Sample{Cohort: datasets.CohortCovidAR, File: "p_1.json", Stem: "p_1", Patient: "p", Image: img, Width: 8, Height: 8, Lung: lung, Opacity: opac}
 	p, err := PrepareBox(s, 4, image.Rect(2, 2, 6, 6))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Crop != image.Rect(2, 2, 6, 6) || p.Size != 4 || p.Stem != "p_1" || p.Patient != "p" || p.Cohort != CohortCovidAR || p.Frame != FrameLungCrop {
+	if p.Crop != image.Rect(2, 2, 6, 6) || p.Size != 4 || p.Stem != "p_1" || p.Patient != "p" || p.Cohort != datasets.CohortCovidAR || p.Frame != FrameLungCrop {
 		t.Errorf("got %+v", p)
 	}
 	if v := p.Image.GrayAt(0, 0).Y; v != 22 { // source (2,2)
@@ -176,13 +177,13 @@ func TestPrepare(t *testing.T) {
 	if v := p.Image.GrayAt(3, 1).Y; v != 53 { // source (5,3)
 		t.Errorf("image(3,1) = %d, want 53", v)
 	}
-	if p.Mask(TargetLungs).Count() != 16 {
-		t.Errorf("lung count %d, want 16 (the crop is all lung)", p.Mask(TargetLungs).Count())
+	if p.Mask(datasets.TargetLungs).Count() != 16 {
+		t.Errorf("lung count %d, want 16 (the crop is all lung)", p.Mask(datasets.TargetLungs).Count())
 	}
-	if o := p.Mask(TargetOpacity); o.Count() != 1 || !o.At(1, 2) {
+	if o := p.Mask(datasets.TargetOpacity); o.Count() != 1 || !o.At(1, 2) {
 		t.Errorf("opacity should be the single pixel (1,2), got %v", o.Pix)
 	}
-	if pix := p.Pix(TargetOpacity); len(pix) != 16 || pix[2*4+1] != 1 {
+	if pix := p.Pix(datasets.TargetOpacity); len(pix) != 16 || pix[2*4+1] != 1 {
 		t.Errorf("opacity pixels %v", pix)
 	}
 
@@ -191,7 +192,7 @@ func TestPrepare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := p.Mask(TargetOpacity); o.Count() != 4 || !o.At(2, 4) || !o.At(3, 5) {
+	if o := p.Mask(datasets.TargetOpacity); o.Count() != 4 || !o.At(2, 4) || !o.At(3, 5) {
 		t.Errorf("opacity at size 8: %v", o.Pix)
 	}
 
@@ -204,7 +205,7 @@ func TestPrepare(t *testing.T) {
 	if err != nil || p.Crop != image.Rect(0, 0, 8, 8) || p.Frame != FrameWhole {
 		t.Fatalf("whole: %+v, err %v", p, err)
 	}
-	if v := p.Image.GrayAt(5, 3).Y; v != 53 || p.Mask(TargetLungs).Count() != 16 || !p.Mask(TargetOpacity).At(3, 4) {
+	if v := p.Image.GrayAt(5, 3).Y; v != 53 || p.Mask(datasets.TargetLungs).Count() != 16 || !p.Mask(datasets.TargetOpacity).At(3, 4) {
 		t.Errorf("whole framing changed the pixels: image(5,3) %d", v)
 	}
 
@@ -212,11 +213,11 @@ func TestPrepare(t *testing.T) {
 	// (an image to analyse), the lung crop does not.
 	s2 := *s
 	s2.Opacity = nil
-	if p, err = Prepare(&s2, 4, FrameLungCrop); err != nil || !p.Mask(TargetOpacity).Empty() {
+	if p, err = Prepare(&s2, 4, FrameLungCrop); err != nil || !p.Mask(datasets.TargetOpacity).Empty() {
 		t.Errorf("nil opacity: err %v", err)
 	}
 	s2.Lung = nil
-	if p, err = Prepare(&s2, 4, FrameWhole); err != nil || p.Mask(TargetLungs) != nil || len(p.Pix(TargetLungs)) != 16 {
+	if p, err = Prepare(&s2, 4, FrameWhole); err != nil || p.Mask(datasets.TargetLungs) != nil || len(p.Pix(datasets.TargetLungs)) != 16 {
 		t.Errorf("no lungs, whole framing: %+v, err %v", p, err)
 	}
 	if _, err = Prepare(&s2, 4, FrameLungCrop); err == nil {
@@ -232,14 +233,14 @@ func TestPrepareErrors(t *testing.T) {
 	full := maskFrom(4, 4, "####", "####", "####", "####")
 	tests := []struct {
 		name string
-		s    *Sample
+		s    *datasets.Sample
 		want string
 	}{
-		{"no image", &Sample{File: "a.json", Lung: full}, "no image"},
-		{"no lung", &Sample{File: "b.json", Image: img}, "no lung mask"},
-		{"empty lung", &Sample{File: "c.json", Image: img, Lung: mask.New(4, 4)}, "empty"},
-		{"lung size", &Sample{File: "d.json", Image: img, Lung: mask.New(3, 4)}, "3x4"},
-		{"opacity size", &Sample{File: "e.json", Image: img, Lung: full, Opacity: mask.New(4, 5)}, "4x5"},
+		{"no image", &datasets.Sample{File: "a.json", Lung: full}, "no image"},
+		{"no lung", &datasets.Sample{File: "b.json", Image: img}, "no lung mask"},
+		{"empty lung", &datasets.Sample{File: "c.json", Image: img, Lung: mask.New(4, 4)}, "empty"},
+		{"lung size", &datasets.Sample{File: "d.json", Image: img, Lung: mask.New(3, 4)}, "3x4"},
+		{"opacity size", &datasets.Sample{File: "e.json", Image: img, Lung: full, Opacity: mask.New(4, 5)}, "4x5"},
 	}
 	for _, tc := range tests {
 		_, err := Prepare(tc.s, 4, FrameLungCrop)

@@ -1,4 +1,4 @@
-package datasets
+package transform
 
 import (
 	"errors"
@@ -297,11 +297,11 @@ func (p AugmentPlan) Apply(img *image.Gray, masks ...*mask.Mask) (*image.Gray, [
 	b := img.Bounds()
 	w, h := b.Dx(), b.Dy()
 	if w != p.W || h != p.H {
-		panic(fmt.Sprintf("datasets.AugmentPlan: image is %dx%d, the plan %dx%d", w, h, p.W, p.H))
+		panic(fmt.Sprintf("transform.AugmentPlan: image is %dx%d, the plan %dx%d", w, h, p.W, p.H))
 	}
 	for i, m := range masks {
 		if m != nil && (m.Width != w || m.Height != h) {
-			panic(fmt.Sprintf("datasets.Augment: mask %d is %dx%d, image %dx%d", i, m.Width, m.Height, w, h))
+			panic(fmt.Sprintf("transform.Augment: mask %d is %dx%d, image %dx%d", i, m.Width, m.Height, w, h))
 		}
 	}
 	vals := grayToFloat(img)

@@ -1,4 +1,4 @@
-package datasets
+package transform
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"image"
 	"math"
 
+	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/mask"
 )
 
@@ -28,10 +29,10 @@ type Prepared struct {
 	Size                  int
 	Frame                 Framing
 	Image                 *image.Gray // Size x Size, bilinear resample of the crop
-	// Masks holds the sample's target masks (TargetLungs, TargetOpacity),
-	// Size x Size, nearest resample of the crop. A sample without opacity
-	// has an empty opacity mask; one without lungs (an image to analyse)
-	// has no lung mask.
+	// Masks holds the sample's target masks (datasets.TargetLungs,
+	// datasets.TargetOpacity), Size x Size, nearest resample of the crop. A
+	// sample without opacity has an empty opacity mask; one without lungs
+	// (an image to analyse) has no lung mask.
 	Masks map[string]*mask.Mask
 	Crop  image.Rectangle // the crop, in the source image's pixels
 }
@@ -90,7 +91,7 @@ func CropBox(lung *mask.Mask, margin float64) (image.Rectangle, error) {
 // opacity mask is taken as empty. It returns an error naming s.File when
 // the sample has no image, masks that do not fit the image, or, for the
 // lung crop, no or an empty lung mask.
-func Prepare(s *Sample, size int, frame Framing) (*Prepared, error) {
+func Prepare(s *datasets.Sample, size int, frame Framing) (*Prepared, error) {
 	if s == nil {
 		return nil, errors.New("nil sample")
 	}
@@ -122,7 +123,7 @@ func Prepare(s *Sample, size int, frame Framing) (*Prepared, error) {
 // the automatic pipeline crops to the predicted lungs' box this way, as the
 // paper crops to the manual one. Frame is FrameWhole when box is the whole
 // image, FrameLungCrop otherwise.
-func PrepareBox(s *Sample, size int, box image.Rectangle) (*Prepared, error) {
+func PrepareBox(s *datasets.Sample, size int, box image.Rectangle) (*Prepared, error) {
 	if s == nil {
 		return nil, errors.New("nil sample")
 	}
@@ -153,10 +154,10 @@ func PrepareBox(s *Sample, size int, box image.Rectangle) (*Prepared, error) {
 		Masks:   map[string]*mask.Mask{},
 		Crop:    box,
 	}
-	for _, t := range KnownTargets {
+	for _, t := range datasets.KnownTargets {
 		m := s.Mask(t)
 		if m == nil {
-			if t != TargetOpacity {
+			if t != datasets.TargetOpacity {
 				continue
 			}
 			m = mask.New(w, h)
