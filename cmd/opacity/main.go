@@ -1,9 +1,9 @@
 // Command opacity is the command-line tool of the opacity-segmentation
 // reproduction: flag parsing, and the printing of results, over the
-// packages below it: datasets (data stats, data fetch, phantom), research
-// (severity, agreement), experiment (train, eval, predict, cv), analysis
-// (models, analyze) and paper (models validate). The layers are described
-// in docs/design.md.
+// packages below it: datasets (data stats) with datasets/fetch (data fetch)
+// and datasets/phantom (phantom), research (severity, agreement),
+// experiment (train, eval, predict, cv), analysis (models, analyze) and
+// paper (models validate). The layers are described in docs/design.md.
 //
 // Usage:
 //

@@ -20,7 +20,7 @@ import (
 
 // The covid-qu-ex part of Run: which files of COVID-QU-Ex's "Infection
 // Segmentation Data" it takes, where they go, and the files it computes.
-// The cohort's file names are those of covidquex.go (QUEx*).
+// The cohort's file names are those of datasets/layout.go (datasets.QUEx*).
 
 // quexRoot is the dataset's folder in the source repository.
 const quexRoot = "Infection Segmentation Data/"

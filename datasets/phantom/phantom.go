@@ -137,7 +137,7 @@ type patientPlan struct {
 }
 
 // Write writes a synthetic cohort into dir in the on-disk layout of the
-// real data (see package datasets, layout.go), with images embedded in the
+// real data (datasets/layout.go), with images embedded in the
 // COVID-19-AR-like annotations:
 //
 //	SYNTHETIC                              marker with the provenance line
