@@ -16,6 +16,9 @@ import (
 	"testing"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
 )
@@ -171,7 +174,7 @@ func phantomImage(t *testing.T, s experiment.Settings) *image.Gray {
 	}
 	for _, sm := range c.Samples {
 		if sm.HasImage() {
-			img := datasets.ResizeGray(sm.Image, sm.Width, sm.Height)
+			img := transform.ResizeGray(sm.Image, sm.Width, sm.Height)
 			img.Pix[0], img.Pix[1] = 0, 255
 			return img
 		}
@@ -188,7 +191,7 @@ func TestAnalyzeInvariants(t *testing.T) {
 		t.Fatal(err)
 	}
 	w, h := img.Bounds().Dx(), img.Bounds().Dy()
-	for name, mk := range map[string]*datasets.Mask{"lungs": r.Lungs, "raw": r.LungsRaw, "right": r.Right, "left": r.Left, "opacity": r.Opacity} {
+	for name, mk := range map[string]*mask.Mask{"lungs": r.Lungs, "raw": r.LungsRaw, "right": r.Right, "left": r.Left, "opacity": r.Opacity} {
 		if mk.Width != w || mk.Height != h || len(mk.Pix) != w*h {
 			t.Fatalf("%s mask %dx%d, image %dx%d", name, mk.Width, mk.Height, w, h)
 		}
@@ -234,7 +237,7 @@ func TestAnalyzeInvariants(t *testing.T) {
 func TestPostProcess(t *testing.T) {
 	// Two 4x4 squares (one with a 1-pixel hole), a 1-pixel speck, a
 	// 2x1 bar: keep the two largest components, fill the hole.
-	m := datasets.NewMask(12, 8)
+	m := mask.New(12, 8)
 	set := func(x0, y0, x1, y1 int) {
 		for y := y0; y < y1; y++ {
 			for x := x0; x < x1; x++ {
@@ -461,7 +464,7 @@ func TestAnalyzeFiles(t *testing.T) {
 		t.Errorf("report.csv: %d lines, header %q", len(lines), lines[0])
 	}
 	// --any-modality analyses the CT file too.
-	rep2, err := m.AnalyzeFiles([]string{filepath.Join(in, "d-ct.dcm")}, FileOptions{Out: t.TempDir(), Xray: datasets.XrayOptions{AnyModality: true}})
+	rep2, err := m.AnalyzeFiles([]string{filepath.Join(in, "d-ct.dcm")}, FileOptions{Out: t.TempDir(), Xray: xrayfile.Options{AnyModality: true}})
 	if err != nil || rep2.Analysed != 1 {
 		t.Errorf("any modality: %v, %+v", err, rep2.Files)
 	}
@@ -504,7 +507,7 @@ func TestLabelmeRoundTrip(t *testing.T) {
 	// right lung, on a 160x128 grid: the polygons at the default
 	// tolerance read back within IoU 0.97 of the masks.
 	w, h := 160, 128
-	lungs, op := datasets.NewMask(w, h), datasets.NewMask(w, h)
+	lungs, op := mask.New(w, h), mask.New(w, h)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			in := func(cx, cy, rx, ry float64) bool {
@@ -520,7 +523,7 @@ func TestLabelmeRoundTrip(t *testing.T) {
 		}
 	}
 	r := &Result{Width: w, Height: h, Lungs: lungs, Opacity: op}
-	r.Right, r.Left = datasets.SplitLungs(lungs)
+	r.Right, r.Left = mask.SplitLungs(lungs)
 	dir := t.TempDir()
 	img := image.NewGray(image.Rect(0, 0, w, h))
 	var b bytes.Buffer
@@ -538,7 +541,7 @@ func TestLabelmeRoundTrip(t *testing.T) {
 	if !sm.BothLungs() {
 		t.Error("the labelme file lacks a lung side")
 	}
-	for name, pair := range map[string][2]*datasets.Mask{"lungs": {lungs, sm.Lung}, "opacity": {op, sm.Opacity}} {
+	for name, pair := range map[string][2]*mask.Mask{"lungs": {lungs, sm.Lung}, "opacity": {op, sm.Opacity}} {
 		iou, ok := research.MaskIoU(pair[0].Pix, nil, pair[1].Pix, nil, math.NaN())
 		if !ok || iou < 0.97 {
 			t.Errorf("%s: IoU %.4f after the labelme round trip, want >= 0.97", name, iou)
@@ -655,7 +658,7 @@ func TestAnalyzeWithLungs(t *testing.T) {
 	}
 	// A whole-image lung mask: the crop is the image (margin clipped) and
 	// the percentage is over every pixel.
-	all := datasets.NewMask(img.Bounds().Dx(), img.Bounds().Dy())
+	all := mask.New(img.Bounds().Dx(), img.Bounds().Dy())
 	for i := range all.Pix {
 		all.Pix[i] = 1
 	}
@@ -666,7 +669,7 @@ func TestAnalyzeWithLungs(t *testing.T) {
 	if want := 100 * float64(r.Opacity.Count()) / float64(len(all.Pix)); math.Abs(r.OpacityPct-want) > 1e-9 || r.Crop != img.Bounds() {
 		t.Errorf("whole-image lungs: pct %v want %v, crop %v", r.OpacityPct, want, r.Crop)
 	}
-	if _, err := m.AnalyzeWithLungs(img, datasets.NewMask(3, 3)); err == nil {
+	if _, err := m.AnalyzeWithLungs(img, mask.New(3, 3)); err == nil {
 		t.Error("a lung mask of another size was accepted")
 	}
 }

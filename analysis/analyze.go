@@ -28,6 +28,8 @@ import (
 	"math"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -65,20 +67,20 @@ type PostProcess struct {
 func DefaultPostProcess() PostProcess { return PostProcess{KeepComponents: 2, FillHoles: true} }
 
 // Apply returns the post-processed mask.
-func (p PostProcess) Apply(m *datasets.Mask) *datasets.Mask {
+func (p PostProcess) Apply(m *mask.Mask) *mask.Mask {
 	out, _ := p.apply(m)
 	return out
 }
 
 // apply is Apply, also returning the number of 8-connected components of m
 // (labelled once for both).
-func (p PostProcess) apply(m *datasets.Mask) (*datasets.Mask, int) {
-	labels, sizes := datasets.Components(m)
+func (p PostProcess) apply(m *mask.Mask) (*mask.Mask, int) {
+	labels, sizes := mask.Components(m)
 	if p.KeepComponents > 0 {
-		m = datasets.KeepLargestLabeled(m, labels, sizes, p.KeepComponents)
+		m = mask.KeepLargestLabeled(m, labels, sizes, p.KeepComponents)
 	}
 	if p.FillHoles {
-		m = datasets.FillHoles(m)
+		m = mask.FillHoles(m)
 	}
 	return m, len(sizes) - 1
 }
@@ -89,10 +91,10 @@ type Result struct {
 	// Lungs is the post-processed predicted lung mask; LungsRaw the
 	// thresholded one before post-processing; Right and Left its two
 	// sides (radiological convention: the patient's right lung on the
-	// viewer's left; datasets.SplitLungs).
-	Lungs, LungsRaw, Right, Left *datasets.Mask
+	// viewer's left; mask.SplitLungs).
+	Lungs, LungsRaw, Right, Left *mask.Mask
 	// Opacity is the predicted opacity mask (zero outside Crop).
-	Opacity *datasets.Mask
+	Opacity *mask.Mask
 	// Crop is the predicted lungs' bounding box with the paper's margin,
 	// the opacity model's input.
 	Crop image.Rectangle
@@ -117,9 +119,9 @@ type Result struct {
 	// the interval's bounds (the maps are monotone); NaN when undefined.
 	GeographicLo, GeographicHi, OpacityScoreLo, OpacityScoreHi float64
 	// Zones are the six Brixia zones of the lungs (A-C the right lung's
-	// upper, middle and lower thirds, D-F the left's; datasets.BrixiaZones),
+	// upper, middle and lower thirds, D-F the left's; mask.BrixiaZones),
 	// ZoneShares the opacity share of each (NaN for an empty zone).
-	Zones      [6]*datasets.Mask
+	Zones      [6]*mask.Mask
 	ZoneShares [6]float64
 	// ZoneScores and BrixiaGlobal are the Brixia scores (0-3 per zone,
 	// 0-18) from the record's thresholds; BrixiaGlobal is -1 without them
@@ -148,7 +150,7 @@ func (m *Models) Analyze(img *image.Gray) (*Result, error) {
 // the lungs are given (a manual mask of the image's size) instead of
 // predicted, the input is cropped to them, and the percentage is over
 // them. LungsRaw and Lungs are the given mask.
-func (m *Models) AnalyzeWithLungs(img *image.Gray, lungs *datasets.Mask) (*Result, error) {
+func (m *Models) AnalyzeWithLungs(img *image.Gray, lungs *mask.Mask) (*Result, error) {
 	r, s, err := newResult(img)
 	if err != nil {
 		return nil, err
@@ -171,7 +173,7 @@ func newResult(img *image.Gray) (*Result, *datasets.Sample, error) {
 		return nil, nil, fmt.Errorf("empty image")
 	}
 	if b.Min != (image.Point{}) {
-		img = datasets.ResizeGray(img, w, h) // bounds from (0, 0)
+		img = transform.ResizeGray(img, w, h) // bounds from (0, 0)
 	}
 	nan := math.NaN()
 	r := &Result{Width: w, Height: h, OpacityPct: nan, Geographic: nan, OpacityScore: nan, PctLo: nan, PctHi: nan,
@@ -181,6 +183,6 @@ func newResult(img *image.Gray) (*Result, *datasets.Sample, error) {
 }
 
 // threshold makes a mask of the probabilities above research's threshold.
-func threshold(prob []float32, w, h int) *datasets.Mask {
-	return &datasets.Mask{Width: w, Height: h, Pix: research.Threshold(prob, research.DefaultThreshold)}
+func threshold(prob []float32, w, h int) *mask.Mask {
+	return &mask.Mask{Width: w, Height: h, Pix: research.Threshold(prob, research.DefaultThreshold)}
 }

@@ -16,7 +16,7 @@ import (
 // Brixia is how a models folder turns the opacity of each lung zone into a
 // Brixia score (Borghesi & Maroldi 2020: six zones, 0-3 each, global 0-18):
 // each predicted lung is split into upper, middle and lower thirds of its
-// height (datasets.BrixiaZones), the opacity share of each zone is mapped to
+// height (mask.BrixiaZones), the opacity share of each zone is mapped to
 // 0-3 by Thresholds (research.ZoneThresholds), fitted to the mean of two
 // radiologists' zone scores on images the models did not train on.
 type Brixia struct {
@@ -102,7 +102,7 @@ func (m *Models) BrixiaImages(data string, skip func(key string) bool) ([]Brixia
 		}
 	}
 	var out []BrixiaImage
-	err = ScanSamples(data, want, func(sm *datasets.Sample) error {
+	err = datasets.ScanSamples(data, want, func(sm *datasets.Sample) error {
 		r, err := m.Analyze(sm.Image)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)

@@ -7,6 +7,8 @@ import (
 	"sort"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/xla/unet"
 )
@@ -24,7 +26,7 @@ type Member struct {
 	// 255 (v/255)^Gamma; 1 (or 0) leaves it.
 	Gamma float64 `json:"gamma"`
 	// MarginScale multiplies the crop margin of the opacity model's input
-	// (datasets.DefaultMargin); 1 (or 0) is the paper's margin.
+	// (transform.DefaultMargin); 1 (or 0) is the paper's margin.
 	MarginScale float64 `json:"margin_scale"`
 }
 
@@ -79,14 +81,14 @@ func (mb Member) gamma() float64 {
 
 func (mb Member) margin() float64 {
 	if mb.MarginScale == 0 {
-		return datasets.DefaultMargin
+		return transform.DefaultMargin
 	}
-	return datasets.DefaultMargin * mb.MarginScale
+	return transform.DefaultMargin * mb.MarginScale
 }
 
 // transformed returns a copy of the model input with the member's flip and
 // gamma applied (the input itself when neither applies).
-func (mb Member) transformed(in *datasets.Prepared) *datasets.Prepared {
+func (mb Member) transformed(in *transform.Prepared) *transform.Prepared {
 	g := mb.gamma()
 	if !mb.Flip && g == 1 {
 		return in
@@ -142,13 +144,13 @@ func predictMembers(l *unet.Loaded, s *datasets.Sample, boxes []image.Rectangle,
 	if k < 0 {
 		return nil, fmt.Errorf("%s: the model does not predict %s", l.Checkpoint, target)
 	}
-	ins := make([]*datasets.Prepared, len(members))
-	framed := map[image.Rectangle]*datasets.Prepared{}
+	ins := make([]*transform.Prepared, len(members))
+	framed := map[image.Rectangle]*transform.Prepared{}
 	for i, mb := range members {
 		in := framed[boxes[i]]
 		if in == nil {
 			var err error
-			if in, err = datasets.PrepareBox(s, size, boxes[i]); err != nil {
+			if in, err = transform.PrepareBox(s, size, boxes[i]); err != nil {
 				return nil, err
 			}
 			framed[boxes[i]] = in
@@ -163,7 +165,7 @@ func predictMembers(l *unet.Loaded, s *datasets.Sample, boxes []image.Rectangle,
 	for i, mb := range members {
 		p := probs[i][k]
 		mb.untransform(p, size)
-		out[i] = datasets.ResizeProb(p, size, size, boxes[i].Dx(), boxes[i].Dy())
+		out[i] = transform.ResizeProb(p, size, size, boxes[i].Dx(), boxes[i].Dy())
 	}
 	return out, nil
 }
@@ -302,7 +304,7 @@ func (a *meanProb) add(p []float32, w int, box image.Rectangle) {
 	}
 }
 
-func (a *meanProb) mask(w, h int) *datasets.Mask {
+func (a *meanProb) mask(w, h int) *mask.Mask {
 	if a.n > 1 {
 		inv := 1 / float32(a.n)
 		for i := range a.sum {
@@ -317,11 +319,11 @@ func (a *meanProb) mask(w, h int) *datasets.Mask {
 // reported masks are the members' mean probabilities thresholded, the
 // percentage that of those masks, and the spread that of the members'
 // percentages.
-func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) error {
+func (m *Models) analyze(r *Result, s *datasets.Sample, given *mask.Mask) error {
 	w, h := r.Width, r.Height
 	members := m.members()
 	full := image.Rect(0, 0, w, h)
-	lungs := make([]*datasets.Mask, len(members))
+	lungs := make([]*mask.Mask, len(members))
 	if given != nil {
 		r.LungsRaw, r.Lungs = given, given
 		for i := range lungs {
@@ -346,7 +348,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 			return err
 		}
 		mean := meanProb{sum: make([]float32, w*h)}
-		post := make([]*datasets.Mask, len(uniq))
+		post := make([]*mask.Mask, len(uniq))
 		for i, mb := range members {
 			j := index[mb.lungVariant()]
 			mean.add(lp[j], w, full)
@@ -363,10 +365,10 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 			r.Flags = append(r.Flags, FlagMoreComponents)
 		}
 	}
-	r.Right, r.Left = datasets.SplitLungs(r.Lungs)
+	r.Right, r.Left = mask.SplitLungs(r.Lungs)
 	r.LungPixels = r.Lungs.Count()
 	r.LungShare = float64(r.LungPixels) / float64(w*h)
-	r.Opacity = datasets.NewMask(w, h)
+	r.Opacity = mask.New(w, h)
 	r.Spread = NewSpread(nanSlice(len(members)))
 	if r.LungPixels == 0 {
 		r.Flags = append(r.Flags, FlagNoLungs)
@@ -379,7 +381,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 		r.Flags = append(r.Flags, FlagLungArea)
 	}
 	var err error
-	if r.Crop, err = datasets.CropBox(r.Lungs, datasets.DefaultMargin); err != nil {
+	if r.Crop, err = transform.CropBox(r.Lungs, transform.DefaultMargin); err != nil {
 		return err
 	}
 
@@ -391,7 +393,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 		if lungs[i].Empty() {
 			continue
 		}
-		box, err := datasets.CropBox(lungs[i], mb.margin())
+		box, err := transform.CropBox(lungs[i], mb.margin())
 		if err != nil {
 			return err
 		}
@@ -409,7 +411,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 		mean.add(op[j], w, boxes[j])
 		mean.n++
 		crop := threshold(op[j], boxes[j].Dx(), boxes[j].Dy())
-		opm := datasets.NewMask(w, h)
+		opm := mask.New(w, h)
 		place(opm, crop, boxes[j])
 		if pct[i], err = research.OpacityPercent(lungs[i], opm); err != nil {
 			return err
@@ -418,7 +420,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 	// The reported opacity: the members' mean probability, inside the
 	// ensemble lungs' crop as the single model's.
 	all := mean.mask(w, h)
-	crop := datasets.NewMask(r.Crop.Dx(), r.Crop.Dy())
+	crop := mask.New(r.Crop.Dx(), r.Crop.Dy())
 	for y := 0; y < crop.Height; y++ {
 		copy(crop.Pix[y*crop.Width:(y+1)*crop.Width], all.Pix[(r.Crop.Min.Y+y)*w+r.Crop.Min.X:])
 	}
@@ -427,8 +429,8 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 		return err
 	}
 	r.Spread = NewSpread(pct)
-	r.Zones = datasets.BrixiaZones(r.Right, r.Left)
-	if r.ZoneShares, err = datasets.ZoneShares(r.Opacity, r.Zones); err != nil {
+	r.Zones = mask.BrixiaZones(r.Right, r.Left)
+	if r.ZoneShares, err = mask.ZoneShares(r.Opacity, r.Zones); err != nil {
 		return err
 	}
 	if b := m.Record.Brixia; b != nil {
@@ -452,7 +454,7 @@ func (m *Models) analyze(r *Result, s *datasets.Sample, given *datasets.Mask) er
 }
 
 // place copies src into dst at box's corner.
-func place(dst, src *datasets.Mask, box image.Rectangle) {
+func place(dst, src *mask.Mask, box image.Rectangle) {
 	for y := 0; y < src.Height; y++ {
 		copy(dst.Pix[(box.Min.Y+y)*dst.Width+box.Min.X:], src.Pix[y*src.Width:(y+1)*src.Width])
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 func TestNewSpread(t *testing.T) {
@@ -84,7 +84,7 @@ func TestFitInterval(t *testing.T) {
 func TestMemberTransform(t *testing.T) {
 	img := image.NewGray(image.Rect(0, 0, 3, 2))
 	copy(img.Pix, []uint8{0, 64, 255, 128, 255, 0})
-	in := &datasets.Prepared{Size: 3, Image: img}
+	in := &transform.Prepared{Size: 3, Image: img}
 	if got := (Member{}).transformed(in); got != in {
 		t.Error("the identity copied its input")
 	}

@@ -6,7 +6,7 @@ import (
 	"os"
 
 	"github.com/covidxray/opacity/analysis"
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
 // Measuring a folder of X-rays with a models folder made by opacity models
@@ -39,7 +39,7 @@ func ExampleModels_Analyze() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	x, err := datasets.ReadXray("chest.dcm", datasets.XrayOptions{})
+	x, err := xrayfile.Read("chest.dcm", xrayfile.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}

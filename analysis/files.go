@@ -15,7 +15,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/xrayfile"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
 )
@@ -40,9 +44,9 @@ type FileOptions struct {
 	Out string
 	// Xray says how to read the files (a DICOM of another modality is
 	// refused unless Xray.AnyModality).
-	Xray datasets.XrayOptions
+	Xray xrayfile.Options
 	// Tolerance is the simplification of the traced polygons in pixels
-	// (datasets.MaskPolygons; 0: DefaultTolerance).
+	// (mask.Polygons; 0: DefaultTolerance).
 	Tolerance float64
 	// Progress receives a progress bar redrawn in place (when it is a
 	// terminal); Errors one line per file that could not be analysed. Nil
@@ -189,7 +193,7 @@ func (m *Models) AnalyzeFiles(paths []string, opt FileOptions) (*BatchReport, er
 	type analysed struct {
 		path, stem string
 		fr         FileReport
-		x          *datasets.Xray
+		x          *xrayfile.Xray
 		r          *Result
 		err        error
 	}
@@ -243,9 +247,9 @@ func (m *Models) AnalyzeFiles(paths []string, opt FileOptions) (*BatchReport, er
 
 // analyzeFile reads and analyses one file and puts its numbers in fr; its
 // error names the file.
-func (m *Models) analyzeFile(path string, opt FileOptions, fr *FileReport) (*datasets.Xray, *Result, error) {
+func (m *Models) analyzeFile(path string, opt FileOptions, fr *FileReport) (*xrayfile.Xray, *Result, error) {
 	start := time.Now()
-	x, err := datasets.ReadXray(path, opt.Xray)
+	x, err := xrayfile.Read(path, opt.Xray)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -257,21 +261,21 @@ func (m *Models) analyzeFile(path string, opt FileOptions, fr *FileReport) (*dat
 		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	fr.Flags = append(fr.Flags, r.Flags...)
-	fr.OpacityPct, fr.Geographic, fr.OpacityScore = datasets.Nullable(r.OpacityPct), datasets.Nullable(r.Geographic), datasets.Nullable(r.OpacityScore)
-	fr.LungPixels, fr.LungShare = r.LungPixels, datasets.Nullable(r.LungShare)
+	fr.OpacityPct, fr.Geographic, fr.OpacityScore = num.Nullable(r.OpacityPct), num.Nullable(r.Geographic), num.Nullable(r.OpacityScore)
+	fr.LungPixels, fr.LungShare = r.LungPixels, num.Nullable(r.LungShare)
 	fr.RightLungPixels, fr.LeftLungPixels = r.Right.Count(), r.Left.Count()
 	for _, v := range r.Spread.Members {
-		fr.MembersPct = append(fr.MembersPct, datasets.Nullable(v))
+		fr.MembersPct = append(fr.MembersPct, num.Nullable(v))
 	}
-	fr.OpacityPctSD, fr.OpacityPctMin, fr.OpacityPctMax = datasets.Nullable(r.Spread.SD), datasets.Nullable(r.Spread.Min), datasets.Nullable(r.Spread.Max)
-	fr.OpacityPctLo, fr.OpacityPctHi = datasets.Nullable(r.PctLo), datasets.Nullable(r.PctHi)
+	fr.OpacityPctSD, fr.OpacityPctMin, fr.OpacityPctMax = num.Nullable(r.Spread.SD), num.Nullable(r.Spread.Min), num.Nullable(r.Spread.Max)
+	fr.OpacityPctLo, fr.OpacityPctHi = num.Nullable(r.PctLo), num.Nullable(r.PctHi)
 	if iv := m.Record.Interval; iv != nil {
 		fr.IntervalLevel = iv.Level
 	}
-	fr.GeographicLo, fr.GeographicHi = datasets.Nullable(r.GeographicLo), datasets.Nullable(r.GeographicHi)
-	fr.OpacityScoreLo, fr.OpacityScoreHi = datasets.Nullable(r.OpacityScoreLo), datasets.Nullable(r.OpacityScoreHi)
+	fr.GeographicLo, fr.GeographicHi = num.Nullable(r.GeographicLo), num.Nullable(r.GeographicHi)
+	fr.OpacityScoreLo, fr.OpacityScoreHi = num.Nullable(r.OpacityScoreLo), num.Nullable(r.OpacityScoreHi)
 	for _, v := range r.ZoneShares {
-		fr.ZoneShares = append(fr.ZoneShares, datasets.Nullable(v))
+		fr.ZoneShares = append(fr.ZoneShares, num.Nullable(v))
 	}
 	if r.BrixiaGlobal >= 0 {
 		fr.ZoneScores = r.ZoneScores[:]
@@ -285,7 +289,7 @@ func (m *Models) analyzeFile(path string, opt FileOptions, fr *FileReport) (*dat
 // writeOutputs writes the outputs of one analysed file (see AnalyzeFiles)
 // and lists them in fr: the images are encoded and the overlay drawn in
 // parallel, then written one by one, each atomically.
-func (m *Models) writeOutputs(path, stem string, x *datasets.Xray, r *Result, opt FileOptions, fr *FileReport) error {
+func (m *Models) writeOutputs(path, stem string, x *xrayfile.Xray, r *Result, opt FileOptions, fr *FileReport) error {
 	start := time.Now()
 	defer func() { fr.WriteSeconds = time.Since(start).Seconds() }()
 	names := []string{stem + ".png", stem + "_lungs.png", stem + "_opacity.png", stem + "_overlay.png", stem + ".json"}
@@ -332,7 +336,7 @@ func (m *Models) writeOutputs(path, stem string, x *datasets.Xray, r *Result, op
 			}
 			return errs[i]
 		}
-		if err := datasets.WriteFileAtomic(filepath.Join(opt.Out, name), data[i], 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(opt.Out, name), data[i], 0o644); err != nil {
 			return err
 		}
 		fr.Outputs = append(fr.Outputs, name)
@@ -352,7 +356,7 @@ func labelmeAgreement(name string, data []byte, r *Result) (lungs, opacity *floa
 	if err != nil {
 		return nil, nil, err
 	}
-	iou := func(a, b *datasets.Mask) *float64 {
+	iou := func(a, b *mask.Mask) *float64 {
 		if v, ok := research.MaskIoU(a.Pix, nil, b.Pix, nil, math.NaN()); ok {
 			return &v
 		}
@@ -375,9 +379,9 @@ var fastPNG = &png.Encoder{CompressionLevel: png.BestSpeed}
 // pixels left out, for the image at imagePath (relative to the file).
 func Labelme(imagePath string, r *Result, tol float64) *datasets.Labelme {
 	l := datasets.NewLabelme(imagePath, r.Width, r.Height)
-	l.AddPolygons(LabelRightLung, datasets.MaskPolygons(r.Right, tol, minPolygonArea))
-	l.AddPolygons(LabelLeftLung, datasets.MaskPolygons(r.Left, tol, minPolygonArea))
-	l.AddPolygons(LabelOpacity, datasets.MaskPolygons(r.Opacity, tol, minPolygonArea))
+	l.AddPolygons(LabelRightLung, mask.Polygons(r.Right, tol, minPolygonArea))
+	l.AddPolygons(LabelLeftLung, mask.Polygons(r.Left, tol, minPolygonArea))
+	l.AddPolygons(LabelOpacity, mask.Polygons(r.Opacity, tol, minPolygonArea))
 	return l
 }
 
@@ -417,11 +421,11 @@ func OverlayFigure(name string, img *image.Gray, r *Result) (*plots.Figure, erro
 // zoneLines returns a mask of the limits between the Brixia zones: the
 // first row of each middle and lower zone, within its lung (nil without
 // zones).
-func zoneLines(r *Result) *datasets.Mask {
+func zoneLines(r *Result) *mask.Mask {
 	if r.Zones[0] == nil {
 		return nil
 	}
-	lines := datasets.NewMask(r.Width, r.Height)
+	lines := mask.New(r.Width, r.Height)
 	any := false
 	for _, z := range []int{1, 2, 4, 5} {
 		m := r.Zones[z]
@@ -450,7 +454,7 @@ var ZoneColor = color.RGBA{R: 255, G: 215, B: 0, A: 255}
 
 // writeReport writes the batch report as JSON and CSV, atomically.
 func writeReport(dir string, rep *BatchReport) error {
-	if err := datasets.WriteJSONAtomic(filepath.Join(dir, ReportJSON), rep, 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, ReportJSON), rep, 0o644); err != nil {
 		return err
 	}
 	var buf bytes.Buffer
@@ -484,7 +488,7 @@ func writeReport(dir string, rep *BatchReport) error {
 	if err := w.Error(); err != nil {
 		return err
 	}
-	return datasets.WriteFileAtomic(filepath.Join(dir, ReportCSV), buf.Bytes(), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, ReportCSV), buf.Bytes(), 0o644)
 }
 
 // uniqueStem returns the stem of path, made unique among used.

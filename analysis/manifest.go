@@ -17,7 +17,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/atomicfile"
 )
 
 // Manifest files.
@@ -160,7 +160,7 @@ func WriteManifest(dir string, provenance any) (*Manifest, error) {
 		}
 		m.Files[i] = ManifestEntry{Path: p, Size: sums[i].size, SHA256: sums[i].sha}
 	}
-	if err := datasets.WriteJSONAtomic(filepath.Join(dir, ManifestFile), m, 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, ManifestFile), m, 0o644); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -356,7 +356,7 @@ func scanTree(root *os.Root, dir string) (map[string]string, error) {
 }
 
 // atomicTemp reports whether name is a temporary file of
-// datasets.WriteAtomic (".NAME.tmp-" followed by os.CreateTemp's digits),
+// atomicfile.Write (".NAME.tmp-" followed by os.CreateTemp's digits),
 // left over by a write that was killed.
 func atomicTemp(name string) bool {
 	i := strings.LastIndex(name, ".tmp-")

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
@@ -217,7 +218,7 @@ func TrainModelPair(ctx context.Context, lungs, opacity experiment.Settings, out
 	}
 	m.Record.Brixia = bx
 	m.Record.addNote(note)
-	if err := datasets.WriteJSONAtomic(filepath.Join(out, ModelsFile), m.Record, 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(out, ModelsFile), m.Record, 0o644); err != nil {
 		return nil, err
 	}
 	if _, err := WriteManifest(out, newProvenance(m.Record, studies)); err != nil {
@@ -293,7 +294,7 @@ func exportRun(run *experiment.Run, dir string) (ModelInfo, error) {
 			os.Remove(f)
 		}
 	}
-	if err := datasets.WriteJSONAtomic(filepath.Join(dir, experiment.RunFile), run.Record, 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, experiment.RunFile), run.Record, 0o644); err != nil {
 		return ModelInfo{}, err
 	}
 	return ModelInfo{Run: run.Dir, Settings: run.Record.Settings, Parameters: run.Record.Parameters,
@@ -332,7 +333,7 @@ func (m *Models) FitSeverity(st *experiment.Study, mon experiment.Monitor) (*Sev
 	}
 	var pct, geo, opa []float64
 	var groups, names []string
-	err := ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
+	err := datasets.ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
 		r, err := m.Analyze(sm.Image)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
@@ -420,7 +421,7 @@ func (m *Models) FitInterval(st *experiment.Study, level float64, mon experiment
 		want[k] = true
 	}
 	var pct, sd, tr []float64
-	err := ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
+	err := datasets.ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
 		r, err := m.Analyze(sm.Image)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
@@ -456,34 +457,6 @@ func mapOutOfFold(method string, pct, y []float64, groups []string, hi float64, 
 	}
 	agr, err := research.CompareScoreValues(est, y, groups, opt)
 	return est, agr, err
-}
-
-// ScanSamples reads, with their images, the samples of a data folder whose
-// cohort/stem is in want (every cohort of the layout is scanned) and hands
-// each to fn, in file order.
-func ScanSamples(data string, want map[string]bool, fn func(*datasets.Sample) error) error {
-	cohorts := map[string]bool{}
-	for k := range want {
-		c, _, _ := strings.Cut(k, "/")
-		cohorts[c] = true
-	}
-	names := make([]string, 0, len(cohorts))
-	for c := range cohorts {
-		names = append(names, c)
-	}
-	sort.Strings(names)
-	for _, c := range names {
-		only := func(stem string) bool { return want[c+"/"+stem] }
-		if _, err := datasets.ScanCohort(data, c, datasets.LoadOptions{Images: true, Only: only}, func(sm *datasets.Sample) error {
-			if !sm.HasImage() {
-				return nil
-			}
-			return fn(sm)
-		}); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // DefaultModelsDir is the models folder of settings s when none is named:

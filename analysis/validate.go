@@ -7,7 +7,9 @@ import (
 	"sort"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/experiment"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -47,7 +49,7 @@ const (
 // (ValueOpacityPctManualLungs). Images are in file order; Fold is -1.
 func (m *Models) EvaluateImages(data string, want map[string]bool, scores map[string]datasets.SeverityScore, control bool) ([]experiment.OOFImage, error) {
 	var out []experiment.OOFImage
-	err := ScanSamples(data, want, func(sm *datasets.Sample) error {
+	err := datasets.ScanSamples(data, want, func(sm *datasets.Sample) error {
 		r, err := m.Analyze(sm.Image)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
@@ -110,7 +112,7 @@ func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.
 	for _, it := range st.Subset(experiment.SubsetTest) {
 		want[it.Key()] = true
 	}
-	err = ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
+	err = datasets.ScanSamples(st.Settings.DataDir(), want, func(sm *datasets.Sample) error {
 		r, err := m.Analyze(sm.Image)
 		if err != nil {
 			return fmt.Errorf("%s/%s: %w", sm.Cohort, sm.File, err)
@@ -165,7 +167,7 @@ func oofImage(sm *datasets.Sample, r *Result, scores map[string]datasets.Severit
 	}
 	op := sm.Opacity
 	if op == nil {
-		op = datasets.NewMask(sm.Width, sm.Height)
+		op = mask.New(sm.Width, sm.Height)
 	}
 	c, err := research.CountImage(research.Prediction{Name: sm.Stem, Truth: op.Pix, Prob: maskProb(r.Opacity)}, research.DefaultThreshold)
 	if err != nil {
@@ -184,7 +186,7 @@ func oofImage(sm *datasets.Sample, r *Result, scores map[string]datasets.Severit
 
 // maskProb returns a mask as probabilities 0 and 1, for the metrics'
 // counts (a hard prediction's soft and hard scores are then the same).
-func maskProb(m *datasets.Mask) []float32 {
+func maskProb(m *mask.Mask) []float32 {
 	p := make([]float32, len(m.Pix))
 	for i, v := range m.Pix {
 		if v != 0 {
@@ -223,7 +225,7 @@ func ValidateSeverity(oof []experiment.OOFImage, source string, opt research.Boo
 	for _, im := range oof {
 		p, g, o := im.Values[source], im.Values[ValueCohenGeographic], im.Values[ValueCohenOpacity]
 		_, scored := im.Values[ValueCohenGeographic]
-		if !scored || !datasets.Finite(p, g, o) {
+		if !scored || !num.Finite(p, g, o) {
 			continue
 		}
 		pct, geo, opa, groups = append(pct, p), append(geo, g), append(opa, o), append(groups, im.Patient)

@@ -4,12 +4,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
-)
 
-// Layout of the Brixia annotations under the data directory.
-const (
-	BrixiaDir  = "brixia"                 // directory of the Brixia scores
-	BrixiaFile = "public-annotations.csv" // filename, S-A..S-F, S-Global, J-A..J-F, J-Global
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // BrixiaScore is one radiologist's Brixia score of one frontal chest X-ray
@@ -53,9 +49,6 @@ func ReadBrixia(path string) (map[string]BrixiaScores, error) {
 	return readFile(path, parseBrixia)
 }
 
-// brixiaZoneNames are the zone letters in the order of BrixiaScore.Zones.
-const brixiaZoneNames = "ABCDEF"
-
 func parseBrixia(name string, r io.Reader) (map[string]BrixiaScores, error) {
 	t, err := readCSV(name, r)
 	if err != nil {
@@ -64,7 +57,7 @@ func parseBrixia(name string, r io.Reader) (map[string]BrixiaScores, error) {
 	// want: filename, then per radiologist (S, J) A..F and Global.
 	want := [][]string{{"filename"}}
 	for _, reader := range "SJ" {
-		for _, z := range brixiaZoneNames {
+		for _, z := range mask.BrixiaZoneNames {
 			want = append(want, []string{string(reader) + "-" + string(z)})
 		}
 		want = append(want, []string{string(reader) + "-Global"})
@@ -99,7 +92,7 @@ func parseBrixia(name string, r io.Reader) (map[string]BrixiaScores, error) {
 				return nil, t.errorf(i, "%s: %s = %q is not a whole number", s.File, t.header[c], v)
 			}
 			if g != sum {
-				return nil, t.errorf(i, "%s: %s = %d, but the zones %s sum to %d", s.File, t.header[c], g, brixiaZoneNames, sum)
+				return nil, t.errorf(i, "%s: %s = %d, but the zones %s sum to %d", s.File, t.header[c], g, mask.BrixiaZoneNames, sum)
 			}
 			dst.Global = g
 		}

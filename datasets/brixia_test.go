@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets/internal/fixture"
 )
 
 const brixiaHeader = "filename,S-A,S-B,S-C,S-D,S-E,S-F,S-Global,J-A,J-B,J-C,J-D,J-E,J-F,J-Global"
@@ -149,7 +151,7 @@ func FuzzReadBrixia(f *testing.F) {
 // without it) and checks its numbers: 192 images, the two radiologists 1.94 points of
 // Global apart on average and 0.41 per zone.
 func TestReadBrixiaRealData(t *testing.T) {
-	path := filepath.Join(realDataDir(t), BrixiaDir, BrixiaFile)
+	path := filepath.Join(fixture.RealDataDir(t), BrixiaDir, BrixiaFile)
 	if _, err := os.Stat(path); err != nil {
 		t.Skipf("%s not found: skipping", path)
 	}

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/covidxray/opacity/num"
 )
 
 // Outcome is a patient's clinical outcome from patient_info.csv: 1 for yes,
@@ -150,7 +152,7 @@ func parseSeverityScores(name string, r io.Reader) (map[string]SeverityScore, er
 		for k, dst := range []*float64{&s.GeographicMean, &s.OpacityMean} {
 			v := strings.TrimSpace(row[cols[k+1]])
 			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || !Finite(f) || f < 0 {
+			if err != nil || !num.Finite(f) || f < 0 {
 				return nil, t.errorf(i, "%s = %q is not a score", t.header[cols[k+1]], v)
 			}
 			*dst = f

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 )
 
@@ -28,7 +29,7 @@ type Cohort struct {
 // IsSynthetic reports whether dataDir holds the SYNTHETIC marker file that
 // the phantom generator writes (SyntheticMarker).
 func IsSynthetic(dataDir string) bool {
-	fi, err := os.Stat(filepath.Join(dataDir, "SYNTHETIC"))
+	fi, err := os.Stat(filepath.Join(dataDir, SyntheticMarker))
 	return err == nil && !fi.IsDir()
 }
 
@@ -71,6 +72,34 @@ func LoadCohort(dataDir, name string, opt LoadOptions) (*Cohort, error) {
 // time. An error from fn stops the scan and is returned.
 func ScanCohort(dataDir, name string, opt LoadOptions, fn func(*Sample) error) (*Cohort, error) {
 	return scanCohort(dataDir, name, opt, func(it *cohortItem) error { return fn(it.sample) })
+}
+
+// ScanSamples reads, with their images, the samples of a data folder whose
+// cohort/stem is in want (every cohort of the layout is scanned) and hands
+// each to fn, in file order.
+func ScanSamples(data string, want map[string]bool, fn func(*Sample) error) error {
+	cohorts := map[string]bool{}
+	for k := range want {
+		c, _, _ := strings.Cut(k, "/")
+		cohorts[c] = true
+	}
+	names := make([]string, 0, len(cohorts))
+	for c := range cohorts {
+		names = append(names, c)
+	}
+	sort.Strings(names)
+	for _, c := range names {
+		only := func(stem string) bool { return want[c+"/"+stem] }
+		if _, err := ScanCohort(data, c, LoadOptions{Images: true, Only: only}, func(sm *Sample) error {
+			if !sm.HasImage() {
+				return nil
+			}
+			return fn(sm)
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cohortItem is one file of a cohort as read: its sample and what the
@@ -154,10 +183,10 @@ func labelmeJobs(c *Cohort, opt LoadOptions) ([]cohortJob, error) {
 	if !ok || err != nil {
 		return nil, err
 	}
-	annDir := filepath.Join(c.Dir, "annotations")
+	annDir := filepath.Join(c.Dir, AnnotationsDir)
 	entries, err := os.ReadDir(annDir)
 	if errors.Is(err, fs.ErrNotExist) {
-		c.Warnings = append(c.Warnings, FileError{File: "annotations", Error: annDir + ": no annotations folder"})
+		c.Warnings = append(c.Warnings, FileError{File: AnnotationsDir, Error: annDir + ": no annotations folder"})
 		return nil, nil
 	}
 	if err != nil {
@@ -174,7 +203,7 @@ func labelmeJobs(c *Cohort, opt LoadOptions) ([]cohortJob, error) {
 		}
 		path := filepath.Join(annDir, e.Name())
 		jobs = append(jobs, cohortJob{
-			file: filepath.Join("annotations", e.Name()),
+			file: filepath.Join(AnnotationsDir, e.Name()),
 			load: func() (*cohortItem, error) {
 				l, err := ReadLabelme(path)
 				if err != nil {
@@ -200,9 +229,9 @@ func labelmeJobs(c *Cohort, opt LoadOptions) ([]cohortJob, error) {
 // cohortPatientIDs reads the cohort's metadata.csv; problems become
 // warnings of the cohort (patient ids then fall back to file stems).
 func cohortPatientIDs(c *Cohort) map[string]string {
-	ids, err := ReadPatientIDs(filepath.Join(c.Dir, "metadata.csv"))
+	ids, err := ReadPatientIDs(filepath.Join(c.Dir, MetadataFile))
 	if err != nil {
-		c.Warnings = append(c.Warnings, FileError{File: "metadata.csv", Error: err.Error() + "; patient ids are file stems"})
+		c.Warnings = append(c.Warnings, FileError{File: MetadataFile, Error: err.Error() + "; patient ids are file stems"})
 	}
 	return ids
 }
@@ -225,9 +254,9 @@ func cxrSegJobs(c *Cohort, opt LoadOptions) ([]cohortJob, error) {
 	if !ok || err != nil {
 		return nil, err
 	}
-	rows, err := ReadCXRSegStructure(filepath.Join(c.Dir, "structure.csv"))
+	rows, err := ReadCXRSegStructure(filepath.Join(c.Dir, StructureFile))
 	if err != nil {
-		c.Errors = append(c.Errors, FileError{File: "structure.csv", Error: err.Error()})
+		c.Errors = append(c.Errors, FileError{File: StructureFile, Error: err.Error()})
 		return nil, nil
 	}
 	ids := cohortPatientIDs(c)
@@ -236,7 +265,7 @@ func cxrSegJobs(c *Cohort, opt LoadOptions) ([]cohortJob, error) {
 	for i, name := range names {
 		rows := byImage[name]
 		jobs[i] = cohortJob{
-			file: filepath.Join("images", name),
+			file: filepath.Join(ImagesDir, name),
 			load: func() (*cohortItem, error) {
 				s, err := CXRSegSample(c.Dir, rows, opt)
 				if err != nil {

@@ -155,6 +155,27 @@ func TestScanCohortStops(t *testing.T) {
 	}
 }
 
+// TestScanSamples reads the samples named by "cohort/stem" keys from the
+// example folder, cohorts in name order and files in file order; a sample
+// without pixels (cohen/b: its image is missing) is not handed over.
+func TestScanSamples(t *testing.T) {
+	want := map[string]bool{"cxr-seg/y": true, "cohen/b": true, "cohen/a": true, "cxr-seg/x": true, "cohen/none": true}
+	var got []string
+	err := ScanSamples(exampleDir, want, func(s *Sample) error {
+		if !s.HasImage() {
+			t.Errorf("%s/%s: no image", s.Cohort, s.Stem)
+		}
+		got = append(got, s.Cohort+"/"+s.Stem)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[cohen/a cxr-seg/x cxr-seg/y]" {
+		t.Errorf("samples %v, want [cohen/a cxr-seg/x cxr-seg/y]", got)
+	}
+}
+
 func TestRunOrdered(t *testing.T) {
 	// More jobs than the window; results must come in index order.
 	var got []int

@@ -7,16 +7,9 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-)
 
-// The covid-qu-ex cohort's layout, relative to its folder DATA/covid-qu-ex.
-const (
-	QUExIndexFile          = "index.csv"           // file,class,source_split
-	QUExNearDuplicatesFile = "near-duplicates.csv" // file_a,file_b,similarity_32px_ncc
-	QUExRemovedFile        = "removed-overlap.csv" // source_file,same_xray_as,similarity_32px_ncc
-	QUExImagesDir          = "images"              // NAME.png, 8-bit grey X-rays
-	QUExLungMasksDir       = "masks/lung"          // NAME.png, 0 / 255 both lungs
-	QUExInfectionMasksDir  = "masks/infection"     // NAME.png, 0 / 255 COVID-19 infection
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
 // Classes of the covid-qu-ex index (column class).
@@ -177,11 +170,11 @@ func QUExSample(dir string, e QUExEntry, group string, opt LoadOptions) (*Sample
 		return nil, err
 	}
 	if opt.Images {
-		if s.Image, err = DecodeGray(imgPath, data); err != nil {
+		if s.Image, err = xrayfile.DecodeGray(imgPath, data); err != nil {
 			return nil, err
 		}
 		s.Width, s.Height = s.Image.Rect.Dx(), s.Image.Rect.Dy()
-	} else if s.Width, s.Height, err = DecodeImageSize(imgPath, data); err != nil {
+	} else if s.Width, s.Height, err = xrayfile.DecodeSize(imgPath, data); err != nil {
 		return nil, err
 	}
 	if opt.noMasks {
@@ -193,8 +186,8 @@ func QUExSample(dir string, e QUExEntry, group string, opt LoadOptions) (*Sample
 	if s.Opacity, err = readBinaryMask(filepath.Join(dir, filepath.FromSlash(QUExInfectionMasksDir), e.File), s.Width, s.Height); err != nil {
 		return nil, err
 	}
-	right, left := SplitLungs(s.Lung)
-	s.Classes = map[string]*Mask{LabelRightLung: right, LabelLeftLung: left, ClassInfection: s.Opacity}
+	right, left := mask.SplitLungs(s.Lung)
+	s.Classes = map[string]*mask.Mask{LabelRightLung: right, LabelLeftLung: left, ClassInfection: s.Opacity}
 	if e.Class != QUExCOVID && !s.Opacity.Empty() {
 		s.Warnings = append(s.Warnings, fmt.Sprintf("a %s image with a non-empty infection mask", e.Class))
 	}
@@ -212,15 +205,15 @@ func QUExSample(dir string, e QUExEntry, group string, opt LoadOptions) (*Sample
 
 // readBinaryMask reads a mask image of size w x h: a pixel is set where its
 // grey level (DecodeGray) is 128 or more.
-func readBinaryMask(path string, w, h int) (*Mask, error) {
-	g, err := ReadGray(path)
+func readBinaryMask(path string, w, h int) (*mask.Mask, error) {
+	g, err := xrayfile.ReadGray(path)
 	if err != nil {
 		return nil, err
 	}
 	if g.Rect.Dx() != w || g.Rect.Dy() != h {
 		return nil, fmt.Errorf("%s: mask is %dx%d, the image %dx%d", path, g.Rect.Dx(), g.Rect.Dy(), w, h)
 	}
-	m := NewMask(w, h)
+	m := mask.New(w, h)
 	for y := 0; y < h; y++ {
 		row := g.Pix[y*g.Stride : y*g.Stride+w]
 		for x, v := range row {

@@ -9,6 +9,9 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
 // CXRSegMask is one row of the cxr-seg cohort's structure.csv: one class
@@ -68,14 +71,14 @@ func parseStructure(name string, r io.Reader) ([]CXRSegMask, error) {
 		if m.Width, err = strconv.Atoi(ws); ok && err == nil {
 			m.Height, err = strconv.Atoi(hs)
 		}
-		if !ok || err != nil || checkImageSize(m.Width, m.Height) != nil {
-			return nil, t.errorf(i, "Resolution %q is not WxH with sizes in 1..%d", res, MaxImageSide)
+		if !ok || err != nil || xrayfile.CheckSize(m.Width, m.Height) != nil {
+			return nil, t.errorf(i, "Resolution %q is not WxH with sizes in 1..%d", res, xrayfile.MaxSide)
 		}
 		for k, dst := range []*int{&m.Top, &m.Left, &m.CropW, &m.CropH} {
 			v := strings.TrimSpace(row[cols[4+k]])
 			n, err := strconv.Atoi(v)
-			if err != nil || n < 0 || n > MaxImageSide {
-				return nil, t.errorf(i, "%s = %q is not a whole number in 0..%d", t.header[cols[4+k]], v, MaxImageSide)
+			if err != nil || n < 0 || n > xrayfile.MaxSide {
+				return nil, t.errorf(i, "%s = %q is not a whole number in 0..%d", t.header[cols[4+k]], v, xrayfile.MaxSide)
 			}
 			*dst = n
 		}
@@ -127,26 +130,26 @@ func CXRSegSample(dir string, rows []CXRSegMask, opt LoadOptions) (*Sample, erro
 		}
 	}
 	s := &Sample{Cohort: CohortCXRSeg, File: name, Stem: fileStem(name), Patient: fileStem(name), Width: w, Height: h}
-	imgPath := filepath.Join(dir, "images", name)
+	imgPath := filepath.Join(dir, ImagesDir, name)
 	data, err := os.ReadFile(imgPath)
 	if err != nil {
 		return nil, err
 	}
 	var iw, ih int
 	if opt.Images {
-		if s.Image, err = DecodeGray(imgPath, data); err != nil {
+		if s.Image, err = xrayfile.DecodeGray(imgPath, data); err != nil {
 			return nil, err
 		}
 		iw, ih = s.Image.Rect.Dx(), s.Image.Rect.Dy()
-	} else if iw, ih, err = DecodeImageSize(imgPath, data); err != nil {
+	} else if iw, ih, err = xrayfile.DecodeSize(imgPath, data); err != nil {
 		return nil, err
 	}
 	if iw != w || ih != h {
 		return nil, fmt.Errorf("%s: image is %dx%d, structure.csv line %d says %dx%d", imgPath, iw, ih, rows[0].Line, w, h)
 	}
 
-	s.Classes = map[string]*Mask{}
-	s.Lung, s.Opacity = NewMask(w, h), NewMask(w, h)
+	s.Classes = map[string]*mask.Mask{}
+	s.Lung, s.Opacity = mask.New(w, h), mask.New(w, h)
 	count := map[string]int{}
 	for _, r := range rows {
 		if r.Mask == "" {
@@ -155,10 +158,10 @@ func CXRSegSample(dir string, rows []CXRSegMask, opt LoadOptions) (*Sample, erro
 		}
 		m := s.Classes[r.Class]
 		if m == nil {
-			m = NewMask(w, h)
+			m = mask.New(w, h)
 			s.Classes[r.Class] = m
 		}
-		var union *Mask // Lung or Opacity, filled in the same pass
+		var union *mask.Mask // Lung or Opacity, filled in the same pass
 		switch ClassifyCXRSegClass(r.Class) {
 		case LabelLung:
 			union = s.Lung
@@ -190,12 +193,12 @@ func CXRSegSample(dir string, rows []CXRSegMask, opt LoadOptions) (*Sample, erro
 
 // placeCrop ORs the non-black pixels of the mask image at path into m, and
 // into union unless it is nil, at (r.Top, r.Left).
-func placeCrop(m, union *Mask, path string, r CXRSegMask) error {
+func placeCrop(m, union *mask.Mask, path string, r CXRSegMask) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("structure.csv line %d: %w", r.Line, err)
 	}
-	img, err := decodeImage(path, data)
+	img, err := xrayfile.DecodeImage(path, data)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/xrayfile"
+	"github.com/covidxray/opacity/num"
 )
 
 // Shape types of labelme. An empty shape_type (labelme 3) is a polygon.
@@ -158,7 +162,7 @@ func checkShape(s Shape) error {
 		return fmt.Errorf("a %s needs %s points, has %d", t, want, n)
 	}
 	for k, p := range s.Points {
-		if !Finite(p[0], p[1]) {
+		if !num.Finite(p[0], p[1]) {
 			return fmt.Errorf("point %d is not finite: (%g, %g)", k, p[0], p[1])
 		}
 	}
@@ -205,7 +209,7 @@ func (l *Labelme) EmbeddedImage(name string) (*image.Gray, error) {
 	if err != nil || data == nil {
 		return nil, err
 	}
-	return DecodeGray(name+": imageData", data)
+	return xrayfile.DecodeGray(name+": imageData", data)
 }
 
 // LoadOptions says how much of a file to read.
@@ -282,8 +286,8 @@ func LabelmeSample(cohort, path string, l *Labelme, opt LoadOptions) (*Sample, e
 	}
 
 	if !opt.noMasks {
-		s.Lung, s.Opacity = NewMask(w, h), NewMask(w, h)
-		s.Classes = map[string]*Mask{}
+		s.Lung, s.Opacity = mask.New(w, h), mask.New(w, h)
+		s.Classes = map[string]*mask.Mask{}
 	}
 	counts := map[string]int{}
 	areaLabels := map[string]bool{}
@@ -306,7 +310,7 @@ func LabelmeSample(cohort, path string, l *Labelme, opt LoadOptions) (*Sample, e
 		}
 		m := s.Classes[sh.Label]
 		if m == nil {
-			m = NewMask(w, h)
+			m = mask.New(w, h)
 			s.Classes[sh.Label] = m
 		}
 		// Drawing the shape again into Lung or Opacity is cheaper than
@@ -360,20 +364,20 @@ func labelmeImage(s *Sample, path string, l *Labelme, opt LoadOptions) error {
 	}
 	switch {
 	case data != nil && opt.Images:
-		img, err := DecodeGray(name, data)
+		img, err := xrayfile.DecodeGray(name, data)
 		if err != nil {
 			return err
 		}
 		s.Image = img
 		s.Width, s.Height = img.Rect.Dx(), img.Rect.Dy()
 	case data != nil:
-		w, h, err := DecodeImageSize(name, data)
+		w, h, err := xrayfile.DecodeSize(name, data)
 		if err != nil {
 			return err
 		}
 		s.Width, s.Height = w, h
 	case l.ImageWidth > 0 && l.ImageHeight > 0:
-		if err := checkImageSize(l.ImageWidth, l.ImageHeight); err != nil {
+		if err := xrayfile.CheckSize(l.ImageWidth, l.ImageHeight); err != nil {
 			return fmt.Errorf("%s: imageWidth/imageHeight: %w", path, err)
 		}
 		s.Width, s.Height = l.ImageWidth, l.ImageHeight
@@ -408,8 +412,8 @@ func labelmeCanvas(l *Labelme) (w, h int, err error) {
 	if !found {
 		return 1, 1, nil
 	}
-	if maxX >= MaxImageSide || maxY >= MaxImageSide || (math.Floor(maxX)+1)*(math.Floor(maxY)+1) > MaxImagePixels {
-		return 0, 0, fmt.Errorf("points reach (%g, %g): too far for a canvas (at most %d px a side, %d px in all)", maxX, maxY, MaxImageSide, MaxImagePixels)
+	if maxX >= xrayfile.MaxSide || maxY >= xrayfile.MaxSide || (math.Floor(maxX)+1)*(math.Floor(maxY)+1) > xrayfile.MaxPixels {
+		return 0, 0, fmt.Errorf("points reach (%g, %g): too far for a canvas (at most %d px a side, %d px in all)", maxX, maxY, xrayfile.MaxSide, xrayfile.MaxPixels)
 	}
 	return int(math.Floor(maxX)) + 1, int(math.Floor(maxY)) + 1, nil
 }
@@ -433,16 +437,16 @@ func pointsOutside(pts [][2]float64, w, h int) (int, error) {
 }
 
 // rasterizeShape ORs a shape with an area into m.
-func rasterizeShape(m *Mask, sh Shape) {
+func rasterizeShape(m *mask.Mask, sh Shape) {
 	switch sh.ShapeType {
 	case ShapeRectangle:
 		a, b := sh.Points[0], sh.Points[1]
-		RasterizePolygon(m, [][2]float64{{a[0], a[1]}, {b[0], a[1]}, {b[0], b[1]}, {a[0], b[1]}})
+		mask.RasterizePolygon(m, [][2]float64{{a[0], a[1]}, {b[0], a[1]}, {b[0], b[1]}, {a[0], b[1]}})
 	case ShapeCircle:
 		c, p := sh.Points[0], sh.Points[1]
-		RasterizeCircle(m, c[0], c[1], math.Hypot(p[0]-c[0], p[1]-c[1]))
+		mask.RasterizeCircle(m, c[0], c[1], math.Hypot(p[0]-c[0], p[1]-c[1]))
 	default:
-		RasterizePolygon(m, sh.Points)
+		mask.RasterizePolygon(m, sh.Points)
 	}
 }
 

@@ -9,6 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets/internal/fixture"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 )
 
 // poly is a labelme polygon shape.
@@ -95,8 +99,8 @@ func TestEmbeddedImage(t *testing.T) {
 	for i := range g.Pix {
 		g.Pix[i] = uint8(10 * i)
 	}
-	pngData := encodePNG(t, g)
-	jpgData := encodeJPEG(t, g)
+	pngData := fixture.EncodePNG(t, g)
+	jpgData := fixture.EncodeJPEG(t, g)
 	good := base64.StdEncoding.EncodeToString(pngData)
 	lines := good[:10] + "\n" + good[10:]
 	trunc := good[:len(good)/2+1]
@@ -216,7 +220,7 @@ func TestLabelmeSampleEmbeddedImage(t *testing.T) {
 	for i := range g.Pix {
 		g.Pix[i] = uint8(i)
 	}
-	pngData := encodePNG(t, g)
+	pngData := fixture.EncodePNG(t, g)
 	shapes := []Shape{poly(LabelRightLung, rect(0, 0, 4, 6)...), poly(LabelLeftLung, rect(4, 0, 8, 6)...), poly(LabelSubtleHazy, rect(1, 1, 2, 2)...)}
 	l := &Labelme{ImageData: embed(pngData), Shapes: shapes}
 	s, err := LabelmeSample(CohortCovidAR, "a_b.json", l, LoadOptions{Images: true})
@@ -246,7 +250,7 @@ func TestLabelmeSampleImageBeside(t *testing.T) {
 	g := image.NewGray(image.Rect(0, 0, 6, 4))
 	os.MkdirAll(filepath.Join(dir, "images"), 0o755)
 	os.MkdirAll(filepath.Join(dir, "annotations"), 0o755)
-	if err := os.WriteFile(filepath.Join(dir, "images", "x.jpeg"), encodeJPEG(t, g), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "images", "x.jpeg"), fixture.EncodeJPEG(t, g), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	l := &Labelme{ImagePath: "x.jpg", Shapes: []Shape{poly(LabelRightLung, rect(0, 0, 3, 4)...), poly(LabelLeftLung, rect(3, 0, 6, 4)...)}}
@@ -376,8 +380,8 @@ func FuzzParseLabelme(f *testing.F) {
 	g := image.NewGray(image.Rect(0, 0, 4, 3))
 	f.Add([]byte(`{"version":"4.5.6","flags":{},"shapes":[{"label":"right_lung","points":[[0,0],[4,0],[4,4]],"group_id":null,"shape_type":"polygon","flags":{}}],"imagePath":"a.jpg","imageData":null}`))
 	f.Add([]byte(`{"shapes":[{"label":"opacity","points":[[0,0],[4,4]],"shape_type":"rectangle"},{"label":"x","points":[[1,1],[2,1]],"shape_type":"circle"}],"imageWidth":5,"imageHeight":5}`))
-	f.Add(labelmeJSON(f, &Labelme{ImageData: embed(encodePNG(f, g)), Shapes: []Shape{poly("left_lung", rect(-0.2, 0, 4.1, 3)...)}}))
-	f.Add(labelmeJSON(f, &Labelme{ImageData: embed(encodeJPEG(f, g)), Shapes: []Shape{poly("opacity", rect(1, 1, 2, 2)...)}}))
+	f.Add(labelmeJSON(f, &Labelme{ImageData: embed(fixture.EncodePNG(f, g)), Shapes: []Shape{poly("left_lung", rect(-0.2, 0, 4.1, 3)...)}}))
+	f.Add(labelmeJSON(f, &Labelme{ImageData: embed(fixture.EncodeJPEG(f, g)), Shapes: []Shape{poly("opacity", rect(1, 1, 2, 2)...)}}))
 	f.Add([]byte(`{"shapes":[{"label":"o","points":[[1e308,0],[4,4],[-1e308,1]]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l, err := ParseLabelme("f.json", data)
@@ -388,7 +392,7 @@ func FuzzParseLabelme(f *testing.F) {
 			return
 		}
 		if b, err := l.EmbeddedImageBytes("f.json"); err == nil && b != nil {
-			if w, h, err := DecodeImageSize("f", b); err == nil && w*h > 1<<16 {
+			if w, h, err := xrayfile.DecodeSize("f", b); err == nil && w*h > 1<<16 {
 				return
 			}
 		}
@@ -406,7 +410,7 @@ func FuzzParseLabelme(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, m := range append([]*Mask{s.Lung, s.Opacity}, mapValues(s.Classes)...) {
+		for _, m := range append([]*mask.Mask{s.Lung, s.Opacity}, mapValues(s.Classes)...) {
 			if m.Width != s.Width || m.Height != s.Height || len(m.Pix) != s.Width*s.Height {
 				t.Fatalf("mask %dx%d on grid %dx%d", m.Width, m.Height, s.Width, s.Height)
 			}
@@ -414,8 +418,8 @@ func FuzzParseLabelme(f *testing.F) {
 	})
 }
 
-func mapValues(m map[string]*Mask) []*Mask {
-	var out []*Mask
+func mapValues(m map[string]*mask.Mask) []*mask.Mask {
+	var out []*mask.Mask
 	for _, v := range m {
 		out = append(out, v)
 	}

@@ -3,6 +3,9 @@ package datasets
 import (
 	"encoding/json"
 	"fmt"
+	"math"
+
+	"github.com/covidxray/opacity/atomicfile"
 )
 
 // LabelmeWriteVersion is the labelme version written by NewLabelme: that of
@@ -29,7 +32,7 @@ func NewLabelme(imagePath string, width, height int) *Labelme {
 }
 
 // AddPolygons appends one polygon shape with the given label for each
-// polygon of polys (as MaskPolygons returns them: (x, y) in labelme pixel
+// polygon of polys (as mask.Polygons returns them: (x, y) in labelme pixel
 // coordinates, closed implicitly), with group_id null and empty flags.
 // Coordinates are rounded to 0.1 px, as in the paper's files, for short,
 // readable JSON. Polygons of fewer than 3 points enclose nothing and are
@@ -83,15 +86,18 @@ func (l *Labelme) Encode() ([]byte, error) {
 }
 
 // WriteLabelme encodes l (see Encode) and writes it to path atomically
-// (WriteFileAtomic, mode 0644): readers see the old file or the new one,
-// never a part. Polygons from MaskPolygons read back through ReadLabelme and
+// (atomicfile.WriteFile, mode 0644): readers see the old file or the new one,
+// never a part. Polygons from mask.Polygons read back through ReadLabelme and
 // LabelmeSample to the masks they were traced from, up to the
-// simplification (see MaskPolygons; the tests check an IoU of at least 0.97
+// simplification (see mask.Polygons; the tests check an IoU of at least 0.97
 // for lung and opacity masks traced at tol 1 px).
 func WriteLabelme(path string, l *Labelme) error {
 	data, err := l.Encode()
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return WriteFileAtomic(path, data, 0o644)
+	return atomicfile.WriteFile(path, data, 0o644)
 }
+
+// round1 rounds to one decimal, as labelme files keep their points.
+func round1(v float64) float64 { return math.Round(v*10) / 10 }

@@ -1,8 +1,6 @@
 package datasets
 
 import (
-	"fmt"
-	"image"
 	"math"
 	"os"
 	"path/filepath"
@@ -171,99 +169,5 @@ func TestWriteLabelmeErrors(t *testing.T) {
 	}
 	if err := WriteLabelme(filepath.Join(dir, "missing", "x.json"), NewLabelme("x.png", 2, 2)); err == nil {
 		t.Error("no error writing into a missing folder")
-	}
-}
-
-// TestWriteLabelmeRoundTrip goes from predicted masks to a labelme file and
-// back through the loader: lung mask cleaned (KeepLargest 2, FillHoles),
-// split into right and left lungs, masks traced and simplified, polygons
-// written as right_lung, left_lung and opacity beside a PNG, the file read
-// with ReadLabelme and LabelmeSample, and the masks compared.
-func TestWriteLabelmeRoundTrip(t *testing.T) {
-	const size = 256
-	// Predicted lungs: the two lung fields, a hole in the right one and
-	// specks outside.
-	raw := lungMask()
-	for y := 118; y < 123; y++ {
-		for x := 68; x < 73; x++ {
-			raw.Set(x, y, false)
-		}
-	}
-	for _, p := range [][2]int{{10, 10}, {250, 5}, {128, 250}, {129, 251}} {
-		raw.Set(p[0], p[1], true)
-	}
-	lung := FillHoles(KeepLargest(raw, 2))
-	right, left := SplitLungs(lung)
-	// The cleaning gives back the drawn lungs exactly, and the side of each.
-	for i, got := range []*Mask{right, left} {
-		want := NewMask(size, size)
-		RasterizePolygon(want, lungOutlines[i])
-		if maskRows(got) != maskRows(want) {
-			t.Fatalf("lung %d after cleaning and splitting differs from the drawn one", i)
-		}
-	}
-	// Predicted opacity: an ellipse in the right lung, a disc in the left.
-	opacity := NewMask(size, size)
-	RasterizePolygon(opacity, ellipsePolygon(75, 150, 18, 30, 0.3))
-	RasterizeCircle(opacity, 185, 110, 20)
-
-	tests := []struct {
-		tol    float64
-		minIoU float64
-	}{{0, 1}, {0.5, 0.97}, {1, 0.97}}
-	for _, tc := range tests {
-		t.Run(fmt.Sprintf("tol %g", tc.tol), func(t *testing.T) {
-			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "cxr.png"), encodePNG(t, image.NewGray(image.Rect(0, 0, size, size))), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			l := NewLabelme("cxr.png", size, size)
-			l.AddPolygons(LabelRightLung, MaskPolygons(right, tc.tol, 0))
-			l.AddPolygons(LabelLeftLung, MaskPolygons(left, tc.tol, 0))
-			l.AddPolygons(LabelOpacityAny, MaskPolygons(opacity, tc.tol, 0))
-			path := filepath.Join(dir, "cxr.json")
-			if err := WriteLabelme(path, l); err != nil {
-				t.Fatal(err)
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.HasPrefix(string(data), "{\n  \"version\": \"4.5.6\",\n  \"flags\": {},\n  \"shapes\": [\n") {
-				t.Errorf("file starts %q", data[:min(len(data), 80)])
-			}
-			back, err := ReadLabelme(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			s, err := LabelmeSample(CohortCohen, path, back, LoadOptions{Images: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if s.Image == nil || s.Width != size || s.Height != size {
-				t.Fatalf("image %v, grid %dx%d", s.Image != nil, s.Width, s.Height)
-			}
-			if len(s.Warnings) != 0 {
-				t.Errorf("warnings %q", s.Warnings)
-			}
-			for _, c := range []struct {
-				name      string
-				got, want *Mask
-			}{
-				{LabelRightLung, s.Classes[LabelRightLung], right},
-				{LabelLeftLung, s.Classes[LabelLeftLung], left},
-				{"lung", s.Lung, lung},
-				{"opacity", s.Opacity, opacity},
-			} {
-				if c.got == nil {
-					t.Fatalf("%s: no mask", c.name)
-				}
-				iou := maskIoUOf(t, c.got, c.want)
-				t.Logf("%s: IoU %.4f (%d px read back, %d px predicted)", c.name, iou, c.got.Count(), c.want.Count())
-				if iou < tc.minIoU {
-					t.Errorf("%s: IoU %.4f < %.2f", c.name, iou, tc.minIoU)
-				}
-			}
-		})
 	}
 }

@@ -13,32 +13,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
-)
 
-// realDataDir returns ../shared/data next to the module root, or skips the
-// test when it is not there.
-func realDataDir(tb testing.TB) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Skip("module root not found: skipping the real-data test")
-		}
-		dir = parent
-	}
-	data := filepath.Join(dir, "..", "shared", "data")
-	if fi, err := os.Stat(data); err != nil || !fi.IsDir() {
-		tb.Skipf("real data not found at %s (it is ../shared/data from the module root): skipping", data)
-	}
-	return data
-}
+	"github.com/covidxray/opacity/datasets/internal/fixture"
+)
 
 var realStatsOnce struct {
 	sync.Once
@@ -91,7 +68,7 @@ func readRawAnnotations(t *testing.T, dir string) map[string]rawLabelmeFile {
 }
 
 func TestRealCovidAR(t *testing.T) {
-	data := realDataDir(t)
+	data := fixture.RealDataDir(t)
 	raw := readRawAnnotations(t, filepath.Join(data, "covid-ar", "annotations"))
 	// Independent counts: files, patients (name before '_'), files with no
 	// label other than the two lung labels, shapes per label.
@@ -202,7 +179,7 @@ func TestRealCovidAR(t *testing.T) {
 }
 
 func TestRealRadiologistNotes(t *testing.T) {
-	data := realDataDir(t)
+	data := fixture.RealDataDir(t)
 	path := filepath.Join(data, "covid-ar", "radiologist_notes.csv")
 	// Independent count: records of encoding/csv with a patient id.
 	f, err := os.Open(path)
@@ -230,7 +207,7 @@ func TestRealRadiologistNotes(t *testing.T) {
 }
 
 func TestRealCohen(t *testing.T) {
-	data := realDataDir(t)
+	data := fixture.RealDataDir(t)
 	dir := filepath.Join(data, "cohen")
 	raw := readRawAnnotations(t, filepath.Join(dir, "annotations"))
 	images, err := os.ReadDir(filepath.Join(dir, "images"))
@@ -333,7 +310,7 @@ func TestRealCohen(t *testing.T) {
 }
 
 func TestRealCXRSeg(t *testing.T) {
-	data := realDataDir(t)
+	data := fixture.RealDataDir(t)
 	dir := filepath.Join(data, "cxr-seg")
 	// Independent reading of structure.csv with encoding/csv.
 	f, err := os.Open(filepath.Join(dir, "structure.csv"))
@@ -459,7 +436,7 @@ func TestRealCXRSeg(t *testing.T) {
 // images: the class mask holds exactly the non-black pixels of its crop(s),
 // shifted by (Left, Top).
 func TestRealCXRSegPlacement(t *testing.T) {
-	data := realDataDir(t)
+	data := fixture.RealDataDir(t)
 	dir := filepath.Join(data, "cxr-seg")
 	rows, err := ReadCXRSegStructure(filepath.Join(dir, "structure.csv"))
 	if err != nil {
@@ -521,7 +498,7 @@ func countRows(rows []CXRSegMask, class string) int {
 // files (polygons to masks on the image grid, or the canvas; image headers
 // only) and the 100 cxr-seg images' 588 mask crops (decoded and placed).
 func BenchmarkLoadRealAnnotations(b *testing.B) {
-	data := realDataDir(b)
+	data := fixture.RealDataDir(b)
 	for b.Loop() {
 		n := 0
 		for _, name := range []string{CohortCovidAR, CohortCohen, CohortCXRSeg} {

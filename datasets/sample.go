@@ -1,16 +1,9 @@
 package datasets
 
-import "image"
+import (
+	"image"
 
-// Cohort names: the folders of the on-disk layout.
-const (
-	CohortCovidAR = "covid-ar" // the paper's training/testing cohort (TCIA COVID-19-AR)
-	CohortCohen   = "cohen"    // the paper's external validation set (Cohen et al.)
-	CohortCXRSeg  = "cxr-seg"  // 100 images with radiologists' masks
-	// CohortCovidQUEx holds thousands of X-rays with semi-automatic lung
-	// and infection masks (COVID-QU-Ex): training data for the automatic
-	// measurement, not in the paper.
-	CohortCovidQUEx = "covid-qu-ex"
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // Sample is one chest X-ray with its masks, as every consumer of this package
@@ -30,9 +23,9 @@ type Sample struct {
 	// annotation-only files a canvas that holds every point.
 	Width, Height int
 
-	Lung    *Mask            // union of the lung fields
-	Opacity *Mask            // union of the opacity regions (all kinds merged)
-	Classes map[string]*Mask // every class mask by its label or class name
+	Lung    *mask.Mask            // union of the lung fields
+	Opacity *mask.Mask            // union of the opacity regions (all kinds merged)
+	Classes map[string]*mask.Mask // every class mask by its label or class name
 
 	Warnings []string // recoverable problems found while reading it
 }

@@ -145,9 +145,9 @@ func covidARStats(dataDir string, opt LoadOptions) (CovidARStats, error) {
 	st.Annotations = loaded + len(c.Errors) // every error so far is one file's
 	st.Patients = len(patients)
 	if st.Annotations > 0 {
-		clinical, err := ReadClinical(filepath.Join(c.Dir, "patient_info.csv"))
+		clinical, err := ReadClinical(filepath.Join(c.Dir, PatientInfoFile))
 		if err != nil {
-			c.Errors = append(c.Errors, FileError{File: "patient_info.csv", Error: err.Error()})
+			c.Errors = append(c.Errors, FileError{File: PatientInfoFile, Error: err.Error()})
 		}
 		for p := range patients {
 			if _, ok := clinical[p]; !ok {
@@ -179,9 +179,9 @@ func cohenStats(dataDir string, opt LoadOptions) (CohenStats, error) {
 	}
 	st.Annotations = len(stems) + len(c.Errors)
 	if st.Annotations > 0 {
-		scores, err := ReadSeverityScores(filepath.Join(c.Dir, "covid-severity-scores.csv"))
+		scores, err := ReadSeverityScores(filepath.Join(c.Dir, SeverityScoresFile))
 		if err != nil {
-			c.Errors = append(c.Errors, FileError{File: "covid-severity-scores.csv", Error: err.Error()})
+			c.Errors = append(c.Errors, FileError{File: SeverityScoresFile, Error: err.Error()})
 		}
 		for _, stem := range stems {
 			if _, ok := scores[stem]; ok {
@@ -222,7 +222,7 @@ func cxrSegStats(dataDir string, opt LoadOptions) (CXRSegStats, error) {
 	if err != nil {
 		return st, err
 	}
-	st.Images = filesFound(loaded, c.Errors, "structure.csv")
+	st.Images = filesFound(loaded, c.Errors, StructureFile)
 	st.Patients = len(patients)
 	st.Errors, st.Warnings = c.Errors, c.Warnings
 	return st, nil

@@ -3,6 +3,8 @@ package datasets
 import (
 	"fmt"
 	"strings"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // Targets: the named masks a sample carries and a model can be trained to
@@ -65,7 +67,7 @@ func HasTarget(targets []string, t string) bool {
 // Mask returns the sample's mask of a target (TargetLungs: Lung,
 // TargetOpacity: Opacity), or the class mask of that name; nil when the
 // sample has none.
-func (s *Sample) Mask(target string) *Mask {
+func (s *Sample) Mask(target string) *mask.Mask {
 	switch target {
 	case TargetLungs:
 		return s.Lung
@@ -89,27 +91,4 @@ func (s *Sample) BothLungs() bool {
 		return false
 	}
 	return has(LabelRightLung, ClassRightLung) && has(LabelLeftLung, ClassLeftLung)
-}
-
-// Framing is how a sample is framed into the square model input.
-type Framing string
-
-const (
-	// FrameLungCrop is the paper's: the bounding box of the manual lung
-	// mask, grown by DefaultMargin, resized to the input size. It needs the
-	// lungs to be known, so it frames the opacity model's input.
-	FrameLungCrop Framing = "lung-crop"
-	// FrameWhole is the whole image resized to the input size. A model
-	// that predicts the lungs sees whole images, since at inference the
-	// lungs are what is unknown.
-	FrameWhole Framing = "whole"
-)
-
-// FramingFor returns how the input of a model for targets is framed: the
-// whole image when the lungs are a target, the paper's lung crop otherwise.
-func FramingFor(targets []string) Framing {
-	if HasTarget(targets, TargetLungs) {
-		return FrameWhole
-	}
-	return FrameLungCrop
 }

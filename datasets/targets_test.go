@@ -3,6 +3,8 @@ package datasets
 import (
 	"strings"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 func TestParseTargets(t *testing.T) {
@@ -33,32 +35,17 @@ func TestParseTargets(t *testing.T) {
 	}
 }
 
-func TestFramingFor(t *testing.T) {
-	for _, tc := range []struct {
-		targets []string
-		want    Framing
-	}{
-		{[]string{TargetOpacity}, FrameLungCrop},
-		{[]string{TargetLungs}, FrameWhole},
-		{[]string{TargetLungs, TargetOpacity}, FrameWhole},
-	} {
-		if got := FramingFor(tc.targets); got != tc.want {
-			t.Errorf("%v: %s, want %s", tc.targets, got, tc.want)
-		}
-	}
-}
-
 func TestSampleMaskAndBothLungs(t *testing.T) {
-	right, left := maskFrom(2, 1, "#."), maskFrom(2, 1, ".#")
-	lung, op := maskFrom(2, 1, "##"), maskFrom(2, 1, "#.")
-	s := &Sample{Lung: lung, Opacity: op, Classes: map[string]*Mask{LabelRightLung: right, "Heart": op}}
+	right, left := &mask.Mask{Width: 2, Height: 1, Pix: []uint8{1, 0}}, &mask.Mask{Width: 2, Height: 1, Pix: []uint8{0, 1}}
+	lung, op := &mask.Mask{Width: 2, Height: 1, Pix: []uint8{1, 1}}, &mask.Mask{Width: 2, Height: 1, Pix: []uint8{1, 0}}
+	s := &Sample{Lung: lung, Opacity: op, Classes: map[string]*mask.Mask{LabelRightLung: right, "Heart": op}}
 	if s.Mask(TargetLungs) != lung || s.Mask(TargetOpacity) != op || s.Mask("Heart") != op || s.Mask("x") != nil {
 		t.Error("Mask does not return the named masks")
 	}
 	if s.BothLungs() {
 		t.Error("only a right lung: BothLungs true")
 	}
-	s.Classes[LabelLeftLung] = NewMask(2, 1)
+	s.Classes[LabelLeftLung] = mask.New(2, 1)
 	if s.BothLungs() {
 		t.Error("empty left lung: BothLungs true")
 	}

@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -147,7 +149,7 @@ func (cv *CV) RunFold(ctx context.Context, i int, mon Monitor) (*FoldResult, err
 	for k := range res.Images {
 		res.Images[k].JSONValues = jsonFloats(res.Images[k].Values)
 	}
-	if werr := datasets.WriteJSONAtomic(cv.FoldFile(i), res, 0o644); werr != nil && err == nil {
+	if werr := atomicfile.WriteJSON(cv.FoldFile(i), res, 0o644); werr != nil && err == nil {
 		err = werr
 	}
 	if err != nil {
@@ -230,7 +232,7 @@ func jsonFloats(m map[string]float64) map[string]*float64 {
 	}
 	out := make(map[string]*float64, len(m))
 	for k, v := range m {
-		out[k] = datasets.Nullable(v)
+		out[k] = num.Nullable(v)
 	}
 	return out
 }
@@ -404,7 +406,7 @@ func cvMetrics(folds []*FoldResult) []CVMetric {
 			var fs float64
 			var fn int
 			for _, im := range f.Images {
-				if x, ok := im.Values[v]; ok && datasets.Finite(x) {
+				if x, ok := im.Values[v]; ok && num.Finite(x) {
 					fs += x
 					fn++
 				}
@@ -435,7 +437,7 @@ func ValueMetricName(value string) string { return "mean " + value }
 func spread(m CVMetric) CVMetric {
 	var vals []float64
 	for _, v := range m.PerFold {
-		if datasets.Finite(v) {
+		if num.Finite(v) {
 			vals = append(vals, v)
 		}
 	}

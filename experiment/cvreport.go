@@ -10,7 +10,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/atomicfile"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -25,7 +26,7 @@ const (
 func (m CVMetric) MarshalJSON() ([]byte, error) {
 	per := make([]*float64, len(m.PerFold))
 	for i, v := range m.PerFold {
-		per[i] = datasets.Nullable(v)
+		per[i] = num.Nullable(v)
 	}
 	return json.Marshal(struct {
 		Name    string      `json:"name"`
@@ -38,8 +39,8 @@ func (m CVMetric) MarshalJSON() ([]byte, error) {
 		CI95    [2]*float64 `json:"ci95"`
 		Min     *float64    `json:"min"`
 		Max     *float64    `json:"max"`
-	}{m.Name, m.Target, m.N, datasets.Nullable(m.Pooled), per, datasets.Nullable(m.Mean), datasets.Nullable(m.SD),
-		[2]*float64{datasets.Nullable(m.CI95[0]), datasets.Nullable(m.CI95[1])}, datasets.Nullable(m.Min), datasets.Nullable(m.Max)})
+	}{m.Name, m.Target, m.N, num.Nullable(m.Pooled), per, num.Nullable(m.Mean), num.Nullable(m.SD),
+		[2]*float64{num.Nullable(m.CI95[0]), num.Nullable(m.CI95[1])}, num.Nullable(m.Min), num.Nullable(m.Max)})
 }
 
 // MetricsTable returns the merged table: one row per metric, with its
@@ -63,7 +64,7 @@ func (r *CVReport) MetricsTable() (header []string, rows [][]string) {
 
 // fmtInterval renders a 95% interval, "—" when undefined.
 func fmtInterval(ci [2]float64) string {
-	if !datasets.Finite(ci[0], ci[1]) {
+	if !num.Finite(ci[0], ci[1]) {
 		return "—"
 	}
 	return research.FormatScore(ci[0]) + "–" + research.FormatScore(ci[1])
@@ -94,10 +95,10 @@ func (r *CVReport) Markdown() string {
 
 // writeReport writes the report's files into the CV folder, atomically.
 func (cv *CV) writeReport(r *CVReport) error {
-	if err := datasets.WriteJSONAtomic(filepath.Join(cv.Dir, CVReportFile), r, 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(cv.Dir, CVReportFile), r, 0o644); err != nil {
 		return err
 	}
-	if err := datasets.WriteFileAtomic(filepath.Join(cv.Dir, CVMetricsFile+".md"), []byte(r.Markdown()), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(cv.Dir, CVMetricsFile+".md"), []byte(r.Markdown()), 0o644); err != nil {
 		return err
 	}
 	header, rows := r.MetricsTable()
@@ -157,5 +158,5 @@ func writeCSV(path string, header []string, rows [][]string) error {
 	if err := w.WriteAll(rows); err != nil {
 		return err
 	}
-	return datasets.WriteFileAtomic(path, buf.Bytes(), 0o644)
+	return atomicfile.WriteFile(path, buf.Bytes(), 0o644)
 }

@@ -26,7 +26,7 @@
 // reverse, and `opacity eval --run RUN` needs nothing but the folder. One
 // rule decides whether two runs are the same: RunKey.Same.
 //
-// Inputs are framed per target (datasets.FramingFor): an opacity model
+// Inputs are framed per target (transform.FramingFor): an opacity model
 // sees the paper's lung crop (the manual lungs' bounding box with a 5%
 // margin, resized to the input size); a model with the lungs among its
 // targets sees the whole image resized, since at inference the lungs are

@@ -9,7 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/xla/unet"
 )
@@ -22,7 +25,7 @@ const PredictionsFile = "predictions.gob"
 type predictionCache struct {
 	Finished string                          // the run's finish time: a retrained run invalidates the cache
 	Size     int                             // input side
-	Frame    datasets.Framing                // how the inputs were framed
+	Frame    transform.Framing               // how the inputs were framed
 	Probs    map[string]map[string][]float32 // by Item.Key, then target
 }
 
@@ -103,7 +106,7 @@ func (st *Study) Predict(run *Run, mon Monitor) error {
 	if err := gob.NewEncoder(&buf).Encode(cache); err != nil {
 		return err
 	}
-	return datasets.WriteFileAtomic(cachePath, buf.Bytes(), 0o644)
+	return atomicfile.WriteFile(cachePath, buf.Bytes(), 0o644)
 }
 
 // Attach makes run the study's run (Study.Run), after checking that it was
@@ -150,7 +153,7 @@ func (it *Item) PredictedPct() (float64, error) {
 // on the model's grid, with the lungs the model predicted when the lungs
 // are one of its targets, the manual lungs of the input (framed like it)
 // otherwise. The probabilities must include the opacity target.
-func PredictedPct(in *datasets.Prepared, prob map[string][]float32) (float64, error) {
+func PredictedPct(in *transform.Prepared, prob map[string][]float32) (float64, error) {
 	op, ok := prob[datasets.TargetOpacity]
 	if !ok {
 		return 0, fmt.Errorf("the model does not predict %s", datasets.TargetOpacity)
@@ -178,13 +181,13 @@ func (st *Study) Predictions(target string) []research.Prediction {
 
 // PredictedMask returns the predicted mask of a target on the model's grid
 // (probability > research.DefaultThreshold), nil without a prediction.
-func (it *Item) PredictedMask(target string) *datasets.Mask {
+func (it *Item) PredictedMask(target string) *mask.Mask {
 	p, ok := it.Prob[target]
 	if !ok {
 		return nil
 	}
 	n := it.Input.Size
-	return &datasets.Mask{Width: n, Height: n, Pix: research.Threshold(p, research.DefaultThreshold)}
+	return &mask.Mask{Width: n, Height: n, Pix: research.Threshold(p, research.DefaultThreshold)}
 }
 
 // Predictor applies a run's model to samples read from files.
@@ -205,12 +208,12 @@ func (r *Run) Predictor(backend string) (*Predictor, error) {
 // SamplePrediction is the model's output for one sample.
 type SamplePrediction struct {
 	// Input is the sample framed as the run frames its inputs.
-	Input *datasets.Prepared
+	Input *transform.Prepared
 	// Prob and Masks are the probabilities and the predicted masks
 	// (probability > research.DefaultThreshold) of every target, on the
 	// model's grid.
 	Prob  map[string][]float32
-	Masks map[string]*datasets.Mask
+	Masks map[string]*mask.Mask
 }
 
 // Predict frames the sample as the run's inputs were (the manual lungs'
@@ -218,18 +221,18 @@ type SamplePrediction struct {
 // image for a model of the lungs) and predicts every target.
 func (p *Predictor) Predict(s *datasets.Sample) (*SamplePrediction, error) {
 	set := p.Run.Record.Settings
-	in, err := datasets.Prepare(s, set.InputSize, set.Framing())
+	in, err := transform.Prepare(s, set.InputSize, set.Framing())
 	if err != nil {
 		return nil, err
 	}
-	probs, err := p.Loaded.Model.Predict([]*datasets.Prepared{in}, 1)
+	probs, err := p.Loaded.Model.Predict([]*transform.Prepared{in}, 1)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", s.File, err)
 	}
-	out := &SamplePrediction{Input: in, Prob: map[string][]float32{}, Masks: map[string]*datasets.Mask{}}
+	out := &SamplePrediction{Input: in, Prob: map[string][]float32{}, Masks: map[string]*mask.Mask{}}
 	for k, t := range p.Loaded.Model.Config.TargetList() {
 		out.Prob[t] = probs[0][k]
-		out.Masks[t] = &datasets.Mask{Width: in.Size, Height: in.Size, Pix: research.Threshold(probs[0][k], research.DefaultThreshold)}
+		out.Masks[t] = &mask.Mask{Width: in.Size, Height: in.Size, Pix: research.Threshold(probs[0][k], research.DefaultThreshold)}
 	}
 	return out, nil
 }

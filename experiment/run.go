@@ -15,7 +15,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/xla/unet"
 )
@@ -288,7 +288,7 @@ func (st *Study) Train(ctx context.Context, dir string, mon Monitor) (*Run, erro
 		rec.Started = prev.Record.Started
 		rec.Timing.Epochs = prev.Record.Timing.Epochs
 	}
-	if err := datasets.WriteJSONAtomic(filepath.Join(dir, RunFile), rec, 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, RunFile), rec, 0o644); err != nil {
 		return nil, err
 	}
 	logf, err := os.OpenFile(filepath.Join(dir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -328,7 +328,7 @@ func (st *Study) Train(ctx context.Context, dir string, mon Monitor) (*Run, erro
 	if n := res.Model.NumTrainableParameters(); n != rec.Parameters {
 		return nil, fmt.Errorf("%s: the built model has %d trainable parameters, its configuration %d", dir, n, rec.Parameters)
 	}
-	if err := datasets.WriteJSONAtomic(filepath.Join(dir, RunFile), rec, 0o644); err != nil {
+	if err := atomicfile.WriteJSON(filepath.Join(dir, RunFile), rec, 0o644); err != nil {
 		return nil, err
 	}
 	last := fmt.Sprintf("Trained in %.0f s (%s); run folder %s\n", res.Seconds, res.Times, dir)

@@ -12,7 +12,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/phantom"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/xla/unet"
 )
 
@@ -31,7 +34,7 @@ type Settings struct {
 	// Phantom options, generated into Cache on first use.
 	Data string
 	// Phantom sizes the synthetic cohort used when Data is empty.
-	Phantom datasets.PhantomOptions
+	Phantom phantom.Options
 	// Cohort is the cohort the model is trained and tested on: empty picks
 	// covid-ar when its annotations carry images (the paper's), otherwise
 	// cxr-seg (real X-rays with radiologists' masks); covid-qu-ex takes
@@ -42,7 +45,7 @@ type Settings struct {
 	// Targets are the masks the model predicts (datasets.TargetOpacity, the
 	// paper's, and/or datasets.TargetLungs). With lungs among them the
 	// model sees whole images; otherwise the paper's lung crop
-	// (datasets.FramingFor).
+	// (transform.FramingFor).
 	Targets []string
 	// TestFraction is the share of the images held out for testing, by
 	// patient (the paper's 7:3 is 0.3); 0 trains on every image (a model to
@@ -81,7 +84,7 @@ type Settings struct {
 	// LearningRate is Adam's; LRSchedule constant (the paper's) or cosine.
 	LearningRate float64
 	LRSchedule   string
-	// Augment names the training augmentation (datasets.NamedAugment:
+	// Augment names the training augmentation (transform.NamedAugment:
 	// default, the paper's kinds; flip; none).
 	Augment string
 	// EvalEvery evaluates the model every N epochs (and after the last);
@@ -141,17 +144,17 @@ func Preset(name string) (Settings, error) {
 		Encoder: unet.EncoderResNet18, Channels: 1, HeadKernel: 1, EvalEvery: 1, Bootstrap: 2000}
 	switch name {
 	case PresetTiny:
-		s.Phantom = datasets.PhantomOptions{Patients: 24, Size: 64, CohenImages: 6}
+		s.Phantom = phantom.Options{Patients: 24, Size: 64, CohenImages: 6}
 		s.InputSize, s.Epochs, s.Batch, s.Tiny, s.LearningRate = 32, 2, 4, true, 1e-3
-		s.LRSchedule, s.Augment, s.Bootstrap = unet.ScheduleConstant, datasets.AugmentDefault, 200
+		s.LRSchedule, s.Augment, s.Bootstrap = unet.ScheduleConstant, transform.AugmentDefault, 200
 	case PresetSmoke:
-		s.Phantom = datasets.PhantomOptions{Patients: 40, Size: 256, CohenImages: 20}
+		s.Phantom = phantom.Options{Patients: 40, Size: 256, CohenImages: 20}
 		s.InputSize, s.Epochs, s.Batch, s.LearningRate = 64, 40, 8, 1e-3
-		s.LRSchedule, s.Augment = unet.ScheduleCosine, datasets.AugmentFlip
+		s.LRSchedule, s.Augment = unet.ScheduleCosine, transform.AugmentFlip
 	case PresetFull:
-		s.Phantom = datasets.PhantomOptions{Patients: 105, Size: 512, CohenImages: 25}
-		s.InputSize, s.Epochs, s.Batch, s.LearningRate = datasets.PaperSize, 50, 8, 1e-4
-		s.LRSchedule, s.Augment = unet.ScheduleConstant, datasets.AugmentDefault
+		s.Phantom = phantom.Options{Patients: 105, Size: 512, CohenImages: 25}
+		s.InputSize, s.Epochs, s.Batch, s.LearningRate = transform.PaperSize, 50, 8, 1e-4
+		s.LRSchedule, s.Augment = unet.ScheduleConstant, transform.AugmentDefault
 	default:
 		return Settings{}, fmt.Errorf("preset %q: want %s, %s or %s", name, PresetTiny, PresetSmoke, PresetFull)
 	}
@@ -252,7 +255,7 @@ func (s Settings) Validate() error {
 	if err := unet.CheckSchedule(s.LRSchedule); err != nil {
 		return fieldCause("LRSchedule", err)
 	}
-	if _, err := datasets.NamedAugment(s.Augment); err != nil {
+	if _, err := transform.NamedAugment(s.Augment); err != nil {
 		return fieldCause("Augment", err)
 	}
 	if err := datasets.CheckTargets(s.Targets); err != nil {
@@ -278,7 +281,7 @@ func (s Settings) ModelConfig() unet.Config {
 // TrainConfig returns the training of the settings (package unet), without
 // its folder and callbacks.
 func (s Settings) TrainConfig() (unet.TrainConfig, error) {
-	aug, err := datasets.NamedAugment(s.Augment)
+	aug, err := transform.NamedAugment(s.Augment)
 	if err != nil {
 		return unet.TrainConfig{}, err
 	}
@@ -292,8 +295,8 @@ func (s Settings) TrainConfig() (unet.TrainConfig, error) {
 	return cfg, nil
 }
 
-// Framing returns how the model's input is framed (datasets.FramingFor).
-func (s Settings) Framing() datasets.Framing { return datasets.FramingFor(s.Targets) }
+// Framing returns how the model's input is framed (transform.FramingFor).
+func (s Settings) Framing() transform.Framing { return transform.FramingFor(s.Targets) }
 
 // Default reports whether the data folder is the generated synthetic
 // cohort (Data empty).
@@ -343,14 +346,14 @@ func (s Settings) CohenScoresPath() string {
 // training configuration. Two runs with equal keys (Same) have the same
 // weights and numbers on the same backend.
 type RunKey struct {
-	Data         string           `json:"data"` // DataKey
-	Cohort       string           `json:"cohort"`
-	Targets      []string         `json:"targets"`
-	Framing      datasets.Framing `json:"framing"`
-	TestFraction float64          `json:"test_fraction,omitempty"` // 0 with folds
-	Folds        int              `json:"folds,omitempty"`
-	Fold         int              `json:"fold,omitempty"`
-	Train        unet.TrainConfig `json:"train"`
+	Data         string            `json:"data"` // DataKey
+	Cohort       string            `json:"cohort"`
+	Targets      []string          `json:"targets"`
+	Framing      transform.Framing `json:"framing"`
+	TestFraction float64           `json:"test_fraction,omitempty"` // 0 with folds
+	Folds        int               `json:"folds,omitempty"`
+	Fold         int               `json:"fold,omitempty"`
+	Train        unet.TrainConfig  `json:"train"`
 }
 
 // Key returns the run key of the settings for a study trained on cohort.
@@ -411,7 +414,7 @@ func (k RunKey) Dir(runs string) string {
 func (s Settings) Markdown() string {
 	var b strings.Builder
 	if s.Synthetic() {
-		b.WriteString("**⚠ SYNTHETIC DATA.** Every number and figure below comes from a synthetic (phantom) cohort made by `datasets.WritePhantom`, " +
+		b.WriteString("**⚠ SYNTHETIC DATA.** Every number and figure below comes from a synthetic (phantom) cohort made by `phantom.Write`, " +
 			"not from patients. It shows that the pipeline runs and what it computes; it says nothing about the paper's claims. " +
 			"Set `OPACITY_DATA` (or `Settings.Data`) to a real data folder (`make data`) to reproduce the paper.\n\n")
 	} else {
@@ -497,14 +500,14 @@ func scheduleName(s string) string {
 const phantomStamp = "experiment-phantom-complete"
 
 // phantomOptions returns the options of the default synthetic cohort.
-func (s Settings) phantomOptions() datasets.PhantomOptions {
+func (s Settings) phantomOptions() phantom.Options {
 	opt := s.Phantom
 	opt.Seed = s.Seed
 	return opt
 }
 
 // EnsureData makes sure the data folder exists: for the default synthetic
-// cohort it generates it (datasets.WritePhantom) unless a complete one with
+// cohort it generates it (phantom.Write) unless a complete one with
 // the same options and generator version is there. It returns whether it
 // generated it.
 func (s Settings) EnsureData() (generated bool, err error) {
@@ -520,7 +523,7 @@ func (s Settings) EnsureData() (generated bool, err error) {
 		return false, nil
 	}
 	opt := s.phantomOptions()
-	want := fmt.Sprintf("%+v version %d\n", opt, datasets.PhantomVersion)
+	want := fmt.Sprintf("%+v version %d\n", opt, phantom.Version)
 	stamp := filepath.Join(dir, phantomStamp)
 	if b, err := os.ReadFile(stamp); err == nil && string(b) == want {
 		return false, nil
@@ -529,10 +532,10 @@ func (s Settings) EnsureData() (generated bool, err error) {
 		return false, err
 	}
 	os.Remove(stamp)
-	if _, err := datasets.WritePhantom(dir, opt); err != nil {
+	if _, err := phantom.Write(dir, opt); err != nil {
 		return false, fmt.Errorf("synthetic cohort: %w", err)
 	}
-	if err := datasets.WriteFileAtomic(stamp, []byte(want), 0o644); err != nil {
+	if err := atomicfile.WriteFile(stamp, []byte(want), 0o644); err != nil {
 		return false, err
 	}
 	return true, nil

@@ -5,7 +5,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 func TestSettingsFromEnv(t *testing.T) {
@@ -21,7 +23,7 @@ func TestSettingsFromEnv(t *testing.T) {
 				s.LRSchedule != "cosine" || s.Augment != "flip" || s.Phantom.Patients != 40 || s.Encoder != "resnet18" || s.Tiny {
 				t.Errorf("settings = %+v, want smoke: 40 patients, 64 px, 40 epochs, batch 8, Adam 1e-3 cosine, flips, resnet18", s)
 			}
-			if strings.Join(s.Targets, ",") != "opacity" || s.Framing() != datasets.FrameLungCrop || s.TestFraction != 0.3 {
+			if strings.Join(s.Targets, ",") != "opacity" || s.Framing() != transform.FrameLungCrop || s.TestFraction != 0.3 {
 				t.Errorf("targets %v, framing %s, test fraction %g", s.Targets, s.Framing(), s.TestFraction)
 			}
 			if md := s.Markdown(); !strings.Contains(md, "Adam learning rate 0.001 (cosine schedule), augmentation flip") || !strings.Contains(md, "SYNTHETIC") ||
@@ -56,7 +58,7 @@ func TestSettingsFromEnv(t *testing.T) {
 			if s.LRSchedule != "constant" || s.Augment != "none" || s.Encoder != "resnet34" || s.Dropout != 0.1 || s.Cohort != "cxr-seg" {
 				t.Errorf("schedule %q, augmentation %q, encoder %q, dropout %g, cohort %q", s.LRSchedule, s.Augment, s.Encoder, s.Dropout, s.Cohort)
 			}
-			if strings.Join(s.Targets, ",") != "lungs,opacity" || s.Framing() != datasets.FrameWhole {
+			if strings.Join(s.Targets, ",") != "lungs,opacity" || s.Framing() != transform.FrameWhole {
 				t.Errorf("targets %v, framing %s; want lungs,opacity on whole images", s.Targets, s.Framing())
 			}
 			if strings.Contains(s.Markdown(), "SYNTHETIC") {
@@ -160,20 +162,20 @@ func TestOpenRunErrors(t *testing.T) {
 		t.Errorf("missing folder: %v", err)
 	}
 	old := t.TempDir()
-	if err := datasets.WriteFileAtomic(filepath.Join(old, "split.json"), []byte("{}"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(old, "split.json"), []byte("{}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := OpenRun(old); err == nil || !strings.Contains(err.Error(), "older version") || !strings.Contains(err.Error(), "split.json") {
 		t.Errorf("old folder: %v", err)
 	}
 	bad := t.TempDir()
-	if err := datasets.WriteFileAtomic(filepath.Join(bad, RunFile), []byte("{\"format\": 1"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(bad, RunFile), []byte("{\"format\": 1"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := OpenRun(bad); err == nil || !strings.Contains(err.Error(), "damaged run record") {
 		t.Errorf("damaged record: %v", err)
 	}
-	if err := datasets.WriteFileAtomic(filepath.Join(bad, RunFile), []byte(`{"format": 1}`), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(bad, RunFile), []byte(`{"format": 1}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := OpenRun(bad); err == nil || !strings.Contains(err.Error(), "format 1") {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -32,7 +33,7 @@ type Item struct {
 
 	// Input is the model input (InputSize x InputSize) with the manual
 	// target masks framed and resized the same way.
-	Input *datasets.Prepared
+	Input *transform.Prepared
 	// ManualPct is the opacity percentage of the manual masks on the
 	// image's own pixel grid (the definition), NaN when the lungs are empty.
 	ManualPct float64
@@ -135,8 +136,8 @@ func LoadStudy(s Settings) (*Study, error) {
 	start := time.Now()
 	data := s.DataDir()
 	st := &Study{Settings: s, Synthetic: s.Synthetic(), Counts: map[string]*CohortCount{}, ManualPct: map[string]map[string]float64{}}
-	st.Clinical, st.ClinicalErr = datasets.ReadClinical(filepath.Join(data, datasets.CohortCovidAR, "patient_info.csv"))
-	st.CohenScores, st.CohenScoresErr = datasets.ReadSeverityScores(filepath.Join(data, datasets.CohortCohen, "covid-severity-scores.csv"))
+	st.Clinical, st.ClinicalErr = datasets.ReadClinical(filepath.Join(data, datasets.CohortCovidAR, datasets.PatientInfoFile))
+	st.CohenScores, st.CohenScoresErr = datasets.ReadSeverityScores(filepath.Join(data, datasets.CohortCohen, datasets.SeverityScoresFile))
 
 	covid, err := st.scan(datasets.CohortCovidAR, true, nil)
 	if err != nil {
@@ -344,7 +345,7 @@ func (st *Study) scan(cohort string, images bool, keep func(stem string) bool) (
 		if !sm.HasImage() || (keep != nil && !keep(sm.Stem)) {
 			return nil
 		}
-		in, err := datasets.Prepare(sm, s.InputSize, s.Framing())
+		in, err := transform.Prepare(sm, s.InputSize, s.Framing())
 		if err != nil {
 			st.Problems = append(st.Problems, fmt.Sprintf("%s/%s: %v (left out of the model's images)", cohort, sm.File, err))
 			return nil
@@ -393,8 +394,8 @@ func (st *Study) Subset(name string) []*Item {
 }
 
 // Inputs returns the model inputs of items.
-func Inputs(items []*Item) []*datasets.Prepared {
-	out := make([]*datasets.Prepared, len(items))
+func Inputs(items []*Item) []*transform.Prepared {
+	out := make([]*transform.Prepared, len(items))
 	for i, it := range items {
 		out[i] = it.Input
 	}

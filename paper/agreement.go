@@ -2,10 +2,12 @@ package paper
 
 import (
 	"fmt"
-	"github.com/covidxray/opacity/experiment"
 	"math"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
+	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
 )
@@ -65,7 +67,7 @@ func agreement(st *experiment.Study) (*Result, error) {
 		}
 		// b's opacity on the model's grid: framed with the crop of the
 		// model's input (from a's lungs).
-		bIn, err := datasets.PrepareBox(&datasets.Sample{File: sb.File, Image: sb.Image, Width: sb.Width, Height: sb.Height, Opacity: sb.Opacity}, size, it.Input.Crop)
+		bIn, err := transform.PrepareBox(&datasets.Sample{File: sb.File, Image: sb.Image, Width: sb.Width, Height: sb.Height, Opacity: sb.Opacity}, size, it.Input.Crop)
 		if err != nil {
 			row = append(row, "", "", "", "")
 			t.add(row...)
@@ -74,7 +76,7 @@ func agreement(st *experiment.Study) (*Result, error) {
 		}
 		pm := it.PredictedMask(datasets.TargetOpacity)
 		// On the model's grid two empty masks agree fully (IoU 1).
-		iou := func(x, y *datasets.Mask) float64 { v, _ := research.MaskIoU(x.Pix, nil, y.Pix, nil, 1); return v }
+		iou := func(x, y *mask.Mask) float64 { v, _ := research.MaskIoU(x.Pix, nil, y.Pix, nil, 1); return v }
 		ab, ma, mb := iou(it.Input.Mask(datasets.TargetOpacity), bIn.Mask(datasets.TargetOpacity)), iou(pm, it.Input.Mask(datasets.TargetOpacity)), iou(pm, bIn.Mask(datasets.TargetOpacity))
 		sumAB, sumMA, sumMB = append(sumAB, ab), append(sumMA, ma), append(sumMB, mb)
 		pp, _ := it.PredictedPct()

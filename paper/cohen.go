@@ -57,7 +57,7 @@ func figure4(st *experiment.Study) (*Result, error) {
 	if st.Synthetic {
 		r.Facts["cohen_model_scores"] = "SYNTHETIC stand-in"
 		r.note("**SYNTHETIC:** the Cohen model scores here are the synthetic cohort's stand-in (%s: a noisy increasing function of each image's opacity %%, "+
-			"see datasets.WritePhantom), not the output of Cohen et al.'s model; they exercise the figure and its paired DeLong tests.", filepath.Base(path))
+			"see phantom.Write), not the output of Cohen et al.'s model; they exercise the figure and its paired DeLong tests.", filepath.Base(path))
 	}
 	name := "Cohen model " + CohenModelScoreColumn
 	sc, err := research.CompareScores(st.Severity, name, other, Aggregate, bootstrap(s))

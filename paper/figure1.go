@@ -2,12 +2,14 @@ package paper
 
 import (
 	"fmt"
-	"github.com/covidxray/opacity/experiment"
 	"image"
 	"math/rand/v2"
 	"strings"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
+	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research/plots"
 )
 
@@ -15,7 +17,7 @@ import (
 const Figure1Images = 3
 
 // Figure1 draws the model input (lung-cropped, resized) and its opacity mask
-// before and after augmentation (datasets.DefaultAugment, the training's),
+// before and after augmentation (transform.DefaultAugment, the training's),
 // for a few training images: two with opacity and one clear when the data
 // have them. Files: figure1.png, figure1.svg.
 func Figure1(st *experiment.Study) (*Result, error) {
@@ -32,11 +34,11 @@ func figure1(st *experiment.Study) (*Result, error) {
 	}
 	picks := pickFigure1(train)
 	rng := rand.New(rand.NewPCG(uint64(s.Seed), 0x5eed1))
-	aug := datasets.DefaultAugment()
+	aug := transform.DefaultAugment()
 	var cells []plots.GridImage
 	for _, it := range picks {
 		in := it.Input
-		augImg, augMasks := datasets.Augment(rng, aug, in.Image, in.Mask(datasets.TargetLungs), in.Mask(datasets.TargetOpacity))
+		augImg, augMasks := transform.Augment(rng, aug, in.Image, in.Mask(datasets.TargetLungs), in.Mask(datasets.TargetOpacity))
 		cells = append(cells,
 			plots.GridImage{Title: shortStem(it.Stem) + "\ninput", Image: in.Image},
 			plots.GridImage{Title: "\nmask", Image: maskImage(in.Mask(datasets.TargetLungs), in.Mask(datasets.TargetOpacity))},
@@ -53,8 +55,8 @@ func figure1(st *experiment.Study) (*Result, error) {
 		return nil, err
 	}
 	r.note("Masks: white = opacity, gray = lungs. Each row: one %s training image cropped to its lung fields (bounding box + %.0f%% margin) and resized to %d×%d, its mask, and one random draw of the training augmentation "+
-		"(horizontal flip, affine, perspective, brightness/contrast, blur/sharpen, Gaussian noise, random crop; `datasets.DefaultAugment`) applied identically to image and mask.",
-		st.TrainCohort, 100*datasets.DefaultMargin, s.InputSize, s.InputSize)
+		"(horizontal flip, affine, perspective, brightness/contrast, blur/sharpen, Gaussian noise, random crop; `transform.DefaultAugment`) applied identically to image and mask.",
+		st.TrainCohort, 100*transform.DefaultMargin, s.InputSize, s.InputSize)
 	return r, nil
 }
 
@@ -84,7 +86,7 @@ func pickFigure1(train []*experiment.Item) []*experiment.Item {
 
 // maskImage renders masks as a gray image: black background, lungs gray,
 // opacity white.
-func maskImage(lung, opacity *datasets.Mask) *image.Gray {
+func maskImage(lung, opacity *mask.Mask) *image.Gray {
 	w, h := lung.Width, lung.Height
 	g := image.NewGray(image.Rect(0, 0, w, h))
 	for i := range g.Pix {

@@ -3,9 +3,9 @@ package paper
 import (
 	"fmt"
 
-	"github.com/covidxray/opacity/experiment"
-
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/experiment"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
 )
@@ -123,7 +123,7 @@ func rocRow(agg research.Aggregate, rr research.SeverityAnalysis) []string {
 }
 
 func fmtCI(ci [2]float64) string {
-	if !datasets.Finite(ci[0], ci[1]) {
+	if !num.Finite(ci[0], ci[1]) {
 		return "—"
 	}
 	return fmt.Sprintf("%.3f–%.3f", ci[0], ci[1])
@@ -241,7 +241,7 @@ func predictedSeverity(st *experiment.Study, cohort, subset string) (pred, manua
 func pctCorrelation(a, b []research.SeverityImage) (research.Correlation, error) {
 	var x, y []float64
 	for i := range a {
-		if datasets.Finite(a[i].OpacityPct, b[i].OpacityPct) {
+		if num.Finite(a[i].OpacityPct, b[i].OpacityPct) {
 			x = append(x, a[i].OpacityPct)
 			y = append(y, b[i].OpacityPct)
 		}

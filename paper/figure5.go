@@ -2,11 +2,12 @@ package paper
 
 import (
 	"fmt"
-	"github.com/covidxray/opacity/experiment"
 	"math"
 	"sort"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
 )
@@ -18,7 +19,7 @@ const Figure5Images = 8
 type ranked struct {
 	it        *experiment.Item
 	iou       float64 // hard IoU; NaN for empty/empty
-	pred      *datasets.Mask
+	pred      *mask.Mask
 	predPct   float64
 	predCount int
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/experiment"
 )
 
@@ -14,11 +16,11 @@ func TestPickWorst(t *testing.T) {
 	mk := func(kinds string) []ranked {
 		var rs []ranked
 		for i, k := range kinds {
-			m := datasets.NewMask(2, 2)
+			m := mask.New(2, 2)
 			if k == 'o' {
 				m.Pix[0] = 1
 			}
-			rs = append(rs, ranked{it: &experiment.Item{Stem: fmt.Sprint(i), Input: &datasets.Prepared{Size: 2, Masks: map[string]*datasets.Mask{datasets.TargetOpacity: m}}}})
+			rs = append(rs, ranked{it: &experiment.Item{Stem: fmt.Sprint(i), Input: &transform.Prepared{Size: 2, Masks: map[string]*mask.Mask{datasets.TargetOpacity: m}}}})
 		}
 		return rs
 	}

@@ -66,7 +66,7 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 	for _, s := range lungsRun.Split.TrainImages {
 		trained[s] = true
 	}
-	scores, _ := datasets.ReadSeverityScores(filepath.Join(data, datasets.CohortCohen, "covid-severity-scores.csv"))
+	scores, _ := datasets.ReadSeverityScores(filepath.Join(data, datasets.CohortCohen, datasets.SeverityScoresFile))
 
 	// covid-qu-ex, held out.
 	if lungsRun.Split.Cohort == datasets.CohortCovidQUEx || lungsRun.Split.Cohort == experiment.CohortAll {

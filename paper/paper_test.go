@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/phantom"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/xla/unet"
@@ -20,14 +21,14 @@ import (
 
 // tinyStudy generates the tiny synthetic cohort into a temporary cache and
 // loads it, writing figures into a temporary folder.
-func tinyStudy(t *testing.T) (*experiment.Study, *datasets.PhantomSummary) {
+func tinyStudy(t *testing.T) (*experiment.Study, *phantom.Summary) {
 	t.Helper()
 	return tinyStudyEnv(t, t.TempDir(), nil)
 }
 
 // tinyStudyEnv is tinyStudy with the cache and figures in tmp and the
 // settings changed by edit (nil: none).
-func tinyStudyEnv(t *testing.T, tmp string, edit func(*experiment.Settings)) (*experiment.Study, *datasets.PhantomSummary) {
+func tinyStudyEnv(t *testing.T, tmp string, edit func(*experiment.Settings)) (*experiment.Study, *phantom.Summary) {
 	t.Helper()
 	s, err := experiment.Preset(experiment.PresetTiny)
 	if err != nil {
@@ -47,7 +48,7 @@ func tinyStudyEnv(t *testing.T, tmp string, edit func(*experiment.Settings)) (*e
 	// The same cohort written again, for its summary (same options, same bytes).
 	opt := s.Phantom
 	opt.Seed = s.Seed
-	sum, err := datasets.WritePhantom(t.TempDir(), opt)
+	sum, err := phantom.Write(t.TempDir(), opt)
 	if err != nil {
 		t.Fatal(err)
 	}

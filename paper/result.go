@@ -9,10 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/experiment"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
-
-	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/research/plots"
 )
 
@@ -166,7 +166,7 @@ func (r *Result) saveTable(s experiment.Settings, name, caption string, t *table
 		header = "<!-- SYNTHETIC data: not patients -->\n"
 	}
 	mdPath := filepath.Join(s.Figures, name+".md")
-	if err := datasets.WriteFileAtomic(mdPath, []byte(header+"**"+caption+"**\n\n"+md), 0o644); err != nil {
+	if err := atomicfile.WriteFile(mdPath, []byte(header+"**"+caption+"**\n\n"+md), 0o644); err != nil {
 		return err
 	}
 	// The CSV says on every row where its numbers come from.
@@ -183,7 +183,7 @@ func (r *Result) saveTable(s experiment.Settings, name, caption string, t *table
 		return err
 	}
 	csvPath := filepath.Join(s.Figures, name+".csv")
-	if err := datasets.WriteFileAtomic(csvPath, c, 0o644); err != nil {
+	if err := atomicfile.WriteFile(csvPath, c, 0o644); err != nil {
 		return err
 	}
 	r.Files = append(r.Files, mdPath, csvPath)
@@ -251,13 +251,13 @@ func (r *Result) saveNumbers(s experiment.Settings, id string) error {
 	all := readRecords(s.Figures)
 	rec := record{Title: r.Title, Data: s.DataDir(), Synthetic: s.Synthetic(), Size: s.Preset, Numbers: map[string]*float64{}, Facts: r.Facts, Files: []string{}, Skipped: r.Skipped}
 	for k, v := range r.Numbers {
-		rec.Numbers[k] = datasets.Nullable(v)
+		rec.Numbers[k] = num.Nullable(v)
 	}
 	for _, f := range r.Files {
 		rec.Files = append(rec.Files, filepath.Base(f))
 	}
 	all[id] = rec
-	return datasets.WriteJSONAtomic(filepath.Join(s.Figures, NumbersFile), all, 0o644)
+	return atomicfile.WriteJSON(filepath.Join(s.Figures, NumbersFile), all, 0o644)
 }
 
 // finish returns a function that records the numbers of a result (see
@@ -285,7 +285,7 @@ func bootstrap(s experiment.Settings) research.BootstrapOptions {
 	return research.BootstrapOptions{Resamples: s.Bootstrap, Seed: uint64(s.Seed)}
 }
 
-// finite is datasets.Finite under the name modelsvalidation.go (edited
+// finite is num.Finite under the name modelsvalidation.go (edited
 // elsewhere as this is written) still calls; it goes when that file calls
-// datasets.Finite.
-func finite(v float64) bool { return datasets.Finite(v) }
+// num.Finite.
+func finite(v float64) bool { return num.Finite(v) }

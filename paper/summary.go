@@ -2,13 +2,13 @@ package paper
 
 import (
 	"fmt"
-	"github.com/covidxray/opacity/experiment"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/atomicfile"
+	"github.com/covidxray/opacity/experiment"
 )
 
 // SummaryFile is the Markdown table of the paper's numbers beside this
@@ -158,7 +158,7 @@ func Summary(s experiment.Settings) (*Result, error) {
 		return nil, err
 	}
 	path := filepath.Join(s.Figures, SummaryFile)
-	if err := datasets.WriteFileAtomic(path, []byte("# "+r.Title+"\n\n"+r.Markdown), 0o644); err != nil {
+	if err := atomicfile.WriteFile(path, []byte("# "+r.Title+"\n\n"+r.Markdown), 0o644); err != nil {
 		return nil, err
 	}
 	r.Files = append(r.Files, path)

@@ -10,6 +10,7 @@ import (
 	"github.com/covidxray/opacity/analysis"
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/experiment"
+	"github.com/covidxray/opacity/num"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
 )
@@ -110,7 +111,7 @@ func validation(ctx context.Context, v experiment.Settings, mon experiment.Monit
 func values(oof []experiment.OOFImage, name string) []float64 {
 	var out []float64
 	for _, im := range oof {
-		if x, ok := im.Values[name]; ok && datasets.Finite(x) {
+		if x, ok := im.Values[name]; ok && num.Finite(x) {
 			out = append(out, x)
 		}
 	}
@@ -133,7 +134,7 @@ func fmtMeanCI(vals []float64) (string, float64) {
 // from the merged CV table's row of its mean.
 func foldRange(rep *experiment.CVReport, name string) string {
 	for _, m := range rep.Metrics {
-		if m.Name == experiment.ValueMetricName(name) && datasets.Finite(m.Min) {
+		if m.Name == experiment.ValueMetricName(name) && num.Finite(m.Min) {
 			return fmt.Sprintf("%.3f–%.3f", m.Min, m.Max)
 		}
 	}
@@ -174,7 +175,7 @@ func opacityTable(r *Result, v experiment.Settings, rep *experiment.CVReport) er
 			continue
 		}
 		ci := "—"
-		if datasets.Finite(m.CI95[0]) {
+		if num.Finite(m.CI95[0]) {
 			ci = fmt.Sprintf("%.3f (%.3f–%.3f)", m.Mean, m.CI95[0], m.CI95[1])
 		}
 		t.add(m.Name, fmt.Sprint(m.N), fmt.Sprintf("%.3f", m.Pooled), ci, fmt.Sprintf("%.3f–%.3f", m.Min, m.Max))
@@ -203,7 +204,7 @@ func pctAgreement(r *Result, v experiment.Settings, oof []experiment.OOFImage, i
 		var p pair
 		for _, im := range oof {
 			a, m := im.Values[value], im.Values[analysis.ValueOpacityPctManual]
-			if datasets.Finite(a, m) {
+			if num.Finite(a, m) {
 				p.x, p.manual = append(p.x, a), append(p.manual, m)
 			}
 		}

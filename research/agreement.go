@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/num"
 )
 
 // AgreementImage compares two annotations of one image (a: the paper's
@@ -57,7 +58,7 @@ func (a Agreement) MarshalJSON() ([]byte, error) {
 		OpacityIoUMean     *float64         `json:"opacity_iou_mean"`
 		OpacityPctSpearman *float64         `json:"opacity_pct_spearman"`
 		Images             []AgreementImage `json:"images"`
-	}{a.Pairs, datasets.Nullable(a.LungIoUMean), datasets.Nullable(a.OpacityIoUMean), datasets.Nullable(a.OpacityPctSpearman), images})
+	}{a.Pairs, num.Nullable(a.LungIoUMean), num.Nullable(a.OpacityIoUMean), num.Nullable(a.OpacityPctSpearman), images})
 }
 
 // AnnotationAgreement compares two annotations of one image: a and b must

@@ -7,12 +7,13 @@ import (
 	"testing"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 func sample(cohort, stem string, lung, op []uint8) *datasets.Sample {
 	return &datasets.Sample{Cohort: cohort, File: stem + ".x", Stem: stem,
-		Lung:    &datasets.Mask{Width: len(lung), Height: 1, Pix: lung},
-		Opacity: &datasets.Mask{Width: len(op), Height: 1, Pix: op}}
+		Lung:    &mask.Mask{Width: len(lung), Height: 1, Pix: lung},
+		Opacity: &mask.Mask{Width: len(op), Height: 1, Pix: op}}
 }
 
 func TestCompareAnnotationsByHand(t *testing.T) {

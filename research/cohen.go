@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/num"
 )
 
 // CohenPair is one validation image with both an opacity percentage and
@@ -269,5 +270,5 @@ func (r PairedDeLongResult) MarshalJSON() ([]byte, error) {
 		P    *float64    `json:"p"`
 		NPos int         `json:"n_pos"`
 		NNeg int         `json:"n_neg"`
-	}{datasets.Nullable(r.AUC1), datasets.Nullable(r.AUC2), datasets.Nullable(r.Diff), datasets.Nullable(r.SE), [2]*float64{datasets.Nullable(r.CI95[0]), datasets.Nullable(r.CI95[1])}, datasets.Nullable(r.Z), datasets.Nullable(r.P), r.NPos, r.NNeg})
+	}{num.Nullable(r.AUC1), num.Nullable(r.AUC2), num.Nullable(r.Diff), num.Nullable(r.SE), [2]*float64{num.Nullable(r.CI95[0]), num.Nullable(r.CI95[1])}, num.Nullable(r.Z), num.Nullable(r.P), r.NPos, r.NNeg})
 }

@@ -9,7 +9,7 @@
 // commands, through it).
 //
 // Conventions used throughout:
-//   - A binary mask is a row-major []uint8 of 0/1 (datasets.Mask.Pix); a
+//   - A binary mask is a row-major []uint8 of 0/1 (mask.Mask.Pix); a
 //     probability mask is a []float32 of values in [0,1], same layout.
 //   - A probability becomes a hard prediction when it is strictly greater
 //     than the threshold (0.5 by default), as segmentation_models does.

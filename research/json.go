@@ -3,7 +3,7 @@ package research
 import (
 	"encoding/json"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/num"
 )
 
 // MarshalJSON encodes the options with snake_case keys.
@@ -12,7 +12,7 @@ func (o MetricOptions) MarshalJSON() ([]byte, error) {
 		Threshold *float64 `json:"threshold"`
 		Smooth    *float64 `json:"smooth"`
 		MinArea   int      `json:"min_area"`
-	}{datasets.Nullable(o.Threshold), datasets.Nullable(o.Smooth), o.MinArea})
+	}{num.Nullable(o.Threshold), num.Nullable(o.Smooth), o.MinArea})
 }
 
 // MarshalJSON encodes the detection counts with snake_case keys; undefined
@@ -26,7 +26,7 @@ func (d Detection) MarshalJSON() ([]byte, error) {
 		FN          int      `json:"fn"`
 		Sensitivity *float64 `json:"sensitivity"`
 		Specificity *float64 `json:"specificity"`
-	}{d.MinArea, d.TP, d.FP, d.TN, d.FN, datasets.Nullable(d.Sensitivity), datasets.Nullable(d.Specificity)})
+	}{d.MinArea, d.TP, d.FP, d.TN, d.FN, num.Nullable(d.Sensitivity), num.Nullable(d.Specificity)})
 }
 
 // MarshalJSON encodes the scores with one key per convention; undefined
@@ -47,9 +47,9 @@ func (s Scores) MarshalJSON() ([]byte, error) {
 		NaNAwareF1    *float64  `json:"f1_e_nan_aware"`
 		NaNAwareN     int       `json:"n_e"`
 		Detection     Detection `json:"detection"`
-	}{s.Images, datasets.Nullable(s.SoftPooledIoU), datasets.Nullable(s.SoftPooledF1), datasets.Nullable(s.HardPooledIoU), datasets.Nullable(s.HardPooledF1),
-		datasets.Nullable(s.PerImageIoU), datasets.Nullable(s.PerImageF1), datasets.Nullable(s.NonEmptyIoU), datasets.Nullable(s.NonEmptyF1), s.NonEmptyN,
-		datasets.Nullable(s.NaNAwareIoU), datasets.Nullable(s.NaNAwareF1), s.NaNAwareN, s.Detection})
+	}{s.Images, num.Nullable(s.SoftPooledIoU), num.Nullable(s.SoftPooledF1), num.Nullable(s.HardPooledIoU), num.Nullable(s.HardPooledF1),
+		num.Nullable(s.PerImageIoU), num.Nullable(s.PerImageF1), num.Nullable(s.NonEmptyIoU), num.Nullable(s.NonEmptyF1), s.NonEmptyN,
+		num.Nullable(s.NaNAwareIoU), num.Nullable(s.NaNAwareF1), s.NaNAwareN, s.Detection})
 }
 
 // MarshalJSON encodes the adjusted-IoU comparison with snake_case keys;
@@ -67,8 +67,8 @@ func (a Adjusted) MarshalJSON() ([]byte, error) {
 		PerImage                *float64 `json:"iou_c_per_image"`
 		NaNAware                *float64 `json:"iou_e_nan_aware"`
 		SoftPooledAll           *float64 `json:"iou_a_all"`
-	}{a.N, a.NEmpty, a.NNonEmpty, datasets.Nullable(a.NonEmptyIoU), datasets.Nullable(a.EmptyIoU), datasets.Nullable(a.Paper), a.EmptyPredictedEmpty,
-		datasets.Nullable(a.EmptyScoredByPrediction), datasets.Nullable(a.PerImage), datasets.Nullable(a.NaNAware), datasets.Nullable(a.SoftPooledAll)})
+	}{a.N, a.NEmpty, a.NNonEmpty, num.Nullable(a.NonEmptyIoU), num.Nullable(a.EmptyIoU), num.Nullable(a.Paper), a.EmptyPredictedEmpty,
+		num.Nullable(a.EmptyScoredByPrediction), num.Nullable(a.PerImage), num.Nullable(a.NaNAware), num.Nullable(a.SoftPooledAll)})
 }
 
 func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

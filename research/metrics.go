@@ -11,7 +11,7 @@ type Prediction struct {
 	Name    string    // image id, e.g. the annotation's file stem
 	Patient string    // patient id
 	Subset  string    // "train", "test", "validation" (see SegmentationTable) or any label
-	Truth   []uint8   // ground-truth mask, 0/1 per pixel, row-major (datasets.Mask.Pix)
+	Truth   []uint8   // ground-truth mask, 0/1 per pixel, row-major (mask.Mask.Pix)
 	Prob    []float32 // predicted probability per pixel, in [0, 1], same layout; a binary mask as 0/1 works too
 }
 

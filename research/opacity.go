@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // ErrEmptyLung is returned for an opacity percentage of an image whose lung
@@ -14,7 +14,7 @@ var ErrEmptyLung = errors.New("lung mask is empty: opacity percentage undefined"
 // OpacityPercent returns the opacity percentage of an image from its masks:
 // 100 * |O ∩ L| / |L|, with L the lung mask and O the opacity mask on the
 // same pixel grid. Opacity outside the lungs does not count.
-func OpacityPercent(lung, opacity *datasets.Mask) (float64, error) {
+func OpacityPercent(lung, opacity *mask.Mask) (float64, error) {
 	if lung == nil || opacity == nil {
 		return 0, fmt.Errorf("opacity percentage: missing mask")
 	}

@@ -99,7 +99,7 @@ echo "== BenchmarkHostEpoch: one epoch of 154 training, 67 testing, 25 validatio
 go test -tags noxla -run '^$' -bench '^BenchmarkHostEpoch$' -benchtime 3x ./xla/unet | tee "$OUT/host.txt" >&2
 wait_idle
 echo "== BenchmarkAugmentApply320, one core" >&2
-GOMAXPROCS=1 go test -tags noxla -run '^$' -bench '^BenchmarkAugmentApply320$' -benchtime 200x ./datasets | tee "$OUT/aug.txt" >&2
+GOMAXPROCS=1 go test -tags noxla -run '^$' -bench '^BenchmarkAugmentApply320$' -benchtime 200x ./datasets/transform | tee "$OUT/aug.txt" >&2
 awk '/^BenchmarkHostEpoch/ {for (i = 3; i < NF; i++) if ($(i+1) ~ /host-s\/epoch|batch-s\/epoch|eval-s\/epoch|snapshot-s\/epoch/) printf "| %s | %s |\n", $(i+1), $i}' "$OUT/host.txt" > "$OUT/host.md"
 echo
 echo "| host work of one paper-size epoch at 320x320 ($(nproc) CPUs) | seconds |"

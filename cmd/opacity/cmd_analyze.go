@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/covidxray/opacity/analysis"
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/xrayfile"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/paper"
 )
@@ -181,7 +181,7 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	start := time.Now()
-	rep, err := m.AnalyzeFiles(files, analysis.FileOptions{Out: *out, Xray: datasets.XrayOptions{AnyModality: *anyModality},
+	rep, err := m.AnalyzeFiles(files, analysis.FileOptions{Out: *out, Xray: xrayfile.Options{AnyModality: *anyModality},
 		Tolerance: *tol, Progress: stderr, Errors: stderr})
 	if err != nil {
 		return err

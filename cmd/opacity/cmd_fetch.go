@@ -8,7 +8,7 @@ import (
 	"os"
 	"os/signal"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/fetch"
 )
 
 func init() {
@@ -43,7 +43,7 @@ func runDataFetch(args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: opacity data fetch --data DIR")
 		fmt.Fprintln(stderr, "\nDownloads what the canonical layout needs from the source repositories (see")
-		fmt.Fprintln(stderr, "datasets.Fetch), every file checked against the git SHA-1 of the listing; brixia/")
+		fmt.Fprintln(stderr, "fetch.Run), every file checked against the git SHA-1 of the listing; brixia/")
 		fmt.Fprintln(stderr, "and covid-qu-ex/ come from pinned commits. Progress on stderr, a summary on stdout.")
 		fmt.Fprintln(stderr, "Run it again to resume; it exits with status 1 while anything is missing or failed")
 		fmt.Fprintln(stderr, "(the folders that did come are usable). The older spelling --to still works, with a note.")
@@ -60,7 +60,7 @@ func runDataFetch(args []string, stdout, stderr io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	rep, err := datasets.Fetch(ctx, datasets.FetchOptions{
+	rep, err := fetch.Run(ctx, fetch.Options{
 		To: *f.data, BaseAPI: *f.api, BaseRaw: *f.raw, Progress: stderr, Workers: *f.workers, Retries: *f.retries,
 	})
 	if rep != nil {
@@ -76,7 +76,7 @@ func runDataFetch(args []string, stdout, stderr io.Writer) error {
 }
 
 // writeFetchReport prints what was fetched and what is missing.
-func writeFetchReport(w io.Writer, rep *datasets.FetchReport) {
+func writeFetchReport(w io.Writer, rep *fetch.Report) {
 	fmt.Fprintf(w, "data: %s\n", rep.Dir)
 	for _, r := range rep.Repos {
 		fmt.Fprintf(w, "  %-70s needed %4d  downloaded %4d  already complete %4d  failed %3d\n", r.Repo, r.Needed, r.Downloaded, r.Skipped, r.Failed)

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/fetch"
 )
 
 // TestDataFetchCommand runs "data fetch" against a server whose
@@ -21,7 +21,7 @@ func TestDataFetchCommand(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case strings.HasPrefix(r.URL.Path, "/api/repos/haimingt/"):
-			w.Write([]byte(`{"tree":[{"path":"covid_rural_annot/covid_rural_patient_info.csv","type":"blob","size":` + strconv.Itoa(len(csv)) + `,"sha":"` + datasets.GitBlobSHA1([]byte(csv)) + `"}],"truncated":false}`))
+			w.Write([]byte(`{"tree":[{"path":"covid_rural_annot/covid_rural_patient_info.csv","type":"blob","size":` + strconv.Itoa(len(csv)) + `,"sha":"` + fetch.GitBlobSHA1([]byte(csv)) + `"}],"truncated":false}`))
 		case strings.HasPrefix(r.URL.Path, "/api/repos/"):
 			w.Write([]byte(`{"tree":[],"truncated":false}`))
 		case r.URL.Path == "/raw/haimingt/opacity_segmentation_covid_chest_X_ray/master/covid_rural_annot/covid_rural_patient_info.csv":

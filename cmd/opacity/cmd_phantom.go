@@ -7,7 +7,8 @@ import (
 	"image/png"
 	"io"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/atomicfile"
+	"github.com/covidxray/opacity/datasets/phantom"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -32,8 +33,8 @@ func addPhantomFlags(fs *flag.FlagSet) *phantomFlags {
 		data:      addDataFlag(fs, "data folder to write (created; a previous phantom there is replaced) (required)"),
 		patients:  fs.Int("patients", 40, "number of COVID-19-AR-like patients (1-4 X-rays each)"),
 		seed:      addSeedFlag(fs, 1, "random seed: the same seed gives the same bytes"),
-		imageSize: fs.Int("image-size", datasets.DefaultPhantomSize, "side of the X-rays in pixels (the images', not the model's input --size)"),
-		cohen:     fs.Int("cohen-images", datasets.DefaultPhantomCohenImages, "images of the external (Cohen-like) set, cohen/; 0 for none"),
+		imageSize: fs.Int("image-size", phantom.DefaultSize, "side of the X-rays in pixels (the images', not the model's input --size)"),
+		cohen:     fs.Int("cohen-images", phantom.DefaultCohenImages, "images of the external (Cohen-like) set, cohen/; 0 for none"),
 		sheet:     fs.String("sheet", "", "also write a PNG contact sheet of some X-rays with their masks to this file"),
 	}
 	addDeprecatedAlias(fs, "out", "data")
@@ -63,15 +64,15 @@ func runPhantom(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("--cohen-images %d: want 0 or more", cohen)
 	}
 	if cohen == 0 {
-		cohen = -1 // none, in PhantomOptions' terms
+		cohen = -1 // none, in phantom.Options' terms
 	}
-	sum, err := datasets.WritePhantom(*f.data, datasets.PhantomOptions{Patients: *f.patients, Seed: *f.seed, Size: *f.imageSize, CohenImages: cohen})
+	sum, err := phantom.Write(*f.data, phantom.Options{Patients: *f.patients, Seed: *f.seed, Size: *f.imageSize, CohenImages: cohen})
 	if err != nil {
 		return err
 	}
 	writePhantomSummary(stdout, sum)
 	if *f.sheet != "" {
-		img, err := datasets.PhantomContactSheet(*f.data, 12)
+		img, err := phantom.ContactSheet(*f.data, 12)
 		if err != nil {
 			return err
 		}
@@ -79,7 +80,7 @@ func runPhantom(args []string, stdout, stderr io.Writer) error {
 		if err := png.Encode(&buf, img); err != nil {
 			return err
 		}
-		if err := datasets.WriteFileAtomic(*f.sheet, buf.Bytes(), 0o644); err != nil {
+		if err := atomicfile.WriteFile(*f.sheet, buf.Bytes(), 0o644); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "contact sheet: %s\n", *f.sheet)
@@ -88,7 +89,7 @@ func runPhantom(args []string, stdout, stderr io.Writer) error {
 }
 
 // writePhantomSummary prints what was written, saying it is synthetic.
-func writePhantomSummary(w io.Writer, sum *datasets.PhantomSummary) {
+func writePhantomSummary(w io.Writer, sum *phantom.Summary) {
 	icu, mort := sum.Outcomes()
 	clear := sum.ClearImages()
 	fmt.Fprintf(w, "SYNTHETIC cohort (%s) written to %s\n", sum.Provenance, sum.Dir)

@@ -17,14 +17,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/phantom"
 )
 
 // This file checks "opacity severity --json --cohen" against a computation
 // written here from scratch: its own JSON decoding of the annotations, its
 // own scanline polygon fill, its own CSV reading and O(n²) statistics. It
 // shares no code with the packages under test (the phantom cohort is only
-// generated with datasets.WritePhantom).
+// generated with phantom.Write).
 
 // sharedData returns ../shared/data seen from the module root, or skips.
 func sharedData(t *testing.T) string {
@@ -526,7 +526,7 @@ func TestSeverityRealDataIndependent(t *testing.T) {
 
 func TestSeverityPhantomIndependent(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := datasets.WritePhantom(dir, datasets.PhantomOptions{Patients: 30, Seed: 3, Size: 64}); err != nil {
+	if _, err := phantom.Write(dir, phantom.Options{Patients: 30, Seed: 3, Size: 64}); err != nil {
 		t.Fatal(err)
 	}
 	checkSeverity(t, dir, true)
@@ -534,7 +534,7 @@ func TestSeverityPhantomIndependent(t *testing.T) {
 
 func TestSeverityTextAndFlags(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := datasets.WritePhantom(dir, datasets.PhantomOptions{Patients: 30, Seed: 3, Size: 64}); err != nil {
+	if _, err := phantom.Write(dir, phantom.Options{Patients: 30, Seed: 3, Size: 64}); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer

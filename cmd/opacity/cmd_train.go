@@ -14,7 +14,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/research/plots"
@@ -43,10 +45,10 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *noAugment {
-		if a, ok := sf.value("augment"); ok && a != datasets.AugmentNone {
+		if a, ok := sf.value("augment"); ok && a != transform.AugmentNone {
 			return fmt.Errorf("--no-augment and --augment %s contradict each other", a)
 		}
-		if err := fs.Set("augment", datasets.AugmentNone); err != nil {
+		if err := fs.Set("augment", transform.AugmentNone); err != nil {
 			return err
 		}
 	}
@@ -245,7 +247,7 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 			failed++
 		}
 	}
-	if err := datasets.WriteFileAtomic(filepath.Join(*outDir, "predictions.csv"), csv.Bytes(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(*outDir, "predictions.csv"), csv.Bytes(), 0o644); err != nil {
 		return err
 	}
 	if failed > 0 {
@@ -293,5 +295,5 @@ func writePNG(path string, img image.Image) error {
 	if err := png.Encode(&b, img); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return datasets.WriteFileAtomic(path, b.Bytes(), 0o644)
+	return atomicfile.WriteFile(path, b.Bytes(), 0o644)
 }

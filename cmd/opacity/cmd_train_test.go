@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/xla/unet"
 )
@@ -259,7 +260,7 @@ func TestTrainScheduleAndAugmentFlags(t *testing.T) {
 	if cfg.LRSchedule != unet.ScheduleCosine || cfg.LearningRate != 1e-3 {
 		t.Errorf("run record has schedule %q at %g, want cosine at 1e-3", cfg.LRSchedule, cfg.LearningRate)
 	}
-	if want := (datasets.AugmentOptions{HFlip: 0.5}); cfg.Augment != want {
+	if want := (transform.AugmentOptions{HFlip: 0.5}); cfg.Augment != want {
 		t.Errorf("run record has augmentation %+v, want flips only %+v", cfg.Augment, want)
 	}
 	want := unet.TinyConfig()

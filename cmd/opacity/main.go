@@ -1,7 +1,7 @@
 // Command opacity is the command-line tool of the opacity-segmentation
 // reproduction: flag parsing, and the printing of results, over the
-// packages below it: datasets (data stats, data fetch, data phantom),
-// experiment (train, eval, predict, cv), analysis (models, analyze) and
+// packages below it: datasets (data stats) with datasets/fetch (data
+// fetch) and datasets/phantom (data phantom), experiment (train, eval, predict, cv), analysis (models, analyze) and
 // paper (severity, agreement, models validate). The flags that several
 // commands share have one name and one meaning (flags.go). The layers are
 // described in docs/design.md.

@@ -10,7 +10,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // Colours of the masks in image grids: the manual annotation and the
@@ -25,7 +25,7 @@ var (
 // Overlay is a mask drawn over an image: its outline, and optionally a
 // translucent fill.
 type Overlay struct {
-	Mask  *datasets.Mask // on the image's pixel grid
+	Mask  *mask.Mask // on the image's pixel grid
 	Color color.RGBA
 	Label string // legend entry, e.g. "manual"; overlays with the same label share one entry
 	Fill  bool   // fill the mask translucently as well as outlining it
@@ -229,7 +229,7 @@ func downsampleGray(img *image.Gray, w, h int) []uint8 {
 }
 
 // sampleMask samples m at the centres of a w x h grid (nearest pixel).
-func sampleMask(m *datasets.Mask, w, h int) []bool {
+func sampleMask(m *mask.Mask, w, h int) []bool {
 	out := make([]bool, w*h)
 	for y := 0; y < h; y++ {
 		sy := min(m.Height-1, int((float64(y)+0.5)*float64(m.Height)/float64(h)))

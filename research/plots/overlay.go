@@ -4,7 +4,7 @@ import (
 	"image"
 	"image/color"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // Colours of OverlayImage's usual layers.
@@ -73,7 +73,7 @@ func OverlayScale(side int) int {
 }
 
 // MaskImage renders a mask as a black-and-white image (255 where set).
-func MaskImage(m *datasets.Mask) *image.Gray {
+func MaskImage(m *mask.Mask) *image.Gray {
 	img := image.NewGray(image.Rect(0, 0, m.Width, m.Height))
 	for i, p := range m.Pix {
 		if p != 0 {

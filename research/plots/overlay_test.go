@@ -5,7 +5,7 @@ import (
 	"image/color"
 	"testing"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 )
 
 // TestOverlayImage draws a 4x4 image whose lung mask is the 2x2 centre
@@ -15,16 +15,16 @@ import (
 func TestOverlayImage(t *testing.T) {
 	const n = 4
 	img := image.NewGray(image.Rect(0, 0, n, n))
-	lung := datasets.NewMask(n, n)
+	lung := mask.New(n, n)
 	for i := range img.Pix {
 		img.Pix[i] = 100
 	}
 	for _, xy := range [][2]int{{1, 1}, {2, 1}, {1, 2}, {2, 2}} {
 		lung.Set(xy[0], xy[1], true)
 	}
-	pred := datasets.NewMask(n, n)
+	pred := mask.New(n, n)
 	pred.Set(1, 1, true)
-	layers := []Overlay{{Mask: pred, Color: OverlayPredicted, Fill: true}, {Mask: lung, Color: OverlayLungs}, {Mask: datasets.NewMask(n, n), Color: OverlayManual}}
+	layers := []Overlay{{Mask: pred, Color: OverlayPredicted, Fill: true}, {Mask: lung, Color: OverlayLungs}, {Mask: mask.New(n, n), Color: OverlayManual}}
 
 	green := color.RGBA{0, 220, 0, 255}
 	gray := color.RGBA{100, 100, 100, 255}
@@ -60,7 +60,7 @@ func TestOverlayImage(t *testing.T) {
 }
 
 func TestMaskImage(t *testing.T) {
-	m := datasets.NewMask(3, 1)
+	m := mask.New(3, 1)
 	m.Set(1, 0, true)
 	if g := MaskImage(m); g.Pix[0] != 0 || g.Pix[1] != 255 || g.Pix[2] != 0 {
 		t.Errorf("MaskImage: %v", g.Pix)

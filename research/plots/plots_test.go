@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -120,10 +120,10 @@ func TestTrainingFigure(t *testing.T) {
 
 // fakeChest returns a gray image w x h with two dark lung fields, their
 // mask, and an elliptic "opacity" mask centred at (cx, cy) in the left lung.
-func fakeChest(w, h int, cx, cy, r float64) (*image.Gray, *datasets.Mask, *datasets.Mask) {
+func fakeChest(w, h int, cx, cy, r float64) (*image.Gray, *mask.Mask, *mask.Mask) {
 	img := image.NewGray(image.Rect(0, 0, w, h))
-	lung := datasets.NewMask(w, h)
-	op := datasets.NewMask(w, h)
+	lung := mask.New(w, h)
+	op := mask.New(w, h)
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			fx, fy := float64(x)/float64(w), float64(y)/float64(h)
@@ -168,7 +168,7 @@ func TestImageGrid(t *testing.T) {
 	}
 	checkFigure(t, f, "grid")
 	bad := cells[0]
-	bad.Overlays = []Overlay{{Mask: datasets.NewMask(3, 3), Label: "wrong size"}}
+	bad.Overlays = []Overlay{{Mask: mask.New(3, 3), Label: "wrong size"}}
 	if _, err := ImageGrid("", []GridImage{bad}, 2); err == nil {
 		t.Error("mask of another size: no error")
 	}

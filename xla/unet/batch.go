@@ -11,6 +11,8 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 // imagesTensor packs gray images (all size x size) into a float32 tensor
@@ -50,7 +52,7 @@ func imagesTensor(imgs []*image.Gray, size, channels int) (*tensors.Tensor, erro
 // masksTensor packs the target masks of a batch, masks[i][t] the mask of
 // target t of image i (all size x size), into a float32 tensor
 // [B, size, size, T] of 0 and 1. A nil mask is empty.
-func masksTensor(masks [][]*datasets.Mask, size int) (*tensors.Tensor, error) {
+func masksTensor(masks [][]*mask.Mask, size int) (*tensors.Tensor, error) {
 	if len(masks) == 0 {
 		return nil, fmt.Errorf("no masks")
 	}
@@ -80,8 +82,8 @@ func masksTensor(masks [][]*datasets.Mask, size int) (*tensors.Tensor, error) {
 }
 
 // targetMasks returns the masks of targets of a prepared image, in order.
-func targetMasks(p *datasets.Prepared, targets []string) []*datasets.Mask {
-	out := make([]*datasets.Mask, len(targets))
+func targetMasks(p *transform.Prepared, targets []string) []*mask.Mask {
+	out := make([]*mask.Mask, len(targets))
 	for t, name := range targets {
 		out[t] = p.Mask(name)
 	}
@@ -124,7 +126,7 @@ func eachProbability(t *tensors.Tensor, fn func(i, k int, p []float32) error) er
 // and their drawn augmentations.
 type batchJob struct {
 	idx   []int
-	plans []datasets.AugmentPlan
+	plans []transform.AugmentPlan
 }
 
 // readyBatch is an assembled training batch, or the error that stopped it.
@@ -141,14 +143,14 @@ const batchesAhead = 2
 // parallel, and assembles the input tensors, in job order, sending each
 // batch on the returned channel up to batchesAhead before it is needed. The
 // channel is closed after the last batch, an error, or ctx's end.
-func assembleBatches(ctx context.Context, jobs []batchJob, train []*datasets.Prepared, targets []string, size, channels int) <-chan readyBatch {
+func assembleBatches(ctx context.Context, jobs []batchJob, train []*transform.Prepared, targets []string, size, channels int) <-chan readyBatch {
 	out := make(chan readyBatch, batchesAhead)
 	go func() {
 		defer close(out)
 		for _, job := range jobs {
 			t0 := time.Now()
 			imgs := make([]*image.Gray, len(job.idx))
-			masks := make([][]*datasets.Mask, len(job.idx))
+			masks := make([][]*mask.Mask, len(job.idx))
 			datasets.Parallel(len(job.idx), func(i int) {
 				p := train[job.idx[i]]
 				imgs[i], masks[i] = job.plans[i].Apply(p.Image, targetMasks(p, targets)...)

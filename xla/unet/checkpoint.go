@@ -15,7 +15,7 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/atomicfile"
 	"github.com/covidxray/opacity/research"
 	"github.com/covidxray/opacity/xla/unet/internal/ckptfile"
 )
@@ -81,7 +81,7 @@ func (s *VarSnapshot) Write(path string, meta CheckpointMeta) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	return datasets.WriteAtomic(path, 0o644, func(w io.Writer) error { return ckptfile.Write(w, mb, s.vars) })
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error { return ckptfile.Write(w, mb, s.vars) })
 }
 
 // checkpointWriter writes epoch checkpoints in the background, one at a

@@ -13,6 +13,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 // TestEveryTrainableVariableLearns is the end-to-end form of the layer
@@ -87,10 +89,10 @@ func TestEveryTrainableVariableLearns(t *testing.T) {
 }
 
 // targetTensors is setTensors with the masks of the given targets.
-func targetTensors(t *testing.T, set []*datasets.Prepared, size int, targets []string) (images, masks *tensors.Tensor) {
+func targetTensors(t *testing.T, set []*transform.Prepared, size int, targets []string) (images, masks *tensors.Tensor) {
 	t.Helper()
 	images, _ = setTensors(t, set, size)
-	ms := make([][]*datasets.Mask, len(set))
+	ms := make([][]*mask.Mask, len(set))
 	for i, p := range set {
 		ms[i] = targetMasks(p, targets)
 	}

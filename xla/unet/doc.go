@@ -56,9 +56,9 @@
 // # Training for minutes on a CPU
 //
 // DefaultTrainConfig is the paper's training: a constant Adam 1e-4 and the
-// full augmentation of datasets.DefaultAugment. In the few hundred steps a
+// full augmentation of transform.DefaultAugment. In the few hundred steps a
 // 2-core CPU affords at 64x64 it leaves the model barely started; Adam 1e-3
 // decayed along a cosine (ScheduleCosine) with horizontal flips only
-// (datasets.AugmentFlip) trains the same model in minutes. REPRODUCE.md
+// (transform.AugmentFlip) trains the same model in minutes. REPRODUCE.md
 // gives the measured IoUs of both recipes and the commands.
 package unet

@@ -6,7 +6,8 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -15,7 +16,7 @@ import (
 // accelerator they then stay on the device).
 type evalSet struct {
 	name    string
-	set     []*datasets.Prepared
+	set     []*transform.Prepared
 	batches []evalBatch
 }
 
@@ -23,7 +24,7 @@ type evalSet struct {
 // others pad it to the batch size.
 type evalBatch struct {
 	images, masks *tensors.Tensor
-	part          []*datasets.Prepared
+	part          []*transform.Prepared
 }
 
 // evaluate computes the metrics rows (one per target) of the model on the
@@ -38,12 +39,12 @@ func (es *evalSet) evaluate(m *Model, batch, size int, targets []string) ([]rese
 		for start := 0; start < len(es.set); start += batch {
 			part := es.set[start:min(start+batch, len(es.set))]
 			imgs := make([]*image.Gray, batch)
-			masks := make([][]*datasets.Mask, batch)
+			masks := make([][]*mask.Mask, batch)
 			for i := range imgs {
 				if i < len(part) {
 					imgs[i], masks[i] = part[i].Image, targetMasks(part[i], targets)
 				} else {
-					imgs[i], masks[i] = image.NewGray(image.Rect(0, 0, size, size)), make([]*datasets.Mask, len(targets))
+					imgs[i], masks[i] = image.NewGray(image.Rect(0, 0, size, size)), make([]*mask.Mask, len(targets))
 				}
 			}
 			it, err := imagesTensor(imgs, size, m.Config.InChannels)

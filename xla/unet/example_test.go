@@ -6,6 +6,8 @@ import (
 	"image"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/xla/unet"
 )
 
@@ -13,10 +15,10 @@ import (
 // 64x64 images (two with a bright "opacity" square) and prints the metrics
 // rows it evaluated.
 func ExampleTrain() {
-	var set []*datasets.Prepared
+	var set []*transform.Prepared
 	for i := 0; i < 4; i++ {
 		img := image.NewGray(image.Rect(0, 0, 64, 64))
-		op, lung := datasets.NewMask(64, 64), datasets.NewMask(64, 64)
+		op, lung := mask.New(64, 64), mask.New(64, 64)
 		for y := 0; y < 64; y++ {
 			for x := 0; x < 64; x++ {
 				img.Pix[y*64+x] = 50
@@ -27,13 +29,13 @@ func ExampleTrain() {
 				}
 			}
 		}
-		set = append(set, &datasets.Prepared{Stem: fmt.Sprint("img", i), Patient: fmt.Sprint("p", i),
-			Size: 64, Image: img, Masks: map[string]*datasets.Mask{datasets.TargetLungs: lung, datasets.TargetOpacity: op}})
+		set = append(set, &transform.Prepared{Stem: fmt.Sprint("img", i), Patient: fmt.Sprint("p", i),
+			Size: 64, Image: img, Masks: map[string]*mask.Mask{datasets.TargetLungs: lung, datasets.TargetOpacity: op}})
 	}
 	cfg := unet.DefaultTrainConfig()
 	cfg.Model = unet.TinyConfig()
 	cfg.Size, cfg.Epochs, cfg.Batch = 64, 1, 2
-	cfg.Augment = datasets.NoAugment()
+	cfg.Augment = transform.NoAugment()
 	cfg.Backend = "go"
 	res, err := unet.Train(context.Background(), cfg, set[:2], set[2:])
 	if err != nil {

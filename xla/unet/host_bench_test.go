@@ -11,6 +11,8 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -24,20 +26,20 @@ const (
 
 // hostSet returns n prepared 320x320 images like lung crops: a textured
 // image, two lung fields and an opacity disk of random place and size.
-func hostSet(n int, seed uint64) []*datasets.Prepared {
+func hostSet(n int, seed uint64) []*transform.Prepared {
 	rng := rand.New(rand.NewPCG(seed, 1))
-	const size = datasets.PaperSize
-	out := make([]*datasets.Prepared, n)
+	const size = transform.PaperSize
+	out := make([]*transform.Prepared, n)
 	for i := range out {
 		img := image.NewGray(image.Rect(0, 0, size, size))
-		lungs, op := datasets.NewMask(size, size), datasets.NewMask(size, size)
+		lungs, op := mask.New(size, size), mask.New(size, size)
 		for j := range img.Pix {
 			img.Pix[j] = uint8(rng.IntN(256))
 		}
-		datasets.RasterizeCircle(lungs, 90, 160, 70)
-		datasets.RasterizeCircle(lungs, 230, 160, 70)
-		datasets.RasterizeCircle(op, 60+200*rng.Float64(), 60+200*rng.Float64(), 10+40*rng.Float64())
-		out[i] = &datasets.Prepared{Stem: "x", Size: size, Image: img, Masks: map[string]*datasets.Mask{datasets.TargetLungs: lungs, datasets.TargetOpacity: op}}
+		mask.RasterizeCircle(lungs, 90, 160, 70)
+		mask.RasterizeCircle(lungs, 230, 160, 70)
+		mask.RasterizeCircle(op, 60+200*rng.Float64(), 60+200*rng.Float64(), 10+40*rng.Float64())
+		out[i] = &transform.Prepared{Stem: "x", Size: size, Image: img, Masks: map[string]*mask.Mask{datasets.TargetLungs: lungs, datasets.TargetOpacity: op}}
 	}
 	return out
 }
@@ -61,11 +63,11 @@ func hostSet(n int, seed uint64) []*datasets.Prepared {
 //
 // It reports each part's seconds per epoch and their sum, host-s/epoch.
 func BenchmarkHostEpoch(b *testing.B) {
-	const size, batch = datasets.PaperSize, 8
+	const size, batch = transform.PaperSize, 8
 	train := hostSet(paperTrainImages, 1)
 	evalSet := hostSet(paperTrainImages+paperTestImages+paperValidationImages, 2)
 	targets := []string{datasets.TargetOpacity}
-	opt := datasets.DefaultAugment()
+	opt := transform.DefaultAugment()
 
 	// The simulated device output: one probability tensor per eval batch,
 	// smooth blobs as a model's.
@@ -85,8 +87,8 @@ func BenchmarkHostEpoch(b *testing.B) {
 		b.Fatal(err)
 	}
 	small := hostSet(1, 4)[0]
-	it, _ := imagesTensor([]*image.Gray{datasets.ResizeGray(small.Image, 32, 32)}, 32, 1)
-	mt, _ := masksTensor([][]*datasets.Mask{{datasets.ResizeMask(small.Mask(datasets.TargetOpacity), 32, 32)}}, 32)
+	it, _ := imagesTensor([]*image.Gray{transform.ResizeGray(small.Image, 32, 32)}, 32, 1)
+	mt, _ := masksTensor([][]*mask.Mask{{transform.ResizeMask(small.Mask(datasets.TargetOpacity), 32, 32)}}, 32)
 	if _, err := m.TrainStep(it, mt); err != nil {
 		b.Fatal(err)
 	}
@@ -101,7 +103,7 @@ func BenchmarkHostEpoch(b *testing.B) {
 		for s := range jobs {
 			jobs[s].idx = order[s*batch : (s+1)*batch]
 			for range jobs[s].idx {
-				jobs[s].plans = append(jobs[s].plans, datasets.DrawAugment(rngE, opt, size, size))
+				jobs[s].plans = append(jobs[s].plans, transform.DrawAugment(rngE, opt, size, size))
 			}
 		}
 		for rb := range assembleBatches(context.Background(), jobs, train, targets, size, 1) {

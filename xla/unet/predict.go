@@ -4,15 +4,14 @@ import (
 	"fmt"
 	"image"
 
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/gomlx/gomlx/core/tensors"
-
-	"github.com/covidxray/opacity/datasets"
 )
 
 // Predict returns the probabilities of every target for prepared images:
 // out[i][t] holds Size*Size values (row-major) of target t (in the order of
 // Config.TargetList) of image i. It runs in batches of batch.
-func (m *Model) Predict(set []*datasets.Prepared, batch int) ([][][]float32, error) {
+func (m *Model) Predict(set []*transform.Prepared, batch int) ([][][]float32, error) {
 	out := make([][][]float32, 0, len(set))
 	if batch < 1 {
 		batch = 1

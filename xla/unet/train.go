@@ -15,7 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/atomicfile"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -43,8 +44,8 @@ type TrainConfig struct {
 	// LRSchedule is how the learning rate changes over the run:
 	// ScheduleConstant (or empty, the paper's) or ScheduleCosine (from
 	// LearningRate down to 0 at the last step of epoch Epochs).
-	LRSchedule string                  `json:"lr_schedule,omitempty"`
-	Augment    datasets.AugmentOptions `json:"augment"`
+	LRSchedule string                   `json:"lr_schedule,omitempty"`
+	Augment    transform.AugmentOptions `json:"augment"`
 	// EvalEvery evaluates the model on the training and testing images
 	// after every EvalEvery-th epoch and after the last (0 or 1: every
 	// epoch).
@@ -81,12 +82,12 @@ type TrainConfig struct {
 func DefaultTrainConfig() TrainConfig {
 	return TrainConfig{
 		Model:        DefaultConfig(),
-		Size:         datasets.PaperSize,
+		Size:         transform.PaperSize,
 		Epochs:       50,
 		Batch:        8,
 		Seed:         1,
 		LearningRate: DefaultLearningRate,
-		Augment:      datasets.DefaultAugment(),
+		Augment:      transform.DefaultAugment(),
 	}
 }
 
@@ -260,7 +261,7 @@ type TrainResult struct {
 // nan-state.ckpt and returns an error naming the epoch, the step and the
 // images of the batch. Cancelling ctx stops at the next step with ctx's
 // error (the last epoch checkpoint stays).
-func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepared) (*TrainResult, error) {
+func Train(ctx context.Context, cfg TrainConfig, train, test []*transform.Prepared) (*TrainResult, error) {
 	t, err := newTrainer(cfg, train, test)
 	if err != nil {
 		return nil, err
@@ -273,7 +274,7 @@ func Train(ctx context.Context, cfg TrainConfig, train, test []*datasets.Prepare
 // evaluate, writeMetrics, checkpoint, report) and finish are its steps.
 type trainer struct {
 	cfg          TrainConfig // with Keep and Model.Recompute settled
-	train        []*datasets.Prepared
+	train        []*transform.Prepared
 	targets      []string
 	batch, steps int // images per step, steps per epoch
 	m            *Model
@@ -292,7 +293,7 @@ type trainer struct {
 // newTrainer checks the configuration and the images, settles the defaults
 // that depend on the run (Keep, Model.Recompute), opens the backend and
 // makes a fresh model.
-func newTrainer(cfg TrainConfig, train, test []*datasets.Prepared) (*trainer, error) {
+func newTrainer(cfg TrainConfig, train, test []*transform.Prepared) (*trainer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -300,7 +301,7 @@ func newTrainer(cfg TrainConfig, train, test []*datasets.Prepared) (*trainer, er
 		return nil, errors.New("no training images")
 	}
 	targets := cfg.Model.TargetList()
-	for _, set := range [][]*datasets.Prepared{train, test} {
+	for _, set := range [][]*transform.Prepared{train, test} {
 		for _, p := range set {
 			if err := checkPrepared(p, cfg.Size, targets); err != nil {
 				return nil, err
@@ -460,7 +461,7 @@ func (t *trainer) drawEpoch(epoch int) []batchJob {
 		jobs[s].idx = order[s*t.batch : (s+1)*t.batch]
 		for _, k := range jobs[s].idx {
 			b := t.train[k].Image.Bounds()
-			jobs[s].plans = append(jobs[s].plans, datasets.DrawAugment(rng, t.cfg.Augment, b.Dx(), b.Dy()))
+			jobs[s].plans = append(jobs[s].plans, transform.DrawAugment(rng, t.cfg.Augment, b.Dx(), b.Dy()))
 		}
 	}
 	return jobs
@@ -578,7 +579,7 @@ func (t *trainer) writeMetrics(epoch int) error {
 	if t.cfg.Dir == "" {
 		return nil
 	}
-	if err := datasets.WriteFileAtomic(filepath.Join(t.cfg.Dir, MetricsFile), research.FormatMetricsCSV(t.res.Records), 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(t.cfg.Dir, MetricsFile), research.FormatMetricsCSV(t.res.Records), 0o644); err != nil {
 		return fmt.Errorf("epoch %d: writing %s: %w", epoch, MetricsFile, err)
 	}
 	return nil
@@ -663,7 +664,7 @@ func splitCompile(secs []float64, fresh []bool) (rest, compile float64) {
 }
 
 // checkPrepared reports a prepared image that does not fit the run.
-func checkPrepared(p *datasets.Prepared, size int, targets []string) error {
+func checkPrepared(p *transform.Prepared, size int, targets []string) error {
 	if p == nil || p.Image == nil {
 		return errors.New("a prepared image is missing")
 	}

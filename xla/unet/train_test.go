@@ -14,19 +14,21 @@ import (
 	"github.com/gomlx/gomlx/core/tensors"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
+	"github.com/covidxray/opacity/datasets/transform"
 	"github.com/covidxray/opacity/research"
 )
 
 // syntheticSet returns n prepared size x size images: a dark background
 // with a bright disk (the "opacity") of random position and radius on the
 // images with an odd index, nothing on the others.
-func syntheticSet(n, size int, seed uint64) []*datasets.Prepared {
+func syntheticSet(n, size int, seed uint64) []*transform.Prepared {
 	rng := rand.New(rand.NewPCG(seed, 3))
-	out := make([]*datasets.Prepared, n)
+	out := make([]*transform.Prepared, n)
 	for i := range out {
 		img := image.NewGray(image.Rect(0, 0, size, size))
-		op := datasets.NewMask(size, size)
-		lung := datasets.NewMask(size, size)
+		op := mask.New(size, size)
+		lung := mask.New(size, size)
 		for j := range img.Pix {
 			img.Pix[j] = uint8(40 + rng.IntN(30))
 			lung.Pix[j] = 1
@@ -43,20 +45,20 @@ func syntheticSet(n, size int, seed uint64) []*datasets.Prepared {
 				}
 			}
 		}
-		out[i] = &datasets.Prepared{Stem: "img" + string(rune('a'+i)), Patient: "p" + string(rune('a'+i/2)),
-			Cohort: "synthetic", Size: size, Image: img, Masks: map[string]*datasets.Mask{datasets.TargetLungs: lung, datasets.TargetOpacity: op}}
+		out[i] = &transform.Prepared{Stem: "img" + string(rune('a'+i)), Patient: "p" + string(rune('a'+i/2)),
+			Cohort: "synthetic", Size: size, Image: img, Masks: map[string]*mask.Mask{datasets.TargetLungs: lung, datasets.TargetOpacity: op}}
 	}
 	return out
 }
 
 // setTensors returns the images (one channel) and opacity masks of a set of
 // size x size prepared images as one batch.
-func setTensors(t *testing.T, set []*datasets.Prepared, size int) (images, masks *tensors.Tensor) {
+func setTensors(t *testing.T, set []*transform.Prepared, size int) (images, masks *tensors.Tensor) {
 	t.Helper()
 	imgs := make([]*image.Gray, len(set))
-	ms := make([][]*datasets.Mask, len(set))
+	ms := make([][]*mask.Mask, len(set))
 	for i, p := range set {
-		imgs[i], ms[i] = p.Image, []*datasets.Mask{p.Mask(datasets.TargetOpacity)}
+		imgs[i], ms[i] = p.Image, []*mask.Mask{p.Mask(datasets.TargetOpacity)}
 	}
 	images, err := imagesTensor(imgs, size, 1)
 	if err != nil {
@@ -78,7 +80,7 @@ func tinyTrainConfig() TrainConfig {
 	c.Epochs = 1
 	c.Batch = 2
 	c.LearningRate = 1e-3
-	c.Augment = datasets.NoAugment()
+	c.Augment = transform.NoAugment()
 	c.Backend = "go"
 	return c
 }
@@ -86,7 +88,7 @@ func tinyTrainConfig() TrainConfig {
 func TestTrainSameSeedSameLosses(t *testing.T) {
 	train, test := syntheticSet(4, 64, 1), syntheticSet(2, 64, 2)
 	cfg := tinyTrainConfig()
-	cfg.Augment = datasets.DefaultAugment() // the augmentation draws must repeat too
+	cfg.Augment = transform.DefaultAugment() // the augmentation draws must repeat too
 	run := func(seed int64) []research.EpochRecord {
 		c := cfg
 		c.Seed = seed
@@ -117,7 +119,7 @@ func TestOverfitFixedBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	imgs := []*image.Gray{set[0].Image, set[1].Image}
-	masks := [][]*datasets.Mask{{set[0].Mask(datasets.TargetOpacity)}, {set[1].Mask(datasets.TargetOpacity)}}
+	masks := [][]*mask.Mask{{set[0].Mask(datasets.TargetOpacity)}, {set[1].Mask(datasets.TargetOpacity)}}
 	var losses []float64
 	for step := 0; step < 15; step++ {
 		it, _ := imagesTensor(imgs, 64, 1)
