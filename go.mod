@@ -35,3 +35,8 @@ require (
 	google.golang.org/protobuf v1.36.11 // indirect
 	k8s.io/klog/v2 v2.140.0 // indirect
 )
+
+// The Go backend's module, vendored with performance patches (see
+// third_party/gomlx-compute/PATCHES.md); drop this line and the folder once
+// upstream has them.
+replace github.com/gomlx/compute => ./third_party/gomlx-compute
