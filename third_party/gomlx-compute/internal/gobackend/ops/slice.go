@@ -164,16 +164,23 @@ func execSlice(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobac
 var sliceDTypeMap = gobackend.NewDTypeMap("Slice")
 
 // execSliceGeneric implements the actual slice data copying. It is called via sliceDTypeMap.Dispatch.
-// It iterates through the output buffer coordinates, calculates the corresponding coordinate
-// in the operand buffer using starts and strides, and copies the value.
+//
+// The output is written in order, as runs of elements that are contiguous in
+// the operand too: the innermost axes that are taken whole with stride 1,
+// together with the next axis out when it has stride 1 (a partial range), or
+// any axis that has a single output element, form one run (see
+// execSliceRunLength); a single copy moves it. The next axis out is then
+// walked with its stride, one run per step, and the axes outside it with a
+// carry loop, once per output row of that axis. Slices of contiguous whole
+// blocks (a range of the outermost axis, or of an axis whose inner axes are
+// whole) are one copy; an NHWC image's tap with full channels is one copy of
+// W*C values per row at stride 1 and one copy of C values per pixel at
+// stride > 1; a single channel is a strided element loop per row.
 func execSliceGeneric[T gobackend.SupportedTypesConstraints](operand, output *gobackend.Buffer, params *sliceNode) {
-	rank := operand.RawShape.Rank()
 	outputFlat := output.Flat.([]T)
 	operandFlat := operand.Flat.([]T)
-
 	outputDimensions := output.RawShape.Dimensions
 	operandFlatStrides := operand.RawShape.Strides()
-	outputAxisIdxs := make([]int, rank)
 
 	// Find operandFlatIdx start value.
 	var operandFlatIdx int
@@ -181,20 +188,68 @@ func execSliceGeneric[T gobackend.SupportedTypesConstraints](operand, output *go
 		operandFlatIdx += start * operandFlatStrides[axis]
 	}
 
-	for outputFlatIdx := 0; outputFlatIdx < len(outputFlat); outputFlatIdx++ {
-		// Copy value at current position.
-		outputFlat[outputFlatIdx] = operandFlat[operandFlatIdx]
+	run, runAxis := execSliceRunLength(outputDimensions, operandFlatStrides, params.strides)
+	if runAxis == 0 {
+		// The whole output is one contiguous block of the operand.
+		copy(outputFlat, operandFlat[operandFlatIdx:operandFlatIdx+len(outputFlat)])
+		return
+	}
 
-		// Iterate to the next position.
-		for axis := rank - 1; axis >= 0; axis-- {
-			outputAxisIdxs[axis]++
-			if outputAxisIdxs[axis] < outputDimensions[axis] {
+	// Axis stepAxis (the one just outside the run) is walked with its stride,
+	// one run per step; the axes outside it by a carry loop.
+	stepAxis := runAxis - 1
+	numSteps := outputDimensions[stepAxis]
+	step := params.strides[stepAxis] * operandFlatStrides[stepAxis]
+	rowLen := numSteps * run
+	outerAxisIdxs := make([]int, stepAxis)
+	for outputFlatIdx := 0; outputFlatIdx < len(outputFlat); outputFlatIdx += rowLen {
+		dst := outputFlat[outputFlatIdx : outputFlatIdx+rowLen]
+		src := operandFlatIdx
+		if run == 1 {
+			for i := range dst {
+				dst[i] = operandFlat[src]
+				src += step
+			}
+		} else {
+			for i := 0; i < rowLen; i += run {
+				copy(dst[i:i+run], operandFlat[src:src+run])
+				src += step
+			}
+		}
+
+		// Iterate to the next row.
+		for axis := stepAxis - 1; axis >= 0; axis-- {
+			outerAxisIdxs[axis]++
+			if outerAxisIdxs[axis] < outputDimensions[axis] {
 				operandFlatIdx += params.strides[axis] * operandFlatStrides[axis]
 				break
 			}
 			// Reset axis
 			operandFlatIdx -= (outputDimensions[axis] - 1) * params.strides[axis] * operandFlatStrides[axis]
-			outputAxisIdxs[axis] = 0
+			outerAxisIdxs[axis] = 0
 		}
 	}
+}
+
+// execSliceRunLength returns the number of output elements that are also
+// contiguous in the operand, starting at any output index that is a multiple
+// of it (the run), and the first axis of the innermost axes that form it
+// (runAxis: axes runAxis..rank-1 are in the run; 0 when the whole output is
+// one run). Going outwards from the innermost axis, an axis joins the run
+// when it has one output element, or when one step along it (its stride
+// times the operand's flat stride of the axis) moves exactly one run, that
+// is, the run so far covers whole rows of the operand along that axis and
+// its slice stride is 1.
+func execSliceRunLength(outputDimensions, operandFlatStrides, strides []int) (run, runAxis int) {
+	run = 1
+	runAxis = len(outputDimensions)
+	for runAxis > 0 {
+		axis := runAxis - 1
+		if outputDimensions[axis] != 1 && strides[axis]*operandFlatStrides[axis] != run {
+			break
+		}
+		run *= outputDimensions[axis]
+		runAxis = axis
+	}
+	return run, runAxis
 }
