@@ -73,6 +73,29 @@ func (bi *BroadcastIterator) IterFlatIndices() iter.Seq2[int, int] {
 	}
 }
 
+// IsTrailingBroadcast reports whether src, broadcast to tgt (same rank), is
+// src's data repeated as a whole: src's dimensions are 1 on some leading
+// axes and equal to tgt's on all the others, e.g. [1, 1, 1, C] for
+// [B, H, W, C]. Then element i of the broadcast is src's element
+// i % src.Size(), and binary ops can walk tgt in rows of src.Size()
+// elements. A src of size 1 is one, trivially.
+func IsTrailingBroadcast(src, tgt shapes.Shape) bool {
+	rank := src.Rank()
+	if rank != tgt.Rank() {
+		return false
+	}
+	axis := 0
+	for axis < rank && src.Dimensions[axis] == 1 {
+		axis++
+	}
+	for ; axis < rank; axis++ {
+		if src.Dimensions[axis] != tgt.Dimensions[axis] {
+			return false
+		}
+	}
+	return true
+}
+
 // ZippedIndices of two BroadcastIterators.
 type ZippedIndices struct {
 	LHSFlatIdx, RHSFlatIdx int
@@ -143,30 +166,49 @@ func (z *ZipIterator) EqualNodeData(other NodeDataComparable) bool {
 // IterFlatIndices iterate over the lhs, rhs and target flat indices for broadcast.
 // Notice since we are broadcasting, the target index will always be incremented by 1,
 // while the source indices may repeat (when it is being broadcast).
+//
+// The innermost axis is walked in a loop of its own (each operand's index
+// moves by 1, or by 0 where it is broadcast), and the carry over the outer
+// axes runs once per row of the innermost axis instead of once per element.
 func (zi *ZipIterator) IterFlatIndices() iter.Seq[ZippedIndices] {
 	return func(yield func(ZippedIndices) bool) {
 		rank := len(zi.tgtDims)
-		perAxesIdx := make([]int, rank)
-		lhsFlatIdx := 0
-		rhsFlatIdx := 0
-
-		for dstFlatIdx := range zi.tgtSize {
-			// Yield first.
-			if !yield(ZippedIndices{LHSFlatIdx: lhsFlatIdx, RHSFlatIdx: rhsFlatIdx, TgtFlatIdx: dstFlatIdx}) {
-				return
+		if rank == 0 {
+			if zi.tgtSize > 0 {
+				yield(ZippedIndices{})
 			}
-
-			// Bump to next
-			lhsFlatIdx++
-			rhsFlatIdx++
-			for axis := rank - 1; axis >= 0; axis-- {
+			return
+		}
+		perAxesIdx := make([]int, rank)
+		idx := ZippedIndices{}
+		rowLen, lhsStep, rhsStep := zi.tgtDims[rank-1], 1, 1
+		if zi.lhsIsBroadcast[rank-1] {
+			lhsStep = 0
+		}
+		if zi.rhsIsBroadcast[rank-1] {
+			rhsStep = 0
+		}
+		for idx.TgtFlatIdx < zi.tgtSize {
+			for range rowLen {
+				if !yield(idx) {
+					return
+				}
+				idx.LHSFlatIdx += lhsStep
+				idx.RHSFlatIdx += rhsStep
+				idx.TgtFlatIdx++
+			}
+			// Past the row's end, an operand broadcast on the innermost axis
+			// moves to its next element too.
+			idx.LHSFlatIdx += 1 - lhsStep
+			idx.RHSFlatIdx += 1 - rhsStep
+			for axis := rank - 2; axis >= 0; axis-- {
 				perAxesIdx[axis]++
 				if perAxesIdx[axis] < zi.tgtDims[axis] {
 					if zi.lhsIsBroadcast[axis] {
-						lhsFlatIdx -= zi.lhsStrides[axis]
+						idx.LHSFlatIdx -= zi.lhsStrides[axis]
 					}
 					if zi.rhsIsBroadcast[axis] {
-						rhsFlatIdx -= zi.rhsStrides[axis]
+						idx.RHSFlatIdx -= zi.rhsStrides[axis]
 					}
 					break
 				}

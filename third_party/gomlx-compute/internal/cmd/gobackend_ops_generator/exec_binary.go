@@ -153,6 +153,27 @@ func exec{{$name}}{{$version}}Generic[T gobackend.POD{{$version}}Constraints](lh
 			output[ii] = {{ CallOp .Format "input" "rhs[ii]" }}
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = {{ CallOp .Format "input" "rhsRow[ii]" }}
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = {{ CallOp .Format "lhsRow[ii]" "input" }}
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -208,6 +229,30 @@ func exec{{$name}}{{$version}}{{$half.DType}}(lhs, rhs []{{$half.GoType}}, outpu
 		{{- else }}
 			output[outputIdx] = {{$half.Converter}}({{ CallOp $outer.Format "a" "b" }})
 		{{- end }}
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start:start+n]
+			} else {
+				rhsRow = rhs[start:start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+			{{- if $is_comparison }}
+				outputRow[ii] = {{CallOp $outer.Format "a" "b"}}
+			{{- else }}
+				outputRow[ii] = {{$half.Converter}}({{ CallOp $outer.Format "a" "b" }})
+			{{- end }}
+			}
 		}
 		return
 	default:

@@ -107,6 +107,27 @@ func execAddNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 			output[ii] = input + rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input + rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] + input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -133,6 +154,26 @@ func execAddNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = bfloat16.FromFloat32(a + b)
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = bfloat16.FromFloat32(a + b)
+			}
 		}
 		return
 	default:
@@ -163,6 +204,26 @@ func execAddNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = float16.FromFloat32(a + b)
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = float16.FromFloat32(a + b)
+			}
 		}
 		return
 	default:
@@ -246,6 +307,27 @@ func execMulNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 			output[ii] = input * rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input * rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] * input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -272,6 +354,26 @@ func execMulNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = bfloat16.FromFloat32(a * b)
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = bfloat16.FromFloat32(a * b)
+			}
 		}
 		return
 	default:
@@ -302,6 +404,26 @@ func execMulNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = float16.FromFloat32(a * b)
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = float16.FromFloat32(a * b)
+			}
 		}
 		return
 	default:
@@ -388,6 +510,27 @@ func execSubNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 			output[ii] = input - rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input - rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] - input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -422,6 +565,26 @@ func execSubNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = bfloat16.FromFloat32(a - b)
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = bfloat16.FromFloat32(a - b)
+			}
 		}
 		return
 	default:
@@ -460,6 +623,26 @@ func execSubNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = float16.FromFloat32(a - b)
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = float16.FromFloat32(a - b)
+			}
 		}
 		return
 	default:
@@ -546,6 +729,27 @@ func execDivNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 			output[ii] = input / rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input / rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] / input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -580,6 +784,26 @@ func execDivNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = bfloat16.FromFloat32(a / b)
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = bfloat16.FromFloat32(a / b)
+			}
 		}
 		return
 	default:
@@ -618,6 +842,26 @@ func execDivNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = float16.FromFloat32(a / b)
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = float16.FromFloat32(a / b)
+			}
 		}
 		return
 	default:
@@ -704,6 +948,27 @@ func execRemIntegerGeneric[T gobackend.PODIntegerConstraints](lhs, rhs []T, outp
 			output[ii] = input % rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input % rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] % input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -735,6 +1000,27 @@ func execRemFloatGeneric[T gobackend.PODFloatConstraints](lhs, rhs []T, output [
 		// Case 2: Exact same shapes, no broadcasting.
 		for ii, input := range lhs {
 			output[ii] = T(math.Mod(float64(input), float64(rhs[ii])))
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = T(math.Mod(float64(input), float64(rhsRow[ii])))
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = T(math.Mod(float64(lhsRow[ii]), float64(input)))
+			}
 		}
 		return
 	default:
@@ -773,6 +1059,26 @@ func execRemFloatBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFloat
 			output[outputIdx] = bfloat16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = bfloat16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -809,6 +1115,26 @@ func execRemFloatFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = float16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = float16.FromFloat32(float32(math.Mod(float64(a), float64(b))))
+			}
 		}
 		return
 	default:
@@ -895,6 +1221,27 @@ func execPowIntegerGeneric[T gobackend.PODIntegerConstraints](lhs, rhs []T, outp
 			output[ii] = execScalarPowIntGeneric(input, rhs[ii])
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = execScalarPowIntGeneric(input, rhsRow[ii])
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = execScalarPowIntGeneric(lhsRow[ii], input)
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -926,6 +1273,27 @@ func execPowFloatGeneric[T gobackend.PODFloatConstraints](lhs, rhs []T, output [
 		// Case 2: Exact same shapes, no broadcasting.
 		for ii, input := range lhs {
 			output[ii] = T(math.Pow(float64(input), float64(rhs[ii])))
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = T(math.Pow(float64(input), float64(rhsRow[ii])))
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = T(math.Pow(float64(lhsRow[ii]), float64(input)))
+			}
 		}
 		return
 	default:
@@ -964,6 +1332,26 @@ func execPowFloatBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFloat
 			output[outputIdx] = bfloat16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = bfloat16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -1000,6 +1388,26 @@ func execPowFloatFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = float16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = float16.FromFloat32(float32(math.Pow(float64(a), float64(b))))
+			}
 		}
 		return
 	default:
@@ -1062,6 +1470,27 @@ func execAtan2FloatGeneric[T gobackend.PODFloatConstraints](lhs, rhs []T, output
 			output[ii] = T(math.Atan2(float64(input), float64(rhs[ii])))
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = T(math.Atan2(float64(input), float64(rhsRow[ii])))
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = T(math.Atan2(float64(lhsRow[ii]), float64(input)))
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -1096,6 +1525,26 @@ func execAtan2FloatBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = bfloat16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = bfloat16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+			}
 		}
 		return
 	default:
@@ -1134,6 +1583,26 @@ func execAtan2FloatFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = float16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = float16.FromFloat32(float32(math.Atan2(float64(a), float64(b))))
+			}
 		}
 		return
 	default:
@@ -1217,6 +1686,27 @@ func execMaxNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 			output[ii] = max(input, rhs[ii])
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = max(input, rhsRow[ii])
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = max(lhsRow[ii], input)
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -1243,6 +1733,26 @@ func execMaxNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = bfloat16.FromFloat32(max(a, b))
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = bfloat16.FromFloat32(max(a, b))
+			}
 		}
 		return
 	default:
@@ -1273,6 +1783,26 @@ func execMaxNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = float16.FromFloat32(max(a, b))
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = float16.FromFloat32(max(a, b))
+			}
 		}
 		return
 	default:
@@ -1356,6 +1886,27 @@ func execMinNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, outp
 			output[ii] = min(input, rhs[ii])
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = min(input, rhsRow[ii])
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = min(lhsRow[ii], input)
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -1382,6 +1933,26 @@ func execMinNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bfloat16.BFlo
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = bfloat16.FromFloat32(min(a, b))
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = bfloat16.FromFloat32(min(a, b))
+			}
 		}
 		return
 	default:
@@ -1412,6 +1983,26 @@ func execMinNumericFloat16(lhs, rhs []float16.Float16, output []float16.Float16,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = float16.FromFloat32(min(a, b))
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = float16.FromFloat32(min(a, b))
+			}
 		}
 		return
 	default:
@@ -1486,6 +2077,27 @@ func execBitwiseAndIntegerGeneric[T gobackend.PODIntegerConstraints](lhs, rhs []
 			output[ii] = input & rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input & rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] & input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -1554,6 +2166,27 @@ func execBitwiseOrIntegerGeneric[T gobackend.PODIntegerConstraints](lhs, rhs []T
 		// Case 2: Exact same shapes, no broadcasting.
 		for ii, input := range lhs {
 			output[ii] = input | rhs[ii]
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input | rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] | input
+			}
 		}
 		return
 	default:
@@ -1626,6 +2259,27 @@ func execBitwiseXorIntegerGeneric[T gobackend.PODIntegerConstraints](lhs, rhs []
 			output[ii] = input ^ rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input ^ rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] ^ input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -1674,6 +2328,27 @@ func execLogicalAndBooleanGeneric[T gobackend.PODBooleanConstraints](lhs, rhs []
 		// Case 2: Exact same shapes, no broadcasting.
 		for ii, input := range lhs {
 			output[ii] = input && rhs[ii]
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input && rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] && input
+			}
 		}
 		return
 	default:
@@ -1726,6 +2401,27 @@ func execLogicalOrBooleanGeneric[T gobackend.PODBooleanConstraints](lhs, rhs []T
 			output[ii] = input || rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input || rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] || input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -1774,6 +2470,27 @@ func execLogicalXorBooleanGeneric[T gobackend.PODBooleanConstraints](lhs, rhs []
 		// Case 2: Exact same shapes, no broadcasting.
 		for ii, input := range lhs {
 			output[ii] = input != rhs[ii]
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input != rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] != input
+			}
 		}
 		return
 	default:
@@ -1860,6 +2577,27 @@ func execEqualNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T, ou
 			output[ii] = input == rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input == rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] == input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -1886,6 +2624,26 @@ func execEqualNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bool,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a == b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a == b
+			}
 		}
 		return
 	default:
@@ -1916,6 +2674,26 @@ func execEqualNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a == b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a == b
+			}
 		}
 		return
 	default:
@@ -2004,6 +2782,27 @@ func execNotEqualNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T,
 			output[ii] = input != rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input != rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] != input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -2030,6 +2829,26 @@ func execNotEqualNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bool,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a != b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a != b
+			}
 		}
 		return
 	default:
@@ -2060,6 +2879,26 @@ func execNotEqualNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a != b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a != b
+			}
 		}
 		return
 	default:
@@ -2151,6 +2990,27 @@ func execGreaterOrEqualNumericGeneric[T gobackend.PODNumericConstraints](lhs, rh
 			output[ii] = input >= rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input >= rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] >= input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -2185,6 +3045,26 @@ func execGreaterOrEqualNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bo
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a >= b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a >= b
+			}
 		}
 		return
 	default:
@@ -2223,6 +3103,26 @@ func execGreaterOrEqualNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a >= b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a >= b
+			}
 		}
 		return
 	default:
@@ -2314,6 +3214,27 @@ func execGreaterThanNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs [
 			output[ii] = input > rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input > rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] > input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -2348,6 +3269,26 @@ func execGreaterThanNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bool,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a > b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a > b
+			}
 		}
 		return
 	default:
@@ -2386,6 +3327,26 @@ func execGreaterThanNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a > b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a > b
+			}
 		}
 		return
 	default:
@@ -2477,6 +3438,27 @@ func execLessOrEqualNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs [
 			output[ii] = input <= rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input <= rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] <= input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -2511,6 +3493,26 @@ func execLessOrEqualNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bool,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a <= b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a <= b
+			}
 		}
 		return
 	default:
@@ -2549,6 +3551,26 @@ func execLessOrEqualNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a <= b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a <= b
+			}
 		}
 		return
 	default:
@@ -2640,6 +3662,27 @@ func execLessThanNumericGeneric[T gobackend.PODNumericConstraints](lhs, rhs []T,
 			output[ii] = input < rhs[ii]
 		}
 		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape):
+		// Case 2b: rhs is repeated along leading axes (e.g. a per-channel [1, 1, 1, C]
+		// with [B, H, W, C]): row by row, each row of the lhs with the whole rhs.
+		n := len(rhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[start:start+n], rhs[:n], output[start:start+n]
+			for ii, input := range lhsRow {
+				outputRow[ii] = input < rhsRow[ii]
+			}
+		}
+		return
+	case len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2c: lhs is repeated along leading axes: row by row, as case 2b.
+		n := len(lhs)
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[start:start+n], output[start:start+n]
+			for ii, input := range rhsRow {
+				outputRow[ii] = lhsRow[ii] < input
+			}
+		}
+		return
 	default:
 		// Case 3: with broadcasting non-scalar tensors:
 		zipIter := gobackend.NewZippedBroadcastIterator(lhsShape, rhsShape, outputShape)
@@ -2674,6 +3717,26 @@ func execLessThanNumericBFloat16(lhs, rhs []bfloat16.BFloat16, output []bool,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a < b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a < b
+			}
 		}
 		return
 	default:
@@ -2712,6 +3775,26 @@ func execLessThanNumericFloat16(lhs, rhs []float16.Float16, output []bool,
 			a := lhs[outputIdx].Float32()
 			b := rhs[outputIdx].Float32()
 			output[outputIdx] = a < b
+		}
+		return
+	case len(lhs) == len(output) && gobackend.IsTrailingBroadcast(rhsShape, outputShape),
+		len(rhs) == len(output) && gobackend.IsTrailingBroadcast(lhsShape, outputShape):
+		// Case 2b: one side is repeated along leading axes (e.g. a per-channel
+		// [1, 1, 1, C] with [B, H, W, C]): row by row, each row of the other
+		// side with the whole repeated side.
+		n := min(len(lhs), len(rhs))
+		for start := 0; start < len(output); start += n {
+			lhsRow, rhsRow, outputRow := lhs[:n], rhs[:n], output[start:start+n]
+			if len(lhs) == len(output) {
+				lhsRow = lhs[start : start+n]
+			} else {
+				rhsRow = rhs[start : start+n]
+			}
+			for ii := range outputRow {
+				a := lhsRow[ii].Float32()
+				b := rhsRow[ii].Float32()
+				outputRow[ii] = a < b
+			}
 		}
 		return
 	default:
