@@ -14,19 +14,10 @@ import (
 // n >= 4 finite pairs and some spread in both x and y; r = ±1 gives the
 // interval [r, r].
 func Pearson(x, y []float64) (Correlation, error) {
-	if len(x) != len(y) {
-		return Correlation{}, fmt.Errorf("pearson: %d and %d values: want pairs", len(x), len(y))
+	if err := checkCorrelationPairs("pearson", x, y); err != nil {
+		return Correlation{}, err
 	}
 	n := len(x)
-	if n < 4 {
-		return Correlation{}, fmt.Errorf("pearson: %d pairs: need at least 4 for a confidence interval", n)
-	}
-	if i := checkFinite(x); i >= 0 {
-		return Correlation{}, fmt.Errorf("pearson: x[%d] is %v", i, x[i])
-	}
-	if i := checkFinite(y); i >= 0 {
-		return Correlation{}, fmt.Errorf("pearson: y[%d] is %v", i, y[i])
-	}
 	r, err := pearson(x, y)
 	if err != nil {
 		return Correlation{}, fmt.Errorf("pearson: %w", err)

@@ -19,19 +19,10 @@ type Correlation struct {
 // tanh(atanh(rho) ± 1.96 sqrt(1.06/(n-3))). It needs n >= 4 pairs and some
 // spread in both x and y.
 func Spearman(x, y []float64) (Correlation, error) {
-	if len(x) != len(y) {
-		return Correlation{}, fmt.Errorf("spearman: %d and %d values: want pairs", len(x), len(y))
+	if err := checkCorrelationPairs("spearman", x, y); err != nil {
+		return Correlation{}, err
 	}
 	n := len(x)
-	if n < 4 {
-		return Correlation{}, fmt.Errorf("spearman: %d pairs: need at least 4 for a confidence interval", n)
-	}
-	if i := checkFinite(x); i >= 0 {
-		return Correlation{}, fmt.Errorf("spearman: x[%d] is %v", i, x[i])
-	}
-	if i := checkFinite(y); i >= 0 {
-		return Correlation{}, fmt.Errorf("spearman: y[%d] is %v", i, y[i])
-	}
 	rho, err := pearson(midranks(x), midranks(y))
 	if err != nil {
 		return Correlation{}, fmt.Errorf("spearman: %w", err)
@@ -39,6 +30,25 @@ func Spearman(x, y []float64) (Correlation, error) {
 	z := math.Atanh(rho)
 	h := z975 * math.Sqrt(1.06/float64(n-3))
 	return Correlation{Rho: rho, CI95: [2]float64{math.Tanh(z - h), math.Tanh(z + h)}, N: n}, nil
+}
+
+// checkCorrelationPairs checks the input of the correlation name (Pearson,
+// Spearman): x and y are pairs, at least 4 of them (for the confidence
+// interval), every value finite. The error starts with name.
+func checkCorrelationPairs(name string, x, y []float64) error {
+	if len(x) != len(y) {
+		return fmt.Errorf("%s: %d and %d values: want pairs", name, len(x), len(y))
+	}
+	if n := len(x); n < 4 {
+		return fmt.Errorf("%s: %d pairs: need at least 4 for a confidence interval", name, n)
+	}
+	if i := checkFinite(x); i >= 0 {
+		return fmt.Errorf("%s: x[%d] is %v", name, i, x[i])
+	}
+	if i := checkFinite(y); i >= 0 {
+		return fmt.Errorf("%s: y[%d] is %v", name, i, y[i])
+	}
+	return nil
 }
 
 func pearson(a, b []float64) (float64, error) {

@@ -21,7 +21,7 @@
 #                   report.md, report.json, figures/ (every figure and table),
 #                   runs/ (the trained run), and each phase's log
 #   GOMLX_BACKEND   default: xla:cuda when nvidia-smi sees a GPU and a CUDA PJRT
-#                   plugin is found (JAX's jax-cuda13-pjrt, as bench/gpu/run.sh),
+#                   plugin is found (scripts/cuda-pjrt-plugin.py: JAX's jax-cuda13-pjrt),
 #                   else go (the CPU)
 #   FULL_RUN_BIN    a prebuilt opacity binary (for an offline GPU machine without
 #                   the Go module cache: build it elsewhere with make build-xla);
@@ -73,18 +73,7 @@ fi
 if [ -z "${GOMLX_BACKEND:-}" ]; then
   export GOMLX_BACKEND=go
   if [ -n "$gpu" ]; then
-    plugin=$(/usr/bin/env python3 - 2>/dev/null <<'PY'
-import glob, os, importlib
-for mod in ("jax_plugins.xla_cuda13", "jax_plugins.xla_cuda12"):
-    try:
-        m = importlib.import_module(mod)
-    except Exception:
-        continue
-    so = sorted(glob.glob(os.path.join(os.path.dirname(m.__file__), "*.so")))
-    if so:
-        print(so[0]); break
-PY
-)
+    plugin=$(/usr/bin/env python3 scripts/cuda-pjrt-plugin.py 2>/dev/null)
     if [ -n "$plugin" ]; then
       mkdir -p "$out/pjrt" && ln -sf "$plugin" "$out/pjrt/pjrt_c_api_cuda_plugin.so"
       site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')

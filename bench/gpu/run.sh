@@ -36,18 +36,7 @@ log() { echo "== $*" >&2; }
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu.txt"
 
 site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-plugin=$(python3 - <<'PY'
-import glob, os, importlib
-for mod in ("jax_plugins.xla_cuda13", "jax_plugins.xla_cuda12"):
-    try:
-        m = importlib.import_module(mod)
-    except Exception:
-        continue
-    so = sorted(glob.glob(os.path.join(os.path.dirname(m.__file__), "*.so")))
-    if so:
-        print(so[0]); break
-PY
-)
+plugin=$(python3 scripts/cuda-pjrt-plugin.py)
 if [ -z "$plugin" ]; then plugin=$(find / -name 'xla_cuda_plugin.so' 2>/dev/null | head -1); fi
 log "PJRT plugin: ${plugin:-none}"
 [ -n "$plugin" ] || { echo "no CUDA PJRT plugin found" >&2; exit 1; }

@@ -37,16 +37,14 @@ func addAgreementFlags(fs *flag.FlagSet) *agreementFlags {
 func runAgreement(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("agreement", stderr)
 	f := addAgreementFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity agreement --data DIR [--json] [--figures DIR]")
-		fmt.Fprintln(stderr, "\nCompares two annotations of the images that cohen/annotations (a: the paper's authors)")
-		fmt.Fprintln(stderr, "and cxr-seg (b: radiologists) share, matched by file stem, both on the image's pixel")
-		fmt.Fprintln(stderr, "grid: lung IoU |La∩Lb|/|La∪Lb|, opacity IoU within the lungs IoU(Oa∩La, Ob∩Lb)")
-		fmt.Fprintln(stderr, "(1 when neither has opacity in its lungs), opacity % 100|O∩L|/|L| of each")
-		fmt.Fprintln(stderr, "(paper.CompareAnnotations: notebook 07 without the model). The older spelling --plots")
-		fmt.Fprintln(stderr, "still works, with a note.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity agreement --data DIR [--json] [--figures DIR]
+
+Compares two annotations of the images that cohen/annotations (a: the paper's authors)
+and cxr-seg (b: radiologists) share, matched by file stem, both on the image's pixel
+grid: lung IoU |La∩Lb|/|La∪Lb|, opacity IoU within the lungs IoU(Oa∩La, Ob∩Lb)
+(1 when neither has opacity in its lungs), opacity % 100|O∩L|/|L| of each
+(paper.CompareAnnotations: notebook 07 without the model). The older spelling --plots
+still works, with a note.`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -67,14 +65,8 @@ func runAgreement(args []string, stdout, stderr io.Writer) error {
 	if ag.Pairs == 0 {
 		return fmt.Errorf("%s: no image annotated in both %s/annotations and %s", *f.data, datasets.CohortCohen, datasets.CohortCXRSeg)
 	}
-	if *f.figures != "" {
-		paths, err := x.SaveFigures(*f.figures, "agreement-")
-		if err != nil {
-			return err
-		}
-		for _, p := range paths {
-			fmt.Fprintln(stderr, "wrote", p)
-		}
+	if err := saveFigures(x.SaveFigures, *f.figures, "agreement-", stderr); err != nil {
+		return err
 	}
 	if *f.json {
 		return writeJSON(stdout, ag)

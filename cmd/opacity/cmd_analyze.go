@@ -34,20 +34,18 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 	lungsModel := fs.String("lungs-model", "", "the lung model's width: paper or tiny (default: --model's)")
 	lungsEpochs := fs.Int("lungs-epochs", 0, "the lung model's epochs (default: --epochs)")
 	lungsEvalEvery := fs.Int("lungs-eval-every", 0, "the lung model's evaluation interval in epochs (default: --eval-every)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity models [--data DIR] [--out DIR] [--lungs-model M] [--lungs-epochs E] [--lungs-eval-every N] [training flags of opacity train]")
-		fmt.Fprintln(stderr, "\nTrains (or finds, or resumes) a lung model (target lungs, whole X-rays) and an opacity model")
-		fmt.Fprintln(stderr, "(target opacity, lung crops) with the same settings, each in its run folder as opacity train")
-		fmt.Fprintln(stderr, "would; copies their weights into --out; fits the maps from the opacity % to Cohen et al.'s")
-		fmt.Fprintln(stderr, "radiologist scores on the scored images the models did not train on; and writes models.json,")
-		fmt.Fprintln(stderr, "the record of how they were made, with an interval of the opacity % calibrated on the images")
-		fmt.Fprintln(stderr, "they did not train on and Brixia zone thresholds; writes manifest.json (SHA-256 of every file),")
-		fmt.Fprintln(stderr, "which analyze checks. By default the models train on every image of every cohort with images")
-		fmt.Fprintln(stderr, "and masks (--cohort all --test-fraction 0): a model to use, validated by the validation")
-		fmt.Fprintln(stderr, "notebook (08) rather than by a held-out share; --cohort covid-qu-ex --test-fraction 0.1 trains")
-		fmt.Fprintln(stderr, "models that never see cxr-seg/ or cohen/, for the validation of notebook 08 (OPACITY_MODELS).")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity models [--data DIR] [--out DIR] [--lungs-model M] [--lungs-epochs E] [--lungs-eval-every N] [training flags of opacity train]
+
+Trains (or finds, or resumes) a lung model (target lungs, whole X-rays) and an opacity model
+(target opacity, lung crops) with the same settings, each in its run folder as opacity train
+would; copies their weights into --out; fits the maps from the opacity % to Cohen et al.'s
+radiologist scores on the scored images the models did not train on; and writes models.json,
+the record of how they were made, with an interval of the opacity % calibrated on the images
+they did not train on and Brixia zone thresholds; writes manifest.json (SHA-256 of every file),
+which analyze checks. By default the models train on every image of every cohort with images
+and masks (--cohort all --test-fraction 0): a model to use, validated by the validation
+notebook (08) rather than by a held-out share; --cohort covid-qu-ex --test-fraction 0.1 trains
+models that never see cxr-seg/ or cohen/, for the validation of notebook 08 (OPACITY_MODELS).`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -111,14 +109,12 @@ func runModelsValidate(args []string, stdout, stderr io.Writer) error {
 	data := addDataFlag(fs, "real data folder (make data)")
 	figures := addFiguresFlag(fs, "folder of the tables and figures (default: figures/ of the repository, as the notebooks)")
 	backend := addBackendFlag(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity models validate --models DIR --data DIR [--figures DIR]")
-		fmt.Fprintln(stderr, "\nMeasures a models folder on the images of the data folder it never saw, as notebook 08 does")
-		fmt.Fprintln(stderr, "with OPACITY_MODELS (paper.ModelsValidation): the held-out covid-qu-ex images, cxr-seg/ and")
-		fmt.Fprintln(stderr, "cohen/ as external tests, Cohen et al.'s and the Brixia scores out of fold, the interval's")
-		fmt.Fprintln(stderr, "coverage. Writes table-models-* and figure-models-* and prints the tables.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity models validate --models DIR --data DIR [--figures DIR]
+
+Measures a models folder on the images of the data folder it never saw, as notebook 08 does
+with OPACITY_MODELS (paper.ModelsValidation): the held-out covid-qu-ex images, cxr-seg/ and
+cohen/ as external tests, Cohen et al.'s and the Brixia scores out of fold, the interval's
+coverage. Writes table-models-* and figure-models-* and prints the tables.`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -151,17 +147,15 @@ func runAnalyze(args []string, stdout, stderr io.Writer) error {
 	anyModality := fs.Bool("any-modality", false, "analyse DICOM files that do not say they are chest radiographs (other modality or body part)")
 	tol := fs.Float64("tolerance", analysis.DefaultTolerance, "simplification of the labelme polygons, in pixels")
 	backend := addBackendFlag(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity analyze [--models DIR] [--out DIR] [--any-modality] FILE|FOLDER...")
-		fmt.Fprintln(stderr, "\nMeasures the opacity of chest X-rays without a hand-drawn lung contour: the lung model finds")
-		fmt.Fprintln(stderr, "the lungs on the whole image, the image is cropped to them as the paper crops to the manual")
-		fmt.Fprintln(stderr, "lungs, the opacity model segments the crop, and opacity % = |opacity ∩ lungs| / |lungs| on the")
-		fmt.Fprintln(stderr, "image's own grid, with severity estimates on Cohen et al.'s scales when the models have maps.")
-		fmt.Fprintln(stderr, "Reads JPEG, PNG (8/16 bit) and DICOM (native or baseline JPEG); folders are searched for")
-		fmt.Fprintln(stderr, ".jpg .jpeg .png .dcm .dicom and extensionless files. A file that cannot be read or analysed")
-		fmt.Fprintln(stderr, "is reported (report and stderr) and the batch goes on; the exit status is 1 if any failed.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity analyze [--models DIR] [--out DIR] [--any-modality] FILE|FOLDER...
+
+Measures the opacity of chest X-rays without a hand-drawn lung contour: the lung model finds
+the lungs on the whole image, the image is cropped to them as the paper crops to the manual
+lungs, the opacity model segments the crop, and opacity % = |opacity ∩ lungs| / |lungs| on the
+image's own grid, with severity estimates on Cohen et al.'s scales when the models have maps.
+Reads JPEG, PNG (8/16 bit) and DICOM (native or baseline JPEG); folders are searched for
+.jpg .jpeg .png .dcm .dicom and extensionless files. A file that cannot be read or analysed
+is reported (report and stderr) and the batch goes on; the exit status is 1 if any failed.`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

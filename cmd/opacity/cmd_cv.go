@@ -58,17 +58,15 @@ func runCV(args []string, stdout, stderr io.Writer) error {
 	fold := fs.Int("fold", -1, "run this fold only (0-based), as one job of a job array; -1: every fold")
 	jobs := fs.Int("jobs", 1, "folds run at once, each in its own process")
 	devices := fs.String("devices", "", "comma-separated accelerator ids: one fold at a time per device, in its own process with CUDA_VISIBLE_DEVICES set to it")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity cv --folds K [--pipeline] [--fold I | --jobs N | --devices 0,1,...] [training flags of opacity train]")
-		fmt.Fprintln(stderr, "\nSplits the cohort into K folds by patient (seeded, stratified); fold i trains the settings' model")
-		fmt.Fprintln(stderr, "on the other folds (a run folder, reused and resumed like opacity train's) and predicts fold i.")
-		fmt.Fprintln(stderr, "Each fold writes its out-of-fold result into the CV folder (under --runs, named after the")
-		fmt.Fprintln(stderr, "settings); without --fold, every fold runs and the merged table is written and printed:")
-		fmt.Fprintln(stderr, "cv-metrics.md/.csv (every metric pooled out of fold, and its spread across folds), oof.csv,")
-		fmt.Fprintln(stderr, "cv.json. A failed fold is reported by name and the others are kept. On a cluster, run the")
-		fmt.Fprintln(stderr, "folds as a Slurm job array (scripts/cv-slurm.sbatch), then opacity cv merge.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity cv --folds K [--pipeline] [--fold I | --jobs N | --devices 0,1,...] [training flags of opacity train]
+
+Splits the cohort into K folds by patient (seeded, stratified); fold i trains the settings' model
+on the other folds (a run folder, reused and resumed like opacity train's) and predicts fold i.
+Each fold writes its out-of-fold result into the CV folder (under --runs, named after the
+settings); without --fold, every fold runs and the merged table is written and printed:
+cv-metrics.md/.csv (every metric pooled out of fold, and its spread across folds), oof.csv,
+cv.json. A failed fold is reported by name and the others are kept. On a cluster, run the
+folds as a Slurm job array (scripts/cv-slurm.sbatch), then opacity cv merge.`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -102,13 +100,11 @@ func runCV(args []string, stdout, stderr io.Writer) error {
 func runCVMerge(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("cv merge", stderr)
 	cf := addCVFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity cv merge --folds K [the training flags the folds ran with]")
-		fmt.Fprintln(stderr, "\nMerges the finished folds of the cross-validation of these settings (their results in the CV")
-		fmt.Fprintln(stderr, "folder) into cv-metrics.md/.csv, oof.csv and cv.json, and prints the table; missing and failed")
-		fmt.Fprintln(stderr, "folds are named.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity cv merge --folds K [the training flags the folds ran with]
+
+Merges the finished folds of the cross-validation of these settings (their results in the CV
+folder) into cv-metrics.md/.csv, oof.csv and cv.json, and prints the table; missing and failed
+folds are named.`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}

@@ -22,12 +22,10 @@ func runDataStats(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("data stats", stderr)
 	dataDir := addDataFlag(fs, "data folder with covid-ar/, cohen/, cxr-seg/ (required)")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a table")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity data stats --data DIR [--json]")
-		fmt.Fprintln(stderr, "\nReads every cohort of DIR (a missing cohort folder is an empty cohort) and")
-		fmt.Fprintln(stderr, "prints what it holds and every file it could not read.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity data stats --data DIR [--json]
+
+Reads every cohort of DIR (a missing cohort folder is an empty cohort) and
+prints what it holds and every file it could not read.`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}

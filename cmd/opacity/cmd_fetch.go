@@ -40,15 +40,13 @@ func addFetchFlags(fs *flag.FlagSet) *fetchFlags {
 func runDataFetch(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("data fetch", stderr)
 	f := addFetchFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity data fetch --data DIR")
-		fmt.Fprintln(stderr, "\nDownloads what the canonical layout needs from the source repositories (see")
-		fmt.Fprintln(stderr, "fetch.Run), every file checked against the git SHA-1 of the listing; brixia/")
-		fmt.Fprintln(stderr, "and covid-qu-ex/ come from pinned commits. Progress on stderr, a summary on stdout.")
-		fmt.Fprintln(stderr, "Run it again to resume; it exits with status 1 while anything is missing or failed")
-		fmt.Fprintln(stderr, "(the folders that did come are usable). The older spelling --to still works, with a note.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity data fetch --data DIR
+
+Downloads what the canonical layout needs from the source repositories (see
+fetch.Run), every file checked against the git SHA-1 of the listing; brixia/
+and covid-qu-ex/ come from pinned commits. Progress on stderr, a summary on stdout.
+Run it again to resume; it exits with status 1 while anything is missing or failed
+(the folders that did come are usable). The older spelling --to still works, with a note.`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}

@@ -46,13 +46,11 @@ func addPhantomFlags(fs *flag.FlagSet) *phantomFlags {
 func runPhantom(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("data phantom", stderr)
 	f := addPhantomFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity data phantom --data DIR [--patients N] [--seed S] [--image-size PX] [--cohen-images M] [--sheet FILE.png]")
-		fmt.Fprintln(stderr, "\nWrites a deterministic synthetic cohort (covid-ar/ with clinical outcomes, cohen/ with")
-		fmt.Fprintln(stderr, "severity scores) marked SYNTHETIC everywhere, and prints a summary. The older spellings")
-		fmt.Fprintln(stderr, "opacity phantom, --out, --size and --cohen still work, with a note.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity data phantom --data DIR [--patients N] [--seed S] [--image-size PX] [--cohen-images M] [--sheet FILE.png]
+
+Writes a deterministic synthetic cohort (covid-ar/ with clinical outcomes, cohen/ with
+severity scores) marked SYNTHETIC everywhere, and prints a summary. The older spellings
+opacity phantom, --out, --size and --cohen still work, with a note.`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}

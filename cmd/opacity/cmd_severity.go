@@ -46,15 +46,13 @@ func addSeverityFlags(fs *flag.FlagSet) *severityFlags {
 func runSeverity(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("severity", stderr)
 	f := addSeverityFlags(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity severity --data DIR [--json] [--cohen] [--aggregate max|first|mean] [--bootstrap 2000] [--seed 1] [--scores FILE.csv [--score-column NAME]] [--figures DIR]")
-		fmt.Fprintln(stderr, "\nOpacity percentage 100*|O∩L|/|L| of every covid-ar annotation (manual masks), and its ROC")
-		fmt.Fprintln(stderr, "for ICU admission and mortality per image and per patient: AUC, DeLong 95% CI, patient")
-		fmt.Fprintln(stderr, "bootstrap 95% CI, Youden cut (paper.ReadSeverity: Figure 3a of notebook 04 without a model).")
-		fmt.Fprintln(stderr, "Images of patients without a clinical row are listed with null outcomes and left out of the")
-		fmt.Fprintln(stderr, "ROC. The older spelling --plots still works, with a note.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity severity --data DIR [--json] [--cohen] [--aggregate max|first|mean] [--bootstrap 2000] [--seed 1] [--scores FILE.csv [--score-column NAME]] [--figures DIR]
+
+Opacity percentage 100*|O∩L|/|L| of every covid-ar annotation (manual masks), and its ROC
+for ICU admission and mortality per image and per patient: AUC, DeLong 95% CI, patient
+bootstrap 95% CI, Youden cut (paper.ReadSeverity: Figure 3a of notebook 04 without a model).
+Images of patients without a clinical row are listed with null outcomes and left out of the
+ROC. The older spelling --plots still works, with a note.`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -76,14 +74,8 @@ func runSeverity(args []string, stdout, stderr io.Writer) error {
 	for _, p := range sv.Problems {
 		fmt.Fprintln(stderr, "left out:", p)
 	}
-	if *f.figures != "" {
-		paths, err := sv.SaveFigures(*f.figures, "severity-")
-		if err != nil {
-			return err
-		}
-		for _, p := range paths {
-			fmt.Fprintln(stderr, "wrote", p)
-		}
+	if err := saveFigures(sv.SaveFigures, *f.figures, "severity-", stderr); err != nil {
+		return err
 	}
 	if *f.json {
 		return writeJSON(stdout, sv)

@@ -34,13 +34,11 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	sf := addSettingsFlags(fs)
 	out := fs.String("out", "", "run folder to write (default: the settings' folder under --runs, the one a notebook with the same settings uses)")
 	noAugment := fs.Bool("no-augment", false, "train without augmentation (the same as --augment none)")
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity train [--data DIR] [--out RUN] [--preset P] [--targets T] [--size S] [--epochs E] [--batch B] [--seed N] [flags]")
-		fmt.Fprintln(stderr, "\nSplits the cohort by patient, trains, evaluates both sides every epoch and writes the run folder:")
-		fmt.Fprintln(stderr, "run.json (the run record), metrics.csv, train.log, checkpoints/ and predictions.gob. A complete run")
-		fmt.Fprintln(stderr, "of the same settings is reused; an interrupted one resumes. The notebooks read the same folder.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity train [--data DIR] [--out RUN] [--preset P] [--targets T] [--size S] [--epochs E] [--batch B] [--seed N] [flags]
+
+Splits the cohort by patient, trains, evaluates both sides every epoch and writes the run folder:
+run.json (the run record), metrics.csv, train.log, checkpoints/ and predictions.gob. A complete run
+of the same settings is reused; an interrupted one resumes. The notebooks read the same folder.`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -128,14 +126,12 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	data := addDataFlag(fs, "data folder, when it moved since the run (default: the one the run record names)")
 	asJSON := fs.Bool("json", false, "print the tables as JSON")
 	backend := addBackendFlag(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity eval --run RUN [--data DIR] [--json] [--backend B]")
-		fmt.Fprintln(stderr, "\nReads the run record, loads its data and split, predicts (or reads the cached predictions of)")
-		fmt.Fprintln(stderr, "the training, testing and validation images and prints the section 4.1 table of every target:")
-		fmt.Fprintln(stderr, "IoU and F1 under every convention for every subset, the paper's adjusted IoU beside honest ones,")
-		fmt.Fprintln(stderr, "and where the run's training time went.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity eval --run RUN [--data DIR] [--json] [--backend B]
+
+Reads the run record, loads its data and split, predicts (or reads the cached predictions of)
+the training, testing and validation images and prints the section 4.1 table of every target:
+IoU and F1 under every convention for every subset, the paper's adjusted IoU beside honest ones,
+and where the run's training time went.`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -198,16 +194,14 @@ func runPredict(args []string, stdout, stderr io.Writer) error {
 	runDir := fs.String("run", "", "run folder written by opacity train or a notebook (required)")
 	outDir := fs.String("out", "", "folder for the mask and overlay PNGs and predictions.csv (required)")
 	backend := addBackendFlag(fs)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: opacity predict --run RUN --out DIR FILE.json...")
-		fmt.Fprintln(stderr, "\nFor each labelme file (image embedded or beside it): frames it as the run's inputs were (the")
-		fmt.Fprintln(stderr, "manual lungs' crop for an opacity model, which needs lung polygons; the whole image for a lung")
-		fmt.Fprintln(stderr, "model), predicts every target and writes DIR/<stem>_<target>.png (the mask) and")
-		fmt.Fprintln(stderr, "DIR/<stem>_<target>_overlay.png (prediction red, manual lungs green, manual target yellow), and")
-		fmt.Fprintln(stderr, "prints the predicted opacity % (and the manual one when the file has opacity polygons).")
-		fmt.Fprintln(stderr, "For any X-ray without an annotation (JPEG, PNG, DICOM), see opacity analyze.")
-		fs.PrintDefaults()
-	}
+	setUsage(fs, `usage: opacity predict --run RUN --out DIR FILE.json...
+
+For each labelme file (image embedded or beside it): frames it as the run's inputs were (the
+manual lungs' crop for an opacity model, which needs lung polygons; the whole image for a lung
+model), predicts every target and writes DIR/<stem>_<target>.png (the mask) and
+DIR/<stem>_<target>_overlay.png (prediction red, manual lungs green, manual target yellow), and
+prints the predicted opacity % (and the manual one when the file has opacity polygons).
+For any X-ray without an annotation (JPEG, PNG, DICOM), see opacity analyze.`)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

@@ -33,6 +33,23 @@ func addFiguresFlag(fs *flag.FlagSet, usage string) *string {
 	return fs.String("figures", "", usage)
 }
 
+// saveFigures writes a result's figures with save (its SaveFigures method)
+// into dir, the --figures folder, file names starting with prefix, and
+// names each file written on stderr; an empty dir writes nothing.
+func saveFigures(save func(dir, prefix string) ([]string, error), dir, prefix string, stderr io.Writer) error {
+	if dir == "" {
+		return nil
+	}
+	paths, err := save(dir, prefix)
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		fmt.Fprintln(stderr, "wrote", p)
+	}
+	return nil
+}
+
 // addSeedFlag declares --seed with its default and the command's usage.
 func addSeedFlag(fs *flag.FlagSet, value int64, usage string) *int64 {
 	return fs.Int64("seed", value, usage)

@@ -109,6 +109,16 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
+// setUsage makes text (its first line "usage: opacity …", then a blank
+// line and what the command does) and the flags' defaults the usage of fs,
+// printed to the flag set's output.
+func setUsage(fs *flag.FlagSet, text string) {
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), text)
+		fs.PrintDefaults()
+	}
+}
+
 // parseFlags parses args and turns a flag error into errUsage (the flag
 // package has already printed the problem and the usage).
 func parseFlags(fs *flag.FlagSet, args []string) error {

@@ -341,13 +341,8 @@ func (f *fetcher) source(ctx context.Context, src fetchSource) error {
 			continue
 		}
 		files := f.selectFiles(name+"@"+src.ref, rule, listing, blobs)
-		rr.Needed += len(files)
 		f.logf("%s: %s -> %s: %d files", name, rule.from, rule.to, len(files))
-		d, s, n, _, err := f.download(ctx, src, files)
-		rr.Downloaded += d
-		rr.Skipped += s
-		rr.Failed += n
-		if err != nil {
+		if _, err := f.download(ctx, src, files, &rr); err != nil {
 			return err
 		}
 		if rule.to == cohenScoresFile {
@@ -458,10 +453,11 @@ func hasExt(name string, exts []string) bool {
 	return false
 }
 
-// download brings the files, workers at a time. It returns how many were
-// downloaded, skipped and failed, and which files are in place (ok[i]:
-// downloaded or skipped, without error).
-func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFile) (downloaded, skipped, failed int, ok []bool, err error) {
+// download brings the files, workers at a time, and counts them in rr: all
+// as needed, and those downloaded, skipped and failed. It returns which
+// files are in place (ok[i]: downloaded or skipped, without error).
+func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFile, rr *RepoReport) (ok []bool, err error) {
+	rr.Needed += len(files)
 	dirs := map[string]bool{}
 	for _, ff := range files {
 		dirs[path.Dir(ff.dest)] = true
@@ -469,7 +465,7 @@ func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFi
 	for d := range dirs {
 		full := filepath.Join(f.opt.To, filepath.FromSlash(d))
 		if err := os.MkdirAll(full, 0o755); err != nil {
-			return 0, 0, 0, nil, fmt.Errorf("fetch: %w", err)
+			return nil, fmt.Errorf("fetch: %w", err)
 		}
 		removeStaleTemps(full)
 	}
@@ -515,7 +511,7 @@ func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFi
 	close(next)
 	wg.Wait()
 	if ctx.Err() != nil {
-		return 0, 0, 0, nil, ctx.Err()
+		return nil, ctx.Err()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -524,18 +520,18 @@ func (f *fetcher) download(ctx context.Context, src fetchSource, files []fetchFi
 		ok[i] = r.err == nil
 		switch {
 		case r.err != nil:
-			failed++
+			rr.Failed++
 			f.rep.Failed = append(f.rep.Failed, datasets.FileError{File: files[i].dest, Error: r.err.Error()})
 		case r.skipped:
-			skipped++
+			rr.Skipped++
 			f.rep.Skipped++
 		default:
-			downloaded++
+			rr.Downloaded++
 			f.rep.Downloaded++
 			f.rep.Bytes += r.n
 		}
 	}
-	return downloaded, skipped, failed, ok, nil
+	return ok, nil
 }
 
 // removeStaleTemps removes the temporary files that an interrupted

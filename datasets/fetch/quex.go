@@ -214,11 +214,7 @@ func (f *fetcher) quex(ctx context.Context, src fetchSource, rule fetchRule, blo
 				return c.overlap == "", nil
 			}}
 	}
-	rr.Needed += len(files)
-	d, s, n, okImg, err := f.download(ctx, src, files)
-	rr.Downloaded += d
-	rr.Skipped += s
-	rr.Failed += n
+	okImg, err := f.download(ctx, src, files, rr)
 	if err != nil {
 		return err
 	}
@@ -244,11 +240,7 @@ func (f *fetcher) quex(ctx context.Context, src fetchSource, rule fetchRule, blo
 			fetchFile{repoPath: dir + quexSrcInfection + "/" + c.name, dest: infect, size: c.infect.Size, sha: c.infect.Sha, check: checkImage})
 		owner = append(owner, i, i)
 	}
-	rr.Needed += len(masks)
-	d, s, n, okMask, err := f.download(ctx, src, masks)
-	rr.Downloaded += d
-	rr.Skipped += s
-	rr.Failed += n
+	okMask, err := f.download(ctx, src, masks, rr)
 	if err != nil {
 		return err
 	}
