@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -31,6 +33,10 @@ type Setting struct {
 	// of a run: it then enters RunKey, so a changed value names another
 	// run folder; the folders, the backend and the bootstrap do not.
 	InRunKey bool
+	// Placement marks a setting that says where files go or which backend
+	// computes, not what is computed (the folders, the backend): it is not
+	// an override of the numbers (NumberOverrides).
+	Placement bool
 	// Path marks a file or folder: a relative value is resolved (against
 	// the repository root from the environment, the current directory from
 	// a flag).
@@ -131,20 +137,20 @@ func SettingsList() []Setting {
 			func(s *Settings) *string { return &s.Augment }),
 		intSetting("EvalEvery", "OPACITY_EVAL_EVERY", "eval-every", "evaluate the model every N epochs and after the last (Figure 2 needs 1)", true,
 			func(s *Settings) *int { return &s.EvalEvery }),
-		stringSetting("Backend", "GOMLX_BACKEND", "backend", "GoMLX backend: go (pure Go, CPU), xla:cpu, xla:cuda, ...", false, "go",
-			func(s *Settings) *string { return &s.Backend }),
+		placement(stringSetting("Backend", "GOMLX_BACKEND", "backend", "GoMLX backend: go (pure Go, CPU), xla:cpu, xla:cuda, ...", false, "go",
+			func(s *Settings) *string { return &s.Backend })),
 		intSetting("Bootstrap", "OPACITY_BOOTSTRAP", "bootstrap", "resamples of each bootstrap interval", false, func(s *Settings) *int { return &s.Bootstrap }),
-		{Field: "Cache", Env: "OPACITY_CACHE", Flag: "cache", Path: true, Default: "<repo>/.cache",
+		{Field: "Cache", Env: "OPACITY_CACHE", Flag: "cache", Path: true, Placement: true, Default: "<repo>/.cache",
 			Help: "cache folder: generated synthetic cohorts, and the run folders unless runs is set",
 			get:  func(s Settings) string { return s.Cache },
 			set: func(s *Settings, v string) error {
 				s.Cache, s.Runs = v, filepath.Join(v, "runs")
 				return nil
 			}},
-		pathSetting("Runs", "OPACITY_RUNS", "runs", "folder of the run folders (shared by the notebooks and the command line)", false, "<cache>/runs",
-			func(s *Settings) *string { return &s.Runs }),
-		pathSetting("Figures", "OPACITY_FIGURES", "figures", "where figures and tables are written", false, "<repo>/figures",
-			func(s *Settings) *string { return &s.Figures }),
+		placement(pathSetting("Runs", "OPACITY_RUNS", "runs", "folder of the run folders (shared by the notebooks and the command line)", false, "<cache>/runs",
+			func(s *Settings) *string { return &s.Runs })),
+		placement(pathSetting("Figures", "OPACITY_FIGURES", "figures", "where figures and tables are written", false, "<repo>/figures",
+			func(s *Settings) *string { return &s.Figures })),
 		pathSetting("CohenModelScores", "OPACITY_COHEN_SCORES", "cohen-scores", "CSV of Cohen et al.'s model scores that Figure 4 reads", false,
 			datasets.CohenModelScoresFile+" in the data folder", func(s *Settings) *string { return &s.CohenModelScores }),
 	}
@@ -187,6 +193,12 @@ func stringSetting(field, env, flag, help string, key bool, def string, p func(*
 func pathSetting(field, env, flag, help string, key bool, def string, p func(*Settings) *string) Setting {
 	d := stringSetting(field, env, flag, help, key, def, p)
 	d.Path = true
+	return d
+}
+
+// placement marks d as a Placement setting.
+func placement(d Setting) Setting {
+	d.Placement = true
 	return d
 }
 
@@ -280,4 +292,43 @@ func fieldError(field, format string, args ...any) error {
 // fieldCause returns a FieldError of field caused by err.
 func fieldCause(field string, err error) error {
 	return &FieldError{Field: field, Detail: ": " + err.Error(), Err: err}
+}
+
+// NumberOverrides returns, sorted, the NAME=value pairs of the variables
+// getenv gives that change what the notebooks compute beyond their data
+// folder and preset (OPACITY_DATA, OPACITY_SIZE, which a reproduction's
+// verdict identifies on their own): every setting but the Placement ones
+// whose value changes the settings the preset alone gives (so
+// OPACITY_SEED=1, the presets' seed, is none). A value the settings
+// reject counts as an override.
+func NumberOverrides(getenv func(string) string) []string {
+	list := SettingsList()
+	preset, _ := SettingByField(FieldPreset)
+	only := func(names ...string) func(string) string {
+		return func(k string) string {
+			for _, n := range names {
+				if k == n {
+					return getenv(k)
+				}
+			}
+			return ""
+		}
+	}
+	base, baseErr := settingsFrom("", only(preset.Env))
+	var o []string
+	for _, d := range list {
+		if d.Field == FieldPreset || d.Field == "Data" || d.Placement {
+			continue
+		}
+		v := getenv(d.Env)
+		if strings.TrimSpace(v) == "" {
+			continue
+		}
+		s, err := settingsFrom("", only(preset.Env, d.Env))
+		if err != nil || baseErr != nil || !reflect.DeepEqual(s, base) {
+			o = append(o, d.Env+"="+v)
+		}
+	}
+	sort.Strings(o)
+	return o
 }

@@ -60,6 +60,9 @@ func TestEverySettingDeclared(t *testing.T) {
 		if !strings.Contains(table, "| `s."+d.Field+"` |") || !strings.Contains(table, "`"+d.Env+"` · `--"+d.Flag+"`") {
 			t.Errorf("%s: no row with %s and --%s in the settings table:\n%s", d.Field, d.Env, d.Flag, table)
 		}
+		if d.Placement && d.InRunKey {
+			t.Errorf("%s: a placement setting cannot decide the run", d.Field)
+		}
 		if _, ok := otherValue[d.Field]; !ok {
 			t.Errorf("%s: no test value in otherValue", d.Field)
 		}
@@ -157,6 +160,30 @@ func TestPresetValues(t *testing.T) {
 		}
 		if got := d.PresetValues(); got != want {
 			t.Errorf("%s: PresetValues = %q, want %q", field, got, want)
+		}
+	}
+}
+
+// TestNumberOverrides checks what a reproduction's verdict counts as a
+// change of its numbers: a setting's variable whose value changes the
+// preset's settings; not the folders, the backend, nor a value the preset
+// already has.
+func TestNumberOverrides(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{"OPACITY_SEED": "1", "OPACITY_EPOCHS": "20", "OPACITY_FIGURES": "x", "OPACITY_ENCODER": "resnet34"},
+			"OPACITY_ENCODER=resnet34,OPACITY_EPOCHS=20"},
+		{map[string]string{"OPACITY_EPOCHS": "40", "GOMLX_BACKEND": "xla:cuda", "OPACITY_CACHE": "/c", "OPACITY_RUNS": "/r"}, ""},
+		{map[string]string{"OPACITY_SIZE": "tiny", "OPACITY_EPOCHS": "40", "OPACITY_DATA": "/d"}, "OPACITY_EPOCHS=40"},
+		{map[string]string{"OPACITY_BOOTSTRAP": "100", "OPACITY_COHEN_SCORES": "/s.csv", "OPACITY_MODEL": "tiny"},
+			"OPACITY_BOOTSTRAP=100,OPACITY_COHEN_SCORES=/s.csv,OPACITY_MODEL=tiny"},
+		{map[string]string{"OPACITY_BATCH": "zero"}, "OPACITY_BATCH=zero"},
+	} {
+		got := strings.Join(NumberOverrides(func(k string) string { return tc.env[k] }), ",")
+		if got != tc.want {
+			t.Errorf("%v: NumberOverrides = %q, want %q", tc.env, got, tc.want)
 		}
 	}
 }

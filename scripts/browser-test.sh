@@ -74,7 +74,8 @@ trap cleanup EXIT
 work="$out/work"
 mkdir -p "$work"
 (
-  unset OPACITY_DATA OPACITY_EPOCHS OPACITY_INPUT_SIZE OPACITY_BATCH OPACITY_LR OPACITY_LR_SCHEDULE OPACITY_AUGMENT OPACITY_COHEN_SCORES GOMLX_BACKEND
+  for v in $(compgen -e | grep '^OPACITY_'); do unset "$v"; done # every setting at its preset's value
+  unset GOMLX_BACKEND
   export OPACITY_SIZE=tiny OPACITY_SEED=1 OPACITY_CACHE="$work/cache" OPACITY_RUNS="$work/runs" OPACITY_FIGURES="$work/figures"
   export NOTEBOOK_PORT=$port NOTEBOOK_TOKEN=$token NOTEBOOK_IP=127.0.0.1
   exec setsid scripts/notebook.sh

@@ -104,9 +104,9 @@ if bad:
     sys.exit("run-notebooks: committed with outputs (clear them: jupyter nbconvert --clear-output --inplace FILE): " + " ".join(bad))
 EOF
   scratch=$(mktemp -d "${TMPDIR:-/tmp}/opacity-notebooks.XXXXXX")
+  for v in $(compgen -e | grep '^OPACITY_'); do unset "$v"; done # every setting at its preset's value
   export OPACITY_SIZE=tiny OPACITY_SEED=1
   export OPACITY_CACHE="$scratch/cache" OPACITY_FIGURES="$scratch/figures" OPACITY_RUNS="$scratch/runs"
-  unset OPACITY_DATA OPACITY_EPOCHS OPACITY_INPUT_SIZE OPACITY_BATCH OPACITY_LR OPACITY_LR_SCHEDULE OPACITY_AUGMENT OPACITY_COHEN_SCORES
   mkdir -p "$scratch/executed"
   echo "run-notebooks test: tiny synthetic cohort, scratch folder $scratch"
   t0=$SECONDS

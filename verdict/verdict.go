@@ -137,29 +137,6 @@ func orNone(o []string) string {
 	return strings.Join(o, ",")
 }
 
-// NumberEnv lists the environment variables that change the numbers of a
-// run beyond its data and size (experiment.FromEnv reads them); the
-// folders (OPACITY_FIGURES, OPACITY_RUNS, OPACITY_CACHE) and the backend
-// do not identify what is computed.
-var NumberEnv = []string{"OPACITY_EPOCHS", "OPACITY_INPUT_SIZE", "OPACITY_BATCH", "OPACITY_LR", "OPACITY_LR_SCHEDULE",
-	"OPACITY_AUGMENT", "OPACITY_EVAL_EVERY", "OPACITY_TARGETS", "OPACITY_ENCODER", "OPACITY_DROPOUT", "OPACITY_COHORT",
-	"OPACITY_SEED", "OPACITY_COHEN_SCORES"}
-
-// Overrides returns the NUMBER_ENV=value pairs set by getenv (os.Getenv),
-// sorted; OPACITY_SEED=1, the default seed, is not an override.
-func Overrides(getenv func(string) string) []string {
-	var o []string
-	for _, k := range NumberEnv {
-		v := getenv(k)
-		if v == "" || (k == "OPACITY_SEED" && v == "1") {
-			continue
-		}
-		o = append(o, k+"="+v)
-	}
-	sort.Strings(o)
-	return o
-}
-
 // Run is what a reproduction regenerated: its settings and its items.
 type Run struct {
 	Config Config

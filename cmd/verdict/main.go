@@ -8,7 +8,7 @@
 // Without -expected the file is chosen by the run's settings:
 // figures/expected-synthetic-SIZE.csv or figures/expected-real-SIZE.csv
 // (-dir sets the folder). The environment's OPACITY_* settings that change
-// numbers (verdict.NumberEnv) are part of the run's settings.
+// numbers (experiment.NumberOverrides) are part of the run's settings.
 //
 // Exit status: 0 PASS; 1 DIFF (a number outside its tolerance, missing or
 // new); 2 an error; 3 no verdict: no expected values for this run's
@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/verdict"
 )
 
@@ -45,7 +46,7 @@ func main() {
 }
 
 func run(w io.Writer, getenv func(string) string, figures, expected, dir string, update, strict, brief bool, note []string) int {
-	r, err := verdict.ReadRun(filepath.Join(figures, "numbers.json"), verdict.Overrides(getenv))
+	r, err := verdict.ReadRun(filepath.Join(figures, "numbers.json"), experiment.NumberOverrides(getenv))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "verdict:", err)
 		return 2
