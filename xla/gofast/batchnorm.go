@@ -51,19 +51,6 @@ func (o ops) batchNormTrain(ys []*Node, gamma, beta *Node, residuals []*Node, re
 	if residuals != nil {
 		inputs = append(inputs, residuals...)
 	}
-	// bcast repeats a [1, C] row to the rows of each lane, built once per
-	// distinct lane size.
-	bcast := func(v *Node) []*Node {
-		out := make([]*Node, nl)
-		made := map[int]*Node{}
-		for l, r := range rows {
-			if made[r] == nil {
-				made[r] = o.inLane(l).bcastRows(v, r)
-			}
-			out[l] = made[r]
-		}
-		return out
-	}
 	// colSums sums the rows of every lane's m [rows, C], giving [1, C].
 	colSums := func(ms []*Node) *Node {
 		var sum *Node
@@ -77,6 +64,10 @@ func (o ops) batchNormTrain(ys []*Node, gamma, beta *Node, residuals []*Node, re
 		}
 		return sum
 	}
+	// The per-channel [1, C] rows (mean, scale, beta, k1, k2) go to the
+	// binary ops as they are: the backend broadcasts a row over the [rows, C]
+	// operand row by row, the same operation on the same values as on a
+	// materialised copy.
 	d := make([]*Node, nl)
 	var invstd, scale, mean, variance *Node
 	var outs []*Node
@@ -86,19 +77,18 @@ func (o ops) batchNormTrain(ys []*Node, gamma, beta *Node, residuals []*Node, re
 			ym[l] = Reshape(s[l], rows[l], c)
 		}
 		mean = DivScalar(colSums(ym), nf) // [1, C]
-		meanRows := bcast(mean)
 		sq := make([]*Node, nl)
 		for l := range ym {
-			d[l] = Sub(ym[l], meanRows[l])
+			d[l] = Sub(ym[l], mean)
 			sq[l] = Mul(d[l], d[l])
 		}
 		variance = DivScalar(colSums(sq), nf)
 		invstd = Inverse(Sqrt(AddScalar(variance, nn.Epsilon)))
 		scale = Mul(Reshape(s[nl], 1, c), invstd)
-		scaleRows, betaRows := bcast(scale), bcast(Reshape(s[nl+1], 1, c))
+		betaRow := Reshape(s[nl+1], 1, c)
 		outs = make([]*Node, nl)
 		for l := range ym {
-			z := Add(Mul(d[l], scaleRows[l]), betaRows[l])
+			z := Add(Mul(d[l], scale), betaRow)
 			if residuals != nil {
 				z = Add(z, Reshape(s[nl+2+l], rows[l], c))
 			}
@@ -124,10 +114,9 @@ func (o ops) batchNormTrain(ys []*Node, gamma, beta *Node, residuals []*Node, re
 		dGamma := Mul(sgd, invstd) // [1, C]
 		k1 := DivScalar(Mul(scale, dBeta), nf)
 		k2 := DivScalar(Mul(Mul(scale, Mul(invstd, invstd)), sgd), nf)
-		scaleRows, k1Rows, k2Rows := bcast(scale), bcast(k1), bcast(k2)
 		grads := make([]*Node, len(inputs))
 		for l := range g {
-			dY := Sub(Mul(g[l], scaleRows[l]), Add(k1Rows[l], Mul(d[l], k2Rows[l])))
+			dY := Sub(Mul(g[l], scale), Add(k1, Mul(d[l], k2)))
 			grads[l] = Reshape(dY, dims[l]...)
 			if residuals != nil {
 				grads[nl+2+l] = Reshape(g[l], dims[l]...)

@@ -17,7 +17,9 @@
 //     through the batch statistics), max pooling and upsampling (see
 //     customVJP), so the backward pass takes a few passes over the data;
 //   - per-channel sums and transposes of narrow matrices as matrix
-//     multiplications, per-channel broadcasts as block copies;
+//     multiplications; per-channel [1, C] rows applied to [N, C] by the
+//     binary ops' own broadcasting (which the vendored backend runs row by
+//     row, see third_party/gomlx-compute/PATCHES.md), not materialised;
 //   - the batch split into lanes (consecutive parts) whose element-wise work
 //     runs in parallel, batch norm on the statistics of the whole batch,
 //     each lane's matrix multiplications serialised.

@@ -96,3 +96,26 @@ func BenchmarkMaxPool(b *testing.B) {
 	benchForwardBackward(b, func(o ops, in []*Node) *Node { return o.maxPool3x3s2(in[0]) },
 		randTensor(1, 0, 1, 8, 64, 64, 64))
 }
+
+// BenchmarkBatchNorm times forward and backward of batch norm and ReLU
+// alone (one lane), at the activations of the default model's layers at
+// 128x128 batch 8 with the fewest channels (where per-channel rows are
+// shortest) and the most values.
+func BenchmarkBatchNorm(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		h, c int
+	}{
+		{"128px_16", 128, 16},
+		{"64px_32", 64, 32},
+		{"64px_64", 64, 64},
+		{"16px_128", 16, 128},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			benchForwardBackward(b, func(o ops, in []*Node) *Node {
+				return oneLaneBatchNorm(o, in[0], in[1], in[2], nil, true)
+			},
+				randTensor(1, -1, 1, 8, tc.h, tc.h, tc.c), randTensor(3, 0.5, 1.5, tc.c), randTensor(4, -0.5, 0.5, tc.c))
+		})
+	}
+}

@@ -156,36 +156,3 @@ func (o ops) colSum(m *Node) *Node {
 	n := m.Shape().Dimensions[0]
 	return o.matMul(Ones(m.Graph(), shapes.Make(m.DType(), 1, n)), m)
 }
-
-// bcastRowsFan is how many copies of a block each Concatenate of bcastRows
-// joins.
-const bcastRowsFan = 32
-
-// bcastRows repeats the row v [1, C] n times, giving [n, C]. On the Go
-// backend broadcasting binary ops walk an index iterator per element; a
-// materialised copy built by Concatenates (block copies) followed by a
-// same-shape op is about twice as fast. The copy is built from blocks of
-// 32^k rows (each a Concatenate of 32 copies of the previous one), joined
-// by one last Concatenate following the base-32 digits of n: about 1.3
-// writes per value, against 2 when doubling the block each time.
-func (o ops) bcastRows(v *Node, n int) *Node {
-	blocks := []*Node{v} // blocks[k] has bcastRowsFan^k rows
-	sizes := []int{1}
-	for sizes[len(sizes)-1]*bcastRowsFan <= n {
-		last := blocks[len(blocks)-1]
-		copies := make([]*Node, bcastRowsFan)
-		for i := range copies {
-			copies[i] = last
-		}
-		blocks = append(blocks, Concatenate(copies, 0))
-		sizes = append(sizes, sizes[len(sizes)-1]*bcastRowsFan)
-	}
-	var parts []*Node
-	rest := n
-	for k := len(blocks) - 1; k >= 0; k-- {
-		for ; rest >= sizes[k]; rest -= sizes[k] {
-			parts = append(parts, blocks[k])
-		}
-	}
-	return Concatenate(parts, 0)
-}
