@@ -138,26 +138,151 @@ func (it *TransposeIterator) Next() int {
 	return nextFlatIdx
 }
 
+// execTransposeGeneric writes the transpose of operand into output. it must
+// be a fresh iterator (from NewTransposeIterator): its dimensions and
+// per-axis output strides describe the transpose; it is not advanced.
+//
+// The axes are first put in canonical form (transposeCanonical): size-1
+// axes dropped, and operand axes that stay next to each other, in the same
+// order, in the output merged into one. Then:
+//
+//   - a single axis left (an identity permutation, up to size-1 axes): one
+//     copy;
+//   - the operand's innermost axis stays innermost in the output: one copy
+//     of a run of that axis per position of the other axes (e.g. swapping
+//     the two outer axes of [A, B, C]);
+//   - otherwise the operand's innermost axis A and the output's innermost
+//     axis B form a 2-D transpose per position of the other axes, done in
+//     tiles of transposeTile x transposeTile elements (each output row of a
+//     tile written contiguously, its operand column read at the stride of
+//     B), so that both sides stay in cache.
+//
+// The other axes are walked with a carry loop in operand order. Every output
+// element is a copy of the same operand element as in the element-by-element
+// loop of compute v0.1.2 (kept in transpose_reference_test.go), which the
+// tests hold it to.
 func execTransposeGeneric[T gobackend.SupportedTypesConstraints](operand, output *gobackend.Buffer, it *TransposeIterator) {
 	operandFlat := operand.Flat.([]T)
 	outputFlat := output.Flat.([]T)
-	for _, value := range operandFlat {
-		outputFlat[it.Next()] = value
+	if len(operandFlat) == 0 {
+		return
 	}
+	dims, inStrides, outStrides := transposeCanonical(it.dimensions, it.perAxisStrides)
+	n := len(dims)
+	if n <= 1 {
+		copy(outputFlat, operandFlat)
+		return
+	}
+	innerA := n - 1 // The operand's innermost axis: inStrides[innerA] == 1.
+	innerB := -1    // The output's innermost axis: outStrides[innerB] == 1.
+	for axis, s := range outStrides {
+		if s == 1 {
+			innerB = axis
+		}
+	}
+	outer := make([]int, 0, n)
+	for axis := range n {
+		if axis != innerA && axis != innerB {
+			outer = append(outer, axis)
+		}
+	}
+	idx := make([]int, len(outer))
+	inIdx, outIdx := 0, 0
+	// next moves (inIdx, outIdx) to the next position of the outer axes, in
+	// operand order; it returns false after the last one.
+	next := func() bool {
+		for k := len(outer) - 1; k >= 0; k-- {
+			axis := outer[k]
+			idx[k]++
+			inIdx += inStrides[axis]
+			outIdx += outStrides[axis]
+			if idx[k] < dims[axis] {
+				return true
+			}
+			idx[k] = 0
+			inIdx -= inStrides[axis] * dims[axis]
+			outIdx -= outStrides[axis] * dims[axis]
+		}
+		return false
+	}
+
+	if innerB == innerA {
+		// The innermost axis stays innermost: copy runs.
+		run := dims[innerA]
+		for {
+			copy(outputFlat[outIdx:outIdx+run], operandFlat[inIdx:inIdx+run])
+			if !next() {
+				return
+			}
+		}
+	}
+
+	// A 2-D transpose of [dimB, dimA] (operand layout, A contiguous) into
+	// [dimA, dimB] (output layout, B contiguous) per outer position.
+	dimA, outStrideA := dims[innerA], outStrides[innerA]
+	dimB, inStrideB := dims[innerB], inStrides[innerB]
+	for {
+		for a0 := 0; a0 < dimA; a0 += transposeTile {
+			a1 := min(a0+transposeTile, dimA)
+			for b0 := 0; b0 < dimB; b0 += transposeTile {
+				b1 := min(b0+transposeTile, dimB)
+				for a := a0; a < a1; a++ {
+					dst := outputFlat[outIdx+a*outStrideA+b0 : outIdx+a*outStrideA+b1]
+					src := inIdx + b0*inStrideB + a
+					for i := range dst {
+						dst[i] = operandFlat[src]
+						src += inStrideB
+					}
+				}
+			}
+		}
+		if !next() {
+			return
+		}
+	}
+}
+
+// transposeTile is the side of the tiles of a 2-D transpose, in elements.
+const transposeTile = 32
+
+// transposeCanonical returns the axes of a transpose of an operand with
+// the given dimensions, whose axis i moves by outStrides[i] in the output,
+// in canonical form: size-1 axes dropped, and each operand axis merged into
+// the one before it (kept) when the two are also adjacent, in the same
+// order, in the output (the kept one's output stride is this one's times its
+// dimension). It returns, per remaining axis in operand order, the
+// dimension and the strides in the operand and in the output. Each output
+// element still receives the same operand element.
+func transposeCanonical(dimensions, outStrides []int) (dims, inStrides, outs []int) {
+	rank := len(dimensions)
+	operandStrides := make([]int, rank)
+	stride := 1
+	for axis := rank - 1; axis >= 0; axis-- {
+		operandStrides[axis] = stride
+		stride *= dimensions[axis]
+	}
+	for axis := range rank {
+		d := dimensions[axis]
+		if d == 1 {
+			continue
+		}
+		if n := len(dims); n > 0 && outs[n-1] == outStrides[axis]*d {
+			dims[n-1] *= d
+			inStrides[n-1] = operandStrides[axis]
+			outs[n-1] = outStrides[axis]
+			continue
+		}
+		dims = append(dims, d)
+		inStrides = append(inStrides, operandStrides[axis])
+		outs = append(outs, outStrides[axis])
+	}
+	return dims, inStrides, outs
 }
 
 func execTransposeFloat16(operand, output *gobackend.Buffer, it *TransposeIterator) {
-	operandFlat := operand.Flat.([]float16.Float16)
-	outputFlat := output.Flat.([]float16.Float16)
-	for _, value := range operandFlat {
-		outputFlat[it.Next()] = value
-	}
+	execTransposeGeneric[float16.Float16](operand, output, it)
 }
 
 func execTransposeBFloat16(operand, output *gobackend.Buffer, it *TransposeIterator) {
-	operandFlat := operand.Flat.([]bfloat16.BFloat16)
-	outputFlat := output.Flat.([]bfloat16.BFloat16)
-	for _, value := range operandFlat {
-		outputFlat[it.Next()] = value
-	}
+	execTransposeGeneric[bfloat16.BFloat16](operand, output, it)
 }
