@@ -218,21 +218,17 @@ func (d Setting) PresetValues() string {
 	if d.Default != "" {
 		return d.Default
 	}
-	var parts []string
-	same := true
-	for i, name := range []string{PresetTiny, PresetSmoke, PresetFull} {
+	var values, parts []string
+	for _, name := range []string{PresetTiny, PresetSmoke, PresetFull} {
 		p, _ := Preset(name)
 		v := d.get(p)
 		if v == "" {
 			v = `""`
 		}
-		parts = append(parts, name+" "+v)
-		if i > 0 && v != strings.TrimPrefix(parts[0], PresetTiny+" ") {
-			same = false
-		}
+		values, parts = append(values, v), append(parts, name+" "+v)
 	}
-	if same {
-		return strings.TrimPrefix(parts[0], PresetTiny+" ")
+	if values[1] == values[0] && values[2] == values[0] {
+		return values[0]
 	}
 	return strings.Join(parts, ", ")
 }

@@ -184,32 +184,46 @@ func (s Settings) WithRepo(repo string) Settings {
 // (the current directory outside one). Relative paths in the variables are
 // relative to that root.
 func FromEnv() (Settings, error) {
-	repo, err := FindRepo()
-	if err != nil {
-		if repo, err = os.Getwd(); err != nil {
-			return Settings{}, err
-		}
-		repo = ""
-	}
+	repo, _ := FindRepo()
 	return settingsFrom(repo, os.Getenv)
+}
+
+// Defaults returns the default preset's settings with the folders of the
+// repository that holds the current directory (of the current directory
+// outside one, with Repo empty): the settings FromEnv and the command
+// line's flags change.
+func Defaults() (Settings, error) {
+	repo, _ := FindRepo()
+	s, _, err := defaultsAt(repo)
+	return s, err
+}
+
+// defaultsAt returns the default preset's settings with the folders under
+// repo, or under the current directory when repo is empty, and that folder.
+func defaultsAt(repo string) (Settings, string, error) {
+	base := repo
+	if base == "" {
+		var err error
+		if base, err = os.Getwd(); err != nil {
+			return Settings{}, "", err
+		}
+	}
+	s, err := Preset(DefaultPreset)
+	if err != nil {
+		return Settings{}, "", err
+	}
+	s = s.WithRepo(base)
+	s.Repo = repo
+	return s, base, nil
 }
 
 // settingsFrom builds the settings of repo from the variables getenv gives
 // (each Setting's Env; values other than paths are trimmed).
 func settingsFrom(repo string, getenv func(string) string) (Settings, error) {
-	base := repo
-	if base == "" {
-		var err error
-		if base, err = os.Getwd(); err != nil {
-			return Settings{}, err
-		}
-	}
-	s, err := Preset(DefaultPreset)
+	s, base, err := defaultsAt(repo)
 	if err != nil {
 		return Settings{}, err
 	}
-	s = s.WithRepo(base)
-	s.Repo = repo
 	lookup := func(d Setting) (string, bool) {
 		v := getenv(d.Env)
 		if !d.Path {

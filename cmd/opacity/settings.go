@@ -2,7 +2,6 @@ package main
 
 import (
 	"flag"
-	"os"
 
 	"github.com/covidxray/opacity/experiment"
 )
@@ -43,21 +42,10 @@ func (f *settingsFlags) value(name string) (string, bool) {
 // current directory). Relative paths are relative to the current
 // directory.
 func (f *settingsFlags) settings() (experiment.Settings, error) {
-	s, err := experiment.Preset(experiment.DefaultPreset)
+	s, err := experiment.Defaults()
 	if err != nil {
 		return s, err
 	}
-	root, err := experiment.FindRepo()
-	if err != nil {
-		if root, err = os.Getwd(); err != nil {
-			return s, err
-		}
-	} else {
-		s.Repo = root
-	}
-	repo := s.Repo
-	s = s.WithRepo(root)
-	s.Repo = repo
 	lookup := func(d experiment.Setting) (string, bool) { return f.value(d.Flag) }
 	return experiment.ApplySettings(s, lookup, absPath, func(d experiment.Setting) string { return "--" + d.Flag })
 }
