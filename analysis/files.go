@@ -199,16 +199,14 @@ func (m *Models) AnalyzeFiles(paths []string, opt FileOptions) (*BatchReport, er
 	}
 	queue := make(chan analysed, 1)
 	var reportErr error
+	stopped := make(chan struct{}) // closed when the report cannot be written: the batch stops
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
-		for i := 0; ; i++ {
-			a, ok := <-queue
-			if !ok {
-				return
-			}
+		written := 0
+		for a := range queue {
 			if reportErr != nil {
-				continue // drain: the batch stops at the report error
+				continue // drain what was analysed before the stop
 			}
 			err := a.err
 			if err == nil {
@@ -226,12 +224,20 @@ func (m *Models) AnalyzeFiles(paths []string, opt FileOptions) (*BatchReport, er
 			}
 			rep.Files = append(rep.Files, a.fr)
 			if reportErr = writeReport(opt.Out, rep); reportErr != nil {
+				close(stopped)
 				continue
 			}
-			bar.Draw(i+1, "", filepath.Base(a.path))
+			written++
+			bar.Draw(written, "", filepath.Base(a.path))
 		}
 	}()
+analyse:
 	for _, path := range paths {
+		select {
+		case <-stopped:
+			break analyse
+		default:
+		}
 		a := analysed{path: path, stem: uniqueStem(used, path), fr: FileReport{File: path, Status: "ok", Flags: []string{}, Outputs: []string{}}}
 		a.x, a.r, a.err = m.analyzeFile(path, opt, &a.fr)
 		queue <- a
