@@ -2,6 +2,7 @@ package plots
 
 import (
 	"fmt"
+	"math"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -58,13 +59,10 @@ func ROCFigure(title string, panels []ROCPanel) (*Figure, error) {
 		p.X.Tick.Marker = fixedTicks(0, 1, 0.2)
 		p.Y.Tick.Marker = fixedTicks(0, 1, 0.2)
 		addGrid(p)
-		diag, err := plotter.NewLine(plotter.XYs{{X: 0, Y: 0}, {X: 1, Y: 1}})
+		diag, err := identityLine(0, 1)
 		if err != nil {
 			return nil, err
 		}
-		diag.LineStyle.Color = Gray
-		diag.LineStyle.Width = vg.Points(1)
-		diag.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 		p.Add(diag)
 		var legend []legendEntry
 		maxCurves = max(maxCurves, len(pn.Curves))
@@ -107,9 +105,27 @@ func ROCFigure(title string, panels []ROCPanel) (*Figure, error) {
 
 // fixedTicks returns a tick marker with labelled ticks from lo to hi by step.
 func fixedTicks(lo, hi, step float64) plot.ConstantTicks {
+	format := "%.1f"
+	if step == math.Trunc(step) {
+		format = "%.0f"
+	}
 	var t plot.ConstantTicks
 	for v := lo; v <= hi+step/1e6; v += step {
-		t = append(t, plot.Tick{Value: v, Label: fmt.Sprintf("%.1f", v)})
+		t = append(t, plot.Tick{Value: v, Label: fmt.Sprintf(format, v)})
 	}
 	return t
+}
+
+// identityLine is the line y = x from (lo, lo) to (hi, hi), gray and
+// dashed: chance on a ROC plot, agreement on a scatter of one quantity
+// measured twice.
+func identityLine(lo, hi float64) (*plotter.Line, error) {
+	l, err := plotter.NewLine(plotter.XYs{{X: lo, Y: lo}, {X: hi, Y: hi}})
+	if err != nil {
+		return nil, err
+	}
+	l.LineStyle.Color = Gray
+	l.LineStyle.Width = vg.Points(1)
+	l.LineStyle.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
+	return l, nil
 }

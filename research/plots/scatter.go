@@ -19,6 +19,9 @@ type ScatterPanel struct {
 	XLabel, YLabel string
 	X, Y           []float64
 	Corr           research.Correlation // shown under the title: "Spearman ρ = 0.81, n = 21", "(95% CI 0.62 to 0.91)"
+	// Percent marks X and Y as the same percentage measured twice: both
+	// axes 0-100 with ticks every 20, and the line of agreement y = x.
+	Percent bool
 }
 
 // ScatterFigure draws scatter panels side by side (8 cm each), e.g. the
@@ -43,9 +46,21 @@ func ScatterFigure(title string, panels []ScatterPanel) (*Figure, error) {
 			return nil, fmt.Errorf("scatter figure, %q: %w", sp.Title, err)
 		}
 		s.GlyphStyle = draw.GlyphStyle{Color: paletteColor(0), Radius: vg.Points(3.5), Shape: draw.CircleGlyph{}}
+		if sp.Percent {
+			diag, err := identityLine(0, 100)
+			if err != nil {
+				return nil, err
+			}
+			p.Add(diag)
+			p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = -3, 103, -3, 103
+			p.X.Tick.Marker = fixedTicks(0, 100, 20)
+			p.Y.Tick.Marker = fixedTicks(0, 100, 20)
+		}
 		p.Add(s)
-		padRange(&p.X.Min, &p.X.Max)
-		padRange(&p.Y.Min, &p.Y.Max)
+		if !sp.Percent {
+			padRange(&p.X.Min, &p.X.Max)
+			padRange(&p.Y.Min, &p.Y.Max)
+		}
 		t := sp.Title + "\n" + fmt.Sprintf("Spearman ρ = %.2f, n = %d", sp.Corr.Rho, len(sp.X)) + "\n" + fmt.Sprintf("(95%% CI %.2f to %.2f)", sp.Corr.CI95[0], sp.Corr.CI95[1])
 		ps = append(ps, panel{title: t, plot: p})
 	}
