@@ -76,7 +76,8 @@ func shiftPadWith(x, fill *Node, top, bottom, left, right int) *Node {
 // whose columns are ordered (dy, dx, c): the row layout of a kernel
 // [k, k, C, Cout] reshaped to [k*k*C, Cout], so one MatMul with no transpose
 // gives the NHWC output. The k*k strided slices are concatenated on the
-// channel axis, which the Go backend copies as contiguous blocks of C values.
+// channel axis; the Go backend builds the matrix in one pass from x, zero
+// borders included (patch 4 of third_party/gomlx-compute).
 func im2col(x *Node, c convSpec) *Node {
 	dims := x.Shape().Dimensions
 	b, h, w, ch := dims[0], dims[1], dims[2], dims[3]
@@ -297,11 +298,17 @@ func (o ops) outputSideConvLanes(xs []*Node, w *Node, c convSpec) []*Node {
 			ol := o.inLane(l)
 			dY := dYs[l]
 			hp, wp := g.h+2*c.pad, g.w+2*c.pad
+			// Tap (dy, dx) of dZ is dY placed at (dy, dx) on the padded
+			// grid: a window of dY zero-padded by k-1 on every side. As
+			// slices of one padded tensor concatenated on the last axis,
+			// the Go backend builds dZ in one pass (patch 4 of
+			// third_party/gomlx-compute).
+			far := shiftPad(dY, c.k-1, c.k-1, c.k-1, c.k-1)
 			taps := make([]*Node, kk)
 			for dy := 0; dy < c.k; dy++ {
-				rows := shiftPad(dY, dy, hp-g.h-dy, 0, 0)
 				for dx := 0; dx < c.k; dx++ {
-					taps[dy*c.k+dx] = shiftPad(rows, 0, 0, dx, wp-g.w-dx)
+					taps[dy*c.k+dx] = Slice(far, AxisRange(), AxisRange(c.k-1-dy, c.k-1-dy+hp),
+						AxisRange(c.k-1-dx, c.k-1-dx+wp), AxisRange())
 				}
 			}
 			dZ := Reshape(Concatenate(taps, -1), g.b*hp*wp, kk*cout)

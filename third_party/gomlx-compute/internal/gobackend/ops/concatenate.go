@@ -41,6 +41,9 @@ func Concatenate(f *gobackend.Function, axis int, operandOps ...compute.Value) (
 
 // execConcatenate implements the Concatenate op using direct byte copying with offsets and strides.
 func execConcatenate(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
+	if fused, ok := node.Data.(*sliceConcatNode); ok { // patch 4, sliceconcat.go
+		return execSliceConcat(backend, node, inputs[0], fused)
+	}
 	axis := node.Data.(int) // Renamed from dimension
 	outputShape := node.Shape
 	if outputShape.IsDynamic() {

@@ -1,0 +1,292 @@
+package ops_test
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/internal/gobackend/ops"
+	"github.com/gomlx/compute/shapes"
+)
+
+// sliceConcatCase is one graph: x [core], padded with zeros (or, with
+// padValue != 0, a constant that is not zero) by Concatenates on padAxes in
+// that order, then sliced and the slices concatenated on the last axis.
+type sliceConcatCase struct {
+	dtype        dtypes.DType
+	core         []int
+	padAxes      []int
+	padLo, padHi []int // per axis
+	padValue     byte  // every byte of the padding's constant
+	starts       [][]int
+	limits       [][]int
+	strides      [][]int
+	extraInput   bool // one more input that is not a slice: no fusion
+}
+
+func (c sliceConcatCase) String() string {
+	return fmt.Sprintf("%s core=%v pad=%v/%v on %v (byte %d) slices=%d starts=%v strides=%v extra=%v",
+		c.dtype, c.core, c.padLo, c.padHi, c.padAxes, c.padValue, len(c.starts), c.starts, c.strides, c.extraInput)
+}
+
+// randomSliceConcatCase draws a case: rank 2-5, every slice with the same
+// length on the axes before the last (as Concatenate needs), any length,
+// start and stride on the last.
+func randomSliceConcatCase(rng *rand.Rand, dtype dtypes.DType) sliceConcatCase {
+	rank := 2 + rng.IntN(4)
+	c := sliceConcatCase{dtype: dtype, core: make([]int, rank), padLo: make([]int, rank), padHi: make([]int, rank)}
+	for a := range c.core {
+		c.core[a] = 1 + rng.IntN(6)
+	}
+	padded := append([]int(nil), c.core...)
+	for a := range c.core {
+		if rng.IntN(2) == 0 {
+			continue
+		}
+		c.padAxes = append(c.padAxes, a)
+		c.padLo[a], c.padHi[a] = rng.IntN(3), rng.IntN(3)
+		padded[a] += c.padLo[a] + c.padHi[a]
+	}
+	rng.Shuffle(len(c.padAxes), func(i, j int) { c.padAxes[i], c.padAxes[j] = c.padAxes[j], c.padAxes[i] })
+	if rng.IntN(5) == 0 {
+		c.padValue = byte(1 + rng.IntN(60))
+	}
+	c.extraInput = rng.IntN(8) == 0
+	outLen := make([]int, rank)
+	for a := range outLen {
+		outLen[a] = 1 + rng.IntN(padded[a])
+	}
+	n := 1 + rng.IntN(9)
+	for range n {
+		st, li, sd := make([]int, rank), make([]int, rank), make([]int, rank)
+		for a := range rank {
+			o := outLen[a]
+			if a == rank-1 {
+				o = 1 + rng.IntN(padded[a])
+			}
+			s := 1 + rng.IntN(3)
+			for s > 1 && s*(o-1)+1 > padded[a] {
+				s--
+			}
+			span := s*(o-1) + 1
+			st[a] = rng.IntN(padded[a] - span + 1)
+			li[a] = st[a] + span + rng.IntN(s) // any limit that keeps o elements
+			li[a] = min(li[a], padded[a])
+			sd[a] = s
+		}
+		c.starts, c.limits, c.strides = append(c.starts, st), append(c.limits, li), append(c.strides, sd)
+	}
+	return c
+}
+
+// buildSliceConcat builds and compiles the case with the fusion pass on or
+// off; it returns the executable and the output node.
+func buildSliceConcat(tb testing.TB, c sliceConcatCase, fusion bool) (compute.Executable, *gobackend.Node) {
+	tb.Helper()
+	ops.SliceConcatFusionEnabled = fusion
+	defer func() { ops.SliceConcatFusionEnabled = true }()
+	builder := backend.Builder("sliceconcat")
+	f := builder.Main()
+	check := func(err error) {
+		tb.Helper()
+		if err != nil {
+			tb.Fatalf("%s: %+v", c, err)
+		}
+	}
+	x, err := f.Parameter("x", shapes.Make(c.dtype, c.core...), nil)
+	check(err)
+	scalar := dtypes.MakeAnySlice(c.dtype, 1)
+	raw := dtypes.UnsafeByteSliceFromAny(scalar)
+	for i := range raw {
+		raw[i] = c.padValue
+	}
+	zero, err := f.Constant(scalar)
+	check(err)
+	padded := x
+	for _, a := range c.padAxes {
+		dims := padded.(*gobackend.Node).Shape.Dimensions
+		parts := []compute.Value{}
+		block := func(n int) {
+			if n == 0 {
+				return
+			}
+			d := append([]int(nil), dims...)
+			d[a] = n
+			z, err := f.BroadcastInDim(zero, shapes.Make(c.dtype, d...), nil)
+			check(err)
+			parts = append(parts, z)
+		}
+		block(c.padLo[a])
+		parts = append(parts, padded)
+		block(c.padHi[a])
+		padded, err = f.Concatenate(a, parts...)
+		check(err)
+	}
+	var parts []compute.Value
+	for i := range c.starts {
+		s, err := f.Slice(padded, c.starts[i], c.limits[i], c.strides[i])
+		check(err)
+		parts = append(parts, s)
+	}
+	if c.extraInput {
+		var other compute.Value
+		if c.dtype == dtypes.Bool {
+			other, err = f.LogicalNot(parts[0])
+		} else {
+			other, err = f.Neg(parts[0])
+		}
+		check(err)
+		parts = append(parts, other)
+	}
+	out, err := f.Concatenate(len(c.core)-1, parts...)
+	check(err)
+	check(f.Return([]compute.Value{out}, nil))
+	exec, err := builder.Compile()
+	check(err)
+	return exec, out.(*gobackend.Node)
+}
+
+// newBuffer is a backend buffer holding flat.
+func newBuffer(dtype dtypes.DType, dims []int, flat any) *gobackend.Buffer {
+	buf, err := backend.BufferFromFlatData(0, flat, shapes.Make(dtype, dims...))
+	if err != nil {
+		panic(err)
+	}
+	return buf.(*gobackend.Buffer)
+}
+
+// runSliceConcat builds, compiles and runs the case with the fusion pass on
+// or off; it returns the output's bytes, whether the Concatenate was
+// fused (its inputs replaced by the core tensor) and the op of its first
+// input after compilation.
+func runSliceConcat(t *testing.T, c sliceConcatCase, input []byte, fusion bool) ([]byte, bool, compute.OpType) {
+	t.Helper()
+	exec, node := buildSliceConcat(t, c, fusion)
+	defer exec.Finalize()
+	xBuf := newBuffer(c.dtype, c.core, dtypes.MakeAnySlice(c.dtype, shapes.Make(c.dtype, c.core...).Size()))
+	raw, err := xBuf.MutableBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(raw, input)
+	outputs, err := exec.Execute([]compute.Buffer{xBuf}, nil, 0)
+	if err != nil {
+		t.Fatalf("%s: %+v", c, err)
+	}
+	got, err := outputs[0].(*gobackend.Buffer).MutableBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fused := len(node.Inputs) == 1 && node.Inputs[0].OpType != compute.OpTypeSlice
+	return bytes.Clone(got), fused, node.Inputs[0].OpType
+}
+
+// TestSliceConcatFusionMatchesOpByOp holds patch 4 to the op-by-op
+// execution bit for bit, over random cases of every shape the pass handles
+// (ranks 2-5, 1-9 slices with strides 1-3, zero padding on any axes in any
+// order, padding that is not zero, an input that is not a slice), and
+// checks that the pass fused exactly the cases it should.
+func TestSliceConcatFusionMatchesOpByOp(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 2))
+	dts := []dtypes.DType{dtypes.Float32, dtypes.Float64, dtypes.Float16, dtypes.Int8, dtypes.Int32, dtypes.Bool}
+	fusedCount, paddedCount := 0, 0
+	for i := range 600 {
+		c := randomSliceConcatCase(rng, dts[i%len(dts)])
+		size := shapes.Make(c.dtype, c.core...).Size() * c.dtype.Size()
+		input := make([]byte, size)
+		for j := range input {
+			if c.dtype == dtypes.Bool {
+				input[j] = byte(rng.IntN(2))
+			} else {
+				input[j] = byte(rng.IntN(64)) // finite floats: no NaN payloads
+			}
+		}
+		if c.dtype == dtypes.Bool && c.padValue != 0 {
+			c.padValue = 1
+		}
+		want, fusedOff, _ := runSliceConcat(t, c, input, false)
+		got, fused, _ := runSliceConcat(t, c, input, true)
+		if fusedOff {
+			t.Fatalf("%s: fused with the pass off", c)
+		}
+		if wantFused := !c.extraInput; fused != wantFused {
+			t.Fatalf("%s: fused = %v, want %v", c, fused, wantFused)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: fused output differs from the op-by-op one\n got %v\nwant %v", c, got, want)
+		}
+		if fused {
+			fusedCount++
+			if len(c.padAxes) > 0 && c.padValue == 0 {
+				paddedCount++
+			}
+		}
+	}
+	if fusedCount < 400 || paddedCount < 150 {
+		t.Errorf("only %d cases fused, %d of them through zero padding: the table does not exercise the pass", fusedCount, paddedCount)
+	}
+}
+
+// TestSliceConcatFusionFoldsPadding checks that an im2col as GoMLX code
+// writes it (zero padding by Concatenates, 3x3 taps at stride 2) is fused
+// down to the unpadded input, on a small image and on one whose patches
+// (3.6 MB) are written by several workers.
+func TestSliceConcatFusionFoldsPadding(t *testing.T) {
+	for _, core := range [][]int{{2, 5, 6, 3}, {3, 70, 60, 32}} {
+		c := sliceConcatCase{dtype: dtypes.Float32, core: core, padAxes: []int{2, 1},
+			padLo: []int{0, 1, 1, 0}, padHi: []int{0, 1, 1, 0}}
+		ho, wo := (core[1]-1)/2+1, (core[2]-1)/2+1
+		for dy := range 3 {
+			for dx := range 3 {
+				c.starts = append(c.starts, []int{0, dy, dx, 0})
+				c.limits = append(c.limits, []int{core[0], dy + 2*(ho-1) + 1, dx + 2*(wo-1) + 1, core[3]})
+				c.strides = append(c.strides, []int{1, 2, 2, 1})
+			}
+		}
+		input := make([]byte, shapes.Make(c.dtype, core...).Size()*4)
+		for i := range input {
+			input[i] = byte(i % 61)
+		}
+		want, _, _ := runSliceConcat(t, c, input, false)
+		got, fused, op := runSliceConcat(t, c, input, true)
+		if !fused || op != compute.OpTypeParameter || !bytes.Equal(got, want) {
+			t.Fatalf("%v: fused %v, reading %s (want the parameter), equal %v", core, fused, op, bytes.Equal(got, want))
+		}
+	}
+}
+
+// BenchmarkSliceConcat times im2col matrices of 3x3 taps (stride 1, zero
+// padding 1) of float32 images [B, H, W, C] as the U-Net has them, fused and
+// op by op.
+func BenchmarkSliceConcat(b *testing.B) {
+	for _, dims := range [][]int{{4, 80, 80, 64}, {4, 320, 320, 16}, {4, 160, 160, 32}, {4, 20, 20, 256}} {
+		c := sliceConcatCase{dtype: dtypes.Float32, core: dims, padAxes: []int{2, 1},
+			padLo: []int{0, 1, 1, 0}, padHi: []int{0, 1, 1, 0}}
+		for dy := range 3 {
+			for dx := range 3 {
+				c.starts = append(c.starts, []int{0, dy, dx, 0})
+				c.limits = append(c.limits, []int{dims[0], dy + dims[1], dx + dims[2], dims[3]})
+				c.strides = append(c.strides, []int{1, 1, 1, 1})
+			}
+		}
+		for _, fusion := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%v/fused=%v", dims, fusion), func(b *testing.B) {
+				exec, _ := buildSliceConcat(b, c, fusion)
+				defer exec.Finalize()
+				x := newBuffer(c.dtype, c.core, make([]float32, shapes.Make(c.dtype, dims...).Size()))
+				b.ResetTimer()
+				for range b.N {
+					out, err := exec.Execute([]compute.Buffer{x}, []bool{false}, 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					out[0].(*gobackend.Buffer).Finalize()
+				}
+			})
+		}
+	}
+}
