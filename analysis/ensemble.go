@@ -288,6 +288,95 @@ func (iv Interval) Coverage(pct, sd, truth []float64) (share float64, n int) {
 	return float64(in) / float64(n), n
 }
 
+// IntervalCheck is an interval calibrated and checked on the same kind of
+// images without seeing the one it is checked on (IntervalOutOfFold).
+type IntervalCheck struct {
+	// Coverage is the share of the N images whose truth lies in the
+	// interval fitted without their patient; MedianWidth the median width
+	// of those intervals (percentage points).
+	Coverage    float64
+	N           int
+	MedianWidth float64
+	// Factor is the interval fitted on all N images: the one a models
+	// folder calibrated on such images would report.
+	Factor float64
+}
+
+// IntervalOutOfFold calibrates the interval (see FitInterval: level, floor)
+// on images of one kind and checks it on the same images without letting
+// an image, or another image of its patient, calibrate its own interval:
+// each image's interval uses the factor fitted on the other patients'
+// images (leave one patient out; groups[i] names image i's patient, nil
+// makes every image its own). Images with a NaN percentage, spread or truth
+// are left out. It measures what split-conformal calibration on images
+// annotated like these would cover.
+func IntervalOutOfFold(pct, sd, truth []float64, groups []string, level, floor float64) (IntervalCheck, error) {
+	if len(pct) != len(sd) || len(pct) != len(truth) || (groups != nil && len(groups) != len(pct)) {
+		return IntervalCheck{}, fmt.Errorf("interval out of fold: %d percentages, %d spreads, %d truths, %d groups", len(pct), len(sd), len(truth), len(groups))
+	}
+	var keep []int
+	distinct := map[string]bool{}
+	group := func(i int) string {
+		if groups == nil {
+			return fmt.Sprint(i)
+		}
+		return groups[i]
+	}
+	for i := range pct {
+		if math.IsNaN(pct[i]) || math.IsNaN(sd[i]) || math.IsNaN(truth[i]) {
+			continue
+		}
+		if group(i) == "" {
+			return IntervalCheck{}, fmt.Errorf("interval out of fold: image %d has no patient id", i)
+		}
+		keep = append(keep, i)
+		distinct[group(i)] = true
+	}
+	if len(distinct) < 2 {
+		return IntervalCheck{}, fmt.Errorf("interval out of fold: %d patient(s) with a percentage and a truth: need at least 2", len(distinct))
+	}
+	all, err := FitInterval(pick(pct, keep), pick(sd, keep), pick(truth, keep), level, floor, "")
+	if err != nil {
+		return IntervalCheck{}, err
+	}
+	check := IntervalCheck{N: len(keep), Factor: all.Factor}
+	in := 0
+	widths := make([]float64, 0, len(keep))
+	for _, i := range keep {
+		var others []int
+		for _, j := range keep {
+			if group(j) != group(i) {
+				others = append(others, j)
+			}
+		}
+		iv, err := FitInterval(pick(pct, others), pick(sd, others), pick(truth, others), level, floor, "")
+		if err != nil {
+			return IntervalCheck{}, err
+		}
+		lo, hi := iv.Bounds(pct[i], sd[i])
+		if truth[i] >= lo && truth[i] <= hi {
+			in++
+		}
+		widths = append(widths, hi-lo)
+	}
+	sort.Float64s(widths)
+	check.Coverage = float64(in) / float64(len(keep))
+	check.MedianWidth = widths[len(widths)/2]
+	if len(widths)%2 == 0 {
+		check.MedianWidth = (widths[len(widths)/2-1] + widths[len(widths)/2]) / 2
+	}
+	return check, nil
+}
+
+// pick returns xs at the indices idx.
+func pick(xs []float64, idx []int) []float64 {
+	out := make([]float64, len(idx))
+	for k, i := range idx {
+		out[k] = xs[i]
+	}
+	return out
+}
+
 // meanProb accumulates probability maps on an image grid.
 type meanProb struct {
 	sum []float32

@@ -33,6 +33,47 @@ func TestNewSpread(t *testing.T) {
 	}
 }
 
+func TestIntervalOutOfFold(t *testing.T) {
+	// SD 1 (the floor) everywhere, errors 1..5, every image its own
+	// patient, level 0.5: each image's factor is the ceil(5*0.5) = 3rd
+	// smallest of the other four errors: 4 for errors 1, 2, 3 (covered),
+	// 3 for errors 4 and 5 (not): coverage 3/5. Widths 2*factor: 8, 8, 8,
+	// 6, 6, median 8. On all five: the 3rd smallest, 3.
+	pct := []float64{50, 50, 50, 50, 50, math.NaN()}
+	sd := []float64{1, 1, 1, 1, 1, 1}
+	truth := []float64{51, 48, 53, 46, 55, 50}
+	c, err := IntervalOutOfFold(pct, sd, truth, nil, 0.5, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.N != 5 || math.Abs(c.Coverage-0.6) > 1e-12 || c.MedianWidth != 8 || c.Factor != 3 {
+		t.Errorf("%+v, want coverage 0.6 of 5, median width 8, factor 3", c)
+	}
+	// The images with errors 1 and 5 are one patient: each is checked with
+	// the factor of errors 2, 3, 4 (n = 3: the ceil(4*0.5) = 2nd smallest,
+	// 3), so error 1 is covered and 5 is not; error 2 gets the 3rd smallest
+	// of {1, 3, 4, 5}, 4 (covered), error 3 of {1, 2, 4, 5}, 4 (covered),
+	// error 4 of {1, 2, 3, 5}, 3 (not). Coverage 3/5 again; widths 6, 8, 8,
+	// 6, 6: median 6.
+	g := []string{"a", "b", "c", "d", "a", "e"}
+	c, err = IntervalOutOfFold(pct, sd, truth, g, 0.5, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.N != 5 || math.Abs(c.Coverage-0.6) > 1e-12 || c.MedianWidth != 6 {
+		t.Errorf("grouped: %+v, want coverage 0.6 of 5, median width 6", c)
+	}
+	if _, err := IntervalOutOfFold(pct[:2], sd[:2], truth[:2], []string{"a", "a"}, 0.5, 1); err == nil {
+		t.Error("one patient accepted")
+	}
+	if _, err := IntervalOutOfFold(pct, sd, truth, []string{"a", "", "c", "d", "a", "e"}, 0.5, 1); err == nil {
+		t.Error("empty patient id accepted")
+	}
+	if _, err := IntervalOutOfFold(pct, sd[:2], truth, nil, 0.5, 1); err == nil {
+		t.Error("mismatched lengths accepted")
+	}
+}
+
 func TestFitInterval(t *testing.T) {
 	// Normalised errors |truth - pct| / max(sd, 1): 0/2, 2/1 (sd 0.5 < floor
 	// 1), 3/1, 8/2, 10/2 = 0, 2, 3, 4, 5 (and a NaN row left out); n = 5,

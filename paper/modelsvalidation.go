@@ -348,9 +348,11 @@ func coverageNote(r *Result, rec analysis.ModelsRecord, oof []experiment.OOFImag
 		return nil
 	}
 	var pct, sd, truth, width []float64
+	var patients []string
 	for _, im := range oof {
 		p, s, m := im.Values[analysis.ValueOpacityPctAuto], im.Values[analysis.ValueOpacityPctSD], im.Values[analysis.ValueOpacityPctManual]
 		pct, sd, truth = append(pct, p), append(sd, s), append(truth, m)
+		patients = append(patients, im.Patient)
 		if lo, hi := rec.Interval.Bounds(p, s); finite(lo) {
 			width = append(width, hi-lo)
 		}
@@ -365,6 +367,15 @@ func coverageNote(r *Result, rec analysis.ModelsRecord, oof []experiment.OOFImag
 	r.Numbers[key+"_interval_median_width"] = med
 	r.note("Calibration on %s: the %.0f%% interval (%% ± %.2f × max(SD of the members, %.1f)) holds the manual %% for %.1f%% of %d images (target ≥ 80%%); median width %.1f points.",
 		where, 100*rec.Interval.Level, rec.Interval.Factor, rec.Interval.SDFloor, 100*c, n, med)
+	own, err := analysis.IntervalOutOfFold(pct, sd, truth, patients, rec.Interval.Level, rec.Interval.SDFloor)
+	if err != nil {
+		r.note("No interval calibrated on %s themselves: %v.", where, err)
+		return nil
+	}
+	r.Numbers[key+"_interval_coverage_own_calibration"] = own.Coverage
+	r.Numbers[key+"_interval_median_width_own_calibration"] = own.MedianWidth
+	r.note("Calibrated on %s themselves instead (each image's interval fitted on the other patients' images, leave one patient out), the %.0f%% interval holds the manual %% for %.1f%% of %d images; median width %.1f points (fitted on all of them: %% ± %.2f × max(SD, %.1f)).",
+		where, 100*rec.Interval.Level, 100*own.Coverage, own.N, own.MedianWidth, own.Factor, rec.Interval.SDFloor)
 	return nil
 }
 
