@@ -18,14 +18,16 @@
 //	matmul packing    any other gobackend/dot or gobackend/dot/matmul frame:
 //	                  packing the operands into panels, the 4x16 transposes,
 //	                  DotGeneral's layout normalisation
-//	slice             gobackend/ops.execSlice*: im2col taps and crops, the
-//	                  batch lanes, max-pool windows
+//	slice             gobackend/ops.execSlice*: im2col matrices (built in
+//	                  one pass by patch 4 of third_party/gomlx-compute),
+//	                  crops, the batch lanes, max-pool windows
 //	concat/pad        execConcatenate, execPad: zero padding (shiftPad),
 //	                  im2col patches, U-Net skip concatenation, upsampling
 //	transpose/reshape execTranspose*, execReshape, TransposeIterator, CopyFlat
 //	element-wise      the other ops.exec* of one or two operands (Add, Mul, Sub,
-//	                  Div, Sqrt, Max, Where, Logistic, ...): batch norm, ReLU
-//	                  and its mask, max pool's maximum, the loss, Adam
+//	                  Div, Sqrt, Max, Where, Logistic, ...; patch 5's float32
+//	                  kernels f32*): batch norm, ReLU and its mask, max
+//	                  pool's maximum, the loss, Adam
 //	reduction         execReduce*: batch-norm statistics, bias and loss sums
 //	buffers           gobackend buffer management outside an op (GetBuffer,
 //	                  Fill, Zeros, the allocator and GC under them)
@@ -148,7 +150,7 @@ func Classify(stack []string) string {
 		case strings.Contains(name, "gobackend/ops."):
 			op := name[strings.Index(name, "gobackend/ops.")+len("gobackend/ops."):]
 			switch {
-			case strings.HasPrefix(op, "execSlice"):
+			case strings.HasPrefix(op, "execSlice"), strings.HasPrefix(op, "(*sliceConcatWriter)"):
 				return "slice"
 			case strings.HasPrefix(op, "execConcatenate"), strings.HasPrefix(op, "execPad"):
 				return "concat/pad"
@@ -157,7 +159,7 @@ func Classify(stack []string) string {
 				return "transpose/reshape"
 			case strings.HasPrefix(op, "execReduce"):
 				return "reduction"
-			case strings.HasPrefix(op, "exec"):
+			case strings.HasPrefix(op, "exec"), strings.HasPrefix(op, "f32"), strings.Contains(op, "float32BinaryExecutor"):
 				return "element-wise"
 			}
 		case strings.HasSuffix(name, "gobackend.CopyFlat"):

@@ -233,8 +233,8 @@ func TestSliceConcatFusionMatchesOpByOp(t *testing.T) {
 
 // TestSliceConcatFusionFoldsPadding checks that an im2col as GoMLX code
 // writes it (zero padding by Concatenates, 3x3 taps at stride 2) is fused
-// down to the unpadded input, on a small image and on one whose patches
-// (3.6 MB) are written by several workers.
+// down to the unpadded input, on a small image and on a larger one (3.6 MB
+// of patches, rows of 105 output pixels).
 func TestSliceConcatFusionFoldsPadding(t *testing.T) {
 	for _, core := range [][]int{{2, 5, 6, 3}, {3, 70, 60, 32}} {
 		c := sliceConcatCase{dtype: dtypes.Float32, core: core, padAxes: []int{2, 1},

@@ -1,0 +1,176 @@
+package ops
+
+// Patch 5 (see PATCHES.md): float32 Add, Sub, Mul and Div, the element-wise
+// work of a training step (batch norm, Adam), are computed with SIMD
+// kernels where the CPU has them (binaryfast_simd.go), for the shapes the
+// generated executors handle without an index iterator: equal shapes, one side a
+// scalar, one side the other's trailing axes repeated. Each element is the
+// same IEEE operation on the same two operands in the same order as the
+// generated executors compute it, so results are bit for bit the same.
+
+import (
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/internal/gobackend"
+)
+
+func init() {
+	for op, generic := range map[compute.OpType]gobackend.NodeExecutor{
+		compute.OpTypeAdd: execAdd, compute.OpTypeSub: execSub, compute.OpTypeMul: execMul, compute.OpTypeDiv: execDiv,
+	} {
+		gobackend.SetNodeExecutor(op, gobackend.PriorityTyped, float32BinaryExecutor(op, generic))
+	}
+}
+
+// f32Op is one of the four operations of patch 5.
+type f32Op int
+
+const (
+	f32Add f32Op = iota
+	f32Sub
+	f32Mul
+	f32Div
+)
+
+var f32Ops = map[compute.OpType]f32Op{compute.OpTypeAdd: f32Add, compute.OpTypeSub: f32Sub, compute.OpTypeMul: f32Mul, compute.OpTypeDiv: f32Div}
+
+// float32BinaryExecutor returns the executor of op: the fast path for
+// float32 operands of the shapes above, generic for everything else.
+func float32BinaryExecutor(opType compute.OpType, generic gobackend.NodeExecutor) gobackend.NodeExecutor {
+	op := f32Ops[opType]
+	commutative := op == f32Add || op == f32Mul
+	return func(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
+		l, r := inputs[0], inputs[1]
+		if node.Shape.DType != dtypes.Float32 || node.Shape.IsDynamic() || l.RawShape.DType != dtypes.Float32 || r.RawShape.DType != dtypes.Float32 {
+			return generic(backend, node, inputs, inputsOwned)
+		}
+		n := node.Shape.Size()
+		ln, rn := l.RawShape.Size(), r.RawShape.Size()
+		// The generated executors: Add and Mul put a scalar lhs on the right;
+		// then rhs scalar, lhs scalar (Sub, Div), equal shapes, rhs repeated,
+		// lhs repeated, in this order.
+		swap := commutative && ln == 1 && rn != 1
+		if swap {
+			ln, rn = rn, ln
+		}
+		ls, rs := l.RawShape, r.RawShape
+		if swap {
+			ls, rs = rs, ls
+		}
+		var form int
+		switch {
+		case rn == 1 && ln == n:
+			form = formVS
+		case !commutative && ln == 1 && rn == n:
+			form = formSV
+		case ls.Equal(rs) && ln == n:
+			form = formVV
+		case ln == n && gobackend.IsTrailingBroadcast(rs, node.Shape):
+			form = formRowsR
+		case rn == n && gobackend.IsTrailingBroadcast(ls, node.Shape):
+			form = formRowsL
+		default:
+			return generic(backend, node, inputs, inputsOwned)
+		}
+		lhs, rhs, output, _, _ := binaryOperandsAndOutputForExecution(backend, node, inputs, inputsOwned, node.Shape)
+		if swap {
+			lhs, rhs = rhs, lhs
+		}
+		a, b, out := lhs.Flat.([]float32), rhs.Flat.([]float32), output.Flat.([]float32)
+		switch form {
+		case formVS:
+			f32VS(op, out, a, b[0])
+		case formSV:
+			f32SV(op, out, a[0], b)
+		case formVV:
+			f32VV(op, out, a, b)
+		case formRowsR:
+			for s := 0; s < n; s += len(b) {
+				f32VV(op, out[s:s+len(b)], a[s:s+len(b)], b)
+			}
+		case formRowsL:
+			for s := 0; s < n; s += len(a) {
+				f32VV(op, out[s:s+len(a)], a, b[s:s+len(a)])
+			}
+		}
+		return output, nil
+	}
+}
+
+// Operand forms of the fast path.
+const (
+	formVS    = iota // vector op scalar
+	formSV           // scalar op vector
+	formVV           // vector op vector, same shape
+	formRowsR        // each row of the lhs op the whole rhs
+	formRowsL        // the whole lhs op each row of the rhs
+)
+
+// f32VVScalar is out[i] = a[i] op b[i], one element at a time.
+func f32VVScalar(op f32Op, out, a, b []float32) {
+	b, out = b[:len(a)], out[:len(a)]
+	switch op {
+	case f32Add:
+		for i, x := range a {
+			out[i] = x + b[i]
+		}
+	case f32Sub:
+		for i, x := range a {
+			out[i] = x - b[i]
+		}
+	case f32Mul:
+		for i, x := range a {
+			out[i] = x * b[i]
+		}
+	case f32Div:
+		for i, x := range a {
+			out[i] = x / b[i]
+		}
+	}
+}
+
+// f32VSScalar is out[i] = a[i] op c, one element at a time.
+func f32VSScalar(op f32Op, out, a []float32, c float32) {
+	out = out[:len(a)]
+	switch op {
+	case f32Add:
+		for i, x := range a {
+			out[i] = x + c
+		}
+	case f32Sub:
+		for i, x := range a {
+			out[i] = x - c
+		}
+	case f32Mul:
+		for i, x := range a {
+			out[i] = x * c
+		}
+	case f32Div:
+		for i, x := range a {
+			out[i] = x / c
+		}
+	}
+}
+
+// f32SVScalar is out[i] = c op b[i], one element at a time.
+func f32SVScalar(op f32Op, out []float32, c float32, b []float32) {
+	out = out[:len(b)]
+	switch op {
+	case f32Add:
+		for i, x := range b {
+			out[i] = c + x
+		}
+	case f32Sub:
+		for i, x := range b {
+			out[i] = c - x
+		}
+	case f32Mul:
+		for i, x := range b {
+			out[i] = c * x
+		}
+	case f32Div:
+		for i, x := range b {
+			out[i] = c / x
+		}
+	}
+}
