@@ -230,17 +230,19 @@ func RecomputeByDefault(batch, height, width int) bool {
 	return 4*patchFloatsPerPixel*float64(batch*height*width) > recomputeThresholdBytes
 }
 
-// Memory model of a training step of the default model on the Go backend,
-// calibrated on 320x320 batch 8 (peak live heap about 2.8 GB with
-// recomputation) and 128x128 batch 8 (about 1.3 GB without): the weights,
-// gradients and Adam state, plus per input pixel the activations kept for
-// the backward pass and the largest temporaries, plus the patches when they
-// are kept.
+// Memory model of a training step of the default model on the Go backend:
+// the weights, gradients and Adam state, plus per input pixel the
+// activations kept for the backward pass and the largest temporaries, plus
+// the patches when they are kept. Calibrated on 320x320 batch 8 with
+// recomputation as the lowest soft memory limit at which the step keeps its
+// speed (with the im2col matrices built in one pass, patch 4 of
+// third_party/gomlx-compute; REPRODUCE.md, "CPU"), and checked on 128x128
+// batch 8 without.
 const (
 	memFixedBytes         = 250e6
-	memFloatsPerPixel     = 780
+	memFloatsPerPixel     = 630
 	memMaxLimitFraction   = 0.75 // of the machine's memory
-	memLimitOverEstimate  = 1.3
+	memLimitOverEstimate  = 1.1
 	memMinimumLimitBytes  = 1 << 30
 	memoryLimitEnvVarName = "GOMEMLIMIT"
 )

@@ -13,9 +13,10 @@ import (
 //
 // The Go backend allocates every intermediate tensor as a Go buffer and
 // returns it to a pool; by default the garbage collector lets the heap (live
-// tensors plus pooled ones) grow to about twice what a step needs (5 GB for
-// 320x320 batch 8 instead of 2.8 GB). A limit a little above
-// EstimatedTrainingBytes (30% more) makes it collect before that. It is capped at 75%
+// tensors plus pooled ones) grow to about twice what a step needs. A limit a
+// little above EstimatedTrainingBytes (10% more) makes it collect before
+// that, for some more CPU time in the collector; tighter limits slow the
+// step (REPRODUCE.md, "CPU"). It is capped at 75%
 // of the machine's memory and is at least 1 GiB.
 func SetTrainingMemoryLimit(batch, height, width int, recompute bool, extraBytes int64) int64 {
 	if _, ok := os.LookupEnv(memoryLimitEnvVarName); ok {
