@@ -374,7 +374,7 @@ func coverageNote(r *Result, rec analysis.ModelsRecord, oof []experiment.OOFImag
 	}
 	r.Numbers[key+"_interval_coverage_own_calibration"] = own.Coverage
 	r.Numbers[key+"_interval_median_width_own_calibration"] = own.MedianWidth
-	r.note("Calibrated on %s themselves instead (each image's interval fitted on the other patients' images, leave one patient out), the %.0f%% interval holds the manual %% for %.1f%% of %d images; median width %.1f points (fitted on all of them: %% ± %.2f × max(SD, %.1f)).",
+	r.note("Calibrated instead on the images it is checked on (%s; each image's interval fitted on the other patients' images, leave one patient out): the %.0f%% interval holds the manual %% for %.1f%% of %d images; median width %.1f points (fitted on all of them: %% ± %.2f × max(SD, %.1f)).",
 		where, 100*rec.Interval.Level, 100*own.Coverage, own.N, own.MedianWidth, own.Factor, rec.Interval.SDFloor)
 	return nil
 }
