@@ -3,10 +3,12 @@ package ops
 // Patch 5 (see PATCHES.md): float32 Add, Sub, Mul and Div, the element-wise
 // work of a training step (batch norm, Adam), are computed with SIMD
 // kernels where the CPU has them (binaryfast_simd.go), for the shapes the
-// generated executors handle without an index iterator: equal shapes, one side a
-// scalar, one side the other's trailing axes repeated. Each element is the
-// same IEEE operation on the same two operands in the same order as the
-// generated executors compute it, so results are bit for bit the same.
+// generated executors handle without an index iterator: equal shapes, one
+// side a scalar, one side the other's trailing axes repeated. Each element
+// is the same IEEE operation on the same two operands as the generated
+// executors compute it, so results are bit for bit the same, except which
+// NaN payload an operation on two NaNs returns (the operand the compiler
+// puts first, in the generated code as here).
 
 import (
 	"github.com/gomlx/compute"
@@ -32,6 +34,7 @@ const (
 	f32Div
 )
 
+// f32Ops maps the op types of patch 5 to its operations.
 var f32Ops = map[compute.OpType]f32Op{compute.OpTypeAdd: f32Add, compute.OpTypeSub: f32Sub, compute.OpTypeMul: f32Mul, compute.OpTypeDiv: f32Div}
 
 // float32BinaryExecutor returns the executor of op: the fast path for
