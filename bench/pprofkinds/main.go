@@ -150,7 +150,7 @@ func Classify(stack []string) string {
 		case strings.Contains(name, "gobackend/ops."):
 			op := name[strings.Index(name, "gobackend/ops.")+len("gobackend/ops."):]
 			switch {
-			case strings.HasPrefix(op, "execSlice"), strings.HasPrefix(op, "(*sliceConcatWriter)"):
+			case strings.HasPrefix(op, "execSlice"), strings.HasPrefix(op, "writeSliceConcat"):
 				return "slice"
 			case strings.HasPrefix(op, "execConcatenate"), strings.HasPrefix(op, "execPad"):
 				return "concat/pad"

@@ -30,7 +30,7 @@ func TestClassify(t *testing.T) {
 		// Patch 5's float32 kernels, called from its executor closure.
 		{[]string{gb + "/ops.f32VV", gb + "/ops.init.float32BinaryExecutor.func1", gb + ".(*FunctionExecutable).executeNode"}, "element-wise"},
 		// Patch 4's fused im2col.
-		{[]string{"runtime.memmove", gb + "/ops.(*sliceConcatWriter).write", gb + "/ops.execSliceConcat", gb + "/ops.execConcatenate"}, "slice"},
+		{[]string{"runtime.memmove", gb + "/ops.writeSliceConcat", gb + "/ops.execSliceConcat", gb + "/ops.execConcatenate"}, "slice"},
 		{[]string{gb + "/ops.execReduceSumGeneric[go.shape.float32]"}, "reduction"},
 		{[]string{"runtime.memclrNoHeapPointers", gb + ".fillBufferGeneric[go.shape.float32]", gb + ".(*Buffer).Fill"}, "buffers"},
 		{[]string{"runtime.chanrecv", "runtime.chanrecv2"}, "runtime"},

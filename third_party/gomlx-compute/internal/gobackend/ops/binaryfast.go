@@ -52,13 +52,10 @@ func float32BinaryExecutor(opType compute.OpType, generic gobackend.NodeExecutor
 		// The generated executors: Add and Mul put a scalar lhs on the right;
 		// then rhs scalar, lhs scalar (Sub, Div), equal shapes, rhs repeated,
 		// lhs repeated, in this order.
+		ls, rs := l.RawShape, r.RawShape
 		swap := commutative && ln == 1 && rn != 1
 		if swap {
-			ln, rn = rn, ln
-		}
-		ls, rs := l.RawShape, r.RawShape
-		if swap {
-			ls, rs = rs, ls
+			ln, rn, ls, rs = rn, ln, rs, ls
 		}
 		var form int
 		switch {

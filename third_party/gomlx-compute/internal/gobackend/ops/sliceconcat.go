@@ -11,6 +11,7 @@ package ops
 import (
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/shapes"
 )
 
 func init() {
@@ -49,53 +50,48 @@ func (sliceConcatFusion) Apply(b *gobackend.Builder) (bool, error) {
 	}
 	for _, f := range b.Functions {
 		for _, node := range f.Nodes {
-			if fused := fuseSliceConcat(node); fused != nil {
-				node.Inputs = []*gobackend.Node{fused.core}
-				node.Data = fused.data
+			if core, data := fuseSliceConcat(node); data != nil {
+				node.Inputs = []*gobackend.Node{core}
+				node.Data = data
 			}
 		}
 	}
 	return false, nil
 }
 
-// fusedSliceConcat is what fuseSliceConcat found.
-type fusedSliceConcat struct {
-	core *gobackend.Node
-	data *sliceConcatNode
-}
-
-// fuseSliceConcat returns the fused form of node, or nil when node is not
-// a Concatenate of slices of one node on its last axis.
-func fuseSliceConcat(node *gobackend.Node) *fusedSliceConcat {
+// fuseSliceConcat returns the input and data of node's fused form, or nil
+// data when node is not a Concatenate of slices of one node on its last
+// axis.
+func fuseSliceConcat(node *gobackend.Node) (*gobackend.Node, *sliceConcatNode) {
 	if node.OpType != compute.OpTypeConcatenate || len(node.Inputs) == 0 || node.Shape.IsDynamic() {
-		return nil
+		return nil, nil
 	}
 	axis, ok := node.Data.(int)
 	rank := node.Shape.Rank()
 	if !ok || rank < 2 || axis != rank-1 {
-		return nil
+		return nil, nil
 	}
 	operand := node.Inputs[0].Inputs
 	if len(operand) != 1 {
-		return nil
+		return nil, nil
 	}
 	src := operand[0]
 	slices := make([]*sliceNode, len(node.Inputs))
 	for i, in := range node.Inputs {
 		if in.OpType != compute.OpTypeSlice || len(in.Inputs) != 1 || in.Inputs[0] != src {
-			return nil
+			return nil, nil
 		}
 		s, ok := in.Data.(*sliceNode)
 		if !ok {
-			return nil
+			return nil, nil
 		}
 		slices[i] = s
 	}
 	if src.Shape.IsDynamic() || src.Shape.Size() == 0 {
-		return nil
+		return nil, nil
 	}
 	core, lo, hi := zeroPadCore(src)
-	return &fusedSliceConcat{core: core, data: &sliceConcatNode{slices: slices, padLo: lo, padHi: hi}}
+	return core, &sliceConcatNode{slices: slices, padLo: lo, padHi: hi}
 }
 
 // zeroPadCore follows Concatenates of n with broadcast zeros on either
@@ -186,83 +182,61 @@ func execSliceConcat(backend *gobackend.Backend, node *gobackend.Node, core *gob
 	if err != nil {
 		return nil, err
 	}
-	w := newSliceConcatWriter(node, core, p)
-	rows := 1
-	for _, d := range node.Shape.Dimensions[:w.row] {
-		rows *= d
-	}
-	w.write(out, in, 0, rows)
+	writeSliceConcat(out, in, node.Shape, core.RawShape, p)
 	return output, nil
 }
 
-// sliceConcatWriter holds what execSliceConcat's rows need.
-type sliceConcatWriter struct {
-	p                   *sliceConcatNode
-	es, row, last       int
-	outDims, coreDims   []int
-	coreStrides, widths []int
-	rowBytes            int // output bytes per row (all positions of axis row)
-}
-
-func newSliceConcatWriter(node *gobackend.Node, core *gobackend.Buffer, p *sliceConcatNode) *sliceConcatWriter {
-	rank := node.Shape.Rank()
-	w := &sliceConcatWriter{p: p, es: node.Shape.DType.Size(), row: rank - 2, last: rank - 1,
-		outDims: node.Shape.Dimensions, coreDims: core.RawShape.Dimensions, coreStrides: core.RawShape.Strides(),
-		widths: make([]int, len(p.slices))}
+// writeSliceConcat writes the bytes out of a fused Concatenate of shape
+// outShape from those of its core tensor in (shape coreShape).
+func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *sliceConcatNode) {
+	es := outShape.DType.Size()
+	rank := outShape.Rank()
+	row, last := rank-2, rank-1
+	outDims, coreDims, coreStrides := outShape.Dimensions, coreShape.Dimensions, coreShape.Strides()
+	// widths[i]: slice i's length on the last axis.
+	widths := make([]int, len(p.slices))
 	for i, s := range p.slices {
-		w.widths[i] = (s.limits[w.last] - s.starts[w.last] + s.strides[w.last] - 1) / s.strides[w.last]
+		widths[i] = (s.limits[last] - s.starts[last] + s.strides[last] - 1) / s.strides[last]
 	}
-	w.rowBytes = w.outDims[w.row] * w.outDims[w.last] * w.es
-	return w
-}
-
-// write writes rows [from, to) of the output: the positions, in order, of
-// the axes before w.row.
-func (w *sliceConcatWriter) write(out, in []byte, from, to int) {
-	p, es, row, last := w.p, w.es, w.row, w.last
-	// idx: the position of row from on the axes before row.
+	// idx: the current position on the axes before row; base[i]: slice i's
+	// offset (in elements) in the core there, or -1 when it lies in the
+	// padding.
 	idx := make([]int, row)
-	for a, r := row-1, from; a >= 0; a-- {
-		idx[a] = r % w.outDims[a]
-		r /= w.outDims[a]
-	}
-	// base[i]: slice i's byte offset in the core at the current position of
-	// the axes before row, or -1 when it lies in the padding.
 	base := make([]int, len(p.slices))
-	dst := from * w.rowBytes
-	for r := from; r < to; r++ {
+	dst := 0
+	for {
 		for i, s := range p.slices {
 			off := 0
 			for a := 0; a < row; a++ {
 				c := s.starts[a] + idx[a]*s.strides[a] - p.padLo[a]
-				if c < 0 || c >= w.coreDims[a] {
+				if c < 0 || c >= coreDims[a] {
 					off = -1
 					break
 				}
-				off += c * w.coreStrides[a]
+				off += c * coreStrides[a]
 			}
 			base[i] = off
 		}
-		for x := 0; x < w.outDims[row]; x++ {
+		for x := 0; x < outDims[row]; x++ {
 			for i, s := range p.slices {
-				n := w.widths[i] * es
+				n := widths[i] * es
 				c := s.starts[row] + x*s.strides[row] - p.padLo[row]
-				if base[i] < 0 || c < 0 || c >= w.coreDims[row] {
+				if base[i] < 0 || c < 0 || c >= coreDims[row] {
 					clear(out[dst : dst+n])
 					dst += n
 					continue
 				}
-				off := base[i] + c*w.coreStrides[row]
+				off := base[i] + c*coreStrides[row]
 				first := s.starts[last] - p.padLo[last]
-				if s.strides[last] == 1 && first >= 0 && first+w.widths[i] <= w.coreDims[last] {
+				if s.strides[last] == 1 && first >= 0 && first+widths[i] <= coreDims[last] {
 					src := (off + first) * es
 					copy(out[dst:dst+n], in[src:src+n])
 					dst += n
 					continue
 				}
-				for j := 0; j < w.widths[i]; j++ {
+				for j := 0; j < widths[i]; j++ {
 					c := first + j*s.strides[last]
-					if c < 0 || c >= w.coreDims[last] {
+					if c < 0 || c >= coreDims[last] {
 						clear(out[dst : dst+es])
 					} else {
 						src := (off + c) * es
@@ -272,13 +246,17 @@ func (w *sliceConcatWriter) write(out, in []byte, from, to int) {
 				}
 			}
 		}
-		// Next position of the axes before row.
-		for a := row - 1; a >= 0; a-- {
+		// Next position of the axes before row; done after the last.
+		a := row - 1
+		for ; a >= 0; a-- {
 			idx[a]++
-			if idx[a] < w.outDims[a] {
+			if idx[a] < outDims[a] {
 				break
 			}
 			idx[a] = 0
+		}
+		if a < 0 {
+			return
 		}
 	}
 }
