@@ -260,7 +260,7 @@ func pctAgreement(r *Result, v experiment.Settings, oof []experiment.OOFImage, i
 	if err := r.saveTable(v, "table-"+id+"-pct", "Opacity percentage of the automatic pipeline (its own lungs) against the manual masks', "+where+dataTag(v), t); err != nil {
 		return err
 	}
-	sc, err := plots.ScatterFigure("", []plots.ScatterPanel{{Title: "Opacity %, " + where + shortTag(v), XLabel: "manual masks (%)", YLabel: "automatic pipeline (%)", X: auto.manual, Y: auto.x, Corr: autoSp, Percent: true}})
+	sc, err := plots.ScatterFigure("", []plots.ScatterPanel{{Title: "Opacity %" + shortTag(v) + "\n" + where, XLabel: "manual masks (%)", YLabel: "automatic pipeline (%)", X: auto.manual, Y: auto.x, Corr: autoSp, Percent: true}})
 	if err != nil {
 		return err
 	}
