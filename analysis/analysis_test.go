@@ -21,6 +21,7 @@ import (
 	"github.com/covidxray/opacity/datasets/xrayfile"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
+	"github.com/covidxray/opacity/xla/unet"
 )
 
 // The tests share one tiny synthetic cohort and one models folder trained
@@ -671,5 +672,86 @@ func TestAnalyzeWithLungs(t *testing.T) {
 	}
 	if _, err := m.AnalyzeWithLungs(img, mask.New(3, 3)); err == nil {
 		t.Error("a lung mask of another size was accepted")
+	}
+}
+
+// TestModelSettingsLungsAndStart: the lung model of a pair takes the
+// settings' lung overrides, the opacity model does not, and neither run
+// carries them; a models folder as the start starts each model from its
+// counterpart.
+func TestModelSettingsLungsAndStart(t *testing.T) {
+	s := tinySettings(t, t.TempDir())
+	s.Tiny, s.Epochs, s.EvalEvery = false, 5, 5
+	s.LungsModel, s.LungsEpochs, s.LungsEvalEvery = "tiny", 3, 1
+	s.Start = t.TempDir()
+	if err := os.WriteFile(filepath.Join(s.Start, ModelsFile), []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, o := ModelSettings(s)
+	if !l.Tiny || l.Epochs != 3 || l.EvalEvery != 1 {
+		t.Errorf("lung model: tiny %v, epochs %d, eval every %d; want true, 3, 1", l.Tiny, l.Epochs, l.EvalEvery)
+	}
+	if o.Tiny || o.Epochs != 5 || o.EvalEvery != 5 {
+		t.Errorf("opacity model: tiny %v, epochs %d, eval every %d; want false, 5, 5", o.Tiny, o.Epochs, o.EvalEvery)
+	}
+	for _, x := range []experiment.Settings{l, o} {
+		if x.LungsModel != "" || x.LungsEpochs != 0 || x.LungsEvalEvery != 0 {
+			t.Errorf("targets %v: lung overrides %q %d %d left in a model's own settings", x.Targets, x.LungsModel, x.LungsEpochs, x.LungsEvalEvery)
+		}
+	}
+	if l.Start != filepath.Join(s.Start, LungsDir) || o.Start != filepath.Join(s.Start, OpacityDir) {
+		t.Errorf("starts %s and %s, want the models folder's %s and %s", l.Start, o.Start, LungsDir, OpacityDir)
+	}
+	// A start that is not a models folder is each model's as it is.
+	s.Start = filepath.Join(t.TempDir(), "weights.ckpt")
+	if l, o := ModelSettings(s); l.Start != s.Start || o.Start != s.Start {
+		t.Errorf("a checkpoint file as the start became %s and %s", l.Start, o.Start)
+	}
+}
+
+// TestTrainModelsFromModelsFolder fine-tunes a pair from a models folder:
+// new runs (named after the start's weights), each model started from its
+// counterpart; a models folder that fails its manifest check is refused by
+// name before anything trains.
+func TestTrainModelsFromModelsFolder(t *testing.T) {
+	s, m := fixture(t)
+	s.Start, s.Epochs = m.Dir, 1
+	tuned, err := TrainModels(context.Background(), s, filepath.Join(t.TempDir(), "tuned"), experiment.Monitor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, pair := range [][2]ModelInfo{{m.Record.Lungs, tuned.Record.Lungs}, {m.Record.Opacity, tuned.Record.Opacity}} {
+		sub := []string{LungsDir, OpacityDir}[i]
+		if pair[0].Run == pair[1].Run {
+			t.Errorf("%s: the fine-tuning reused the start's run %s", sub, pair[0].Run)
+		}
+		if want := filepath.Join(m.Dir, sub); pair[1].Settings.Start != want {
+			t.Errorf("%s: recorded start %q, want %q", sub, pair[1].Settings.Start, want)
+		}
+		digest, err := unet.StartDigest(filepath.Join(m.Dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := unet.LoadModel(filepath.Join(tuned.Dir, sub), "go")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if l.Config.StartSHA256 != digest {
+			t.Errorf("%s: the tuned model's configuration says start %q, want %q", sub, l.Config.StartSHA256, digest)
+		}
+	}
+
+	// A copy of the models folder with a file added fails its manifest.
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.CopyFS(bad, os.DirFS(m.Dir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bad, "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.Start, s.Epochs = bad, 2
+	_, err = TrainModels(context.Background(), s, filepath.Join(t.TempDir(), "refused"), experiment.Monitor{})
+	if err == nil || !strings.Contains(err.Error(), "starting weights refused") || !strings.Contains(err.Error(), "notes.txt") {
+		t.Errorf("a models folder with an extra file as the start: err = %v, want a refusal naming notes.txt", err)
 	}
 }

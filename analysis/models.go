@@ -9,7 +9,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -146,12 +145,53 @@ func NewModels(lungs, opacity *experiment.Run, backend string) (*Models, error) 
 
 // ModelSettings returns the settings of the lung model and of the opacity
 // model of settings s: s with the target lungs (whole images), and with the
-// target opacity (lung crops).
+// target opacity (lung crops). The lung model takes s.LungsModel,
+// LungsEpochs and LungsEvalEvery where they are set. When s.Start is a
+// models folder, its lung model starts the lung model and its opacity
+// model the opacity model (see CheckStart).
 func ModelSettings(s experiment.Settings) (lungs, opacity experiment.Settings) {
 	lungs, opacity = s, s
 	lungs.Targets = []string{datasets.TargetLungs}
 	opacity.Targets = []string{datasets.TargetOpacity}
+	switch s.LungsModel {
+	case "paper", "tiny":
+		lungs.Tiny = s.LungsModel == "tiny"
+	}
+	if s.LungsEpochs > 0 {
+		lungs.Epochs = s.LungsEpochs
+	}
+	if s.LungsEvalEvery > 0 {
+		lungs.EvalEvery = s.LungsEvalEvery
+	}
+	for _, x := range []*experiment.Settings{&lungs, &opacity} {
+		x.LungsModel, x.LungsEpochs, x.LungsEvalEvery = "", 0, 0
+	}
+	if isModelsFolder(s.Start) {
+		lungs.Start, opacity.Start = filepath.Join(s.Start, LungsDir), filepath.Join(s.Start, OpacityDir)
+	}
 	return lungs, opacity
+}
+
+// isModelsFolder reports whether dir is a models folder (it has models.json).
+func isModelsFolder(dir string) bool {
+	if dir == "" {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(dir, ModelsFile))
+	return err == nil && !fi.IsDir()
+}
+
+// CheckStart checks the starting weights of s: a models folder must pass
+// its manifest check (VerifyManifest), as it would to be used, before its
+// models start a training.
+func CheckStart(s experiment.Settings) error {
+	if !isModelsFolder(s.Start) {
+		return nil
+	}
+	if _, err := VerifyManifest(s.Start); err != nil {
+		return fmt.Errorf("starting weights refused: %w", err)
+	}
+	return nil
 }
 
 // TrainModels trains (or finds, or resumes) the lung model and the opacity
@@ -159,25 +199,14 @@ func ModelSettings(s experiment.Settings) (lungs, opacity experiment.Settings) {
 // train's), copies them into the models folder out (run.json and the
 // newest checkpoint's weights), fits the severity maps on the scored images
 // the models did not train on (the studies' testing and validation
-// images, analysed by the new pipeline: see FitSeverity) and writes
-// models.json. It returns the models, loaded.
-func TrainModels(ctx context.Context, s experiment.Settings, out string, mon experiment.Monitor) (*Models, error) {
-	ls, os_ := ModelSettings(s)
-	return TrainModelPair(ctx, ls, os_, out, mon)
-}
-
-// TrainModelPair is TrainModels with the lung model's and the opacity
-// model's settings given apart (their targets must be lungs and opacity):
-// a recipe may train the lung model narrower or for fewer epochs. Both
-// should read the same data, cohort and split (test fraction or fold, and
+// images, analysed by the new pipeline: see FitSeverity), the interval and
+// the Brixia thresholds, and writes models.json and the manifest. Both
+// models read the same data, cohort and split (test fraction or fold, and
 // seed), so that the opacity model's testing images are the lung model's
-// too.
-func TrainModelPair(ctx context.Context, lungs, opacity experiment.Settings, out string, mon experiment.Monitor) (*Models, error) {
-	if !slices.Equal(lungs.Targets, []string{datasets.TargetLungs}) || !slices.Equal(opacity.Targets, []string{datasets.TargetOpacity}) {
-		return nil, fmt.Errorf("models: the lung model's targets are %v and the opacity model's %v; want [%s] and [%s]",
-			lungs.Targets, opacity.Targets, datasets.TargetLungs, datasets.TargetOpacity)
-	}
-	runs, studies, err := trainPair(ctx, lungs, opacity, mon)
+// too. It returns the models, loaded.
+func TrainModels(ctx context.Context, s experiment.Settings, out string, mon experiment.Monitor) (*Models, error) {
+	lungs, opacity := ModelSettings(s)
+	runs, studies, err := trainPair(ctx, s, mon)
 	if err != nil {
 		return nil, err
 	}
@@ -254,8 +283,13 @@ func newProvenance(rec ModelsRecord, studies [2]*experiment.Study) Provenance {
 }
 
 // trainPair trains (or finds, or resumes) the lung model and the opacity
-// model, in that order, and returns their runs and studies.
-func trainPair(ctx context.Context, lungs, opacity experiment.Settings, mon experiment.Monitor) (runs [2]*experiment.Run, studies [2]*experiment.Study, err error) {
+// model of s (ModelSettings), in that order, after checking their start
+// (CheckStart), and returns their runs and studies.
+func trainPair(ctx context.Context, s experiment.Settings, mon experiment.Monitor) (runs [2]*experiment.Run, studies [2]*experiment.Study, err error) {
+	if err := CheckStart(s); err != nil {
+		return runs, studies, err
+	}
+	lungs, opacity := ModelSettings(s)
 	for i, ms := range []experiment.Settings{lungs, opacity} {
 		st, err := experiment.LoadStudy(ms)
 		if err != nil {

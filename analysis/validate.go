@@ -97,8 +97,7 @@ func PipelineCV(s experiment.Settings) (*experiment.CV, error) {
 
 // pipelineFold is PipelineCV's fold job.
 func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.Monitor) (*experiment.FoldResult, error) {
-	ls, os_ := ModelSettings(cv.FoldSettings(i))
-	runs, studies, err := trainPair(ctx, ls, os_, mon)
+	runs, studies, err := trainPair(ctx, cv.FoldSettings(i), mon)
 	if err != nil {
 		return nil, err
 	}

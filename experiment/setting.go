@@ -137,6 +137,14 @@ func SettingsList() []Setting {
 			func(s *Settings) *string { return &s.Augment }),
 		intSetting("EvalEvery", "OPACITY_EVAL_EVERY", "eval-every", "evaluate the model every N epochs and after the last (Figure 2 needs 1)", true,
 			func(s *Settings) *int { return &s.EvalEvery }),
+		pathSetting("Start", "OPACITY_START", "start", "weights a fresh run starts from (fine-tuning): a checkpoint file, a run folder, or a models folder (its lung model starts the lung model, its opacity model the opacity model); the weights' SHA-256 names the run", true,
+			"a random initialisation", func(s *Settings) *string { return &s.Start }),
+		stringSetting("LungsModel", "OPACITY_LUNGS_MODEL", "lungs-model", "the lung model's width in a pair (opacity models, cv --pipeline): paper or tiny", true,
+			"the model's width", func(s *Settings) *string { return &s.LungsModel }),
+		withDefault(intSetting("LungsEpochs", "OPACITY_LUNGS_EPOCHS", "lungs-epochs", "the lung model's epochs in a pair (opacity models, cv --pipeline)", true,
+			func(s *Settings) *int { return &s.LungsEpochs }), "0: the epochs"),
+		withDefault(intSetting("LungsEvalEvery", "OPACITY_LUNGS_EVAL_EVERY", "lungs-eval-every", "the lung model's evaluation interval in epochs in a pair", true,
+			func(s *Settings) *int { return &s.LungsEvalEvery }), "0: the evaluation interval"),
 		placement(stringSetting("Backend", "GOMLX_BACKEND", "backend", "GoMLX backend: go (pure Go, CPU), xla:cpu, xla:cuda, ...", false, "go",
 			func(s *Settings) *string { return &s.Backend })),
 		intSetting("Bootstrap", "OPACITY_BOOTSTRAP", "bootstrap", "resamples of each bootstrap interval", false, func(s *Settings) *int { return &s.Bootstrap }),
@@ -193,6 +201,12 @@ func stringSetting(field, env, flag, help string, key bool, def string, p func(*
 func pathSetting(field, env, flag, help string, key bool, def string, p func(*Settings) *string) Setting {
 	d := stringSetting(field, env, flag, help, key, def, p)
 	d.Path = true
+	return d
+}
+
+// withDefault sets d's Default description.
+func withDefault(d Setting, def string) Setting {
+	d.Default = def
 	return d
 }
 

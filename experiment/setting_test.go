@@ -1,6 +1,8 @@
 package experiment
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -15,6 +17,8 @@ var otherValue = map[string]string{
 	"InputSize": "96", "Epochs": "3", "Batch": "2", "LearningRate": "0.0001", "LRSchedule": "constant",
 	"Augment": "none", "EvalEvery": "5", "Backend": "xla:cuda", "Bootstrap": "100", "Cache": "/tmp/cache",
 	"Runs": "/out/runs", "Figures": "/out/figures", "CohenModelScores": "/data/scores.csv",
+	"Start":      "/weights/start.ckpt", // replaced by a file that exists where the key reads it
+	"LungsModel": "tiny", "LungsEpochs": "4", "LungsEvalEvery": "2",
 }
 
 // notSettings are the Settings fields without a declaration, and why.
@@ -102,8 +106,15 @@ func TestSettingsThroughTheEnvironment(t *testing.T) {
 		return k
 	}
 	k0 := key(smoke)
+	start := filepath.Join(t.TempDir(), "start.ckpt") // the key hashes the starting weights
+	if err := os.WriteFile(start, []byte("weights"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range SettingsList() {
 		v := otherValue[d.Field]
+		if d.Field == "Start" {
+			v = start
+		}
 		if d.Get(smoke) == v {
 			t.Errorf("%s: test value %q is the default", d.Field, v)
 			continue

@@ -90,6 +90,20 @@ type Settings struct {
 	// EvalEvery evaluates the model every N epochs (and after the last);
 	// 1 evaluates after every epoch, as Figure 2 needs.
 	EvalEvery int
+	// Start, when set, is where a fresh run's weights come from instead of
+	// a random initialisation (fine-tuning, unet.TrainConfig.Start): a
+	// checkpoint file, a training folder (a run folder), or a models
+	// folder, whose lung model then starts the lung model of a pair and
+	// whose opacity model the opacity model (analysis.ModelSettings). The
+	// weights' digest, not the path, names the run.
+	Start string
+	// LungsModel, LungsEpochs and LungsEvalEvery make the lung model of a
+	// pair (opacity models, opacity cv --pipeline; analysis.ModelSettings)
+	// differ from the settings' model: its width ("paper" or "tiny"; empty:
+	// Tiny's), its epochs and its evaluation interval (0: Epochs',
+	// EvalEvery's).
+	LungsModel                  string
+	LungsEpochs, LungsEvalEvery int
 	// Backend is the GoMLX backend spec (go, xla:cuda, ...); empty means
 	// GOMLX_BACKEND, or the Go backend (unet.BackendSpec, the one place that
 	// reads the variable).
@@ -263,6 +277,12 @@ func (s Settings) Validate() error {
 		return fieldError("Bootstrap", "%d: want at least 1 resample", s.Bootstrap)
 	case s.Cohort != "" && s.Cohort != datasets.CohortCovidAR && s.Cohort != datasets.CohortCXRSeg && s.Cohort != datasets.CohortCovidQUEx && s.Cohort != CohortAll:
 		return fieldError("Cohort", "%q: want %s, %s, %s, %s or empty (automatic)", s.Cohort, datasets.CohortCovidAR, datasets.CohortCXRSeg, datasets.CohortCovidQUEx, CohortAll)
+	case s.LungsModel != "" && s.LungsModel != "paper" && s.LungsModel != "tiny":
+		return fieldError("LungsModel", "%q: want paper, tiny or empty (the model's width)", s.LungsModel)
+	case s.LungsEpochs < 0:
+		return fieldError("LungsEpochs", "%d: want at least 1, or 0 (Epochs)", s.LungsEpochs)
+	case s.LungsEvalEvery < 0:
+		return fieldError("LungsEvalEvery", "%d: want at least 1, or 0 (EvalEvery)", s.LungsEvalEvery)
 	case s.Data == "" && s.Phantom.Patients < 1:
 		return errors.New("no Data folder and no synthetic cohort (Phantom.Patients is 0)")
 	}
@@ -305,6 +325,13 @@ func (s Settings) TrainConfig() (unet.TrainConfig, error) {
 	cfg.LRSchedule, cfg.Augment, cfg.EvalEvery, cfg.Backend = s.LRSchedule, aug, s.EvalEvery, s.Backend
 	if cfg.LRSchedule == unet.ScheduleConstant {
 		cfg.LRSchedule = ""
+	}
+	if s.Start != "" {
+		sum, err := unet.StartDigest(s.Start)
+		if err != nil {
+			return unet.TrainConfig{}, fieldCause("Start", err)
+		}
+		cfg.Start, cfg.StartSHA256 = s.Start, sum
 	}
 	return cfg, nil
 }
@@ -368,6 +395,10 @@ type RunKey struct {
 	Folds        int               `json:"folds,omitempty"`
 	Fold         int               `json:"fold,omitempty"`
 	Train        unet.TrainConfig  `json:"train"`
+	// Lungs is the lung model's difference from Train in a pair's key
+	// (Settings.LungsModel, ...; empty when there is none): it names the
+	// CV folder of a pipeline; each model's own run has its settings.
+	Lungs string `json:"lungs,omitempty"`
 }
 
 // Key returns the run key of the settings for a study trained on cohort.
@@ -382,6 +413,9 @@ func (s Settings) Key(cohort string) (RunKey, error) {
 	if s.Folds >= 2 {
 		k.TestFraction, k.Folds, k.Fold = 0, s.Folds, s.Fold
 	}
+	if s.LungsModel != "" || s.LungsEpochs != 0 || s.LungsEvalEvery != 0 {
+		k.Lungs = fmt.Sprintf("model %s, epochs %d, eval every %d", s.LungsModel, s.LungsEpochs, s.LungsEvalEvery)
+	}
 	return k, nil
 }
 
@@ -391,7 +425,7 @@ func (s Settings) Key(cohort string) (RunKey, error) {
 // that unet.TrainConfig.SameRun accepts (everything that decides the
 // weights).
 func (k RunKey) Same(o RunKey) bool {
-	return k.Data == o.Data && k.Cohort == o.Cohort && strings.Join(k.Targets, ",") == strings.Join(o.Targets, ",") &&
+	return k.Data == o.Data && k.Cohort == o.Cohort && k.Lungs == o.Lungs && strings.Join(k.Targets, ",") == strings.Join(o.Targets, ",") &&
 		k.Framing == o.Framing && k.TestFraction == o.TestFraction && k.Folds == o.Folds && k.Fold == o.Fold && k.Train.Epochs == o.Train.Epochs &&
 		max(k.Train.EvalEvery, 1) == max(o.Train.EvalEvery, 1) && k.Train.SameRun(o.Train)
 }

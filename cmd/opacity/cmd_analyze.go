@@ -31,9 +31,6 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("models", stderr)
 	sf := addSettingsFlags(fs)
 	out := fs.String("out", defaultModelsDir, "models folder to write (models.json, lungs/, opacity/)")
-	lungsModel := fs.String("lungs-model", "", "the lung model's width: paper or tiny (default: --model's)")
-	lungsEpochs := fs.Int("lungs-epochs", 0, "the lung model's epochs (default: --epochs)")
-	lungsEvalEvery := fs.Int("lungs-eval-every", 0, "the lung model's evaluation interval in epochs (default: --eval-every)")
 	setUsage(fs, `usage: opacity models [--data DIR] [--out DIR] [--lungs-model M] [--lungs-epochs E] [--lungs-eval-every N] [training flags of opacity train]
 
 Trains (or finds, or resumes) a lung model (target lungs, whole X-rays) and an opacity model
@@ -64,29 +61,9 @@ models that never see cxr-seg/ or cohen/, for the validation of notebook 08 (OPA
 	if _, err := s.EnsureData(); err != nil {
 		return err
 	}
-	ls, os_ := analysis.ModelSettings(s)
-	switch *lungsModel {
-	case "":
-	case "paper", "tiny":
-		ls.Tiny = *lungsModel == "tiny"
-	default:
-		return fmt.Errorf("--lungs-model %q: want paper or tiny", *lungsModel)
-	}
-	if *lungsEpochs < 0 {
-		return fmt.Errorf("--lungs-epochs %d: want at least 1", *lungsEpochs)
-	}
-	if *lungsEpochs > 0 {
-		ls.Epochs = *lungsEpochs
-	}
-	if *lungsEvalEvery < 0 {
-		return fmt.Errorf("--lungs-eval-every %d: want at least 1", *lungsEvalEvery)
-	}
-	if *lungsEvalEvery > 0 {
-		ls.EvalEvery = *lungsEvalEvery
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	m, err := analysis.TrainModelPair(ctx, ls, os_, absPath(*out), experiment.Monitor{Out: stderr, Progress: stderr})
+	m, err := analysis.TrainModels(ctx, s, absPath(*out), experiment.Monitor{Out: stderr, Progress: stderr})
 	if err != nil {
 		return err
 	}

@@ -53,6 +53,13 @@ type TrainConfig struct {
 	// Backend is the GoMLX backend spec (see NewBackend); empty means
 	// GOMLX_BACKEND, or the Go backend.
 	Backend string `json:"backend,omitempty"`
+	// Start, when set, is where a fresh run's weights come from instead
+	// of a random initialisation (fine-tuning): a checkpoint file or a
+	// training folder (see StartCheckpoint). StartSHA256 (StartDigest) is
+	// what identifies it in the run's configuration: the path does not
+	// count, the weights do.
+	Start       string `json:"-"`
+	StartSHA256 string `json:"start_sha256,omitempty"`
 
 	// Dir is the training folder (metrics.csv, checkpoints); empty trains
 	// without writing files or resuming.
@@ -383,10 +390,12 @@ func (t *trainer) run(ctx context.Context) (res *TrainResult, err error) {
 
 // resume makes the training folder's checkpoints folder and loads the
 // newest readable checkpoint there into the model, refusing one of another
-// configuration (damaged newer ones are named on cfg.Progress); then it
-// creates the variables no checkpoint gave (all of them in a fresh run).
-// Without cfg.Dir it only creates the variables.
+// configuration (damaged newer ones are named on cfg.Progress); a fresh
+// run loads its starting weights (cfg.Start) instead, when it has them;
+// then it creates the variables no checkpoint gave (all of them in a fresh
+// run without a start). Without cfg.Dir nothing is resumed.
 func (t *trainer) resume() error {
+	fresh := true
 	if dir := t.writer.dir; dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
@@ -410,12 +419,31 @@ func (t *trainer) resume() error {
 			}
 			t.res.ResumedFrom = c.Meta.Epoch
 			t.res.Records = c.Meta.Metrics
+			fresh = false
+		}
+	}
+	if fresh && t.cfg.Start != "" {
+		if err := t.loadStart(); err != nil {
+			return err
 		}
 	}
 	if err := t.m.InitVariables(t.cfg.Size, t.cfg.Size); err != nil {
 		return fmt.Errorf("creating the model's variables: %w", err)
 	}
 	return nil
+}
+
+// loadStart loads the model variables of the run's starting weights (see
+// readStart) into the fresh model.
+func (t *trainer) loadStart() error {
+	c, err := readStart(t.cfg)
+	if err != nil {
+		return err
+	}
+	if t.cfg.Progress != nil {
+		fmt.Fprintf(t.cfg.Progress, "starting from the weights of %s\n", c.Path)
+	}
+	return t.m.Restore(c)
 }
 
 // epoch trains one epoch, evaluates the model after it when cfg.EvalEvery
