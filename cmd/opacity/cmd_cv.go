@@ -17,6 +17,7 @@ import (
 
 	"github.com/covidxray/opacity/analysis"
 	"github.com/covidxray/opacity/experiment"
+	"github.com/covidxray/opacity/paper"
 )
 
 func init() {
@@ -66,7 +67,10 @@ Each fold writes its out-of-fold result into the CV folder (under --runs, named 
 settings); without --fold, every fold runs and the merged table is written and printed:
 cv-metrics.md/.csv (every metric pooled out of fold, and its spread across folds), oof.csv,
 cv.json. A failed fold is reported by name and the others are kept. On a cluster, run the
-folds as a Slurm job array (scripts/cv-slurm.sbatch), then opacity cv merge.`)
+folds as a Slurm job array (scripts/cv-slurm.sbatch), then opacity cv merge. With --pipeline
+and every fold complete, the tables and figures of notebook 08's cross-validation
+(paper.Validation: lungs, opacity, automatic vs manual %, severity) are written into --figures
+and printed too.`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -94,7 +98,15 @@ folds as a Slurm job array (scripts/cv-slurm.sbatch), then opacity cv merge.`)
 			fmt.Fprintln(stderr, err)
 		}
 	}
-	return printCV(cv, stdout)
+	if err := printCV(cv, stdout); err != nil || !*cf.pipeline {
+		return err
+	}
+	r, err := paper.Validation(ctx, cv.Settings, mon)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, r.Markdown)
+	return nil
 }
 
 func runCVMerge(args []string, stdout, stderr io.Writer) error {

@@ -209,3 +209,30 @@ func shellQuote(args []string) string {
 	}
 	return strings.Join(q, " ")
 }
+
+// TestCVPipelineTables cross-validates the automatic pipeline with a lung
+// model trained longer than the opacity model: the lung runs carry the
+// lung epochs, the opacity runs the others, and with every fold complete
+// the validation tables of notebook 08 are written and printed.
+func TestCVPipelineTables(t *testing.T) {
+	t.Setenv(asMain, "")
+	data := tinyPhantom(t, "6", "2")
+	runs, figures := t.TempDir(), t.TempDir()
+	out, _ := runOK(t, append([]string{"cv", "--pipeline", "--figures", figures, "--lungs-epochs", "2"}, cvArgs(data, runs)...)...)
+	for _, w := range []string{"2 complete", "Spearman"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	for _, f := range []string{"table-validation-lungs.md", "table-validation-pct.md"} {
+		if _, err := os.Stat(filepath.Join(figures, f)); err != nil {
+			t.Errorf("validation table: %v", err)
+		}
+	}
+	for pattern, want := range map[string]int{"*-lungs-*-e2-*-cv2f*": 2, "*-opacity-*-e1-*-cv2f*": 2, "*-lungs-*-e1-*-cv2f*": 0} {
+		got, _ := filepath.Glob(filepath.Join(runs, pattern))
+		if len(got) != want {
+			t.Errorf("%d run folders %s, want %d: %v", len(got), pattern, want, got)
+		}
+	}
+}
