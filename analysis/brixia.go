@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/experiment"
@@ -60,6 +61,19 @@ func finiteThresholds(t research.ZoneThresholds) research.ZoneThresholds {
 	return t
 }
 
+// readBrixiaScores reads the data folder's Brixia table; without one it
+// returns no scores and says why.
+func readBrixiaScores(data string) (map[string]datasets.BrixiaScores, string, error) {
+	scores, err := datasets.ReadBrixia(filepath.Join(data, datasets.BrixiaDir, datasets.BrixiaFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Sprintf("no Brixia scores: no %s/%s in %s", datasets.BrixiaDir, datasets.BrixiaFile, data), nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return scores, "", nil
+}
+
 // minBrixiaImages is the fewest scored images FitBrixia fits thresholds on.
 const minBrixiaImages = 8
 
@@ -77,12 +91,9 @@ type BrixiaImage struct {
 // reject (nil: none), returning each with its zone shares. A data folder
 // without the Brixia table gives none and says why.
 func (m *Models) BrixiaImages(data string, skip func(key string) bool) ([]BrixiaImage, string, error) {
-	scores, err := datasets.ReadBrixia(filepath.Join(data, datasets.BrixiaDir, datasets.BrixiaFile))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Sprintf("no Brixia scores: no %s/%s in %s", datasets.BrixiaDir, datasets.BrixiaFile, data), nil
-	}
-	if err != nil {
-		return nil, "", err
+	scores, note, err := readBrixiaScores(data)
+	if scores == nil {
+		return nil, note, err
 	}
 	want := map[string]bool{}
 	seen := map[string]bool{}
@@ -113,6 +124,39 @@ func (m *Models) BrixiaImages(data string, skip func(key string) bool) ([]Brixia
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, "", err
+}
+
+// BrixiaImagesOf returns the images of oof (analysed images with their
+// zone shares, ValueZoneShare: a cross-validation's out-of-fold images)
+// that have Brixia scores in the data folder, matched by stem; a data
+// folder without the Brixia table gives none and says why.
+func BrixiaImagesOf(data string, oof []experiment.OOFImage) ([]BrixiaImage, string, error) {
+	scores, note, err := readBrixiaScores(data)
+	if scores == nil {
+		return nil, note, err
+	}
+	var out []BrixiaImage
+	for _, im := range oof {
+		_, stem, ok := strings.Cut(im.Image, "/")
+		if !ok {
+			stem = im.Image
+		}
+		sc, ok := scores[stem]
+		if !ok {
+			continue
+		}
+		b := BrixiaImage{Key: im.Image, Patient: im.Patient, S: sc.S, J: sc.J}
+		for z := range b.Shares {
+			v, ok := im.Values[ValueZoneShare(z)]
+			if !ok {
+				return nil, "", fmt.Errorf("%s: no zone shares recorded (analysed by an older program? rerun its fold)", im.Image)
+			}
+			b.Shares[z] = v
+		}
+		out = append(out, b)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, "", nil
 }
 
 // FitBrixia fits the zone thresholds to the mean of the two radiologists'

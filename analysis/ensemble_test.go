@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/covidxray/opacity/datasets"
 	"github.com/covidxray/opacity/datasets/transform"
+	"github.com/covidxray/opacity/experiment"
 )
 
 func TestNewSpread(t *testing.T) {
@@ -287,5 +289,55 @@ func TestFitBrixia(t *testing.T) {
 	}
 	if _, err := FitBrixia(images[:3]); err == nil {
 		t.Error("3 images fitted")
+	}
+}
+
+// TestBrixiaImagesOf matches out-of-fold images to the data folder's Brixia
+// table by stem (with or without the cohort in the name), takes their
+// recorded zone shares, skips unscored images, and says why when the
+// table is missing or an image has no shares.
+func TestBrixiaImagesOf(t *testing.T) {
+	data := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(data, datasets.BrixiaDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	csv := "filename,S-A,S-B,S-C,S-D,S-E,S-F,S-Global,J-A,J-B,J-C,J-D,J-E,J-F,J-Global\n" +
+		"a.jpg,1,2,3,0,1,2,9,0,0,0,0,0,1,1\n" +
+		"b.png,3,3,3,3,3,3,18,0,0,0,0,0,0,0\n"
+	if err := os.WriteFile(filepath.Join(data, datasets.BrixiaDir, datasets.BrixiaFile), []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shares := func(base float64) map[string]float64 {
+		v := map[string]float64{}
+		for z := 0; z < 6; z++ {
+			v[ValueZoneShare(z)] = base + float64(z)/10
+		}
+		return v
+	}
+	oof := []experiment.OOFImage{
+		{Image: "b", Patient: "pb", Values: shares(0.5)},
+		{Image: "c", Patient: "pc", Values: shares(0)}, // not scored
+		{Image: "cxr-seg/a", Patient: "pa", Values: shares(0)},
+	}
+	got, note, err := BrixiaImagesOf(data, oof)
+	if err != nil || note != "" {
+		t.Fatalf("err %v, note %q", err, note)
+	}
+	if len(got) != 2 || got[0].Key != "b" || got[1].Key != "cxr-seg/a" {
+		t.Fatalf("images %+v, want b and cxr-seg/a", got)
+	}
+	a := got[1]
+	if a.Patient != "pa" || a.Shares != [6]float64{0, 0.1, 0.2, 0.3, 0.4, 0.5} || a.S.Global != 9 || a.J.Zones != [6]int{0, 0, 0, 0, 0, 1} {
+		t.Errorf("a: %+v", a)
+	}
+	if got[0].Shares[0] != 0.5 || got[0].S.Global != 18 {
+		t.Errorf("b: %+v", got[0])
+	}
+	delete(oof[0].Values, ValueZoneShare(3))
+	if _, _, err := BrixiaImagesOf(data, oof); err == nil || !strings.Contains(err.Error(), "b: no zone shares") {
+		t.Errorf("an image without zone shares: err = %v", err)
+	}
+	if imgs, note, err := BrixiaImagesOf(t.TempDir(), oof); err != nil || imgs != nil || !strings.Contains(note, "no Brixia scores") {
+		t.Errorf("no Brixia table: %v, %q, %v", imgs, note, err)
 	}
 }

@@ -39,6 +39,11 @@ const (
 	ValueOpacityLabelled = "opacity_labelled"
 )
 
+// ValueZoneShare names the per-image value of the automatic opacity share
+// of Brixia zone z (0 to 5, in Result.ZoneShares' order; NaN for an empty
+// zone).
+func ValueZoneShare(z int) string { return fmt.Sprintf("zone_share_%d", z) }
+
 // EvaluateImages analyses with m the images of the data folder whose
 // cohort/stem is in want, each from its full-resolution image, and records
 // each against its manual masks as the cross-validation does (lungs' Dice
@@ -143,6 +148,9 @@ func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.
 func oofImage(sm *datasets.Sample, r *Result, scores map[string]datasets.SeverityScore, fold int) (experiment.OOFImage, error) {
 	img := experiment.OOFImage{Image: sm.Stem, Patient: sm.Patient, Fold: fold, Counts: map[string]research.ImageCounts{},
 		Values: map[string]float64{ValueOpacityPctAuto: r.OpacityPct, ValueLungShare: r.LungShare}}
+	for z, share := range r.ZoneShares {
+		img.Values[ValueZoneShare(z)] = share
+	}
 	both := sm.BothLungs()
 	img.Values[ValueBothLungs] = map[bool]float64{true: 1, false: 0}[both]
 	if manual, err := research.OpacityPercent(sm.Lung, sm.Opacity); err == nil {

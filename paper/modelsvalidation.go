@@ -393,22 +393,34 @@ func brixiaTable(r *Result, v experiment.Settings, m *analysis.Models, trained m
 		r.skip("Brixia: %s.", note)
 		return nil
 	}
-	b, err := analysis.FitBrixia(images)
-	if err != nil {
-		r.skip("Brixia: %v.", err)
-		return nil
-	}
-	t := &table{header: []string{"Brixia score, out of fold", "images", "against radiologist S", "against radiologist J", "the two radiologists"}}
-	t.add("global (0–18) mean absolute error", fmt.Sprint(len(images)), fmt.Sprintf("%.2f", b.GlobalMAE[0]), fmt.Sprintf("%.2f", b.GlobalMAE[1]), fmt.Sprintf("%.2f", b.RadiologistsGlobalMAE))
-	t.add("zone (0–3) mean absolute error", fmt.Sprint(len(images)), fmt.Sprintf("%.2f", b.ZoneMAE[0]), fmt.Sprintf("%.2f", b.ZoneMAE[1]), fmt.Sprintf("%.2f", b.RadiologistsZoneMAE))
-	r.Numbers["models_brixia_global_mae_s"], r.Numbers["models_brixia_global_mae_j"] = b.GlobalMAE[0], b.GlobalMAE[1]
-	r.Numbers["models_brixia_zone_mae_s"], r.Numbers["models_brixia_zone_mae_j"] = b.ZoneMAE[0], b.ZoneMAE[1]
-	r.Numbers["models_brixia_radiologists_global_mae"] = b.RadiologistsGlobalMAE
-	r.Numbers["models_brixia_images"] = float64(len(images))
-	if err := r.saveTable(v, "table-models-brixia", "Brixia scores from the automatic zones (thirds of each predicted lung's height), thresholds fitted on the other patients' images (leave one patient out) to the two radiologists' mean"+dataTag(v), t); err != nil {
+	b, err := brixiaOutOfFold(r, v, images, "models", "")
+	if err != nil || b == nil {
 		return err
 	}
 	r.note("Brixia thresholds fitted on all %d images (for the models folder): %.3f, %.3f, %.3f of the zone's area opaque for scores 1, 2, 3.",
 		len(images), b.Thresholds[0], b.Thresholds[1], b.Thresholds[2])
 	return nil
+}
+
+// brixiaOutOfFold fits the Brixia thresholds on images and measures them
+// out of fold (analysis.FitBrixia) against each radiologist: the table
+// table-ID-brixia and the numbers ID_brixia_*; what says how the images
+// were analysed. Too few images give a note and no table (nil).
+func brixiaOutOfFold(r *Result, v experiment.Settings, images []analysis.BrixiaImage, id, what string) (*analysis.Brixia, error) {
+	b, err := analysis.FitBrixia(images)
+	if err != nil {
+		r.skip("Brixia: %v.", err)
+		return nil, nil
+	}
+	t := &table{header: []string{"Brixia score, out of fold", "images", "against radiologist S", "against radiologist J", "the two radiologists"}}
+	t.add("global (0–18) mean absolute error", fmt.Sprint(len(images)), fmt.Sprintf("%.2f", b.GlobalMAE[0]), fmt.Sprintf("%.2f", b.GlobalMAE[1]), fmt.Sprintf("%.2f", b.RadiologistsGlobalMAE))
+	t.add("zone (0–3) mean absolute error", fmt.Sprint(len(images)), fmt.Sprintf("%.2f", b.ZoneMAE[0]), fmt.Sprintf("%.2f", b.ZoneMAE[1]), fmt.Sprintf("%.2f", b.RadiologistsZoneMAE))
+	r.Numbers[id+"_brixia_global_mae_s"], r.Numbers[id+"_brixia_global_mae_j"] = b.GlobalMAE[0], b.GlobalMAE[1]
+	r.Numbers[id+"_brixia_zone_mae_s"], r.Numbers[id+"_brixia_zone_mae_j"] = b.ZoneMAE[0], b.ZoneMAE[1]
+	r.Numbers[id+"_brixia_radiologists_global_mae"] = b.RadiologistsGlobalMAE
+	r.Numbers[id+"_brixia_images"] = float64(len(images))
+	if err := r.saveTable(v, "table-"+id+"-brixia", "Brixia scores from the automatic zones (thirds of each predicted lung's height)"+what+", thresholds fitted on the other patients' images (leave one patient out) to the two radiologists' mean"+dataTag(v), t); err != nil {
+		return nil, err
+	}
+	return b, nil
 }

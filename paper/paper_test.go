@@ -403,9 +403,9 @@ func TestValidationAndExternal(t *testing.T) {
 	if d := r.Numbers["validation_lungs_dice"]; !(d >= 0 && d <= 1) {
 		t.Errorf("lungs Dice %v", d)
 	}
-	// The tiny cohort's covid-ar images carry no Cohen scores: the
-	// severity table is skipped, saying why.
-	if len(r.Skipped) != 1 || !strings.Contains(r.Skipped[0], "severity") {
+	// The tiny cohort's covid-ar images carry no Cohen scores, and the
+	// phantom has no Brixia table: those tables are skipped, saying why.
+	if len(r.Skipped) != 2 || !strings.Contains(r.Skipped[0], "severity") || !strings.Contains(r.Skipped[1], "no Brixia scores") {
 		t.Errorf("skipped %v", r.Skipped)
 	}
 	e, err := ExternalValidation(context.Background(), v, experiment.Monitor{})
@@ -419,6 +419,38 @@ func TestValidationAndExternal(t *testing.T) {
 	rec := readRecords(v.Figures)
 	if _, ok := rec["validation"]; !ok {
 		t.Error("no validation record in numbers.json")
+	}
+
+	// With a Brixia table in (a copy of) the data folder scoring every
+	// image, each out-of-fold image is scored with thresholds fitted
+	// without its patient.
+	b := v
+	b.Data, b.Figures = filepath.Join(t.TempDir(), "data"), t.TempDir()
+	if err := os.CopyFS(b.Data, os.DirFS(v.DataDir())); err != nil {
+		t.Fatal(err)
+	}
+	csv := "filename,S-A,S-B,S-C,S-D,S-E,S-F,S-Global,J-A,J-B,J-C,J-D,J-E,J-F,J-Global\n"
+	for i, it := range st.Items {
+		z := []int{i % 4, (i + 1) % 4, (i + 2) % 4, 0, 1, 2}
+		g := z[0] + z[1] + z[2] + 3
+		csv += fmt.Sprintf("%s.png,%d,%d,%d,0,1,2,%d,%d,%d,%d,0,1,2,%d\n", it.Stem, z[0], z[1], z[2], g, z[0], z[1], z[2], g)
+	}
+	if err := os.MkdirAll(filepath.Join(b.Data, datasets.BrixiaDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(b.Data, datasets.BrixiaDir, datasets.BrixiaFile), []byte(csv), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rb, err := Validation(context.Background(), b, experiment.Monitor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkFiles(t, rb, "table-validation-brixia.md")
+	if n, want := rb.Numbers["validation_brixia_images"], rb.Numbers["validation_images"]; n != want || n == 0 {
+		t.Errorf("%v Brixia-scored images, want every out-of-fold image (%v)", n, want)
+	}
+	if g := rb.Numbers["validation_brixia_global_mae_s"]; !(g >= 0 && g <= 18) || rb.Numbers["validation_brixia_radiologists_global_mae"] != 0 {
+		t.Errorf("Brixia global MAE %v, radiologists' %v (identical scores: want 0)", g, rb.Numbers["validation_brixia_radiologists_global_mae"])
 	}
 	if _, ok := rec["external"]; !ok {
 		t.Error("no external record in numbers.json")

@@ -60,12 +60,15 @@ func ValidationSettings(s experiment.Settings) experiment.Settings {
 // it), and compares it with the radiologists: the lungs' Dice and IoU
 // before and after post-processing, the opacity's IoU under the project's
 // conventions, the automatic against the manual opacity percentage
-// (Spearman, Bland-Altman), and the severity estimates against Cohen et
-// al.'s radiologist scores on the scored images, each mapped out of fold
-// (leave one patient out), beside the same from the manual masks (the
-// ceiling) and Cohen et al.'s model. Finished folds are reused. Files:
-// table-validation-lungs, table-validation-opacity, table-validation-pct,
-// table-validation-severity, figure-validation-pct (scatter and
+// (Spearman, Bland-Altman), the severity estimates against Cohen et al.'s
+// radiologist scores on the scored images, each mapped out of fold (leave
+// one patient out), beside the same from the manual masks (the ceiling)
+// and Cohen et al.'s model, and the Brixia scores of the images two
+// radiologists scored (thresholds fitted leaving one patient out).
+// Finished folds are reused. Files: table-validation-lungs,
+// table-validation-opacity, table-validation-pct,
+// table-validation-severity, table-validation-brixia (when the data
+// folder has the Brixia table), figure-validation-pct (scatter and
 // Bland-Altman), figure-validation-severity.
 func Validation(ctx context.Context, v experiment.Settings, mon experiment.Monitor) (*Result, error) {
 	return finishSettings(v, "validation")(validation(ctx, v, mon))
@@ -102,6 +105,15 @@ func validation(ctx context.Context, v experiment.Settings, mon experiment.Monit
 		return nil, err
 	}
 	if err := severityTable(r, v, rep.OOF); err != nil {
+		return nil, err
+	}
+	images, note, err := analysis.BrixiaImagesOf(v.DataDir(), rep.OOF)
+	if err != nil {
+		return nil, err
+	}
+	if note != "" {
+		r.skip("Brixia: %s.", note)
+	} else if _, err := brixiaOutOfFold(r, v, images, "validation", ", each image analysed by the fold that did not see it"); err != nil {
 		return nil, err
 	}
 	return r, nil
