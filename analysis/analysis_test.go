@@ -11,6 +11,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -739,6 +740,26 @@ func TestTrainModelsFromModelsFolder(t *testing.T) {
 		if l.Config.StartSHA256 != digest {
 			t.Errorf("%s: the tuned model's configuration says start %q, want %q", sub, l.Config.StartSHA256, digest)
 		}
+		// The run record says what the starting weights had seen: the
+		// start's training images count as seen by the tuned model.
+		start, err := experiment.OpenRun(filepath.Join(m.Dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run, err := experiment.OpenRun(filepath.Join(tuned.Dir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := run.Record.Start
+		if st == nil || !st.Known || st.SHA256 != digest || !slices.Equal(st.TrainImages, sortedCopy(start.Record.Split.TrainImages)) {
+			t.Errorf("%s: start record %+v, want the start's %d training images", sub, st, len(start.Record.Split.TrainImages))
+		}
+		seen := run.Record.Seen()
+		for _, s := range start.Record.Split.TrainImages {
+			if !seen[s] {
+				t.Errorf("%s: the start's training image %s not counted as seen", sub, s)
+			}
+		}
 	}
 
 	// A copy of the models folder with a file added fails its manifest.
@@ -754,4 +775,11 @@ func TestTrainModelsFromModelsFolder(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "starting weights refused") || !strings.Contains(err.Error(), "notes.txt") {
 		t.Errorf("a models folder with an extra file as the start: err = %v, want a refusal naming notes.txt", err)
 	}
+}
+
+// sortedCopy returns a sorted copy of s.
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
 }

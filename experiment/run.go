@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"sort"
 	"strings"
 	"time"
 
@@ -50,8 +51,11 @@ type RunRecord struct {
 	// Parameters is the model's number of trainable parameters.
 	Parameters int         `json:"trainable_parameters"`
 	Split      SplitRecord `json:"split"`
-	Metrics    MetricsInfo `json:"metrics"`
-	Timing     Timing      `json:"timing"`
+	// Start, for a run that started from another model's weights
+	// (Settings.Start), says where they came from and what they had seen.
+	Start   *StartRecord `json:"start,omitempty"`
+	Metrics MetricsInfo  `json:"metrics"`
+	Timing  Timing       `json:"timing"`
 	// Backend is the backend the training ran on; Commit the repository's
 	// commit (with "-dirty" when it had uncommitted changes), GoVersion the
 	// toolchain.
@@ -62,6 +66,54 @@ type RunRecord struct {
 	GlobalStep    int64     `json:"global_step"`
 	Started       time.Time `json:"started"`
 	Finished      time.Time `json:"finished"`
+}
+
+// StartRecord is where a fine-tuned run's starting weights came from.
+type StartRecord struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"` // unet.StartDigest
+	// TrainImages are the images the starting weights had been trained on
+	// (their run's training images, and those of its own start), stems as
+	// in SplitRecord: a validation must count them as seen. Known is false
+	// when the start has no run record to say so (a bare checkpoint).
+	TrainImages []string `json:"train_images"`
+	Known       bool     `json:"known"`
+}
+
+// Seen returns the images the run's weights have seen in training: its
+// split's training images and its start's (stems).
+func (r RunRecord) Seen() map[string]bool {
+	seen := map[string]bool{}
+	for _, s := range r.Split.TrainImages {
+		seen[s] = true
+	}
+	if r.Start != nil {
+		for _, s := range r.Start.TrainImages {
+			seen[s] = true
+		}
+	}
+	return seen
+}
+
+// startRecord describes the starting weights at path (a training folder
+// with run.json, or a checkpoint file in one's checkpoints/) and digest.
+func startRecord(path, digest string) *StartRecord {
+	rec := &StartRecord{Path: absPath(path), SHA256: digest}
+	dir := path
+	if fi, err := os.Stat(path); err == nil && !fi.IsDir() {
+		dir = filepath.Dir(filepath.Dir(path)) // <run>/checkpoints/<file>
+	}
+	run, err := OpenRun(dir)
+	if err != nil {
+		return rec
+	}
+	seen := run.Record.Seen()
+	for s := range seen {
+		rec.TrainImages = append(rec.TrainImages, s)
+	}
+	sort.Strings(rec.TrainImages)
+	rec.Known = run.Record.Start == nil || run.Record.Start.Known
+	return rec
 }
 
 // SplitRecord is the patient split of a run.
@@ -284,6 +336,9 @@ func (st *Study) Train(ctx context.Context, dir string, mon Monitor) (*Run, erro
 		Backend: unet.BackendSpec(s.Backend), Commit: Commit(s.Repo), GoVersion: runtime.Version(), StepsPerEpoch: len(train) / batch,
 		Started: time.Now().UTC()}
 	rec.Timing.PrepareSeconds = st.PrepareSeconds
+	if cfg.Start != "" {
+		rec.Start = startRecord(cfg.Start, cfg.StartSHA256)
+	}
 	if prev != nil {
 		rec.Started = prev.Record.Started
 		rec.Timing.Epochs = prev.Record.Timing.Epochs

@@ -62,9 +62,24 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 	r.note("Models `%s` (commit %s): lungs %s, %d px, %d epochs, trained on %d images of %s; opacity %s, %d px, %d epochs, on %d images. Ensemble: %d members (test-time augmentations: %s).",
 		modelsDir, rec.Commit, modelName(rec.Lungs.Settings), rec.Lungs.Settings.InputSize, rec.Lungs.Settings.Epochs, rec.Lungs.Images, rec.Lungs.Cohort,
 		modelName(rec.Opacity.Settings), rec.Opacity.Settings.InputSize, rec.Opacity.Settings.Epochs, rec.Opacity.Images, len(rec.Members), memberNames(rec.Members))
-	trained := map[string]bool{}
-	for _, s := range lungsRun.Split.TrainImages {
-		trained[s] = true
+	// Seen: both models' training images, and those of the weights they
+	// started from.
+	trained := lungsRun.Seen()
+	opacityRun, err := experiment.OpenRun(filepath.Join(modelsDir, analysis.OpacityDir))
+	if err != nil {
+		return nil, err
+	}
+	for k := range opacityRun.Record.Seen() {
+		trained[k] = true
+	}
+	for _, rr := range []experiment.RunRecord{lungsRun, opacityRun.Record} {
+		if st := rr.Start; st != nil {
+			r.note("The %s model was fine-tuned from %s (%.12s…), which had trained on %d images; they count as seen.",
+				strings.Join(rr.Settings.Targets, "+"), st.Path, st.SHA256, len(st.TrainImages))
+			if !st.Known {
+				r.note("**Caution:** the %s model's starting weights carry no run record: the images they were trained on are unknown and may be among those scored below.", strings.Join(rr.Settings.Targets, "+"))
+			}
+		}
 	}
 	scores, _ := datasets.ReadSeverityScores(filepath.Join(data, datasets.CohortCohen, datasets.SeverityScoresFile))
 
@@ -72,7 +87,9 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 	if lungsRun.Split.Cohort == datasets.CohortCovidQUEx || lungsRun.Split.Cohort == experiment.CohortAll {
 		want := map[string]bool{}
 		for _, s := range lungsRun.Split.TestImages {
-			want[datasets.CohortCovidQUEx+"/"+s] = true
+			if !trained[s] {
+				want[datasets.CohortCovidQUEx+"/"+s] = true
+			}
 		}
 		oof, err := m.EvaluateImages(data, want, scores, false)
 		if err != nil {
