@@ -105,11 +105,17 @@ func (cv *CV) writeReport(r *CVReport) error {
 	if err := writeCSV(filepath.Join(cv.Dir, CVMetricsFile+".csv"), header, rows); err != nil {
 		return err
 	}
-	// One row per out-of-fold image and target (or per image, for the
-	// values of a job without targets).
+	return WriteOOFCSV(filepath.Join(cv.Dir, CVOOFFile), r.OOF)
+}
+
+// WriteOOFCSV writes images as CSV (oof.csv's layout), atomically: one row
+// per image and target (or per image, for images without counts), with
+// the fold, the image, the patient, the target's pixel counts and IoU,
+// then every named value (a column each, sorted; empty where undefined).
+func WriteOOFCSV(path string, images []OOFImage) error {
 	var names []string
 	seen := map[string]bool{}
-	for _, im := range r.OOF {
+	for _, im := range images {
 		for v := range im.Values {
 			if !seen[v] {
 				seen[v] = true
@@ -120,7 +126,7 @@ func (cv *CV) writeReport(r *CVReport) error {
 	sort.Strings(names)
 	oofHeader := append([]string{"fold", "image", "patient", "target", "truth_pixels", "predicted_pixels", "true_positive_pixels", "iou"}, names...)
 	var oof [][]string
-	for _, im := range r.OOF {
+	for _, im := range images {
 		targets := make([]string, 0, len(im.Counts))
 		for t := range im.Counts {
 			targets = append(targets, t)
@@ -145,7 +151,7 @@ func (cv *CV) writeReport(r *CVReport) error {
 			oof = append(oof, row)
 		}
 	}
-	return writeCSV(filepath.Join(cv.Dir, CVOOFFile), oofHeader, oof)
+	return writeCSV(path, oofHeader, oof)
 }
 
 // writeCSV writes a header and rows as CSV, atomically.

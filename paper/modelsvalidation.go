@@ -29,7 +29,8 @@ import (
 //   - cohen/ (external): lung IoU against the paper's polygons and the
 //     automatic against the paper's %.
 //
-// Files: table-models-*, figure-models-*-pct-*. A part whose images are
+// Files: table-models-*, figure-models-*-pct-*, and each part's per-image
+// values (images-models-quex, -cxrseg, -cohen.csv, as oof.csv). A part whose images are
 // missing is skipped with the reason, as is the whole without a models
 // folder ("") or on synthetic data.
 func ModelsValidation(modelsDir string, v experiment.Settings) (*Result, error) {
@@ -95,6 +96,9 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 		if err != nil {
 			return nil, err
 		}
+		if err := r.saveImages(v, "images-models-quex", oof); err != nil {
+			return nil, err
+		}
 		if err := quexTables(r, v, rec, oof); err != nil {
 			return nil, err
 		}
@@ -118,6 +122,9 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 	} else {
 		oof, err := m.EvaluateImages(data, want, scores, true)
 		if err != nil {
+			return nil, err
+		}
+		if err := r.saveImages(v, "images-models-cxrseg", oof); err != nil {
 			return nil, err
 		}
 		if err := externalTables(r, v, rec, oof, "models-cxrseg", "cxr-seg, external"); err != nil {
@@ -149,6 +156,9 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 	} else {
 		oof, err := m.EvaluateImages(data, want, scores, true)
 		if err != nil {
+			return nil, err
+		}
+		if err := r.saveImages(v, "images-models-cohen", oof); err != nil {
 			return nil, err
 		}
 		if err := externalTables(r, v, rec, oof, "models-cohen", "cohen/, external"); err != nil {

@@ -190,6 +190,21 @@ func (r *Result) saveTable(s experiment.Settings, name, caption string, t *table
 	return nil
 }
 
+// saveImages writes the per-image values of images (as oof.csv:
+// experiment.WriteOOFCSV) as name.csv under the figures folder and records
+// the file: what a reader needs to recompute a table on another subset.
+func (r *Result) saveImages(s experiment.Settings, name string, images []experiment.OOFImage) error {
+	if err := os.MkdirAll(s.Figures, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(s.Figures, name+".csv")
+	if err := experiment.WriteOOFCSV(path, images); err != nil {
+		return err
+	}
+	r.Files = append(r.Files, path)
+	return nil
+}
+
 // dataTag is the tag added to figure titles: " (SYNTHETIC data)" on
 // synthetic data.
 func dataTag(s experiment.Settings) string { return syntheticTag(s.Synthetic()) }

@@ -75,7 +75,6 @@ func Validation(ctx context.Context, v experiment.Settings, mon experiment.Monit
 }
 
 func validation(ctx context.Context, v experiment.Settings, mon experiment.Monitor) (*Result, error) {
-	r := newResult(fmt.Sprintf("The automatic pipeline, %d-fold cross-validation against the radiologists%s", v.Folds, shortTag(v)))
 	cv, err := analysis.PipelineCV(v)
 	if err != nil {
 		return nil, err
@@ -84,8 +83,38 @@ func validation(ctx context.Context, v experiment.Settings, mon experiment.Monit
 	if err != nil && rep == nil {
 		return nil, err
 	}
+	return validationTables(v, cv, rep, err)
+}
+
+// ValidationOfFolds is Validation over the folds of the pipeline's
+// cross-validation of v that have already run (opacity cv --pipeline, a
+// job array), merged as they are, without running any: the tables and
+// figures of Validation.
+func ValidationOfFolds(v experiment.Settings) (*Result, error) {
+	return finishSettings(v, "validation")(validationOfFolds(v))
+}
+
+func validationOfFolds(v experiment.Settings) (*Result, error) {
+	cv, err := analysis.PipelineCV(v)
 	if err != nil {
-		r.note("**Incomplete:** %v; the tables below are over the complete folds %v.", err, rep.Complete)
+		return nil, err
+	}
+	rep, err := cv.Merge()
+	if err != nil {
+		return nil, err
+	}
+	if len(rep.Missing) > 0 || len(rep.Failed) > 0 {
+		err = fmt.Errorf("folds missing %v, failed %v", rep.Missing, rep.Failed)
+	}
+	return validationTables(v, cv, rep, err)
+}
+
+// validationTables is Validation's result from the merged folds rep of cv;
+// incomplete says which folds are missing (nil: none).
+func validationTables(v experiment.Settings, cv *experiment.CV, rep *experiment.CVReport, incomplete error) (*Result, error) {
+	r := newResult(fmt.Sprintf("The automatic pipeline, %d-fold cross-validation against the radiologists%s", v.Folds, shortTag(v)))
+	if incomplete != nil {
+		r.note("**Incomplete:** %v; the tables below are over the complete folds %v.", incomplete, rep.Complete)
 	}
 	r.Facts["cv_folder"] = cv.Dir
 	r.Facts["input_size"] = fmt.Sprint(v.InputSize)

@@ -98,15 +98,7 @@ and printed too.`)
 			fmt.Fprintln(stderr, err)
 		}
 	}
-	if err := printCV(cv, stdout); err != nil || !*cf.pipeline {
-		return err
-	}
-	r, err := paper.Validation(ctx, cv.Settings, mon)
-	if err != nil {
-		return err
-	}
-	fmt.Fprint(stdout, r.Markdown)
-	return nil
+	return printCVTables(cv, *cf.pipeline, stdout)
 }
 
 func runCVMerge(args []string, stdout, stderr io.Writer) error {
@@ -116,7 +108,8 @@ func runCVMerge(args []string, stdout, stderr io.Writer) error {
 
 Merges the finished folds of the cross-validation of these settings (their results in the CV
 folder) into cv-metrics.md/.csv, oof.csv and cv.json, and prints the table; missing and failed
-folds are named.`)
+folds are named. With --pipeline and every fold complete, also notebook 08's validation tables
+(into --figures).`)
 	if err := parseFlagsNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -124,7 +117,22 @@ folds are named.`)
 	if err != nil {
 		return err
 	}
-	return printCV(cv, stdout)
+	return printCVTables(cv, *cf.pipeline, stdout)
+}
+
+// printCVTables prints the CV's merged table (printCV) and, for the
+// pipeline with every fold complete, writes and prints notebook 08's
+// validation tables of its folds (paper.ValidationOfFolds).
+func printCVTables(cv *experiment.CV, pipeline bool, stdout io.Writer) error {
+	if err := printCV(cv, stdout); err != nil || !pipeline {
+		return err
+	}
+	r, err := paper.ValidationOfFolds(cv.Settings)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, r.Markdown)
+	return nil
 }
 
 // printCV merges the CV's folds and prints the table; the error names the
