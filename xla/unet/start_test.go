@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 // TestTrainStartsFromWeights trains a run, then starts a second one from
@@ -14,18 +16,8 @@ import (
 // taken, no Adam moment), and its configuration records the start's
 // digest. A resumed run continues from its own checkpoint, not the start.
 func TestTrainStartsFromWeights(t *testing.T) {
-	train := syntheticSet(4, 64, 71)
-	first := tinyTrainConfig()
-	first.Dir = t.TempDir()
-	if _, err := Train(context.Background(), first, train, nil); err != nil {
-		t.Fatal(err)
-	}
-	src, err := LatestCheckpointFile(t, first.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	digest, err := StartDigest(first.Dir)
+	train, first, digest := firstRun(t, 71)
+	src, _, err := LatestCheckpoint(filepath.Join(first.Dir, CheckpointsDir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,18 +84,12 @@ func TestTrainStartsFromWeights(t *testing.T) {
 	}
 }
 
-// LatestCheckpointFile reads the newest checkpoint of a training folder.
-func LatestCheckpointFile(t *testing.T, dir string) (*Checkpoint, error) {
+// firstRun trains one epoch of the tiny model on a synthetic set drawn
+// from seed into a temporary folder: the weights a second run starts from.
+// It returns the set, the run's configuration and its StartDigest.
+func firstRun(t *testing.T, seed uint64) ([]*transform.Prepared, TrainConfig, string) {
 	t.Helper()
-	c, _, err := LatestCheckpoint(filepath.Join(dir, CheckpointsDir))
-	return c, err
-}
-
-// TestStartRefused: a start that changed since the run was named after it,
-// a model of another architecture, and a folder without checkpoints are
-// refused, each by name.
-func TestStartRefused(t *testing.T) {
-	train := syntheticSet(4, 64, 72)
+	train := syntheticSet(4, 64, seed)
 	first := tinyTrainConfig()
 	first.Dir = t.TempDir()
 	if _, err := Train(context.Background(), first, train, nil); err != nil {
@@ -113,6 +99,14 @@ func TestStartRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return train, first, digest
+}
+
+// TestStartRefused: a start that changed since the run was named after it,
+// a model of another architecture, and a folder without checkpoints are
+// refused, each by name.
+func TestStartRefused(t *testing.T) {
+	train, first, digest := firstRun(t, 72)
 	empty := t.TempDir()
 	for _, tc := range []struct {
 		name string
