@@ -68,6 +68,10 @@ type RunRecord struct {
 	Finished      time.Time `json:"finished"`
 }
 
+// SIMDNote is what a training on the Go backend says when the program was
+// built without GOEXPERIMENT=simd (unet.SIMD false).
+const SIMDNote = "note: this program was built without GOEXPERIMENT=simd: the Go backend's matrix multiplications run without SIMD, about 10 times slower (make build sets it)\n"
+
 // StartRecord is where a fine-tuned run's starting weights came from.
 type StartRecord struct {
 	Path   string `json:"path"`
@@ -356,6 +360,10 @@ func (st *Study) Train(ctx context.Context, dir string, mon Monitor) (*Run, erro
 		len(test), s.Epochs, s.LearningRate, scheduleName(s.LRSchedule), s.Augment, rec.Backend, dir)
 	mon.Printf("%s", first)
 	fmt.Fprintf(logf, "%s %s", time.Now().UTC().Format(time.RFC3339), first)
+	if unet.IsGoSpec(s.Backend) && !unet.SIMD {
+		mon.Printf("%s", SIMDNote)
+		fmt.Fprint(logf, SIMDNote)
+	}
 	cfg.Dir, cfg.Keep, cfg.Progress = dir, 1, mon.Progress
 	cfg.OnStep = mon.OnStep
 	cfg.OnEpoch = func(e unet.EpochInfo) error {

@@ -56,9 +56,6 @@ of the same settings is reused; an interrupted one resumes. The notebooks read t
 	}
 	fmt.Fprintf(stdout, "model: the %s U-Net, %d trainable parameters, targets %s (input %s %d×%d)\n",
 		s.Encoder, s.ModelConfig().Parameters(), strings.Join(s.Targets, ", "), s.Framing(), s.InputSize, s.InputSize)
-	if unet.IsGoSpec(s.Backend) && !unet.SIMD {
-		fmt.Fprintln(stderr, "note: built without GOEXPERIMENT=simd: the Go backend's matrix multiplications are about 10x slower (make build sets it)")
-	}
 	st, err := experiment.LoadStudy(s)
 	if err != nil {
 		return err

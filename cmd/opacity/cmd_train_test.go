@@ -62,6 +62,16 @@ func TestTrainEvalPredict(t *testing.T) {
 	if !strings.Contains(errOut, "Training the resnet18 U-Net (231553 trainable parameters;") {
 		t.Errorf("the training log does not state the parameter count:\n%s", errOut)
 	}
+	// A binary without the SIMD matrix multiplication says so, on the
+	// output and in the run's log; one with it does not.
+	log, err := os.ReadFile(filepath.Join(runDir, experiment.LogFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(errOut, experiment.SIMDNote) != !unet.SIMD || strings.Contains(string(log), experiment.SIMDNote) != !unet.SIMD {
+		t.Errorf("SIMD build %v: the note on the output %v, in %s %v", unet.SIMD, strings.Contains(errOut, experiment.SIMDNote),
+			experiment.LogFile, strings.Contains(string(log), experiment.SIMDNote))
+	}
 	r, err := experiment.OpenRun(runDir)
 	if err != nil {
 		t.Fatal(err)
