@@ -259,8 +259,8 @@ func (s Settings) Validate() error {
 	switch {
 	case s.InputSize < 32 || s.InputSize%32 != 0:
 		return fieldError("InputSize", "%d: the U-Net halves the input 5 times, want a positive multiple of 32", s.InputSize)
-	case s.Epochs < 1:
-		return fieldError("Epochs", "%d: want at least 1", s.Epochs)
+	case s.Epochs < 1 && !(s.Epochs == 0 && s.Start != ""):
+		return fieldError("Epochs", "%d: want at least 1 (0 only with Start: the starting weights kept as they are)", s.Epochs)
 	case s.Batch < 1:
 		return fieldError("Batch", "%d: want at least 1", s.Batch)
 	case s.EvalEvery < 1:

@@ -187,3 +187,56 @@ func TestStartDigest(t *testing.T) {
 		t.Errorf("empty folder: err = %v, want no checkpoint", err)
 	}
 }
+
+// TestZeroEpochsKeepsStart: a run of 0 epochs from a start is the start's
+// model as it is, evaluated (epoch 0 of metrics.csv) and checkpointed, so
+// that it loads like any run; without a start 0 epochs are refused.
+func TestZeroEpochsKeepsStart(t *testing.T) {
+	train, first, digest := firstRun(t, 73)
+	test := syntheticSet(2, 64, 74)
+	cfg := tinyTrainConfig()
+	cfg.Epochs, cfg.Seed = 0, 5
+	cfg.Start, cfg.StartSHA256 = first.Dir, digest
+	cfg.Dir = t.TempDir()
+	res, err := Train(context.Background(), cfg, train, test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Records) != 2 || res.Records[0].Epoch != 0 || res.Records[1].Split != SplitTest {
+		t.Errorf("records %+v, want epoch 0 of train and test", res.Records)
+	}
+	kept, err := LoadModel(cfg.Dir, "go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(kept.Checkpoint) != "epoch-0000.ckpt" || kept.Epoch != 0 || kept.Model.GlobalStep() != 0 {
+		t.Errorf("checkpoint %s, epoch %d, step %d; want epoch-0000.ckpt, 0, 0", kept.Checkpoint, kept.Epoch, kept.Model.GlobalStep())
+	}
+	orig, err := LoadModel(first.Dir, "go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := orig.Model.Predict(test, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := kept.Model.Predict(test, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range a {
+		for j := range a[i][0] {
+			if a[i][0][j] != b[i][0][j] {
+				t.Fatalf("image %d pixel %d: %v from the start, %v from the 0-epoch run", i, j, a[i][0][j], b[i][0][j])
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Dir, MetricsFile)); err != nil {
+		t.Error(err)
+	}
+	none := tinyTrainConfig()
+	none.Epochs = 0
+	if _, err := Train(context.Background(), none, train, nil); err == nil || !strings.Contains(err.Error(), "0 only with starting weights") {
+		t.Errorf("0 epochs without a start: err = %v", err)
+	}
+}

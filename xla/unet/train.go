@@ -106,8 +106,8 @@ func (c TrainConfig) Validate() error {
 	if err := CheckInputSize(c.Size, c.Size); err != nil {
 		return err
 	}
-	if c.Epochs < 1 {
-		return fmt.Errorf("epochs must be >= 1, got %d", c.Epochs)
+	if c.Epochs < 1 && !(c.Epochs == 0 && c.started()) {
+		return fmt.Errorf("epochs must be >= 1 (0 only with starting weights, kept as they are), got %d", c.Epochs)
 	}
 	if c.Batch < 1 {
 		return fmt.Errorf("batch must be >= 1, got %d", c.Batch)
@@ -123,6 +123,10 @@ func (c TrainConfig) Validate() error {
 	}
 	return c.Augment.Validate()
 }
+
+// started reports whether the run starts from other weights (Start, or
+// StartSHA256 in a configuration read back from a checkpoint).
+func (c TrainConfig) started() bool { return c.Start != "" || c.StartSHA256 != "" }
 
 // SameRun reports whether a checkpoint made with c can be resumed with
 // other: everything that decides the weights but the number of epochs must
@@ -377,6 +381,11 @@ func (t *trainer) run(ctx context.Context) (res *TrainResult, err error) {
 	}
 	t.total.Other = time.Since(t.start).Seconds()
 	t.lastCheckpoint = time.Now()
+	if t.cfg.Epochs == 0 {
+		if err := t.keepStart(); err != nil {
+			return t.res, err
+		}
+	}
 	for epoch := t.res.ResumedFrom + 1; epoch <= t.cfg.Epochs; epoch++ {
 		if err := t.epoch(ctx, epoch); err != nil {
 			return t.res, err
@@ -431,6 +440,31 @@ func (t *trainer) resume() error {
 		return fmt.Errorf("creating the model's variables: %w", err)
 	}
 	return nil
+}
+
+// keepStart is a run of 0 epochs: the starting weights as they are,
+// evaluated like an epoch's (epoch 0 in metrics.csv) and written as the
+// run's checkpoint epoch-0000, so that the run can be used and validated
+// like any other.
+func (t *trainer) keepStart() error {
+	var et PhaseTimes
+	start := time.Now()
+	rows, err := t.evaluate(0, &et)
+	if err != nil {
+		return err
+	}
+	t.res.Records = rows
+	if len(rows) > 0 {
+		if err := t.writeMetrics(0); err != nil {
+			return err
+		}
+	}
+	if err := t.checkpoint(0); err != nil {
+		return err
+	}
+	et.Wall = time.Since(start).Seconds()
+	et.Other = et.Wall - et.accounted()
+	return t.report(0, math.NaN(), rows, et)
 }
 
 // loadStart loads the model variables of the run's starting weights (see
