@@ -38,7 +38,7 @@ func StartCheckpoint(path string) (string, error) {
 		return "", fmt.Errorf("starting weights: %w", err)
 	}
 	if c == nil {
-		return "", fmt.Errorf("starting weights %s: not a checkpoint file, and no checkpoint in its %s", path, CheckpointsDir)
+		return "", fmt.Errorf("starting weights %s: not a checkpoint file, and no checkpoint in its %s (of a models folder, name its lungs/ or opacity/ folder, except for a pair: opacity models, cv --pipeline)", path, CheckpointsDir)
 	}
 	if len(damaged) > 0 {
 		return "", fmt.Errorf("starting weights %s: a newer checkpoint is damaged: %w", path, errors.Join(damaged...))
