@@ -49,10 +49,15 @@ func (p *progress) epochDone(epoch int, trainLoss float64, rows []research.Epoch
 
 // EpochLine is the one-line summary of an epoch that Train prints: the
 // mean step loss, the metrics of every split (and target, when the rows
-// have several) and the epoch's phase times, ending in a newline.
+// have several) and the epoch's phase times, ending in a newline. A run of
+// 0 epochs (its starting weights kept) has no step loss.
 func EpochLine(epoch, epochs int, trainLoss float64, rows []research.EpochRecord, t PhaseTimes) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "epoch %d/%d: step loss %.4f", epoch, epochs, trainLoss)
+	if epochs == 0 {
+		b.WriteString("0 epochs: the starting weights as they are") // a run that keeps its start
+	} else {
+		fmt.Fprintf(&b, "epoch %d/%d: step loss %.4f", epoch, epochs, trainLoss)
+	}
 	targets := map[string]bool{}
 	for _, r := range rows {
 		targets[r.Target] = true

@@ -2,6 +2,7 @@ package unet
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -201,6 +202,9 @@ func TestZeroEpochsKeepsStart(t *testing.T) {
 	res, err := Train(context.Background(), cfg, train, test)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if line := EpochLine(0, 0, math.NaN(), res.Records, PhaseTimes{}); !strings.HasPrefix(line, "0 epochs: the starting weights as they are; train loss") || strings.Contains(line, "NaN") {
+		t.Errorf("the 0-epoch line %q", line)
 	}
 	if len(res.Records) != 2 || res.Records[0].Epoch != 0 || res.Records[1].Split != SplitTest {
 		t.Errorf("records %+v, want epoch 0 of train and test", res.Records)
