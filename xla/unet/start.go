@@ -21,29 +21,33 @@ import (
 // shuffling and the augmentation. A resumed run continues from its own
 // checkpoints; the start only seeds a fresh one.
 
-// StartCheckpoint resolves a start (TrainConfig.Start) to the checkpoint
-// file it loads: path itself when it is a file; else the newest readable
-// checkpoint of path's CheckpointsDir (a training folder, such as a run
-// folder or a models folder's lungs/ or opacity/).
-func StartCheckpoint(path string) (string, error) {
+// readStartCheckpoint reads the checkpoint a start (TrainConfig.Start)
+// names: path itself when it is a file; else the newest readable checkpoint
+// of path's CheckpointsDir (a training folder, such as a run folder or a
+// models folder's lungs/ or opacity/), read once.
+func readStartCheckpoint(path string) (*Checkpoint, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("starting weights: %w", err)
+		return nil, fmt.Errorf("starting weights: %w", err)
 	}
 	if !fi.IsDir() {
-		return path, nil
+		c, err := ReadCheckpoint(path)
+		if err != nil {
+			return nil, fmt.Errorf("starting weights: %w", err)
+		}
+		return c, nil
 	}
 	c, damaged, err := LatestCheckpoint(filepath.Join(path, CheckpointsDir))
 	if err != nil {
-		return "", fmt.Errorf("starting weights: %w", err)
+		return nil, fmt.Errorf("starting weights: %w", err)
 	}
 	if c == nil {
-		return "", fmt.Errorf("starting weights %s: not a checkpoint file, and no checkpoint in its %s (of a models folder, name its lungs/ or opacity/ folder, except for a pair: opacity models, cv --pipeline)", path, CheckpointsDir)
+		return nil, fmt.Errorf("starting weights %s: not a checkpoint file, and no checkpoint in its %s (of a models folder, name its lungs/ or opacity/ folder, except for a pair: opacity models, cv --pipeline)", path, CheckpointsDir)
 	}
 	if len(damaged) > 0 {
-		return "", fmt.Errorf("starting weights %s: a newer checkpoint is damaged: %w", path, errors.Join(damaged...))
+		return nil, fmt.Errorf("starting weights %s: a newer checkpoint is damaged: %w", path, errors.Join(damaged...))
 	}
-	return c.Path, nil
+	return c, nil
 }
 
 // StartDigest returns the SHA-256 (hex) that identifies a start: of the
@@ -117,14 +121,11 @@ func readStart(cfg TrainConfig) (*Checkpoint, error) {
 				cfg.Start, cfg.StartSHA256, sum)
 		}
 	}
-	file, err := StartCheckpoint(cfg.Start)
+	c, err := readStartCheckpoint(cfg.Start)
 	if err != nil {
 		return nil, err
 	}
-	c, err := ReadCheckpoint(file)
-	if err != nil {
-		return nil, fmt.Errorf("starting weights: %w", err)
-	}
+	file := c.Path
 	if a, b := architecture(c.Meta.Config.Model), architecture(cfg.Model); a != b {
 		return nil, fmt.Errorf("starting weights %s: a model of another architecture (%s; this run's is %s)", file, a, b)
 	}

@@ -55,7 +55,7 @@ type TrainConfig struct {
 	Backend string `json:"backend,omitempty"`
 	// Start, when set, is where a fresh run's weights come from instead
 	// of a random initialisation (fine-tuning): a checkpoint file or a
-	// training folder (see StartCheckpoint). StartSHA256 (StartDigest) is
+	// training folder (see readStartCheckpoint). StartSHA256 (StartDigest) is
 	// what identifies it in the run's configuration: the path does not
 	// count, the weights do.
 	Start       string `json:"-"`
