@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/covidxray/opacity/datasets/transform"
 )
 
 // TestCheckpointWriterReportsFailure checks that a checkpoint written in
@@ -75,24 +77,31 @@ func TestExportWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := full.Model.Predict(train, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := small.Model.Predict(train, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range a {
-		for j := range a[i][0] {
-			if a[i][0][j] != b[i][0][j] {
-				t.Fatalf("image %d pixel %d: %v with the full checkpoint, %v with the weights", i, j, a[i][0][j], b[i][0][j])
-			}
-		}
-	}
+	assertSamePredictions(t, full.Model, small.Model, train, "the full checkpoint", "the weights")
 	fi, _ := os.Stat(full.Checkpoint)
 	si, _ := os.Stat(dst)
 	if si.Size()*2 > fi.Size() {
 		t.Errorf("weights-only checkpoint %d bytes, full %d: want at most half", si.Size(), fi.Size())
+	}
+}
+
+// assertSamePredictions fails unless models a and b (named as given)
+// predict exactly the same probabilities on set.
+func assertSamePredictions(t *testing.T, a, b *Model, set []*transform.Prepared, nameA, nameB string) {
+	t.Helper()
+	pa, err := a.Predict(set, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, err := b.Predict(set, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range pa {
+		for j := range pa[i][0] {
+			if pa[i][0][j] != pb[i][0][j] {
+				t.Fatalf("image %d pixel %d: %v with %s, %v with %s", i, j, pa[i][0][j], nameA, pb[i][0][j], nameB)
+			}
+		}
 	}
 }

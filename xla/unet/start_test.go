@@ -220,21 +220,7 @@ func TestZeroEpochsKeepsStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := orig.Model.Predict(test, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := kept.Model.Predict(test, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range a {
-		for j := range a[i][0] {
-			if a[i][0][j] != b[i][0][j] {
-				t.Fatalf("image %d pixel %d: %v from the start, %v from the 0-epoch run", i, j, a[i][0][j], b[i][0][j])
-			}
-		}
-	}
+	assertSamePredictions(t, orig.Model, kept.Model, test, "the start", "the 0-epoch run")
 	if _, err := os.Stat(filepath.Join(cfg.Dir, MetricsFile)); err != nil {
 		t.Error(err)
 	}
