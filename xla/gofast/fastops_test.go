@@ -69,7 +69,7 @@ func TestIm2colConvMatchesNative(t *testing.T) {
 					w := randTensor(2, -1, 1, tc.c.k, tc.c.k, tc.cin, tc.cout)
 					fast := valueAndGrads(t, func(o ops, in []*Node) *Node {
 						o.recompute = recompute
-						return Concatenate(o.convLanes(splitBatch(in[0], lanes), in[1], tc.c), 0)
+						return Concatenate(o.im2colConv(splitBatch(in[0], lanes), in[1], tc.c), 0)
 					}, x, w)
 					ref := valueAndGrads(t, func(_ ops, in []*Node) *Node { return nativeConv(in[0], in[1], tc.c) }, x, w)
 					for i, what := range []string{"output", "dX", "dW"} {

@@ -10,6 +10,9 @@ import (
 // state the build's ops share.
 type ops struct {
 	recompute bool // rebuild im2col patches in the backward pass (less memory)
+	// forwardOnly marks a graph without a backward pass (inference), where
+	// a convolution costs only its forward part (see winogradWins).
+	forwardOnly bool
 	// lane is the batch lane whose chain of matrix multiplications this
 	// op's multiplications join (see dot and Layers.Input).
 	lane  int
@@ -43,6 +46,13 @@ func (o ops) inLane(i int) ops {
 // independent branches runs in parallel, and each multiplication uses every
 // core.
 func (o ops) dot(lhs *Node, lhsContracting []int, rhs *Node, rhsContracting []int) *Node {
+	return o.batchDot(lhs, lhsContracting, nil, rhs, rhsContracting, nil)
+}
+
+// batchDot is DotGeneral(lhs, lhsContracting, lhsBatch, rhs,
+// rhsContracting, rhsBatch) in the lane's chain of matrix multiplications
+// (see dot).
+func (o ops) batchDot(lhs *Node, lhsContracting, lhsBatch []int, rhs *Node, rhsContracting, rhsBatch []int) *Node {
 	var last *Node
 	if o.lane < len(o.state.lastMatmul) {
 		last = o.state.lastMatmul[o.lane]
@@ -54,7 +64,7 @@ func (o ops) dot(lhs *Node, lhsContracting []int, rhs *Node, rhsContracting []in
 			rhs = SchedulingBarrier(rhs, last)
 		}
 	}
-	out := DotGeneral(lhs, lhsContracting, nil, rhs, rhsContracting, nil)
+	out := DotGeneral(lhs, lhsContracting, lhsBatch, rhs, rhsContracting, rhsBatch)
 	for len(o.state.lastMatmul) <= o.lane {
 		o.state.lastMatmul = append(o.state.lastMatmul, nil)
 	}
@@ -101,9 +111,17 @@ func (o ops) conv(x, w *Node, c convSpec) *Node {
 
 // convLanes is conv on every lane of a batch, with one kernel w: one
 // custom-gradient op whose weight gradient is the sum of the lanes' (one
-// transposition for all of them), on the output side when that is cheaper
-// (see outputSideWins), by im2col otherwise.
+// transposition for all of them), by Winograd F(2x2, 3x3) where that is
+// cheaper (see winogradWins) and the patches are not recomputed, else on
+// the output side where that is cheaper (see outputSideWins), else by
+// im2col. With recompute (the largest batches, under a tight memory limit)
+// the Winograd backward pass's transformed tiles, four times its input and
+// output, made the step slower (bench/gobench, 320x320 batch 8), so the
+// direct convolutions are kept there.
 func (o ops) convLanes(xs []*Node, w *Node, c convSpec) []*Node {
+	if !o.recompute && winogradWins(xs[0].Shape().Dimensions, w.Shape().Dimensions, c, o.forwardOnly) {
+		return o.winogradConv(xs, w, c)
+	}
 	if outputSideWins(xs[0].Shape().Dimensions, w.Shape().Dimensions, c) {
 		return o.outputSideConvLanes(xs, w, c)
 	}

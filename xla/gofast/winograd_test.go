@@ -1,0 +1,169 @@
+package gofast
+
+import (
+	"fmt"
+	"testing"
+
+	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
+	"github.com/gomlx/gomlx/core/tensors"
+)
+
+// TestKron checks the Kronecker product against entries worked out by hand.
+func TestKron(t *testing.T) {
+	got := kron([][]float32{{1, 2}, {3, 4}})
+	// [[1*1 1*2 2*1 2*2] [1*3 1*4 2*3 2*4] [3*1 3*2 4*1 4*2] [3*3 3*4 4*3 4*4]]
+	want := []float32{1, 2, 2, 4, 3, 4, 6, 8, 3, 6, 4, 8, 9, 12, 12, 16}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("kron = %v, want %v", got, want)
+		}
+	}
+}
+
+// TestWinogradConvMatchesNative holds the Winograd convolution's output and
+// both gradients to the backend's own convolution and its automatic
+// gradient, within float32 rounding (relative 1e-5), on odd and even tile
+// counts, one-tile images, several channels and lanes of unequal size.
+func TestWinogradConvMatchesNative(t *testing.T) {
+	c := convSpec{k: 3, stride: 1, pad: 1}
+	for _, tc := range []struct{ b, h, w, cin, cout int }{{3, 8, 6, 3, 4}, {3, 4, 4, 5, 2}, {3, 2, 2, 1, 1}, {4, 6, 10, 7, 9}} {
+		for _, lanes := range []int{1, 3} {
+			t.Run(fmt.Sprintf("%dx%dx%d_%dto%d_lanes=%d", tc.b, tc.h, tc.w, tc.cin, tc.cout, lanes), func(t *testing.T) {
+				x := randTensor(1, -1, 1, tc.b, tc.h, tc.w, tc.cin)
+				w := randTensor(2, -1, 1, 3, 3, tc.cin, tc.cout)
+				fast := valueAndGrads(t, func(o ops, in []*Node) *Node {
+					return Concatenate(o.winogradConv(splitBatch(in[0], lanes), in[1], c), 0)
+				}, x, w)
+				ref := valueAndGrads(t, func(_ ops, in []*Node) *Node { return nativeConv(in[0], in[1], c) }, x, w)
+				for i, what := range []string{"output", "dX", "dW"} {
+					assertClose(t, what, fast[i], ref[i], 1e-5)
+				}
+			})
+		}
+	}
+}
+
+func TestWinogradFits(t *testing.T) {
+	s1 := convSpec{k: 3, stride: 1, pad: 1}
+	for _, tc := range []struct {
+		x, w []int
+		c    convSpec
+		want bool
+	}{
+		{[]int{8, 32, 32, 64}, []int{3, 3, 64, 64}, s1, true},
+		{[]int{8, 31, 32, 64}, []int{3, 3, 64, 64}, s1, false},
+		{[]int{8, 32, 32, 64}, []int{3, 3, 64, 64}, convSpec{k: 3, stride: 2, pad: 1}, false},
+		{[]int{8, 32, 32, 64}, []int{1, 1, 64, 64}, convSpec{k: 1, stride: 1}, false},
+		{[]int{8, 32, 32, 64}, []int{7, 7, 64, 64}, convSpec{k: 7, stride: 1, pad: 3}, false},
+	} {
+		if got := winogradFits(tc.x, tc.w, tc.c); got != tc.want {
+			t.Errorf("winogradFits(%v, %v, %+v) = %v, want %v", tc.x, tc.w, tc.c, got, tc.want)
+		}
+	}
+}
+
+func TestWinogradWins(t *testing.T) {
+	s1 := convSpec{k: 3, stride: 1, pad: 1}
+	for _, tc := range []struct {
+		x, w        []int
+		forwardOnly bool
+		want        bool
+	}{
+		{[]int{4, 32, 32, 64}, []int{3, 3, 64, 64}, false, true},     // 256 tiles
+		{[]int{4, 8, 8, 256}, []int{3, 3, 256, 256}, false, true},    // 64 tiles, the least
+		{[]int{4, 4, 4, 512}, []int{3, 3, 512, 512}, false, false},   // 16 tiles
+		{[]int{1, 16, 14, 128}, []int{3, 3, 128, 128}, false, false}, // 56 tiles
+		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 16}, false, true},   // 16 output channels, the least
+		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 1}, false, false},   // the head: 1 output channel
+		{[]int{4, 31, 32, 64}, []int{3, 3, 64, 64}, false, false},    // odd height
+		{[]int{1, 32, 32, 64}, []int{3, 3, 64, 64}, true, false},     // forward only: 256 tiles
+		{[]int{1, 64, 64, 32}, []int{3, 3, 32, 32}, true, true},      // forward only: 1024 tiles, the least
+	} {
+		if got := winogradWins(tc.x, tc.w, s1, tc.forwardOnly); got != tc.want {
+			t.Errorf("winogradWins(%v, %v, forward only %v) = %v, want %v", tc.x, tc.w, tc.forwardOnly, got, tc.want)
+		}
+	}
+}
+
+// BenchmarkWinogradConv compares forward and backward of the Winograd
+// convolution with the direct one (im2col, or output-side where
+// outputSideWins) at the stride-1 3x3 layers of the default model at
+// 128x128 batch 8 (one lane of 4 images, as training runs them on 2 cores).
+func BenchmarkWinogradConv(b *testing.B) {
+	s1 := convSpec{k: 3, stride: 1, pad: 1}
+	for _, tc := range []struct {
+		name         string
+		h, cin, cout int
+	}{
+		{"layer1_32px_64", 32, 64, 64}, {"layer2_16px_128", 16, 128, 128}, {"layer3_8px_256", 8, 256, 256},
+		{"layer4_4px_512", 4, 512, 512}, {"block3_skip_64px_64to32", 64, 64, 32}, {"block3_64px_32", 64, 32, 32},
+		{"block4_128px_16", 128, 16, 16}, {"head_128px_16to1", 128, 16, 1},
+	} {
+		x, w := randTensor(1, -1, 1, 4, tc.h, tc.h, tc.cin), randTensor(2, -0.1, 0.1, 3, 3, tc.cin, tc.cout)
+		b.Run(tc.name+"/direct", func(b *testing.B) {
+			benchForwardBackward(b, func(o ops, in []*Node) *Node {
+				if outputSideWins(in[0].Shape().Dimensions, in[1].Shape().Dimensions, s1) {
+					return o.outputSideConv(in[0], in[1], s1)
+				}
+				return o.im2colConv([]*Node{in[0]}, in[1], s1)[0]
+			}, x, w)
+		})
+		b.Run(tc.name+"/winograd", func(b *testing.B) {
+			benchForwardBackward(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1)[0] }, x, w)
+		})
+	}
+}
+
+// benchForward times one execution of f's value alone (a graph without
+// backward pass, as at inference), on the Go backend with the fast ops.
+func benchForward(b *testing.B, f func(o ops, in []*Node) *Node, inputs ...*tensors.Tensor) {
+	exec, err := NewExec(goBackend(b), func(in []*Node) *Node { return f(newOps(false), in) })
+	if err != nil {
+		b.Fatal(err)
+	}
+	args := make([]any, len(inputs))
+	for i, x := range inputs {
+		args[i] = x
+	}
+	run := func() {
+		out, err := exec.Exec(args...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, t := range out {
+			t.FinalizeAll()
+		}
+	}
+	run()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		run()
+	}
+}
+
+// BenchmarkWinogradForward compares the forward pass alone of the Winograd
+// and the direct convolution at the stride-1 3x3 layers of the default
+// model at batch 1 (opacity analyze), 128x128 and 320x320.
+func BenchmarkWinogradForward(b *testing.B) {
+	s1 := convSpec{k: 3, stride: 1, pad: 1}
+	for _, tc := range []struct {
+		name             string
+		bs, h, cin, cout int
+	}{
+		{"b1_32px_64", 1, 32, 64, 64}, {"b1_16px_128", 1, 16, 128, 128}, {"b1_64px_64to32", 1, 64, 64, 32}, {"b1_64px_32", 1, 64, 32, 32}, {"b1_128px_16", 1, 128, 16, 16},
+		{"b1_80px_64", 1, 80, 64, 64}, {"b1_40px_128", 1, 40, 128, 128}, {"b1_20px_256", 1, 20, 256, 256}, {"b1_320px_16", 1, 320, 16, 16},
+	} {
+		x, w := randTensor(1, -1, 1, tc.bs, tc.h, tc.h, tc.cin), randTensor(2, -0.1, 0.1, 3, 3, tc.cin, tc.cout)
+		b.Run(tc.name+"/direct", func(b *testing.B) {
+			benchForward(b, func(o ops, in []*Node) *Node {
+				if outputSideWins(in[0].Shape().Dimensions, in[1].Shape().Dimensions, s1) {
+					return o.outputSideConv(in[0], in[1], s1)
+				}
+				return o.im2colConv([]*Node{in[0]}, in[1], s1)[0]
+			}, x, w)
+		})
+		b.Run(tc.name+"/winograd", func(b *testing.B) {
+			benchForward(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1)[0] }, x, w)
+		})
+	}
+}
