@@ -89,7 +89,7 @@ func winogradFits(x, w []int, c convSpec) bool {
 // has two more products of the same size, so inference needs more tiles.
 const (
 	winogradMinTiles        = 64
-	winogradMinTilesForward = 1024
+	winogradMinTilesForward = 1600
 	winogradMinCout         = 16
 )
 

@@ -77,7 +77,8 @@ func TestWinogradWins(t *testing.T) {
 		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 1}, false, false},   // the head: 1 output channel
 		{[]int{4, 31, 32, 64}, []int{3, 3, 64, 64}, false, false},    // odd height
 		{[]int{1, 32, 32, 64}, []int{3, 3, 64, 64}, true, false},     // forward only: 256 tiles
-		{[]int{1, 64, 64, 32}, []int{3, 3, 32, 32}, true, true},      // forward only: 1024 tiles, the least
+		{[]int{1, 64, 64, 32}, []int{3, 3, 32, 32}, true, false},     // forward only: 1024 tiles
+		{[]int{1, 80, 80, 64}, []int{3, 3, 64, 64}, true, true},      // forward only: 1600 tiles, the least
 	} {
 		if got := winogradWins(tc.x, tc.w, s1, tc.forwardOnly); got != tc.want {
 			t.Errorf("winogradWins(%v, %v, forward only %v) = %v, want %v", tc.x, tc.w, tc.forwardOnly, got, tc.want)
