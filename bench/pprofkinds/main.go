@@ -13,17 +13,22 @@
 //
 //	matmul kernel     gobackend/dot/matmul.*Kernel*Float32, *ApplyPackedOutput*,
 //	                  smallNoSIMD*: the multiply-adds of every convolution
-//	                  (im2col times kernel: forward, input gradient, weight
-//	                  gradient) and of the 1x1 head
+//	                  (im2col times kernel, or Winograd's 16 tile products:
+//	                  forward, input gradient, weight gradient), of the
+//	                  Winograd tile transforms (small constant matrices
+//	                  times the tiles) and of the 1x1 head
 //	matmul packing    any other gobackend/dot or gobackend/dot/matmul frame:
 //	                  packing the operands into panels, the 4x16 transposes,
 //	                  DotGeneral's layout normalisation
 //	slice             gobackend/ops.execSlice*: im2col matrices (built in
 //	                  one pass by patch 4 of third_party/gomlx-compute),
-//	                  crops, the batch lanes, max-pool windows
+//	                  Winograd's input tiles, crops, the batch lanes,
+//	                  max-pool windows
 //	concat/pad        execConcatenate, execPad: zero padding (shiftPad),
-//	                  im2col patches, U-Net skip concatenation, upsampling
+//	                  im2col patches, Winograd's tiles gathered, U-Net skip
+//	                  concatenation, upsampling
 //	transpose/reshape execTranspose*, execReshape, TransposeIterator, CopyFlat
+//	                  (among them Winograd's 2x2 output tiles put in place)
 //	element-wise      the other ops.exec* of one or two operands (Add, Mul, Sub,
 //	                  Div, Sqrt, Max, Where, Logistic, ...; patch 5's float32
 //	                  kernels f32*): batch norm, ReLU and its mask, max
