@@ -25,6 +25,12 @@ func benchForwardBackward(b *testing.B, f func(o ops, in []*Node) *Node, inputs 
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchExec(b, exec, inputs)
+}
+
+// benchExec times exec on the inputs, after one untimed execution that
+// compiles it.
+func benchExec(b *testing.B, exec *Exec, inputs []*tensors.Tensor) {
 	args := make([]any, len(inputs))
 	for i, x := range inputs {
 		args[i] = x

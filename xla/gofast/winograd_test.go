@@ -43,45 +43,35 @@ func TestWinogradConvMatchesNative(t *testing.T) {
 	}
 }
 
-func TestWinogradFits(t *testing.T) {
-	s1 := convSpec{k: 3, stride: 1, pad: 1}
-	for _, tc := range []struct {
-		x, w []int
-		c    convSpec
-		want bool
-	}{
-		{[]int{8, 32, 32, 64}, []int{3, 3, 64, 64}, s1, true},
-		{[]int{8, 31, 32, 64}, []int{3, 3, 64, 64}, s1, false},
-		{[]int{8, 32, 32, 64}, []int{3, 3, 64, 64}, convSpec{k: 3, stride: 2, pad: 1}, false},
-		{[]int{8, 32, 32, 64}, []int{1, 1, 64, 64}, convSpec{k: 1, stride: 1}, false},
-		{[]int{8, 32, 32, 64}, []int{7, 7, 64, 64}, convSpec{k: 7, stride: 1, pad: 3}, false},
-	} {
-		if got := winogradFits(tc.x, tc.w, tc.c); got != tc.want {
-			t.Errorf("winogradFits(%v, %v, %+v) = %v, want %v", tc.x, tc.w, tc.c, got, tc.want)
-		}
-	}
-}
-
-func TestWinogradWins(t *testing.T) {
+// TestWinogradChoice checks which convolutions fit the Winograd algorithm
+// and which of those use it (see winogradWins).
+func TestWinogradChoice(t *testing.T) {
 	s1 := convSpec{k: 3, stride: 1, pad: 1}
 	for _, tc := range []struct {
 		x, w        []int
+		c           convSpec
 		forwardOnly bool
-		want        bool
+		fits, wins  bool
 	}{
-		{[]int{4, 32, 32, 64}, []int{3, 3, 64, 64}, false, true},     // 256 tiles
-		{[]int{4, 8, 8, 256}, []int{3, 3, 256, 256}, false, true},    // 64 tiles, the least
-		{[]int{4, 4, 4, 512}, []int{3, 3, 512, 512}, false, false},   // 16 tiles
-		{[]int{1, 16, 14, 128}, []int{3, 3, 128, 128}, false, false}, // 56 tiles
-		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 16}, false, true},   // 16 output channels, the least
-		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 1}, false, false},   // the head: 1 output channel
-		{[]int{4, 31, 32, 64}, []int{3, 3, 64, 64}, false, false},    // odd height
-		{[]int{1, 32, 32, 64}, []int{3, 3, 64, 64}, true, false},     // forward only: 256 tiles
-		{[]int{1, 64, 64, 32}, []int{3, 3, 32, 32}, true, false},     // forward only: 1024 tiles
-		{[]int{1, 80, 80, 64}, []int{3, 3, 64, 64}, true, true},      // forward only: 1600 tiles, the least
+		{[]int{4, 32, 32, 64}, []int{3, 3, 64, 64}, s1, false, true, true},                                  // 256 tiles
+		{[]int{4, 8, 8, 256}, []int{3, 3, 256, 256}, s1, false, true, true},                                 // 64 tiles, the least
+		{[]int{4, 4, 4, 512}, []int{3, 3, 512, 512}, s1, false, true, false},                                // 16 tiles
+		{[]int{1, 16, 14, 128}, []int{3, 3, 128, 128}, s1, false, true, false},                              // 56 tiles
+		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 16}, s1, false, true, true},                                // 16 output channels, the least
+		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 1}, s1, false, true, false},                                // the head: 1 output channel
+		{[]int{1, 32, 32, 64}, []int{3, 3, 64, 64}, s1, true, true, false},                                  // forward only: 256 tiles
+		{[]int{1, 64, 64, 32}, []int{3, 3, 32, 32}, s1, true, true, false},                                  // forward only: 1024 tiles
+		{[]int{1, 80, 80, 64}, []int{3, 3, 64, 64}, s1, true, true, true},                                   // forward only: 1600 tiles, the least
+		{[]int{4, 31, 32, 64}, []int{3, 3, 64, 64}, s1, false, false, false},                                // odd height
+		{[]int{4, 32, 32, 64}, []int{3, 3, 64, 64}, convSpec{k: 3, stride: 2, pad: 1}, false, false, false}, // stride 2
+		{[]int{4, 32, 32, 64}, []int{1, 1, 64, 64}, convSpec{k: 1, stride: 1}, false, false, false},         // 1x1
+		{[]int{4, 32, 32, 64}, []int{7, 7, 64, 64}, convSpec{k: 7, stride: 1, pad: 3}, false, false, false}, // 7x7
 	} {
-		if got := winogradWins(tc.x, tc.w, s1, tc.forwardOnly); got != tc.want {
-			t.Errorf("winogradWins(%v, %v, forward only %v) = %v, want %v", tc.x, tc.w, tc.forwardOnly, got, tc.want)
+		if got := winogradFits(tc.x, tc.w, tc.c); got != tc.fits {
+			t.Errorf("winogradFits(%v, %v, %+v) = %v, want %v", tc.x, tc.w, tc.c, got, tc.fits)
+		}
+		if got := winogradWins(tc.x, tc.w, tc.c, tc.forwardOnly); got != tc.wins {
+			t.Errorf("winogradWins(%v, %v, %+v, forward only %v) = %v, want %v", tc.x, tc.w, tc.c, tc.forwardOnly, got, tc.wins)
 		}
 	}
 }
@@ -102,12 +92,7 @@ func BenchmarkWinogradConv(b *testing.B) {
 	} {
 		x, w := randTensor(1, -1, 1, 4, tc.h, tc.h, tc.cin), randTensor(2, -0.1, 0.1, 3, 3, tc.cin, tc.cout)
 		b.Run(tc.name+"/direct", func(b *testing.B) {
-			benchForwardBackward(b, func(o ops, in []*Node) *Node {
-				if outputSideWins(in[0].Shape().Dimensions, in[1].Shape().Dimensions, s1) {
-					return o.outputSideConv(in[0], in[1], s1)
-				}
-				return o.im2colConv([]*Node{in[0]}, in[1], s1)[0]
-			}, x, w)
+			benchForwardBackward(b, func(o ops, in []*Node) *Node { return directConv(o, in[0], in[1], s1) }, x, w)
 		})
 		b.Run(tc.name+"/winograd", func(b *testing.B) {
 			benchForwardBackward(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1)[0] }, x, w)
@@ -122,24 +107,7 @@ func benchForward(b *testing.B, f func(o ops, in []*Node) *Node, inputs ...*tens
 	if err != nil {
 		b.Fatal(err)
 	}
-	args := make([]any, len(inputs))
-	for i, x := range inputs {
-		args[i] = x
-	}
-	run := func() {
-		out, err := exec.Exec(args...)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, t := range out {
-			t.FinalizeAll()
-		}
-	}
-	run()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		run()
-	}
+	benchExec(b, exec, inputs)
 }
 
 // BenchmarkWinogradForward compares the forward pass alone of the Winograd
@@ -156,15 +124,19 @@ func BenchmarkWinogradForward(b *testing.B) {
 	} {
 		x, w := randTensor(1, -1, 1, tc.bs, tc.h, tc.h, tc.cin), randTensor(2, -0.1, 0.1, 3, 3, tc.cin, tc.cout)
 		b.Run(tc.name+"/direct", func(b *testing.B) {
-			benchForward(b, func(o ops, in []*Node) *Node {
-				if outputSideWins(in[0].Shape().Dimensions, in[1].Shape().Dimensions, s1) {
-					return o.outputSideConv(in[0], in[1], s1)
-				}
-				return o.im2colConv([]*Node{in[0]}, in[1], s1)[0]
-			}, x, w)
+			benchForward(b, func(o ops, in []*Node) *Node { return directConv(o, in[0], in[1], s1) }, x, w)
 		})
 		b.Run(tc.name+"/winograd", func(b *testing.B) {
 			benchForward(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1)[0] }, x, w)
 		})
 	}
+}
+
+// directConv is the convolution convLanes used before Winograd: on the
+// output side where outputSideWins, else by im2col.
+func directConv(o ops, x, w *Node, c convSpec) *Node {
+	if outputSideWins(x.Shape().Dimensions, w.Shape().Dimensions, c) {
+		return o.outputSideConv(x, w, c)
+	}
+	return o.im2colConv([]*Node{x}, w, c)[0]
 }
