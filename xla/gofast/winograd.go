@@ -27,7 +27,8 @@ import (
 // The backward pass stays in the same algorithm: the input gradient of a
 // stride-1 'same' 3x3 convolution is the same convolution of dY with the
 // kernel turned by 180 degrees and its channel axes swapped (a Winograd
-// forward pass), and the weight gradient is G^T (sum over tiles of
+// forward pass, whose transformed kernel is the forward pass's at permuted
+// tile positions, see winoFlip), and the weight gradient is G^T (sum over tiles of
 // V^T dM) G, with V the forward pass's transformed input tiles (kept, 4
 // values per input value, where im2col keeps 9) and dM = A dY_tile A^T.
 var (
@@ -58,8 +59,14 @@ func kron(m [][]float32) []float32 {
 // kronConst is kron(m) as a float32 constant of g, transposed when t is
 // true.
 func kronConst(g *Graph, m [][]float32, t bool) *Node {
-	r, c := len(m)*len(m), len(m[0])*len(m[0])
-	data := kron(m)
+	data, r, c := kronData(m, t)
+	return Const(g, tensors.FromFlatDataAndDimensions(data, r, c))
+}
+
+// kronData is kron(m), transposed when t is true, with its dimensions.
+func kronData(m [][]float32, t bool) (data []float32, r, c int) {
+	r, c = len(m)*len(m), len(m[0])*len(m[0])
+	data = kron(m)
 	if t {
 		tr := make([]float32, len(data))
 		for i := 0; i < r; i++ {
@@ -69,7 +76,44 @@ func kronConst(g *Graph, m [][]float32, t bool) *Node {
 		}
 		data, r, c = tr, c, r
 	}
-	return Const(g, tensors.FromFlatDataAndDimensions(data, r, c))
+	return data, r, c
+}
+
+// winoFlip maps a position r = i*4+j of a transformed 4x4 tile to
+// π(i)*4+π(j), where π swaps 0 and 3. G J = Π G for the reversal J of three
+// values and the swap Π of rows 0 and 3 of G, so the transformed kernel of
+// g turned by 180 degrees, G J g J G^T, is Π (G g G^T) Π^T: the same 16
+// matrices at these positions.
+var winoFlip = func() (p [16]int) {
+	pi := [4]int{3, 1, 2, 0}
+	for i := 0; i < 4; i++ {
+		for j := 0; j < 4; j++ {
+			p[i*4+j] = pi[i]*4 + pi[j]
+		}
+	}
+	return p
+}()
+
+// flippedTransforms returns kron(B^T) with its rows and kron(A^T) with its
+// columns at the positions winoFlip maps them to: the input transform that
+// puts the tile's position winoFlip(r) at r, and the output transform that
+// reads it back from there. With them, a product with the forward kernel's
+// transform u at each position r is a product with the turned kernel's at
+// position winoFlip(r).
+func flippedTransforms(g *Graph) (kb, ka *Node) {
+	b, _, bc := kronData(winoBT, false) // 16 x 16
+	fb := make([]float32, len(b))
+	for r, src := range winoFlip {
+		copy(fb[r*bc:(r+1)*bc], b[src*bc:(src+1)*bc])
+	}
+	a, ar, ac := kronData(winoAT, false) // 4 x 16
+	fa := make([]float32, len(a))
+	for i := 0; i < ar; i++ {
+		for r, src := range winoFlip {
+			fa[i*ac+r] = a[i*ac+src]
+		}
+	}
+	return Const(g, tensors.FromFlatDataAndDimensions(fb, 16, bc)), Const(g, tensors.FromFlatDataAndDimensions(fa, ar, ac))
 }
 
 // winogradFits reports whether the Winograd convolution applies to an input
@@ -132,22 +176,27 @@ func (o ops) winogradKernel(w *Node) *Node {
 	return Reshape(u, 16, wd[2], wd[3])
 }
 
-// winogradInput returns the transformed input tiles B^T d B of x [B, H, W,
-// Cin] as [16, tiles, Cin].
-func (o ops) winogradInput(x *Node) *Node {
+// winogradInput returns the transformed input tiles kb d of x [B, H, W,
+// Cin] as [16, tiles, Cin], kb being kron(B^T) (B^T d B per tile) or its
+// rows permuted (see flippedTransforms).
+func (o ops) winogradInput(x, kb *Node) *Node {
 	d := x.Shape().Dimensions
-	v := o.matMul(kronConst(x.Graph(), winoBT, false), winogradTiles(x))
+	v := o.matMul(kb, winogradTiles(x))
 	return Reshape(v, 16, d[0]*d[1]/2*d[2]/2, d[3])
 }
 
 // winogradOutput multiplies the transformed tiles v [16, tiles, Cin] by the
-// transformed kernel u [16, Cin, Cout] and maps the products back to the
-// image [B, H, W, Cout].
-func (o ops) winogradOutput(v, u *Node, b, h, w int) *Node {
-	cout := u.Shape().Dimensions[2]
+// transformed kernel u, [16, Cin, Cout] (transposed false) or [16, Cout,
+// Cin] (transposed true), and maps the products back to the image [B, H, W,
+// Cout] with ka, kron(A^T) (A^T m A per tile) or its columns permuted.
+func (o ops) winogradOutput(v, u, ka *Node, transposed bool, b, h, w int) *Node {
+	contract, cout := 1, u.Shape().Dimensions[2]
+	if transposed {
+		contract, cout = 2, u.Shape().Dimensions[1]
+	}
 	n := v.Shape().Dimensions[1]
-	m := o.batchDot(v, []int{2}, []int{0}, u, []int{1}, []int{0}) // [16, tiles, Cout]
-	y := o.matMul(kronConst(v.Graph(), winoAT, false), Reshape(m, 16, n*cout))
+	m := o.batchDot(v, []int{2}, []int{0}, u, []int{contract}, []int{0}) // [16, tiles, Cout]
+	y := o.matMul(ka, Reshape(m, 16, n*cout))
 	y = Reshape(y, 2, 2, b, h/2, w/2, cout)
 	return Reshape(TransposeAllAxes(y, 2, 3, 0, 4, 1, 5), b, h, w, cout)
 }
@@ -185,37 +234,41 @@ func (o ops) winogradConv(xs []*Node, w *Node, c convSpec) []*Node {
 	}
 	geo := geometries(xs)
 	vs := make([]*Node, nl)
+	var u *Node
 	forward := func(s []*Node) []*Node {
-		u := o.winogradKernel(s[nl])
+		g := s[nl].Graph()
+		kb, ka := kronConst(g, winoBT, false), kronConst(g, winoAT, false)
+		u = o.winogradKernel(s[nl])
 		ys := make([]*Node, nl)
-		for l, g := range geo {
+		for l, geom := range geo {
 			ol := o.inLane(l)
-			vs[l] = ol.winogradInput(s[l])
-			ys[l] = ol.winogradOutput(vs[l], u, g.b, g.h, g.w)
+			vs[l] = ol.winogradInput(s[l], kb)
+			ys[l] = ol.winogradOutput(vs[l], u, ka, false, geom.b, geom.h, geom.w)
 		}
 		return ys
 	}
 	backward := func(in, _, dYs []*Node) []*Node {
 		w := in[nl]
+		g := w.Graph()
 		grads := make([]*Node, nl+1)
-		var uFlip *Node
-		if !c.noInputGrad {
-			// dX = dY convolved with w turned by 180 degrees, Cin and Cout swapped.
-			uFlip = o.winogradKernel(Transpose(Reverse(w, 0, 1), 2, 3))
-		}
+		// dX = dY convolved with w turned by 180 degrees, Cin and Cout
+		// swapped: the forward kernel's transform u at flipped positions,
+		// contracted on Cout.
+		kbFlip, kaFlip := flippedTransforms(g)
+		kaT := kronConst(g, winoAT, true)
 		var dUT *Node // [16, Cout, Cin]
-		for l, g := range geo {
+		for l, geom := range geo {
 			ol := o.inLane(l)
 			v := vs[l]
 			// dM^T = A dY_tile A^T, channel-major: [16, Cout, tiles].
-			dMT := ol.matMul(kronConst(w.Graph(), winoAT, true), ol.outputTilesT(dYs[l]))
+			dMT := ol.matMul(kaT, ol.outputTilesT(dYs[l]))
 			dMT = Reshape(dMT, 16, wd[3], v.Shape().Dimensions[1])
 			dUT = addOrSet(dUT, ol.batchDot(dMT, []int{2}, []int{0}, v, []int{1}, []int{0})) // [16, Cout, Cin]
 			if !c.noInputGrad {
-				grads[l] = ol.winogradOutput(ol.winogradInput(dYs[l]), uFlip, g.b, g.h, g.w)
+				grads[l] = ol.winogradOutput(ol.winogradInput(dYs[l], kbFlip), u, kaFlip, true, geom.b, geom.h, geom.w)
 			}
 		}
-		dWT := o.matMul(kronConst(w.Graph(), winoG, true), Reshape(dUT, 16, wd[3]*wd[2]))
+		dWT := o.matMul(kronConst(g, winoG, true), Reshape(dUT, 16, wd[3]*wd[2]))
 		grads[nl] = Transpose(Reshape(dWT, 3, 3, wd[3], wd[2]), 2, 3)
 		return grads
 	}

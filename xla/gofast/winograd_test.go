@@ -2,6 +2,7 @@ package gofast
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
@@ -16,6 +17,32 @@ func TestKron(t *testing.T) {
 	for i := range want {
 		if got[i] != want[i] {
 			t.Fatalf("kron = %v, want %v", got, want)
+		}
+	}
+}
+
+// TestWinoFlip checks that the transformed kernel of a 3x3 kernel turned by
+// 180 degrees is the transformed kernel at the positions winoFlip names.
+func TestWinoFlip(t *testing.T) {
+	g := []float32{0.3, -1.2, 2.5, 0.7, 1.1, -0.4, -2.2, 0.9, 1.6}
+	turned := make([]float32, 9)
+	for i := 0; i < 9; i++ {
+		turned[i] = g[8-i] // J g J: rows and columns reversed
+	}
+	kg, _, _ := kronData(winoG, false) // 16 x 9
+	transform := func(k []float32) []float64 {
+		u := make([]float64, 16)
+		for r := 0; r < 16; r++ {
+			for i := 0; i < 9; i++ {
+				u[r] += float64(kg[r*9+i]) * float64(k[i])
+			}
+		}
+		return u
+	}
+	u, uTurned := transform(g), transform(turned)
+	for r, src := range winoFlip {
+		if math.Abs(uTurned[r]-u[src]) > 1e-12 {
+			t.Errorf("position %d: transform of the turned kernel %g, transform at position %d %g", r, uTurned[r], src, u[src])
 		}
 	}
 }
