@@ -191,11 +191,13 @@ def main():
             mm_s = gw.get("matmul kernel", 0) + gw.get("matmul packing", 0)
             ker_s = gw.get("matmul kernel", 0)
             print(f"\n{mode}: Go {go_s:.3f} s/step (median), CPU samples per step / {cores} cores"
-                  f" {gw['total']:.3f} s; convolutions {go_flops / 1e9:.2f} GFLOP executed (sub-pixel decoder, see go_saving;"
+                  f" {gw['total']:.3f} s; convolutions {go_flops / 1e9:.2f} GFLOP by the direct algorithms (sub-pixel decoder, see go_saving;"
                   f" the reference's {flops / 1e9:.2f}) in matmul kernel+packing {mm_s:.3f} s"
                   f" = {go_flops / 1e9 / max(mm_s, 1e-9):.1f} GFLOP/s ({flops / 1e9 / max(mm_s, 1e-9):.1f} reference-equivalent),"
                   f" in the kernel alone {ker_s:.3f} s = {go_flops / 1e9 / max(ker_s, 1e-9):.1f} GFLOP/s"
-                  + (f" ({100 * go_flops / 1e9 / max(ker_s, 1e-9) / a.peak:.0f}% of peak)" if a.peak else ""))
+                  + (f" ({100 * go_flops / 1e9 / max(ker_s, 1e-9) / a.peak:.0f}% of peak)" if a.peak else "")
+                  + "; the layers xla/gofast runs by Winograd F(2x2,3x3) do 2.25x fewer multiply-adds, so where"
+                    " they run these rates are direct-equivalent, not executed")
             print(f"\n| Go kind (backend op) | s per step (CPU s / {cores}) | share of the step |\n|---|---|---|")
             for k, v in gw.items():
                 if k != "total":
