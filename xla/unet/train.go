@@ -443,28 +443,12 @@ func (t *trainer) resume() error {
 }
 
 // keepStart is a run of 0 epochs: the starting weights as they are,
-// evaluated like an epoch's (epoch 0 in metrics.csv) and written as the
-// run's checkpoint epoch-0000, so that the run can be used and validated
-// like any other.
+// evaluated like an epoch's (epoch 0 in metrics.csv, replacing any records
+// a resumed run read back) and written as the run's checkpoint epoch-0000,
+// so that the run can be used and validated like any other.
 func (t *trainer) keepStart() error {
-	var et PhaseTimes
-	start := time.Now()
-	rows, err := t.evaluate(0, &et)
-	if err != nil {
-		return err
-	}
-	t.res.Records = rows
-	if len(rows) > 0 {
-		if err := t.writeMetrics(0); err != nil {
-			return err
-		}
-	}
-	if err := t.checkpoint(0); err != nil {
-		return err
-	}
-	et.Wall = time.Since(start).Seconds()
-	et.Other = et.Wall - et.accounted()
-	return t.report(0, math.NaN(), rows, et)
+	t.res.Records = nil
+	return t.endEpoch(0, math.NaN(), true, time.Now(), &PhaseTimes{})
 }
 
 // loadStart loads the model variables of the run's starting weights (see
@@ -490,9 +474,17 @@ func (t *trainer) epoch(ctx context.Context, epoch int) error {
 	if err != nil {
 		return err
 	}
+	return t.endEpoch(epoch, trainLoss, t.cfg.evaluated(epoch), start, &et)
+}
+
+// endEpoch ends an epoch that began at start and whose mean step loss is
+// trainLoss: the evaluation when evaluate is set (its rows added to the
+// records and metrics.csv), the checkpoint, the phase times and the report.
+func (t *trainer) endEpoch(epoch int, trainLoss float64, evaluate bool, start time.Time, et *PhaseTimes) error {
 	var rows []research.EpochRecord
-	if t.cfg.evaluated(epoch) {
-		if rows, err = t.evaluate(epoch, &et); err != nil {
+	if evaluate {
+		var err error
+		if rows, err = t.evaluate(epoch, et); err != nil {
 			return err
 		}
 		t.res.Records = append(t.res.Records, rows...)
@@ -509,7 +501,7 @@ func (t *trainer) epoch(ctx context.Context, epoch int) error {
 	et.Checkpoint = time.Since(t0).Seconds()
 	et.Wall = time.Since(start).Seconds()
 	et.Other = et.Wall - et.accounted()
-	return t.report(epoch, trainLoss, rows, et)
+	return t.report(epoch, trainLoss, rows, *et)
 }
 
 // drawEpoch makes the epoch's random draws from a generator seeded with
