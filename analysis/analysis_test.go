@@ -683,21 +683,21 @@ func TestAnalyzeWithLungs(t *testing.T) {
 func TestModelSettingsLungsAndStart(t *testing.T) {
 	s := tinySettings(t, t.TempDir())
 	s.Tiny, s.Epochs, s.EvalEvery = false, 5, 5
-	s.LungsModel, s.LungsEpochs, s.LungsEvalEvery = "tiny", 3, 1
+	s.LungsModel, s.LungsEpochs, s.LungsEvalEvery, s.LungsSize = "tiny", 3, 1, s.InputSize*2
 	s.Start = t.TempDir()
 	if err := os.WriteFile(filepath.Join(s.Start, ModelsFile), []byte("{}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	l, o := ModelSettings(s)
-	if !l.Tiny || l.Epochs != 3 || l.EvalEvery != 1 {
-		t.Errorf("lung model: tiny %v, epochs %d, eval every %d; want true, 3, 1", l.Tiny, l.Epochs, l.EvalEvery)
+	if !l.Tiny || l.Epochs != 3 || l.EvalEvery != 1 || l.InputSize != 2*s.InputSize {
+		t.Errorf("lung model: tiny %v, epochs %d, eval every %d, size %d; want true, 3, 1, %d", l.Tiny, l.Epochs, l.EvalEvery, l.InputSize, 2*s.InputSize)
 	}
-	if o.Tiny || o.Epochs != 5 || o.EvalEvery != 5 {
-		t.Errorf("opacity model: tiny %v, epochs %d, eval every %d; want false, 5, 5", o.Tiny, o.Epochs, o.EvalEvery)
+	if o.Tiny || o.Epochs != 5 || o.EvalEvery != 5 || o.InputSize != s.InputSize {
+		t.Errorf("opacity model: tiny %v, epochs %d, eval every %d, size %d; want false, 5, 5, %d", o.Tiny, o.Epochs, o.EvalEvery, o.InputSize, s.InputSize)
 	}
 	for _, x := range []experiment.Settings{l, o} {
-		if x.LungsModel != "" || x.LungsEpochs != 0 || x.LungsEvalEvery != 0 {
-			t.Errorf("targets %v: lung overrides %q %d %d left in a model's own settings", x.Targets, x.LungsModel, x.LungsEpochs, x.LungsEvalEvery)
+		if x.LungsModel != "" || x.LungsEpochs != 0 || x.LungsEvalEvery != 0 || x.LungsSize != 0 {
+			t.Errorf("targets %v: lung overrides %q %d %d %d left in a model's own settings", x.Targets, x.LungsModel, x.LungsEpochs, x.LungsEvalEvery, x.LungsSize)
 		}
 	}
 	if l.Start != filepath.Join(s.Start, LungsDir) || o.Start != filepath.Join(s.Start, OpacityDir) {

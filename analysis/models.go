@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -146,7 +147,7 @@ func NewModels(lungs, opacity *experiment.Run, backend string) (*Models, error) 
 // ModelSettings returns the settings of the lung model and of the opacity
 // model of settings s: s with the target lungs (whole images), and with the
 // target opacity (lung crops). The lung model takes s.LungsModel,
-// LungsEpochs and LungsEvalEvery where they are set. When s.Start is a
+// LungsEpochs, LungsEvalEvery and LungsSize where they are set. When s.Start is a
 // models folder, its lung model starts the lung model and its opacity
 // model the opacity model (see CheckStart).
 func ModelSettings(s experiment.Settings) (lungs, opacity experiment.Settings) {
@@ -163,8 +164,11 @@ func ModelSettings(s experiment.Settings) (lungs, opacity experiment.Settings) {
 	if s.LungsEvalEvery > 0 {
 		lungs.EvalEvery = s.LungsEvalEvery
 	}
+	if s.LungsSize > 0 {
+		lungs.InputSize = s.LungsSize
+	}
 	for _, x := range []*experiment.Settings{&lungs, &opacity} {
-		x.LungsModel, x.LungsEpochs, x.LungsEvalEvery = "", 0, 0
+		x.LungsModel, x.LungsEpochs, x.LungsEvalEvery, x.LungsSize = "", 0, 0, 0
 	}
 	if isModelsFolder(s.Start) {
 		lungs.Start, opacity.Start = filepath.Join(s.Start, LungsDir), filepath.Join(s.Start, OpacityDir)
@@ -303,6 +307,12 @@ func trainPair(ctx context.Context, s experiment.Settings, mon experiment.Monito
 			return runs, studies, fmt.Errorf("%s: no cohort with images to train on (%s)", ms.DataDir(), st.TrainCohortNote())
 		}
 		runs[i], studies[i] = run, st
+	}
+	// The pipeline's held-out images must be held out from both models.
+	l, o := studies[0].Split, studies[1].Split
+	if !slices.Equal(l.TrainPatients, o.TrainPatients) || !slices.Equal(l.TestPatients, o.TestPatients) {
+		return runs, studies, fmt.Errorf("%s and %s: the lung model and the opacity model were split differently (%d/%d and %d/%d training/testing patients)",
+			runs[0].Dir, runs[1].Dir, len(l.TrainPatients), len(l.TestPatients), len(o.TrainPatients), len(o.TestPatients))
 	}
 	return runs, studies, nil
 }

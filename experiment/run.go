@@ -236,14 +236,23 @@ func (r *Run) Study(data string) (*Study, error) {
 	if st.TrainCohort != r.Record.Split.Cohort {
 		return nil, fmt.Errorf("%s: the run was trained on %s, the data folder %s gives %q", r.Dir, r.Record.Split.Cohort, s.DataDir(), st.TrainCohort)
 	}
-	rec := st.splitRecord()
-	if strings.Join(rec.TrainImages, ",") != strings.Join(r.Record.Split.TrainImages, ",") ||
-		strings.Join(rec.TestImages, ",") != strings.Join(r.Record.Split.TestImages, ",") {
-		st.Problems = append(st.Problems, fmt.Sprintf("%s: the data folder %s gives another split than the run's (%d/%d training/testing images, the run %d/%d): the data changed",
-			r.Dir, s.DataDir(), len(rec.TrainImages), len(rec.TestImages), len(r.Record.Split.TrainImages), len(r.Record.Split.TestImages)))
+	if err := st.sameSplit(r); err != nil {
+		st.Problems = append(st.Problems, err.Error()+": the data changed")
 	}
 	st.run = r
 	return st, nil
+}
+
+// sameSplit returns an error naming run r and the data folder when the
+// study's split (its training and testing images) is not the run's.
+func (st *Study) sameSplit(r *Run) error {
+	rec := st.splitRecord()
+	if strings.Join(rec.TrainImages, ",") == strings.Join(r.Record.Split.TrainImages, ",") &&
+		strings.Join(rec.TestImages, ",") == strings.Join(r.Record.Split.TestImages, ",") {
+		return nil
+	}
+	return fmt.Errorf("%s: the data folder %s gives another split than the run's (%d/%d training/testing images, the run %d/%d)",
+		r.Dir, st.Settings.DataDir(), len(rec.TrainImages), len(rec.TestImages), len(r.Record.Split.TrainImages), len(r.Record.Split.TestImages))
 }
 
 // splitRecord returns the study's split as a run records it.
@@ -311,6 +320,10 @@ func (st *Study) Train(ctx context.Context, dir string, mon Monitor) (*Run, erro
 		if !prev.Record.Key.Same(key) {
 			return nil, fmt.Errorf("%s: holds a run of other settings (%s on %s, %d epochs, seed %d); use another folder",
 				dir, strings.Join(prev.Record.Key.Targets, "+"), prev.Record.Split.Cohort, prev.Record.Key.Train.Epochs, prev.Record.Key.Train.Seed)
+		}
+		// Its numbers and its pair's held-out images assume its split.
+		if err := st.sameSplit(prev); err != nil {
+			return nil, fmt.Errorf("%w: the data or the split's rule changed; delete the folder to retrain, or set another runs folder", err)
 		}
 		if prev.Complete() {
 			mon.Printf("Found the complete run %s: not training again (delete the folder to retrain).\n", dir)

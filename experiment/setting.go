@@ -145,6 +145,8 @@ func SettingsList() []Setting {
 			func(s *Settings) *int { return &s.LungsEpochs }), "0: the epochs"),
 		withDefault(intSetting("LungsEvalEvery", "OPACITY_LUNGS_EVAL_EVERY", "lungs-eval-every", "the lung model's evaluation interval in epochs in a pair", true,
 			func(s *Settings) *int { return &s.LungsEvalEvery }), "0: the evaluation interval"),
+		withDefault(intSetting("LungsSize", "OPACITY_LUNGS_SIZE", "lungs-size", "the lung model's input side in pixels in a pair, a multiple of 32 (the opacity model keeps size)", true,
+			func(s *Settings) *int { return &s.LungsSize }), "0: the input size"),
 		placement(stringSetting("Backend", "GOMLX_BACKEND", "backend", "GoMLX backend: go (pure Go, CPU), xla:cpu, xla:cuda, ...", false, "go",
 			func(s *Settings) *string { return &s.Backend })),
 		intSetting("Bootstrap", "OPACITY_BOOTSTRAP", "bootstrap", "resamples of each bootstrap interval", false, func(s *Settings) *int { return &s.Bootstrap }),

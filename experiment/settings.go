@@ -97,13 +97,15 @@ type Settings struct {
 	// whose opacity model the opacity model (analysis.ModelSettings). The
 	// weights' digest, not the path, names the run.
 	Start string
-	// LungsModel, LungsEpochs and LungsEvalEvery make the lung model of a
-	// pair (opacity models, opacity cv --pipeline; analysis.ModelSettings)
-	// differ from the settings' model: its width ("paper" or "tiny"; empty:
-	// Tiny's), its epochs and its evaluation interval (0: Epochs',
-	// EvalEvery's).
-	LungsModel                  string
-	LungsEpochs, LungsEvalEvery int
+	// LungsModel, LungsEpochs, LungsEvalEvery and LungsSize make the lung
+	// model of a pair (opacity models, opacity cv --pipeline;
+	// analysis.ModelSettings) differ from the settings' model: its width
+	// ("paper" or "tiny"; empty: Tiny's), its epochs, its evaluation
+	// interval and its input side (0: Epochs', EvalEvery's, InputSize's).
+	// The opacity model keeps InputSize: each model of a pair reads its
+	// own input size from its run.
+	LungsModel                             string
+	LungsEpochs, LungsEvalEvery, LungsSize int
 	// Backend is the GoMLX backend spec (go, xla:cuda, ...); empty means
 	// GOMLX_BACKEND, or the Go backend (unet.BackendSpec, the one place that
 	// reads the variable).
@@ -283,6 +285,8 @@ func (s Settings) Validate() error {
 		return fieldError("LungsEpochs", "%d: want at least 1, or 0 (Epochs)", s.LungsEpochs)
 	case s.LungsEvalEvery < 0:
 		return fieldError("LungsEvalEvery", "%d: want at least 1, or 0 (EvalEvery)", s.LungsEvalEvery)
+	case s.LungsSize < 0 || s.LungsSize%32 != 0:
+		return fieldError("LungsSize", "%d: want a positive multiple of 32, or 0 (InputSize)", s.LungsSize)
 	case s.Data == "" && s.Phantom.Patients < 1:
 		return errors.New("no Data folder and no synthetic cohort (Phantom.Patients is 0)")
 	}
@@ -413,8 +417,11 @@ func (s Settings) Key(cohort string) (RunKey, error) {
 	if s.Folds >= 2 {
 		k.TestFraction, k.Folds, k.Fold = 0, s.Folds, s.Fold
 	}
-	if s.LungsModel != "" || s.LungsEpochs != 0 || s.LungsEvalEvery != 0 {
+	if s.LungsModel != "" || s.LungsEpochs != 0 || s.LungsEvalEvery != 0 || s.LungsSize != 0 {
 		k.Lungs = fmt.Sprintf("model %s, epochs %d, eval every %d", s.LungsModel, s.LungsEpochs, s.LungsEvalEvery)
+		if s.LungsSize != 0 {
+			k.Lungs += fmt.Sprintf(", size %d", s.LungsSize) // absent before the setting: older keys unchanged
+		}
 	}
 	return k, nil
 }

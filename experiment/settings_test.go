@@ -77,6 +77,7 @@ func TestSettingsFromEnv(t *testing.T) {
 		}},
 		{name: "unknown size", env: map[string]string{"OPACITY_SIZE": "huge"}, wantErr: "OPACITY_SIZE"},
 		{name: "input not a multiple of 32", env: map[string]string{"OPACITY_INPUT_SIZE": "100"}, wantErr: "OPACITY_INPUT_SIZE 100: the U-Net halves the input 5 times"},
+		{name: "lung input not a multiple of 32", env: map[string]string{"OPACITY_LUNGS_SIZE": "200"}, wantErr: "OPACITY_LUNGS_SIZE 200: want a positive multiple of 32"},
 		{name: "bad epochs", env: map[string]string{"OPACITY_EPOCHS": "0"}, wantErr: "OPACITY_EPOCHS"},
 		{name: "bad seed", env: map[string]string{"OPACITY_SEED": "x"}, wantErr: "OPACITY_SEED"},
 		{name: "bad schedule", env: map[string]string{"OPACITY_LR_SCHEDULE": "step"}, wantErr: `OPACITY_LR_SCHEDULE: learning-rate schedule "step"`},
@@ -150,6 +151,16 @@ func TestRunKey(t *testing.T) {
 		if k := key(e); k.Same(k0) || k.Dir("/runs") == k0.Dir("/runs") {
 			t.Errorf("%s: another setting gave the same run", name)
 		}
+	}
+	// A pair's lung settings name the pair (its CV folder); the lung input
+	// size joined them later, so a pair without it keeps its older key.
+	lungs := key(func(s *Settings) { s.LungsModel, s.LungsEpochs = "paper", 20 })
+	sized := key(func(s *Settings) { s.LungsModel, s.LungsEpochs, s.LungsSize = "paper", 20, 256 })
+	if lungs.Lungs != "model paper, epochs 20, eval every 0" {
+		t.Errorf("lung settings without a size keyed as %q", lungs.Lungs)
+	}
+	if sized.Same(lungs) || sized.Lungs != "model paper, epochs 20, eval every 0, size 256" {
+		t.Errorf("a lung input size keyed as %q, the same pair as without it: %v", sized.Lungs, sized.Same(lungs))
 	}
 }
 

@@ -42,11 +42,19 @@ type Item struct {
 	Prob map[string][]float32
 
 	bothLungs bool // the annotation has a right and a left lung field
+	opaque    bool // the annotation's opacity is not empty (on its own grid)
 }
 
-// Opaque reports whether the manual opacity mask of the model input is not
-// empty.
-func (it *Item) Opaque() bool { return !it.Input.Mask(datasets.TargetOpacity).Empty() }
+// Opaque reports whether the manual opacity annotation is not empty, on the
+// image's own grid: not the model input's mask, where a small region can
+// vanish at one input size or framing and not at another. The split is
+// stratified by it, so it must be the same for every model of a pair
+// (a lung model at another input size than its opacity model's included).
+func (it *Item) Opaque() bool { return it.opaque }
+
+// InputOpaque reports whether the manual opacity mask of the model input
+// is not empty: what the metrics on the input grid see.
+func (it *Item) InputOpaque() bool { return !it.Input.Mask(datasets.TargetOpacity).Empty() }
 
 // Key names the item in prediction caches: cohort/stem.
 func (it *Item) Key() string { return it.Cohort + "/" + it.Stem }
@@ -350,7 +358,7 @@ func (st *Study) scan(cohort string, images bool, keep func(stem string) bool) (
 			st.Problems = append(st.Problems, fmt.Sprintf("%s/%s: %v (left out of the model's images)", cohort, sm.File, err))
 			return nil
 		}
-		items = append(items, &Item{Cohort: cohort, File: sm.File, Stem: sm.Stem, Patient: sm.Patient, Class: sm.Class, Input: in, ManualPct: p, bothLungs: sm.BothLungs()})
+		items = append(items, &Item{Cohort: cohort, File: sm.File, Stem: sm.Stem, Patient: sm.Patient, Class: sm.Class, Input: in, ManualPct: p, bothLungs: sm.BothLungs(), opaque: sm.Opacity != nil && !sm.Opacity.Empty()})
 		return nil
 	})
 	if err != nil {

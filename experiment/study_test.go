@@ -21,22 +21,7 @@ func writeQUExStudy(t *testing.T, n int) string {
 	t.Helper()
 	data := t.TempDir()
 	dir := filepath.Join(data, datasets.CohortCovidQUEx)
-	png64 := func(path string, f func(x, y int) bool) {
-		img := image.NewGray(image.Rect(0, 0, 64, 64))
-		for i := range img.Pix {
-			if f(i%64, i/64) {
-				img.Pix[i] = 255
-			}
-		}
-		var b bytes.Buffer
-		if err := png.Encode(&b, img); err != nil {
-			t.Fatal(err)
-		}
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	png64 := func(path string, f func(x, y int) bool) { writePNG64(t, path, f) }
 	index := "file,class,source_split\n"
 	pairs := "file_a,file_b,similarity_32px_ncc\n"
 	for i := 0; i < n; i++ {
@@ -59,6 +44,71 @@ func writeQUExStudy(t *testing.T, n int) string {
 	os.WriteFile(filepath.Join(dir, datasets.QUExIndexFile), []byte(index), 0o644)
 	os.WriteFile(filepath.Join(dir, datasets.QUExNearDuplicatesFile), []byte(pairs), 0o644)
 	return data
+}
+
+// writePNG64 writes a 64x64 grey PNG, white where f is true.
+func writePNG64(t *testing.T, path string, f func(x, y int) bool) {
+	t.Helper()
+	img := image.NewGray(image.Rect(0, 0, 64, 64))
+	for i := range img.Pix {
+		if f(i%64, i/64) {
+			img.Pix[i] = 255
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSplitSameAtEveryInputSize: whether an image has opacity (the split's
+// stratification) is read from its annotation, not from the model input,
+// where an opacity of one pixel vanishes at a smaller size; so a lung model
+// at 64 px and an opacity model at 32 px have the same split.
+func TestSplitSameAtEveryInputSize(t *testing.T) {
+	data := writeQUExStudy(t, 24)
+	tiny := map[string]bool{}
+	for i := 0; i < 24; i += 3 { // COVID-19 images with an opacity of one pixel
+		name := fmt.Sprintf("img%02d", i)
+		tiny[name] = true
+		writePNG64(t, filepath.Join(data, datasets.CohortCovidQUEx, "masks", "infection", name+".png"), func(x, y int) bool { return x == 15 && y == 31 })
+	}
+	var first map[string]string
+	for _, c := range []struct {
+		target string
+		size   int
+	}{{datasets.TargetLungs, 64}, {datasets.TargetLungs, 32}, {datasets.TargetOpacity, 32}, {datasets.TargetOpacity, 64}} {
+		s, err := Preset(PresetTiny)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Data, s.Cohort, s.TestFraction, s.Seed, s.InputSize = data, datasets.CohortCovidQUEx, 0.3, 1, c.size
+		s.Targets = []string{c.target}
+		st, err := LoadStudy(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		side := map[string]string{}
+		for _, it := range st.Items {
+			side[it.Stem] = it.Subset
+			if tiny[it.Stem] && !it.Opaque() {
+				t.Errorf("%s at %d px: %s, one pixel of opacity drawn, is not Opaque", c.target, c.size, it.Stem)
+			}
+		}
+		if first == nil {
+			first = side
+			continue
+		}
+		for stem, sub := range side {
+			if first[stem] != sub {
+				t.Errorf("%s at %d px: %s on side %s, the lung model at 64 px put it on %s", c.target, c.size, stem, sub, first[stem])
+			}
+		}
+	}
 }
 
 func TestStudyQUExKeepsNearDuplicatesTogether(t *testing.T) {

@@ -69,7 +69,7 @@ func rankByIoU(st *experiment.Study) ([]ranked, int, error) {
 func pickWorst(rs []ranked, n int) []ranked {
 	var opaque, clear []int
 	for i, x := range rs {
-		if x.it.Opaque() {
+		if x.it.InputOpaque() {
 			opaque = append(opaque, i)
 		} else {
 			clear = append(clear, i)

@@ -222,7 +222,7 @@ func TestSegmentationTablesPerfectAndEmpty(t *testing.T) {
 			continue
 		}
 		all++
-		if !it.Opaque() {
+		if !it.InputOpaque() { // (c) is on the input grid
 			clear++
 		}
 	}

@@ -31,7 +31,7 @@ func runModels(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("models", stderr)
 	sf := addSettingsFlags(fs)
 	out := fs.String("out", defaultModelsDir, "models folder to write (models.json, lungs/, opacity/)")
-	setUsage(fs, `usage: opacity models [--data DIR] [--out DIR] [--lungs-model M] [--lungs-epochs E] [--lungs-eval-every N] [training flags of opacity train]
+	setUsage(fs, `usage: opacity models [--data DIR] [--out DIR] [--lungs-model M] [--lungs-epochs E] [--lungs-eval-every N] [--lungs-size PX] [training flags of opacity train]
 
 Trains (or finds, or resumes) a lung model (target lungs, whole X-rays) and an opacity model
 (target opacity, lung crops) with the same settings, each in its run folder as opacity train

@@ -181,6 +181,31 @@ func TestTrainSameRunFromEitherSide(t *testing.T) {
 	if len(a) == 0 || !bytes.Equal(a, b) {
 		t.Errorf("metrics differ between the command line's run and the notebook's:\n%s\n%s", a, b)
 	}
+
+	// A run trained on another split (the data, or the split's rule,
+	// changed since) is not reused: its held-out images are not the
+	// study's.
+	path := filepath.Join(r2.Dir, experiment.RunFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		t.Fatal(err)
+	}
+	split := rec["split"].(map[string]any)
+	train, test := split["train_images"].([]any), split["test_images"].([]any)
+	split["train_images"], split["test_images"] = train[1:], append(test, train[0])
+	if raw, err = json.Marshal(rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Train(context.Background(), "", experiment.Monitor{}); err == nil || !strings.Contains(err.Error(), "another split than the run's") || !strings.Contains(err.Error(), r2.Dir) {
+		t.Errorf("a run of another split: %v, want an error naming the folder and the split", err)
+	}
 }
 
 // TestTrainLungsAndOpacity trains a model of both targets on the phantom
