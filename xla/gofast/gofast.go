@@ -10,7 +10,7 @@
 //     without a backward pass) and patches not recomputed,
 //     by Winograd F(2x2, 3x3): 16 matrix products on transformed 4x4 tiles,
 //     2.25 times fewer multiply-adds than im2col, forward and both
-//     gradients (see winograd.go and winogradWins);
+//     gradients (see winograd.go and winogradChoice);
 //   - other convolutions as im2col (k*k strided slices concatenated on the
 //     channel axis, which gives the MatMul operand layout directly) and one
 //     matrix multiplication; layers with fewer output than input channels

@@ -11,7 +11,7 @@ import (
 type ops struct {
 	recompute bool // rebuild im2col patches in the backward pass (less memory)
 	// forwardOnly marks a graph without a backward pass (inference), where
-	// a convolution costs only its forward part (see winogradWins).
+	// a convolution costs only its forward part (see winogradChoice).
 	forwardOnly bool
 	// lane is the batch lane whose chain of matrix multiplications this
 	// op's multiplications join (see dot and Layers.Input).
@@ -112,15 +112,15 @@ func (o ops) conv(x, w *Node, c convSpec) *Node {
 // convLanes is conv on every lane of a batch, with one kernel w: one
 // custom-gradient op whose weight gradient is the sum of the lanes' (one
 // transposition for all of them), by Winograd F(2x2, 3x3) where that is
-// cheaper (see winogradWins) and the patches are not recomputed, else on
+// cheaper (see winogradChoice) and the patches are not recomputed, else on
 // the output side where that is cheaper (see outputSideWins), else by
 // im2col. With recompute (the largest batches, under a tight memory limit)
 // the Winograd backward pass's transformed tiles, four times its input and
 // output, made the step slower (bench/gobench, 320x320 batch 8), so the
 // direct convolutions are kept there.
 func (o ops) convLanes(xs []*Node, w *Node, c convSpec) []*Node {
-	if !o.recompute && winogradWins(xs[0].Shape().Dimensions, w.Shape().Dimensions, c, o.forwardOnly) {
-		return o.winogradConv(xs, w, c)
+	if alg := winogradChoice(xs[0].Shape().Dimensions, w.Shape().Dimensions, c, o.forwardOnly); !o.recompute && alg != nil {
+		return o.winogradConv(xs, w, c, *alg)
 	}
 	if outputSideWins(xs[0].Shape().Dimensions, w.Shape().Dimensions, c) {
 		return o.outputSideConvLanes(xs, w, c)

@@ -47,58 +47,84 @@ func TestWinoFlip(t *testing.T) {
 	}
 }
 
-// TestWinogradConvMatchesNative holds the Winograd convolution's output and
+// TestWinogradConvMatchesNative holds the Winograd convolutions' output and
 // both gradients to the backend's own convolution and its automatic
-// gradient, within float32 rounding (relative 1e-5), on odd and even tile
-// counts, one-tile images, several channels and lanes of unequal size.
+// gradient, on odd and even tile counts, one-tile images, several channels
+// and lanes of unequal size, both within 1e-5 of the largest value
+// (F(4x4, 3x3)'s larger transform entries give errors up to about 2e-6 of
+// it here, 1e-6 fails).
 func TestWinogradConvMatchesNative(t *testing.T) {
 	c := convSpec{k: 3, stride: 1, pad: 1}
-	for _, tc := range []struct{ b, h, w, cin, cout int }{{3, 8, 6, 3, 4}, {3, 4, 4, 5, 2}, {3, 2, 2, 1, 1}, {4, 6, 10, 7, 9}} {
-		for _, lanes := range []int{1, 3} {
-			t.Run(fmt.Sprintf("%dx%dx%d_%dto%d_lanes=%d", tc.b, tc.h, tc.w, tc.cin, tc.cout, lanes), func(t *testing.T) {
-				x := randTensor(1, -1, 1, tc.b, tc.h, tc.w, tc.cin)
-				w := randTensor(2, -1, 1, 3, 3, tc.cin, tc.cout)
-				fast := valueAndGrads(t, func(o ops, in []*Node) *Node {
-					return Concatenate(o.winogradConv(splitBatch(in[0], lanes), in[1], c), 0)
-				}, x, w)
-				ref := valueAndGrads(t, func(_ ops, in []*Node) *Node { return nativeConv(in[0], in[1], c) }, x, w)
-				for i, what := range []string{"output", "dX", "dW"} {
-					assertClose(t, what, fast[i], ref[i], 1e-5)
-				}
-			})
+	for _, alg := range []struct {
+		algo   winoAlgo
+		tol    float64
+		shapes []struct{ b, h, w, cin, cout int }
+	}{
+		{winoF2, 1e-5, []struct{ b, h, w, cin, cout int }{{3, 8, 6, 3, 4}, {3, 4, 4, 5, 2}, {3, 2, 2, 1, 1}, {4, 6, 10, 7, 9}}},
+		{winoF4, 1e-5, []struct{ b, h, w, cin, cout int }{{3, 8, 12, 3, 4}, {3, 4, 4, 5, 2}, {3, 4, 8, 1, 1}, {4, 12, 8, 16, 9}}},
+	} {
+		for _, tc := range alg.shapes {
+			for _, lanes := range []int{1, 3} {
+				t.Run(fmt.Sprintf("F%d_%dx%dx%d_%dto%d_lanes=%d", alg.algo.m, tc.b, tc.h, tc.w, tc.cin, tc.cout, lanes), func(t *testing.T) {
+					x := randTensor(1, -1, 1, tc.b, tc.h, tc.w, tc.cin)
+					w := randTensor(2, -1, 1, 3, 3, tc.cin, tc.cout)
+					fast := valueAndGrads(t, func(o ops, in []*Node) *Node {
+						return Concatenate(o.winogradConv(splitBatch(in[0], lanes), in[1], c, alg.algo), 0)
+					}, x, w)
+					ref := valueAndGrads(t, func(_ ops, in []*Node) *Node { return nativeConv(in[0], in[1], c) }, x, w)
+					for i, what := range []string{"output", "dX", "dW"} {
+						assertClose(t, what, fast[i], ref[i], alg.tol)
+					}
+				})
+			}
 		}
 	}
 }
 
-// TestWinogradChoice checks which convolutions fit the Winograd algorithm
-// and which of those use it (see winogradWins).
+// TestWinogradChoice checks which convolutions fit which Winograd
+// algorithm and which algorithm each uses (see winogradChoice): 0 for the
+// direct convolution, 2 for F(2x2, 3x3), 4 for F(4x4, 3x3).
 func TestWinogradChoice(t *testing.T) {
 	s1 := convSpec{k: 3, stride: 1, pad: 1}
 	for _, tc := range []struct {
-		x, w        []int
-		c           convSpec
-		forwardOnly bool
-		fits, wins  bool
+		x, w         []int
+		c            convSpec
+		forwardOnly  bool
+		fits2, fits4 bool
+		use          int
 	}{
-		{[]int{4, 32, 32, 64}, []int{3, 3, 64, 64}, s1, false, true, true},                                  // 256 tiles
-		{[]int{4, 8, 8, 256}, []int{3, 3, 256, 256}, s1, false, true, true},                                 // 64 tiles, the least
-		{[]int{4, 4, 4, 512}, []int{3, 3, 512, 512}, s1, false, true, false},                                // 16 tiles
-		{[]int{1, 16, 14, 128}, []int{3, 3, 128, 128}, s1, false, true, false},                              // 56 tiles
-		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 16}, s1, false, true, true},                                // 16 output channels, the least
-		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 1}, s1, false, true, false},                                // the head: 1 output channel
-		{[]int{1, 32, 32, 64}, []int{3, 3, 64, 64}, s1, true, true, false},                                  // forward only: 256 tiles
-		{[]int{1, 64, 64, 32}, []int{3, 3, 32, 32}, s1, true, true, false},                                  // forward only: 1024 tiles
-		{[]int{1, 80, 80, 64}, []int{3, 3, 64, 64}, s1, true, true, true},                                   // forward only: 1600 tiles, the least
-		{[]int{4, 31, 32, 64}, []int{3, 3, 64, 64}, s1, false, false, false},                                // odd height
-		{[]int{4, 32, 32, 64}, []int{3, 3, 64, 64}, convSpec{k: 3, stride: 2, pad: 1}, false, false, false}, // stride 2
-		{[]int{4, 32, 32, 64}, []int{1, 1, 64, 64}, convSpec{k: 1, stride: 1}, false, false, false},         // 1x1
-		{[]int{4, 32, 32, 64}, []int{7, 7, 64, 64}, convSpec{k: 7, stride: 1, pad: 3}, false, false, false}, // 7x7
+		{[]int{4, 32, 32, 64}, []int{3, 3, 64, 64}, s1, false, true, true, 4},                                  // 256 4x4 tiles
+		{[]int{4, 16, 16, 128}, []int{3, 3, 128, 128}, s1, false, true, true, 2},                               // 64 4x4 tiles, 256 2x2
+		{[]int{1, 32, 32, 64}, []int{3, 3, 64, 64}, s1, false, true, true, 2},                                  // 64 4x4 tiles: too few in training
+		{[]int{4, 8, 8, 256}, []int{3, 3, 256, 256}, s1, false, true, true, 2},                                 // 64 2x2 tiles, the least
+		{[]int{4, 4, 4, 512}, []int{3, 3, 512, 512}, s1, false, true, true, 0},                                 // 16 2x2 tiles
+		{[]int{1, 16, 14, 128}, []int{3, 3, 128, 128}, s1, false, true, false, 0},                              // 56 2x2 tiles
+		{[]int{2, 24, 20, 64}, []int{3, 3, 64, 64}, s1, false, true, true, 2},                                  // 60 4x4 tiles, 240 2x2
+		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 16}, s1, false, true, true, 4},                                // 16 output channels, the least
+		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 1}, s1, false, true, true, 0},                                 // the head: 1 output channel
+		{[]int{4, 36, 36, 64}, []int{3, 3, 64, 64}, s1, false, true, true, 4},                                  // 324 4x4 tiles
+		{[]int{4, 34, 34, 64}, []int{3, 3, 64, 64}, s1, false, true, false, 2},                                 // not a multiple of 4
+		{[]int{1, 32, 32, 64}, []int{3, 3, 64, 64}, s1, true, true, true, 4},                                   // forward only: 64 4x4 tiles, the least
+		{[]int{1, 16, 16, 128}, []int{3, 3, 128, 128}, s1, true, true, true, 0},                                // forward only: 16 4x4 tiles
+		{[]int{1, 30, 30, 64}, []int{3, 3, 64, 64}, s1, true, true, false, 0},                                  // forward only: 225 2x2 tiles
+		{[]int{1, 82, 82, 64}, []int{3, 3, 64, 64}, s1, true, true, false, 2},                                  // forward only: 1681 2x2 tiles
+		{[]int{4, 31, 32, 64}, []int{3, 3, 64, 64}, s1, false, false, false, 0},                                // odd height
+		{[]int{4, 32, 32, 64}, []int{3, 3, 64, 64}, convSpec{k: 3, stride: 2, pad: 1}, false, false, false, 0}, // stride 2
+		{[]int{4, 32, 32, 64}, []int{1, 1, 64, 64}, convSpec{k: 1, stride: 1}, false, false, false, 0},         // 1x1
+		{[]int{4, 32, 32, 64}, []int{7, 7, 64, 64}, convSpec{k: 7, stride: 1, pad: 3}, false, false, false, 0}, // 7x7
 	} {
-		if got := winogradFits(tc.x, tc.w, tc.c); got != tc.fits {
-			t.Errorf("winogradFits(%v, %v, %+v) = %v, want %v", tc.x, tc.w, tc.c, got, tc.fits)
+		if got := winogradFits(tc.x, tc.w, tc.c, winoF2); got != tc.fits2 {
+			t.Errorf("winogradFits(%v, %v, %+v, F2) = %v, want %v", tc.x, tc.w, tc.c, got, tc.fits2)
 		}
-		if got := winogradWins(tc.x, tc.w, tc.c, tc.forwardOnly); got != tc.wins {
-			t.Errorf("winogradWins(%v, %v, %+v, forward only %v) = %v, want %v", tc.x, tc.w, tc.c, tc.forwardOnly, got, tc.wins)
+		if got := winogradFits(tc.x, tc.w, tc.c, winoF4); got != tc.fits4 {
+			t.Errorf("winogradFits(%v, %v, %+v, F4) = %v, want %v", tc.x, tc.w, tc.c, got, tc.fits4)
+		}
+		use := 0
+		if alg := winogradChoice(tc.x, tc.w, tc.c, tc.forwardOnly); alg != nil {
+			use = alg.m
+		}
+		if use != tc.use {
+			t.Errorf("winogradChoice(%v, %v, %+v, forward only %v) = F%d, want F%d (0: direct)", tc.x, tc.w, tc.c, tc.forwardOnly, use, tc.use)
 		}
 	}
 }
@@ -121,9 +147,14 @@ func BenchmarkWinogradConv(b *testing.B) {
 		b.Run(tc.name+"/direct", func(b *testing.B) {
 			benchForwardBackward(b, func(o ops, in []*Node) *Node { return directConv(o, in[0], in[1], s1) }, x, w)
 		})
-		b.Run(tc.name+"/winograd", func(b *testing.B) {
-			benchForwardBackward(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1)[0] }, x, w)
-		})
+		for _, alg := range []winoAlgo{winoF2, winoF4} {
+			if !winogradFits(x.Shape().Dimensions, w.Shape().Dimensions, s1, alg) {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/winograd_F%d", tc.name, alg.m), func(b *testing.B) {
+				benchForwardBackward(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1, alg)[0] }, x, w)
+			})
+		}
 	}
 }
 
@@ -153,9 +184,14 @@ func BenchmarkWinogradForward(b *testing.B) {
 		b.Run(tc.name+"/direct", func(b *testing.B) {
 			benchForward(b, func(o ops, in []*Node) *Node { return directConv(o, in[0], in[1], s1) }, x, w)
 		})
-		b.Run(tc.name+"/winograd", func(b *testing.B) {
-			benchForward(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1)[0] }, x, w)
-		})
+		for _, alg := range []winoAlgo{winoF2, winoF4} {
+			if !winogradFits(x.Shape().Dimensions, w.Shape().Dimensions, s1, alg) {
+				continue
+			}
+			b.Run(fmt.Sprintf("%s/winograd_F%d", tc.name, alg.m), func(b *testing.B) {
+				benchForward(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1, alg)[0] }, x, w)
+			})
+		}
 	}
 }
 
