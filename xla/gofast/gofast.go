@@ -6,10 +6,10 @@
 // are single threaded and memory bound. These layers use formulations that
 // suit it:
 //
-//   - stride-1 3x3 convolutions with enough 2x2 output tiles (more of them
-//     without a backward pass) and patches not recomputed,
-//     by Winograd F(2x2, 3x3): 16 matrix products on transformed 4x4 tiles,
-//     2.25 times fewer multiply-adds than im2col, forward and both
+//   - stride-1 3x3 convolutions with enough output tiles (more of them
+//     without a backward pass) by Winograd F(4x4, 3x3) (36 matrix products
+//     on transformed 6x6 tiles, 4 times fewer multiply-adds than im2col) or
+//     F(2x2, 3x3) (16 on 4x4 tiles, 2.25 times fewer), forward and both
 //     gradients (see winograd.go and winogradChoice);
 //   - other convolutions as im2col (k*k strided slices concatenated on the
 //     channel axis, which gives the MatMul operand layout directly) and one

@@ -111,15 +111,13 @@ func (o ops) conv(x, w *Node, c convSpec) *Node {
 
 // convLanes is conv on every lane of a batch, with one kernel w: one
 // custom-gradient op whose weight gradient is the sum of the lanes' (one
-// transposition for all of them), by Winograd F(2x2, 3x3) where that is
-// cheaper (see winogradChoice) and the patches are not recomputed, else on
-// the output side where that is cheaper (see outputSideWins), else by
-// im2col. With recompute (the largest batches, under a tight memory limit)
-// the Winograd backward pass's transformed tiles, four times its input and
-// output, made the step slower (bench/gobench, 320x320 batch 8), so the
-// direct convolutions are kept there.
+// transposition for all of them), by Winograd F(4x4, 3x3) or F(2x2, 3x3)
+// where that is cheaper (see winogradChoice), else on the output side where
+// that is cheaper (see outputSideWins), else by im2col. With recompute (the
+// largest batches, under a tight memory limit) each algorithm rebuilds what
+// its backward pass needs (patches, transformed tiles) from the input.
 func (o ops) convLanes(xs []*Node, w *Node, c convSpec) []*Node {
-	if alg := winogradChoice(xs[0].Shape().Dimensions, w.Shape().Dimensions, c, o.forwardOnly); !o.recompute && alg != nil {
+	if alg := winogradChoice(xs[0].Shape().Dimensions, w.Shape().Dimensions, c, o.forwardOnly); alg != nil {
 		return o.winogradConv(xs, w, c, *alg)
 	}
 	if outputSideWins(xs[0].Shape().Dimensions, w.Shape().Dimensions, c) {

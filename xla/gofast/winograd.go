@@ -292,8 +292,9 @@ func (o ops) outputTilesT(dY *Node, alg winoAlgo) *Node {
 // winogradConv is the convolution of every lane x [B_l, H, W, Cin] of xs
 // with the kernel w [3, 3, Cin, Cout], stride 1, padding 1, by Winograd
 // algorithm alg (see winogradFits), with the backward pass described
-// above; the forward pass's transformed tiles are kept for it (convLanes
-// does not use it with recompute).
+// above; the forward pass's transformed tiles are kept for it, or with
+// recompute (less memory) transformed again from the input once dY is
+// ready.
 func (o ops) winogradConv(xs []*Node, w *Node, c convSpec, alg winoAlgo) []*Node {
 	nl := len(xs)
 	wd := w.Shape().Dimensions
@@ -311,8 +312,11 @@ func (o ops) winogradConv(xs []*Node, w *Node, c convSpec, alg winoAlgo) []*Node
 		ys := make([]*Node, nl)
 		for l, geom := range geo {
 			ol := o.inLane(l)
-			vs[l] = ol.winogradInput(s[l], kb, alg)
-			ys[l] = ol.winogradOutput(vs[l], u, ka, false, geom.b, geom.h, geom.w, alg)
+			v := ol.winogradInput(s[l], kb, alg)
+			if !o.recompute {
+				vs[l] = v // kept for the weight gradient
+			}
+			ys[l] = ol.winogradOutput(v, u, ka, false, geom.b, geom.h, geom.w, alg)
 		}
 		return ys
 	}
@@ -337,6 +341,10 @@ func (o ops) winogradConv(xs []*Node, w *Node, c convSpec, alg winoAlgo) []*Node
 		for l, geom := range geo {
 			ol := o.inLane(l)
 			v := vs[l]
+			if o.recompute {
+				// Rebuilt once dY is ready, as im2colConv's patches are.
+				v = ol.winogradInput(SchedulingBarrier(in[l], dYs[l]), kronConst(g, alg.bt, false), alg)
+			}
 			// dM^T = A dY_tile A^T, channel-major: [alpha², Cout, tiles].
 			dMT := ol.matMul(kaT, ol.outputTilesT(dYs[l], alg))
 			dMT = Reshape(dMT, p, wd[3], v.Shape().Dimensions[1])

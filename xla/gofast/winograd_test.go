@@ -50,7 +50,8 @@ func TestWinoFlip(t *testing.T) {
 // TestWinogradConvMatchesNative holds the Winograd convolutions' output and
 // both gradients to the backend's own convolution and its automatic
 // gradient, on odd and even tile counts, one-tile images, several channels
-// and lanes of unequal size, both within 1e-5 of the largest value
+// and lanes of unequal size, with the transformed tiles kept or rebuilt
+// in the backward pass (recompute), both within 1e-5 of the largest value
 // (F(4x4, 3x3)'s larger transform entries give errors up to about 2e-6 of
 // it here, 1e-6 fails).
 func TestWinogradConvMatchesNative(t *testing.T) {
@@ -63,12 +64,14 @@ func TestWinogradConvMatchesNative(t *testing.T) {
 		{winoF2, 1e-5, []struct{ b, h, w, cin, cout int }{{3, 8, 6, 3, 4}, {3, 4, 4, 5, 2}, {3, 2, 2, 1, 1}, {4, 6, 10, 7, 9}}},
 		{winoF4, 1e-5, []struct{ b, h, w, cin, cout int }{{3, 8, 12, 3, 4}, {3, 4, 4, 5, 2}, {3, 4, 8, 1, 1}, {4, 12, 8, 16, 9}}},
 	} {
-		for _, tc := range alg.shapes {
+		for i, tc := range alg.shapes {
 			for _, lanes := range []int{1, 3} {
-				t.Run(fmt.Sprintf("F%d_%dx%dx%d_%dto%d_lanes=%d", alg.algo.m, tc.b, tc.h, tc.w, tc.cin, tc.cout, lanes), func(t *testing.T) {
+				recompute := (i+lanes)%2 == 0 // the transformed tiles kept, or rebuilt in the backward pass
+				t.Run(fmt.Sprintf("F%d_%dx%dx%d_%dto%d_lanes=%d_recompute=%v", alg.algo.m, tc.b, tc.h, tc.w, tc.cin, tc.cout, lanes, recompute), func(t *testing.T) {
 					x := randTensor(1, -1, 1, tc.b, tc.h, tc.w, tc.cin)
 					w := randTensor(2, -1, 1, 3, 3, tc.cin, tc.cout)
 					fast := valueAndGrads(t, func(o ops, in []*Node) *Node {
+						o.recompute = recompute
 						return Concatenate(o.winogradConv(splitBatch(in[0], lanes), in[1], c, alg.algo), 0)
 					}, x, w)
 					ref := valueAndGrads(t, func(_ ops, in []*Node) *Node { return nativeConv(in[0], in[1], c) }, x, w)
