@@ -13,7 +13,7 @@
 //
 //	matmul kernel     gobackend/dot/matmul.*Kernel*Float32, *ApplyPackedOutput*,
 //	                  smallNoSIMD*: the multiply-adds of every convolution
-//	                  (im2col times kernel, or Winograd's 16 tile products:
+//	                  (im2col times kernel, or Winograd's 16 or 36 tile products:
 //	                  forward, input gradient, weight gradient), of the
 //	                  Winograd tile transforms (small constant matrices
 //	                  times the tiles) and of the 1x1 head
@@ -28,7 +28,7 @@
 //	                  im2col patches, Winograd's tiles gathered, U-Net skip
 //	                  concatenation, upsampling
 //	transpose/reshape execTranspose*, execReshape, TransposeIterator, CopyFlat
-//	                  (among them Winograd's 2x2 output tiles put in place)
+//	                  (among them Winograd's output tiles put in place)
 //	element-wise      the other ops.exec* of one or two operands (Add, Mul, Sub,
 //	                  Div, Sqrt, Max, Where, Logistic, ...; patch 5's float32
 //	                  kernels f32*): batch norm, ReLU and its mask, max

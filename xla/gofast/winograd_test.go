@@ -206,3 +206,26 @@ func directConv(o ops, x, w *Node, c convSpec) *Node {
 	}
 	return o.im2colConv([]*Node{x}, w, c)[0]
 }
+
+// BenchmarkWinogradParts times the parts of an F(4x4, 3x3) forward pass
+// (one lane of 4 images): the input tiles gathered (padding, 36 strided
+// slices, a concatenation), the input transform (the tiles and the product
+// with kron(B^T)), and the whole forward convolution.
+func BenchmarkWinogradParts(b *testing.B) {
+	s1 := convSpec{k: 3, stride: 1, pad: 1}
+	for _, tc := range []struct{ h, cin, cout int }{{32, 64, 64}, {64, 64, 32}, {128, 16, 16}} {
+		x, w := randTensor(1, -1, 1, 4, tc.h, tc.h, tc.cin), randTensor(2, -0.1, 0.1, 3, 3, tc.cin, tc.cout)
+		name := fmt.Sprintf("%dpx_%dto%d", tc.h, tc.cin, tc.cout)
+		b.Run(name+"/tiles", func(b *testing.B) {
+			benchForward(b, func(o ops, in []*Node) *Node { return winogradTiles(in[0], winoF4) }, x)
+		})
+		b.Run(name+"/input_transform", func(b *testing.B) {
+			benchForward(b, func(o ops, in []*Node) *Node {
+				return o.winogradInput(in[0], kronConst(in[0].Graph(), winoF4.bt, false), winoF4)
+			}, x)
+		})
+		b.Run(name+"/forward", func(b *testing.B) {
+			benchForward(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1, winoF4)[0] }, x, w)
+		})
+	}
+}
