@@ -304,10 +304,10 @@ func (o ops) winogradConv(xs []*Node, w *Node, c convSpec, alg winoAlgo) []*Node
 	}
 	geo := geometries(xs)
 	vs := make([]*Node, nl)
-	var u *Node
+	var u, kb, ka *Node // the forward pass's, reused by the backward pass
 	forward := func(s []*Node) []*Node {
 		g := s[nl].Graph()
-		kb, ka := kronConst(g, alg.bt, false), kronConst(g, alg.at, false)
+		kb, ka = kronConst(g, alg.bt, false), kronConst(g, alg.at, false)
 		u = o.winogradKernel(s[nl], alg)
 		ys := make([]*Node, nl)
 		for l, geom := range geo {
@@ -329,12 +329,13 @@ func (o ops) winogradConv(xs []*Node, w *Node, c convSpec, alg winoAlgo) []*Node
 		// swapped: the forward kernel's transform u at flipped positions,
 		// or the turned kernel's own, contracted on Cout.
 		var kbX, kaX, uX *Node
-		if alg.flip != nil {
+		switch {
+		case c.noInputGrad:
+		case alg.flip != nil:
 			kbX, kaX = flippedTransforms(g, alg)
 			uX = u
-		} else if !c.noInputGrad {
-			kbX, kaX = kronConst(g, alg.bt, false), kronConst(g, alg.at, false)
-			uX = o.winogradKernel(Reverse(w, 0, 1), alg)
+		default:
+			kbX, kaX, uX = kb, ka, o.winogradKernel(Reverse(w, 0, 1), alg)
 		}
 		kaT := kronConst(g, alg.at, true)
 		var dUT *Node // [alpha², Cout, Cin]
@@ -343,7 +344,7 @@ func (o ops) winogradConv(xs []*Node, w *Node, c convSpec, alg winoAlgo) []*Node
 			v := vs[l]
 			if o.recompute {
 				// Rebuilt once dY is ready, as im2colConv's patches are.
-				v = ol.winogradInput(SchedulingBarrier(in[l], dYs[l]), kronConst(g, alg.bt, false), alg)
+				v = ol.winogradInput(SchedulingBarrier(in[l], dYs[l]), kb, alg)
 			}
 			// dM^T = A dY_tile A^T, channel-major: [alpha², Cout, tiles].
 			dMT := ol.matMul(kaT, ol.outputTilesT(dYs[l], alg))
