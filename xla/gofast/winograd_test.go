@@ -137,7 +137,6 @@ func TestWinogradChoice(t *testing.T) {
 // outputSideWins) at the stride-1 3x3 layers of the default model at
 // 128x128 batch 8 (one lane of 4 images, as training runs them on 2 cores).
 func BenchmarkWinogradConv(b *testing.B) {
-	s1 := convSpec{k: 3, stride: 1, pad: 1}
 	for _, tc := range []struct {
 		name         string
 		h, cin, cout int
@@ -146,18 +145,26 @@ func BenchmarkWinogradConv(b *testing.B) {
 		{"layer4_4px_512", 4, 512, 512}, {"block3_skip_64px_64to32", 64, 64, 32}, {"block3_64px_32", 64, 32, 32},
 		{"block4_128px_16", 128, 16, 16}, {"head_128px_16to1", 128, 16, 1},
 	} {
-		x, w := randTensor(1, -1, 1, 4, tc.h, tc.h, tc.cin), randTensor(2, -0.1, 0.1, 3, 3, tc.cin, tc.cout)
-		b.Run(tc.name+"/direct", func(b *testing.B) {
-			benchForwardBackward(b, func(o ops, in []*Node) *Node { return directConv(o, in[0], in[1], s1) }, x, w)
-		})
-		for _, alg := range []winoAlgo{winoF2, winoF4} {
-			if !winogradFits(x.Shape().Dimensions, w.Shape().Dimensions, s1, alg) {
-				continue
-			}
-			b.Run(fmt.Sprintf("%s/winograd_F%d", tc.name, alg.m), func(b *testing.B) {
-				benchForwardBackward(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1, alg)[0] }, x, w)
-			})
+		benchConvAlgorithms(b, tc.name, benchForwardBackward,
+			randTensor(1, -1, 1, 4, tc.h, tc.h, tc.cin), randTensor(2, -0.1, 0.1, 3, 3, tc.cin, tc.cout))
+	}
+}
+
+// benchConvAlgorithms times, with bench, the stride-1 3x3 convolution of x
+// by w directly (directConv) and by each Winograd algorithm that fits, as
+// sub-benchmarks name/direct and name/winograd_F<m>.
+func benchConvAlgorithms(b *testing.B, name string, bench func(*testing.B, func(ops, []*Node) *Node, ...*tensors.Tensor), x, w *tensors.Tensor) {
+	s1 := convSpec{k: 3, stride: 1, pad: 1}
+	b.Run(name+"/direct", func(b *testing.B) {
+		bench(b, func(o ops, in []*Node) *Node { return directConv(o, in[0], in[1], s1) }, x, w)
+	})
+	for _, alg := range []winoAlgo{winoF2, winoF4} {
+		if !winogradFits(x.Shape().Dimensions, w.Shape().Dimensions, s1, alg) {
+			continue
 		}
+		b.Run(fmt.Sprintf("%s/winograd_F%d", name, alg.m), func(b *testing.B) {
+			bench(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1, alg)[0] }, x, w)
+		})
 	}
 }
 
@@ -175,7 +182,6 @@ func benchForward(b *testing.B, f func(o ops, in []*Node) *Node, inputs ...*tens
 // and the direct convolution at the stride-1 3x3 layers of the default
 // model at batch 1 (opacity analyze), 128x128 and 320x320.
 func BenchmarkWinogradForward(b *testing.B) {
-	s1 := convSpec{k: 3, stride: 1, pad: 1}
 	for _, tc := range []struct {
 		name             string
 		bs, h, cin, cout int
@@ -183,18 +189,8 @@ func BenchmarkWinogradForward(b *testing.B) {
 		{"b1_32px_64", 1, 32, 64, 64}, {"b1_16px_128", 1, 16, 128, 128}, {"b1_64px_64to32", 1, 64, 64, 32}, {"b1_64px_32", 1, 64, 32, 32}, {"b1_128px_16", 1, 128, 16, 16},
 		{"b1_80px_64", 1, 80, 64, 64}, {"b1_40px_128", 1, 40, 128, 128}, {"b1_20px_256", 1, 20, 256, 256}, {"b1_320px_16", 1, 320, 16, 16},
 	} {
-		x, w := randTensor(1, -1, 1, tc.bs, tc.h, tc.h, tc.cin), randTensor(2, -0.1, 0.1, 3, 3, tc.cin, tc.cout)
-		b.Run(tc.name+"/direct", func(b *testing.B) {
-			benchForward(b, func(o ops, in []*Node) *Node { return directConv(o, in[0], in[1], s1) }, x, w)
-		})
-		for _, alg := range []winoAlgo{winoF2, winoF4} {
-			if !winogradFits(x.Shape().Dimensions, w.Shape().Dimensions, s1, alg) {
-				continue
-			}
-			b.Run(fmt.Sprintf("%s/winograd_F%d", tc.name, alg.m), func(b *testing.B) {
-				benchForward(b, func(o ops, in []*Node) *Node { return o.winogradConv([]*Node{in[0]}, in[1], s1, alg)[0] }, x, w)
-			})
-		}
+		benchConvAlgorithms(b, tc.name, benchForward,
+			randTensor(1, -1, 1, tc.bs, tc.h, tc.h, tc.cin), randTensor(2, -0.1, 0.1, 3, 3, tc.cin, tc.cout))
 	}
 }
 
