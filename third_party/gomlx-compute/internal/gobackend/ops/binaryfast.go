@@ -8,7 +8,9 @@ package ops
 // is the same IEEE operation on the same two operands as the generated
 // executors compute it, so results are bit for bit the same, except which
 // NaN payload an operation on two NaNs returns (the operand the compiler
-// puts first, in the generated code as here).
+// puts first, in the generated code as here). Patch 7 adds Max and Min
+// (Go's max and min, lane by lane), rows of 16 or 32 values held in
+// registers, and splits each op between idle cores.
 
 import (
 	"github.com/gomlx/compute"
@@ -19,12 +21,13 @@ import (
 func init() {
 	for op, generic := range map[compute.OpType]gobackend.NodeExecutor{
 		compute.OpTypeAdd: execAdd, compute.OpTypeSub: execSub, compute.OpTypeMul: execMul, compute.OpTypeDiv: execDiv,
+		compute.OpTypeMax: execMax, compute.OpTypeMin: execMin,
 	} {
 		gobackend.SetNodeExecutor(op, gobackend.PriorityTyped, float32BinaryExecutor(op, generic))
 	}
 }
 
-// f32Op is one of the four operations of patch 5.
+// f32Op is one of the operations of patches 5 and 7.
 type f32Op int
 
 const (
@@ -32,16 +35,23 @@ const (
 	f32Sub
 	f32Mul
 	f32Div
+	f32Max // patch 7: Go's max, element by element (no SIMD: its NaN and signed-zero rules)
+	f32Min // patch 7: Go's min, likewise
 )
 
-// f32Ops maps the op types of patch 5 to its operations.
-var f32Ops = map[compute.OpType]f32Op{compute.OpTypeAdd: f32Add, compute.OpTypeSub: f32Sub, compute.OpTypeMul: f32Mul, compute.OpTypeDiv: f32Div}
+// f32Ops maps the op types of patches 5 and 7 to their operations.
+var f32Ops = map[compute.OpType]f32Op{compute.OpTypeAdd: f32Add, compute.OpTypeSub: f32Sub, compute.OpTypeMul: f32Mul, compute.OpTypeDiv: f32Div,
+	compute.OpTypeMax: f32Max, compute.OpTypeMin: f32Min}
+
+// f32MinChunk is the fewest output elements per core when patch 7 splits a
+// float32 binary op between idle cores (gobackend.Backend.ParallelFor).
+const f32MinChunk = 32 << 10
 
 // float32BinaryExecutor returns the executor of op: the fast path for
 // float32 operands of the shapes above, generic for everything else.
 func float32BinaryExecutor(opType compute.OpType, generic gobackend.NodeExecutor) gobackend.NodeExecutor {
 	op := f32Ops[opType]
-	commutative := op == f32Add || op == f32Mul
+	commutative := op == f32Add || op == f32Mul || op == f32Max || op == f32Min
 	return func(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
 		l, r := inputs[0], inputs[1]
 		if node.Shape.DType != dtypes.Float32 || node.Shape.IsDynamic() || l.RawShape.DType != dtypes.Float32 || r.RawShape.DType != dtypes.Float32 {
@@ -77,21 +87,34 @@ func float32BinaryExecutor(opType compute.OpType, generic gobackend.NodeExecutor
 			lhs, rhs = rhs, lhs
 		}
 		a, b, out := lhs.Flat.([]float32), rhs.Flat.([]float32), output.Flat.([]float32)
+		// Patch 7: split between idle cores, by elements or by whole rows.
 		switch form {
 		case formVS:
-			f32VS(op, out, a, b[0])
+			backend.ParallelFor(n, f32MinChunk, func(lo, hi int) { f32VS(op, out[lo:hi], a[lo:hi], b[0]) })
 		case formSV:
-			f32SV(op, out, a[0], b)
+			backend.ParallelFor(n, f32MinChunk, func(lo, hi int) { f32SV(op, out[lo:hi], a[0], b[lo:hi]) })
 		case formVV:
-			f32VV(op, out, a, b)
+			backend.ParallelFor(n, f32MinChunk, func(lo, hi int) { f32VV(op, out[lo:hi], a[lo:hi], b[lo:hi]) })
 		case formRowsR:
-			for s := 0; s < n; s += len(b) {
-				f32VV(op, out[s:s+len(b)], a[s:s+len(b)], b)
-			}
+			w := len(b)
+			backend.ParallelFor(n/w, max(1, f32MinChunk/w), func(lo, hi int) {
+				if f32RowsVV(op, out[lo*w:hi*w], a[lo*w:hi*w], b, false) {
+					return
+				}
+				for s := lo * w; s < hi*w; s += w {
+					f32VV(op, out[s:s+w], a[s:s+w], b)
+				}
+			})
 		case formRowsL:
-			for s := 0; s < n; s += len(a) {
-				f32VV(op, out[s:s+len(a)], a, b[s:s+len(a)])
-			}
+			w := len(a)
+			backend.ParallelFor(n/w, max(1, f32MinChunk/w), func(lo, hi int) {
+				if f32RowsVV(op, out[lo*w:hi*w], b[lo*w:hi*w], a, true) {
+					return
+				}
+				for s := lo * w; s < hi*w; s += w {
+					f32VV(op, out[s:s+w], a, b[s:s+w])
+				}
+			})
 		}
 		return output, nil
 	}
@@ -126,6 +149,14 @@ func f32VVScalar(op f32Op, out, a, b []float32) {
 		for i, x := range a {
 			out[i] = x / b[i]
 		}
+	case f32Max:
+		for i, x := range a {
+			out[i] = max(x, b[i])
+		}
+	case f32Min:
+		for i, x := range a {
+			out[i] = min(x, b[i])
+		}
 	}
 }
 
@@ -149,6 +180,14 @@ func f32VSScalar(op f32Op, out, a []float32, c float32) {
 		for i, x := range a {
 			out[i] = x / c
 		}
+	case f32Max:
+		for i, x := range a {
+			out[i] = max(x, c)
+		}
+	case f32Min:
+		for i, x := range a {
+			out[i] = min(x, c)
+		}
 	}
 }
 
@@ -171,6 +210,14 @@ func f32SVScalar(op f32Op, out []float32, c float32, b []float32) {
 	case f32Div:
 		for i, x := range b {
 			out[i] = c / x
+		}
+	case f32Max:
+		for i, x := range b {
+			out[i] = max(c, x)
+		}
+	case f32Min:
+		for i, x := range b {
+			out[i] = min(c, x)
 		}
 	}
 }

@@ -59,12 +59,13 @@ func TestFloat32BinaryMatchesGenerated(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	generic := map[compute.OpType]gobackend.NodeExecutor{
 		compute.OpTypeAdd: execAdd, compute.OpTypeSub: execSub, compute.OpTypeMul: execMul, compute.OpTypeDiv: execDiv,
+		compute.OpTypeMax: execMax, compute.OpTypeMin: execMin,
 	}
 	pairs := [][2][]int{
 		{{1}, {1}}, {{7}, {7}}, {{16}, {16}}, {{33}, {33}}, {{1000}, {1000}}, {{70001}, {70001}}, {{4, 100, 300}, {4, 100, 300}},
 		{{33}, {1}}, {{70001}, {1}}, {{70001}, {}}, {{}, {70001}}, {{1}, {33}}, {{1, 1}, {5, 7}}, {{5, 7}, {1, 1}},
 		{{8, 64, 64, 32}, {1, 1, 1, 32}}, {{1, 1, 1, 32}, {8, 64, 64, 32}}, {{3, 10, 17}, {1, 10, 17}}, {{1, 10, 17}, {3, 10, 17}},
-		{{2, 3, 40000}, {1, 1, 40000}},
+		{{2, 3, 40000}, {1, 1, 40000}}, {{3, 5000, 16}, {1, 1, 16}}, {{1, 1, 16}, {3, 5000, 16}}, {{7, 16}, {1, 16}},
 		{{4, 1}, {1, 5}}, {{4, 5, 1}, {4, 5, 6}}, {{6, 1, 3}, {6, 2, 3}}, // fall back: the index iterator
 	}
 	for opType, gen := range generic {
@@ -128,19 +129,21 @@ func broadcastShape(a, b shapes.Shape) shapes.Shape {
 }
 
 // BenchmarkFloat32Binary times Add of two [8, 64, 64, 64] float32 tensors
-// and Mul by a per-channel row, generated executor against patch 5.
+// and Mul by a per-channel row of 64 and of 16 channels (patch 7's
+// short-row kernel), generated executor against patches 5 and 7.
 func BenchmarkFloat32Binary(b *testing.B) {
 	backend := newTestBackend(b)
-	full := shapes.Make(dtypes.Float32, 8, 64, 64, 64)
 	for _, c := range []struct {
-		name   string
-		op     compute.OpType
-		gen    gobackend.NodeExecutor
-		rshape shapes.Shape
+		name         string
+		op           compute.OpType
+		gen          gobackend.NodeExecutor
+		full, rshape shapes.Shape
 	}{
-		{"add", compute.OpTypeAdd, execAdd, full},
-		{"mul-row", compute.OpTypeMul, execMul, shapes.Make(dtypes.Float32, 1, 1, 1, 64)},
+		{"add", compute.OpTypeAdd, execAdd, shapes.Make(dtypes.Float32, 8, 64, 64, 64), shapes.Make(dtypes.Float32, 8, 64, 64, 64)},
+		{"mul-row", compute.OpTypeMul, execMul, shapes.Make(dtypes.Float32, 8, 64, 64, 64), shapes.Make(dtypes.Float32, 1, 1, 1, 64)},
+		{"mul-row16", compute.OpTypeMul, execMul, shapes.Make(dtypes.Float32, 1, 320, 320, 16), shapes.Make(dtypes.Float32, 1, 1, 1, 16)},
 	} {
+		full := c.full
 		l, _ := backend.BufferFromFlatData(0, make([]float32, full.Size()), full)
 		r, _ := backend.BufferFromFlatData(0, make([]float32, c.rshape.Size()), c.rshape)
 		node := &gobackend.Node{OpType: c.op, Shape: full}

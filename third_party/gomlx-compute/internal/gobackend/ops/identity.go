@@ -37,6 +37,6 @@ func execIdentity(backend *gobackend.Backend, node *gobackend.Node, inputs []*go
 	if err != nil {
 		return nil, err
 	}
-	gobackend.CopyFlat(output.Flat, operand.Flat)
+	backend.CopyFlatParallel(output.Flat, operand.Flat)
 	return output, nil
 }

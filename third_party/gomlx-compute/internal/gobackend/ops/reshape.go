@@ -72,7 +72,7 @@ func reshapeToShape(backend *gobackend.Backend, targetShape shapes.Shape, inputs
 		if err != nil {
 			return nil, err
 		}
-		gobackend.CopyFlat(output.Flat, operand.Flat)
+		backend.CopyFlatParallel(output.Flat, operand.Flat)
 	}
 	return output, nil
 }

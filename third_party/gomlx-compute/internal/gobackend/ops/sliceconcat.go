@@ -9,6 +9,8 @@ package ops
 // then dead and not executed.
 
 import (
+	"encoding/binary"
+
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapes"
@@ -162,10 +164,13 @@ func isZeros(n *gobackend.Node) bool {
 // where the slice reads the padding. Bytes are copied as they are, so the
 // output is the op-by-op one bit for bit, for every dtype.
 //
-// It runs on the calling goroutine: splitting it between the backend's
-// workers was measured slower in the project's training step and no faster
-// in its forward pass (the batch lanes and the matrix products already keep
-// the cores busy; the pool's workers outnumber the cores).
+// Patch 4 ran it on the calling goroutine: splitting it between the
+// backend's workers was measured slower in the project's training step and
+// no faster in its forward pass (the batch lanes and the matrix products
+// already keep the cores busy; the pool's workers outnumber the cores).
+// Patch 7 splits it only between cores that are idle at the time
+// (gobackend.Backend.ParallelFor), as at the stem of a one-image forward
+// pass.
 func execSliceConcat(backend *gobackend.Backend, node *gobackend.Node, core *gobackend.Buffer, p *sliceConcatNode) (*gobackend.Buffer, error) {
 	output, err := backend.GetBuffer(node.Shape)
 	if err != nil {
@@ -182,13 +187,39 @@ func execSliceConcat(backend *gobackend.Backend, node *gobackend.Node, core *gob
 	if err != nil {
 		return nil, err
 	}
-	writeSliceConcat(out, in, node.Shape, core.RawShape, p)
+	// Patch 7: split by positions of the axes before the last two between
+	// the cores that are idle now.
+	positions, perPosition := sliceConcatPositions(node.Shape)
+	backend.ParallelFor(positions, max(1, (sliceConcatMinChunk+perPosition-1)/perPosition), func(lo, hi int) {
+		writeSliceConcat(out, in, node.Shape, core.RawShape, p, lo, hi)
+	})
 	return output, nil
 }
 
+// sliceConcatMinChunk is the fewest output elements per core when patch 7
+// splits a fused Concatenate between idle cores (a variable for the tests).
+var sliceConcatMinChunk = 64 << 10
+
+// sliceConcatPositions returns the number of positions of the axes before
+// the last two of a fused Concatenate's output (writeSliceConcat's outer
+// loop) and the elements written per position.
+func sliceConcatPositions(outShape shapes.Shape) (positions, perPosition int) {
+	rank := outShape.Rank()
+	positions = 1
+	for _, d := range outShape.Dimensions[:rank-2] {
+		positions *= d
+	}
+	return positions, outShape.Dimensions[rank-2] * outShape.Dimensions[rank-1]
+}
+
 // writeSliceConcat writes the bytes out of a fused Concatenate of shape
-// outShape from those of its core tensor in (shape coreShape).
-func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *sliceConcatNode) {
+// outShape from those of its core tensor in (shape coreShape), at the
+// positions lo...hi-1 of the axes before the last two (in row-major order;
+// sliceConcatPositions counts them).
+func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *sliceConcatNode, lo, hi int) {
+	if lo >= hi {
+		return
+	}
 	es := outShape.DType.Size()
 	rank := outShape.Rank()
 	row, last := rank-2, rank-1
@@ -202,9 +233,21 @@ func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *slice
 	// offset (in elements) in the core there, or -1 when it lies in the
 	// padding.
 	idx := make([]int, row)
+	for a, rest := row-1, lo; a >= 0; a-- {
+		idx[a], rest = rest%outDims[a], rest/outDims[a]
+	}
 	base := make([]int, len(p.slices))
-	dst := 0
-	for {
+	_, perPosition := sliceConcatPositions(outShape)
+	// Patch 7: every slice one 4-byte element on the last axis, read
+	// inside the core there (a single-channel image's im2col taps): each
+	// slice's values along the row axis are written by one strided loop.
+	scalar4 := es == 4
+	for i, s := range p.slices {
+		first := s.starts[last] - p.padLo[last]
+		scalar4 = scalar4 && widths[i] == 1 && first >= 0 && first < coreDims[last]
+	}
+	dst := lo * perPosition * es
+	for pos := lo; pos < hi; pos++ {
 		for i, s := range p.slices {
 			off := 0
 			for a := 0; a < row; a++ {
@@ -216,6 +259,11 @@ func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *slice
 				off += c * coreStrides[a]
 			}
 			base[i] = off
+		}
+		if scalar4 {
+			writeSliceConcatScalar4(out[dst:dst+perPosition*4], in, outDims[row], coreDims[row], coreStrides[row], p, base)
+			dst += perPosition * 4
+			goto next
 		}
 		for x := 0; x < outDims[row]; x++ {
 			for i, s := range p.slices {
@@ -230,7 +278,14 @@ func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *slice
 				first := s.starts[last] - p.padLo[last]
 				if s.strides[last] == 1 && first >= 0 && first+widths[i] <= coreDims[last] {
 					src := (off + first) * es
-					copy(out[dst:dst+n], in[src:src+n])
+					switch n {
+					case 4: // e.g. one float32 (a single-channel tap): a load and a store, not a copy call
+						binary.LittleEndian.PutUint32(out[dst:], binary.LittleEndian.Uint32(in[src:]))
+					case 8:
+						binary.LittleEndian.PutUint64(out[dst:], binary.LittleEndian.Uint64(in[src:]))
+					default:
+						copy(out[dst:dst+n], in[src:src+n])
+					}
 					dst += n
 					continue
 				}
@@ -246,17 +301,56 @@ func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *slice
 				}
 			}
 		}
-		// Next position of the axes before row; done after the last.
-		a := row - 1
-		for ; a >= 0; a-- {
+	next:
+		// Next position of the axes before row.
+		for a := row - 1; a >= 0; a-- {
 			idx[a]++
 			if idx[a] < outDims[a] {
 				break
 			}
 			idx[a] = 0
 		}
-		if a < 0 {
-			return
+	}
+}
+
+// writeSliceConcatScalar4 is writeSliceConcat's row of one position when
+// every slice is one 4-byte element on the last axis inside the core: out
+// holds xs groups of len(p.slices) elements; slice i's element of group x
+// is the core's at base[i] + c*rowStride + (its last-axis start), c =
+// start + x*stride - padLo on the row axis, or zero where base[i] < 0
+// (padding before the row axis) or c falls outside [0, rowDim).
+func writeSliceConcatScalar4(out, in []byte, xs, rowDim, rowStride int, p *sliceConcatNode, base []int) {
+	rank := len(p.padLo)
+	row, last := rank-2, rank-1
+	group := 4 * len(p.slices)
+	for i, s := range p.slices {
+		start, step := s.starts[row]-p.padLo[row], s.strides[row]
+		// The x with 0 <= start + x*step < rowDim: [x0, x1).
+		x0, x1 := 0, xs
+		if base[i] < 0 {
+			x1 = 0
+		} else {
+			if start < 0 {
+				x0 = min(xs, (-start+step-1)/step)
+			}
+			if lim := rowDim - start; lim <= 0 {
+				x1 = 0
+			} else {
+				x1 = min(xs, (lim+step-1)/step)
+			}
+			x1 = max(x1, x0)
+		}
+		dst := 4 * i
+		for x := 0; x < x0; x++ {
+			binary.LittleEndian.PutUint32(out[dst+x*group:], 0)
+		}
+		src := 4 * (base[i] + (start+x0*step)*rowStride + s.starts[last] - p.padLo[last])
+		for x := x0; x < x1; x++ {
+			binary.LittleEndian.PutUint32(out[dst+x*group:], binary.LittleEndian.Uint32(in[src:]))
+			src += 4 * step * rowStride
+		}
+		for x := x1; x < xs; x++ {
+			binary.LittleEndian.PutUint32(out[dst+x*group:], 0)
 		}
 	}
 }

@@ -191,6 +191,10 @@ func runSliceConcat(t *testing.T, c sliceConcatCase, input []byte, fusion bool) 
 // order, padding that is not zero, an input that is not a slice), and
 // checks that the pass fused exactly the cases it should.
 func TestSliceConcatFusionMatchesOpByOp(t *testing.T) {
+	// Split every fused output between the idle cores (patch 7), at
+	// whatever position the halves meet.
+	defer func(v int) { *ops.SliceConcatMinChunk = v }(*ops.SliceConcatMinChunk)
+	*ops.SliceConcatMinChunk = 1
 	rng := rand.New(rand.NewPCG(4, 2))
 	dts := []dtypes.DType{dtypes.Float32, dtypes.Float64, dtypes.Float16, dtypes.Int8, dtypes.Int32, dtypes.Bool}
 	fusedCount, paddedCount := 0, 0
@@ -232,16 +236,24 @@ func TestSliceConcatFusionMatchesOpByOp(t *testing.T) {
 }
 
 // TestSliceConcatFusionFoldsPadding checks that an im2col as GoMLX code
-// writes it (zero padding by Concatenates, 3x3 taps at stride 2) is fused
+// writes it (zero padding by Concatenates, k x k taps at stride 2) is fused
 // down to the unpadded input, on a small image and on a larger one (3.6 MB
-// of patches, rows of 105 output pixels).
+// of patches, rows of 105 output pixels), and on single-channel images
+// with the stem's 7x7 taps (patch 7's one-element path; split between
+// idle cores).
 func TestSliceConcatFusionFoldsPadding(t *testing.T) {
-	for _, core := range [][]int{{2, 5, 6, 3}, {3, 70, 60, 32}} {
+	defer func(v int) { *ops.SliceConcatMinChunk = v }(*ops.SliceConcatMinChunk)
+	*ops.SliceConcatMinChunk = 1
+	for _, tc := range []struct {
+		core   []int
+		k, pad int
+	}{{[]int{2, 5, 6, 3}, 3, 1}, {[]int{3, 70, 60, 32}, 3, 1}, {[]int{2, 41, 38, 1}, 7, 3}, {[]int{1, 9, 12, 1}, 3, 1}} {
+		core, k, pad := tc.core, tc.k, tc.pad
 		c := sliceConcatCase{dtype: dtypes.Float32, core: core, padAxes: []int{2, 1},
-			padLo: []int{0, 1, 1, 0}, padHi: []int{0, 1, 1, 0}}
-		ho, wo := (core[1]-1)/2+1, (core[2]-1)/2+1
-		for dy := range 3 {
-			for dx := range 3 {
+			padLo: []int{0, pad, pad, 0}, padHi: []int{0, pad, pad, 0}}
+		ho, wo := (core[1]+2*pad-k)/2+1, (core[2]+2*pad-k)/2+1
+		for dy := range k {
+			for dx := range k {
 				c.starts = append(c.starts, []int{0, dy, dx, 0})
 				c.limits = append(c.limits, []int{core[0], dy + 2*(ho-1) + 1, dx + 2*(wo-1) + 1, core[3]})
 				c.strides = append(c.strides, []int{1, 2, 2, 1})
@@ -263,14 +275,20 @@ func TestSliceConcatFusionFoldsPadding(t *testing.T) {
 // padding 1) of float32 images [B, H, W, C] as the U-Net has them, fused and
 // op by op.
 func BenchmarkSliceConcat(b *testing.B) {
-	for _, dims := range [][]int{{4, 80, 80, 64}, {4, 320, 320, 16}, {4, 160, 160, 32}, {4, 20, 20, 256}} {
+	for _, dims := range [][]int{{4, 80, 80, 64}, {4, 320, 320, 16}, {4, 160, 160, 32}, {4, 20, 20, 256}, {1, 320, 320, 1}} {
+		// 3x3, stride 1, padding 1; the single-channel image: the stem's
+		// 7x7, stride 2, padding 3.
+		k, stride, pad := 3, 1, 1
+		if dims[3] == 1 {
+			k, stride, pad = 7, 2, 3
+		}
 		c := sliceConcatCase{dtype: dtypes.Float32, core: dims, padAxes: []int{2, 1},
-			padLo: []int{0, 1, 1, 0}, padHi: []int{0, 1, 1, 0}}
-		for dy := range 3 {
-			for dx := range 3 {
+			padLo: []int{0, pad, pad, 0}, padHi: []int{0, pad, pad, 0}}
+		for dy := range k {
+			for dx := range k {
 				c.starts = append(c.starts, []int{0, dy, dx, 0})
-				c.limits = append(c.limits, []int{dims[0], dy + dims[1], dx + dims[2], dims[3]})
-				c.strides = append(c.strides, []int{1, 1, 1, 1})
+				c.limits = append(c.limits, []int{dims[0], dy + dims[1] + 2*pad - k + 1, dx + dims[2] + 2*pad - k + 1, dims[3]})
+				c.strides = append(c.strides, []int{1, stride, stride, 1})
 			}
 		}
 		for _, fusion := range []bool{false, true} {

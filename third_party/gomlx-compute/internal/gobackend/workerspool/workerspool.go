@@ -200,3 +200,22 @@ func (w *Pool) WorkerIsAsleep() {
 func (w *Pool) WorkerRestarted() {
 	w.extraParallelism.Add(-1)
 }
+
+// StartIfIdle starts task in a new goroutine, like StartIfAvailable, but
+// only while fewer tasks run than GOMAXPROCS, i.e. while a core is likely
+// idle; it returns whether it started it. It is meant for splitting one
+// op's work when nothing else can use the cores: with the pool's usual
+// two tasks per core, StartIfAvailable would also start it when every
+// core is busy.
+func (w *Pool) StartIfIdle(task func()) bool {
+	if w.maxParallelism == 0 {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.numRunning >= runtime.GOMAXPROCS(0) || (!w.IsUnlimited() && w.lockedIsFull()) {
+		return false
+	}
+	w.lockedRunTaskInGoroutine(task)
+	return true
+}

@@ -193,9 +193,13 @@ func avx512LargeMatrixSliceFloat32( //alt:f32
 		// Loop 4 (p): Tiling the contracting axis (K)
 		for contractingPanelIdx := 0; contractingPanelIdx < contractingSize; contractingPanelIdx += params.PanelContractingSize {
 			contractingPanelWidth := min(params.PanelContractingSize, contractingSize-contractingPanelIdx)
-			if layout == dot.LayoutNonTransposed {
+			rhsPacked := !avx512KernelToOutput || layout != dot.LayoutNonTransposed || rowEnd-rowStart > avx512UnpackedRHSMaxRows //alt:f32
+
+			if rhsPacked && layout == dot.LayoutNonTransposed { //alt:f32
+				//alt:bf16|f16|f64 if layout == dot.LayoutNonTransposed {
 				avx512PackRHSNonTransposed(rhsMatrix, packedRHS, contractingPanelIdx, rhsPanelColIdx, rhsCrossSize, contractingPanelWidth, rhsPanelWidth, params.RHSL1KernelCols)
-			} else {
+			} else if rhsPacked { //alt:f32
+				//alt:bf16|f16|f64 } else {
 				// For LayoutTransposed, the rhs has the same layout as the lhs, so we use packLHS instead.
 				unsafePackLHS(rhsMatrix, packedRHS, rhsPanelColIdx, contractingPanelIdx, contractingSize,
 					rhsPanelWidth, contractingPanelWidth, params.RHSL1KernelCols)
@@ -204,6 +208,16 @@ func avx512LargeMatrixSliceFloat32( //alt:f32
 			// Loop 3 (ic): Tiling LHS cross axis (M), i.e. the output rows.
 			for lhsPanelRowIdx := rowStart; lhsPanelRowIdx < rowEnd; lhsPanelRowIdx += params.LHSPanelCrossSize {
 				lhsPanelHeight := min(params.LHSPanelCrossSize, rowEnd-lhsPanelRowIdx)
+				if avx512KernelToOutput { //alt:f32
+					rhs := packedRHS //alt:f32
+					if !rhsPacked {  //alt:f32
+						rhs = rhsMatrix //alt:f32
+					} //alt:f32
+					avx512LargeToOutputFloat32(lhsMatrix, contractingSize, contractingPanelIdx, rhs, rhsPacked, rhsCrossSize, //alt:f32
+						packedLHS, packedRHS, packedOutput, outputMatrix, contractingPanelIdx == 0, //alt:f32
+						lhsPanelRowIdx, rhsPanelColIdx, rhsCrossSize, contractingPanelWidth, lhsPanelHeight, rhsPanelWidth) //alt:f32
+					continue //alt:f32
+				} //alt:f32
 				avx512PackLHSKernelRows4(lhsMatrix, packedLHS, lhsPanelRowIdx, contractingPanelIdx, contractingSize, lhsPanelHeight, contractingPanelWidth, params.LHSL1KernelRows) //alt:f32|bf16|f16|f64
 
 				avx512LargeKernelFloat32( //alt:f32

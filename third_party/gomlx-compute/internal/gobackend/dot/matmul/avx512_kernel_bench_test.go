@@ -1,0 +1,61 @@
+// Copyright 2023-2026 The GoMLX Authors. SPDX-License-Identifier: Apache-2.0
+
+//go:build amd64 && goexperiment.simd
+
+package matmul
+
+import (
+	"fmt"
+	"simd/archsimd"
+	"testing"
+
+	"github.com/gomlx/compute/internal/gobackend/dot"
+)
+
+// BenchmarkAVX512LargeSlice times one single-threaded float32 matrix
+// product through the packed AVX-512 path (packing, kernel and writing the
+// output) at shapes of the U-Net's convolutions as im2col products and of
+// its Winograd tile products, with the Go kernel, its packed lhs and
+// packed output ("go") and with patch 6's assembly kernel writing to the
+// output ("asm"), and reports GFLOP/s.
+func BenchmarkAVX512LargeSlice(b *testing.B) {
+	if !archsimd.X86.AVX512() {
+		b.Skip("no AVX-512")
+	}
+	defer func(v bool) { avx512KernelToOutput = v }(avx512KernelToOutput)
+	for _, c := range []struct{ m, k, n int }{
+		{4096, 576, 64},    // 32x32 x 4 images, 64 -> 64, 3x3
+		{16384, 288, 32},   // 64x64 x 4 images, 32 -> 32
+		{256, 2304, 256},   // 8x8 x 4 images, 256 -> 256
+		{576, 4096, 64},    // a weight gradient: patches^T x dY
+		{1024, 1024, 1024}, // square
+		{64, 64, 64},       // a Winograd tile product: 64 tiles, 64 -> 64
+		{256, 64, 64},      // 256 tiles
+		{16, 256, 256},     // 16 tiles, 256 -> 256
+	} {
+		for _, asm := range []bool{false, true} {
+			name := map[bool]string{false: "go", true: "asm"}[asm]
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", c.m, c.k, c.n, name), func(b *testing.B) {
+				avx512KernelToOutput = asm
+				params := AVX512ParamsFloat32
+				lhs := make([]float32, c.m*c.k)
+				rhs := make([]float32, c.k*c.n)
+				out := make([]float32, c.m*c.n)
+				for i := range lhs {
+					lhs[i] = float32(i%7) - 3
+				}
+				for i := range rhs {
+					rhs[i] = float32(i%5) - 2
+				}
+				pl := make([]float32, params.LHSPanelCrossSize*params.PanelContractingSize)
+				pr := make([]float32, params.PanelContractingSize*params.RHSPanelCrossSize)
+				po := make([]float32, params.LHSPanelCrossSize*params.RHSPanelCrossSize)
+				b.ResetTimer()
+				for range b.N {
+					avx512LargeMatrixSliceFloat32(dot.LayoutNonTransposed, lhs, rhs, out, c.m, c.n, c.k, 0, c.m, 0, c.n, params, pl, pr, po)
+				}
+				b.ReportMetric(2*float64(c.m*c.k*c.n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
