@@ -5,6 +5,7 @@ package gobackend
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/support/humanize"
@@ -237,6 +238,9 @@ func (fe *FunctionExecutable) Execute(backend *Backend, inputs []*Buffer, donate
 	} else {
 		err = fe.executeParallel(backend, execBuf, spec)
 	}
+	if opTimeline != nil { // patch 8
+		opTimeline.flush()
+	}
 	if err != nil {
 		fe.ExecutionBuffersPool.Put(execBuf)
 		return nil, err
@@ -307,8 +311,12 @@ func (fe *FunctionExecutable) executeSequentially(backend *Backend, execBuf *fun
 		if spec != nil {
 			node = spec.resolvedNodes[nodeIdx]
 		}
+		start := time.Now()
 		if err := fe.executeNode(backend, node, execBuf, spec); err != nil {
 			return err
+		}
+		if opTimeline != nil { // patch 8
+			opTimeline.record(node, start, time.Now())
 		}
 	}
 	return nil
@@ -411,9 +419,13 @@ func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExe
 				return
 			}
 
+			start := time.Now()
 			if err := fe.executeNode(backend, node, execBuf, spec); err != nil {
 				appendErrorFn(err)
 				return
+			}
+			if opTimeline != nil { // patch 8
+				opTimeline.record(node, start, time.Now())
 			}
 		}
 

@@ -9,12 +9,18 @@ package matmul
 // lhs and output).
 var avx512KernelToOutput = true
 
-// avx512UnpackedRHSMaxRows is the most output rows for which
-// avx512LargeToOutputFloat32 reads a non-transposed rhs where it lies;
-// with more rows packing it pays (BenchmarkAVX512LargeSlice: with rows of
-// the rhs a power of two apart, the unpacked reads conflict in the L1
-// cache), with fewer its cost is not amortised.
-var avx512UnpackedRHSMaxRows = 64
+// avx512UnpackedRHSMaxRows and avx512UnpackedRHSMaxCols bound the
+// products whose non-transposed rhs avx512LargeToOutputFloat32 reads where
+// it lies: at most that many output rows in a worker's share and columns
+// in the rhs. With more rows packing it pays (BenchmarkAVX512LargeSlice:
+// with rows of the rhs a power of two apart, the unpacked reads conflict
+// in the L1 cache), with fewer its cost is not amortised; with rows of the
+// rhs far apart (a Winograd transform's [36, 16384] tiles) packing wins
+// again.
+var (
+	avx512UnpackedRHSMaxRows = 64
+	avx512UnpackedRHSMaxCols = 512
+)
 
 // avx512Kernel4x32Float32 is the 4x32 float32 micro-kernel in assembly
 // (avx512_kernel_amd64.s), strides in values: out[r*outStride+c] =

@@ -32,11 +32,18 @@ func BenchmarkAVX512LargeSlice(b *testing.B) {
 		{64, 64, 64},       // a Winograd tile product: 64 tiles, 64 -> 64
 		{256, 64, 64},      // 256 tiles
 		{16, 256, 256},     // 16 tiles, 256 -> 256
+		{64, 512, 512},     // a 3x3 tap of layer4 at 128x128: 4 images of 4x4 pixels, 512 -> 512
+		{36, 36, 16384},    // a Winograd input transform: kron(B^T, B^T) x the tiles
+		{16, 36, 16384},    // an F(2x2) output transform
 	} {
-		for _, asm := range []bool{false, true} {
-			name := map[bool]string{false: "go", true: "asm"}[asm]
-			b.Run(fmt.Sprintf("%dx%dx%d/%s", c.m, c.k, c.n, name), func(b *testing.B) {
-				avx512KernelToOutput = asm
+		for _, v := range []struct {
+			name    string
+			asm     bool
+			maxRows int
+		}{{"go", false, 0}, {"asm", true, avx512UnpackedRHSMaxRows}, {"asm-packed", true, 0}} {
+			b.Run(fmt.Sprintf("%dx%dx%d/%s", c.m, c.k, c.n, v.name), func(b *testing.B) {
+				defer func(v int) { avx512UnpackedRHSMaxRows = v }(avx512UnpackedRHSMaxRows)
+				avx512KernelToOutput, avx512UnpackedRHSMaxRows = v.asm, v.maxRows
 				params := AVX512ParamsFloat32
 				lhs := make([]float32, c.m*c.k)
 				rhs := make([]float32, c.k*c.n)

@@ -193,7 +193,7 @@ func avx512LargeMatrixSliceFloat32( //alt:f32
 		// Loop 4 (p): Tiling the contracting axis (K)
 		for contractingPanelIdx := 0; contractingPanelIdx < contractingSize; contractingPanelIdx += params.PanelContractingSize {
 			contractingPanelWidth := min(params.PanelContractingSize, contractingSize-contractingPanelIdx)
-			rhsPacked := !avx512KernelToOutput || layout != dot.LayoutNonTransposed || rowEnd-rowStart > avx512UnpackedRHSMaxRows //alt:f32
+			rhsPacked := !avx512KernelToOutput || layout != dot.LayoutNonTransposed || rowEnd-rowStart > avx512UnpackedRHSMaxRows || rhsCrossSize > avx512UnpackedRHSMaxCols //alt:f32
 
 			if rhsPacked && layout == dot.LayoutNonTransposed { //alt:f32
 				//alt:bf16|f16|f64 if layout == dot.LayoutNonTransposed {

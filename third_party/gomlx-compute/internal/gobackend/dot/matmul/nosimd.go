@@ -231,9 +231,18 @@ func feedWorkItems(
 			}
 		}
 	} else {
-		// Split on the RHS dimension, in multiples of RHSPanelCrossSize.
+		// Split on the RHS dimension, in multiples of RHSPanelCrossSize, or
+		// (patch 7) of RHSL1KernelCols when the RHS is narrower than
+		// splitFactor panels: rounding its share up to a whole panel left a
+		// product of one panel's width (e.g. [100, 4608] x [4608, 512]) on a
+		// single worker.
 		rhsSplitSize := (rhsCrossSize + splitFactor - 1) / splitFactor
-		rhsSplitSize = max(1, rhsSplitSize/params.RHSPanelCrossSize) * params.RHSPanelCrossSize
+		if rhsSplitSize >= params.RHSPanelCrossSize {
+			rhsSplitSize = rhsSplitSize / params.RHSPanelCrossSize * params.RHSPanelCrossSize
+		} else {
+			cols := max(1, params.RHSL1KernelCols)
+			rhsSplitSize = (rhsSplitSize + cols - 1) / cols * cols
+		}
 		batchStart := batchIdx
 		for rhsColIdx := 0; rhsColIdx < rhsCrossSize; rhsColIdx += rhsSplitSize {
 			for batchIdx = batchStart; batchIdx < batchSize; batchIdx++ {

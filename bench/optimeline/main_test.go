@@ -1,0 +1,49 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestSummarise checks the sweep on a hand-made timeline (times in ns):
+//
+//	A: 0-10, B: 5-20, C: 30-40, D: 35-40
+//
+// A runs alone 0-5, A and B together 5-10, B alone 10-20, nothing 20-30,
+// C alone 30-35, C and D together 35-40: span 40, gap 10; alone A 5, B 10,
+// C 5, D 0; totals A 10, B 15, C 10, D 5.
+func TestSummarise(t *testing.T) {
+	in := "A\t[1]\t\t0\t10\nB\t[2]\t[1];[1]\t5\t20\nD\t[4]\t\t35\t40\nC\t[3]\t\t30\t40\n"
+	recs, err := read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := summarise(recs)
+	if s.span != 40 || s.gap != 10 {
+		t.Errorf("span %d, gap %d; want 40, 10", s.span, s.gap)
+	}
+	for _, c := range []struct {
+		key          string
+		total, alone int64
+	}{{"A [1] <- ", 10, 5}, {"B [2] <- [1];[1]", 15, 10}, {"C [3] <- ", 10, 5}, {"D [4] <- ", 5, 0}} {
+		st := s.ops[c.key]
+		if st == nil {
+			t.Fatalf("no %q in %v", c.key, s.keys)
+		}
+		if st.n != 1 || st.total != c.total || st.alone != c.alone {
+			t.Errorf("%q: n %d, total %d, alone %d; want 1, %d, %d", c.key, st.n, st.total, st.alone, c.total, c.alone)
+		}
+	}
+	if s.keys[0] != "B [2] <- [1];[1]" {
+		t.Errorf("first key %q, want B (largest total)", s.keys[0])
+	}
+}
+
+// TestReadRejectsBadLines checks that a malformed line is named.
+func TestReadRejectsBadLines(t *testing.T) {
+	for _, in := range []string{"A\t[1]\t0\t10\n", "A\t[1]\t\tx\t10\n", "A\t[1]\t\t10\t5\n"} {
+		if _, err := read(strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), "line 1") {
+			t.Errorf("%q: error %v, want one naming line 1", in, err)
+		}
+	}
+}
