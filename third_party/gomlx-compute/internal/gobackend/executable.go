@@ -361,76 +361,86 @@ func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExe
 	}
 
 	var wg sync.WaitGroup
-	for nodeIdx := range readyToExecute {
-		// Closure that executes one node.
-		nodeExecFn := func() {
-			defer wg.Done()
-			node := fe.Function.Nodes[nodeIdx]
-			if spec != nil {
-				node = spec.resolvedNodes[nodeIdx]
+	// release marks nodeIdx (node) done and updates its dependents; it
+	// returns the first dependent it made ready, for the caller to run next
+	// on its own goroutine, and sends any others to readyToExecute; -1 when
+	// none became ready, after an error or when everything is done.
+	//
+	// Patch 9 (see PATCHES.md): running that dependent on the goroutine
+	// that finished its input, instead of sending every ready node back to
+	// the dispatching loop for a new goroutine, takes the hand-over off a
+	// chain of small nodes' critical path.
+	release := func(node *Node, nodeIdx int) int {
+		execMu.Lock()
+		defer execMu.Unlock()
+		if len(collectErrors) > 0 {
+			return -1
+		}
+		completed++
+		if completed == expected {
+			stopExecutionFn()
+			return -1
+		}
+		next := -1
+		ready := func(depIdx int) {
+			execBuf.remainingDeps[depIdx]--
+			if execBuf.remainingDeps[depIdx] == 0 {
+				if next < 0 {
+					next = depIdx
+				} else {
+					readyToExecute <- depIdx
+				}
 			}
-
-			defer func(nodeIdx int) {
-				execMu.Lock()
-				defer execMu.Unlock()
-				if len(collectErrors) > 0 {
-					return
+		}
+		if node.IsMultiOutputs() {
+			// Handle multi-output nodes: update dependents of each output.
+			for _, outputNode := range node.MultiOutputsNodes {
+				outputIdx := outputNode.Index
+				if outputIdx >= fe.NumNodesToProcess || fe.NumUses[outputIdx] == 0 {
+					continue
 				}
 				completed++
 				if completed == expected {
 					stopExecutionFn()
-					return
+					return -1
 				}
-
-				if node.IsMultiOutputs() {
-					// Handle multi-output nodes: update dependents of each output.
-					for _, outputNode := range node.MultiOutputsNodes {
-						outputIdx := outputNode.Index
-						if outputIdx >= fe.NumNodesToProcess || fe.NumUses[outputIdx] == 0 {
-							continue
-						}
-						completed++
-						if completed == expected {
-							stopExecutionFn()
-							return
-						}
-						for _, depIdx := range fe.Dependents[outputIdx] {
-							execBuf.remainingDeps[depIdx]--
-							if execBuf.remainingDeps[depIdx] == 0 {
-								readyToExecute <- depIdx
-							}
-						}
-					}
-				} else {
-					// Single output node.
-					for _, depIdx := range fe.Dependents[nodeIdx] {
-						execBuf.remainingDeps[depIdx]--
-						if execBuf.remainingDeps[depIdx] == 0 {
-							readyToExecute <- depIdx
-						}
-					}
+				for _, depIdx := range fe.Dependents[outputIdx] {
+					ready(depIdx)
 				}
-			}(nodeIdx)
-
-			if execBuf.results[nodeIdx] != nil {
-				return
 			}
-			if fe.NumUses[nodeIdx] == 0 {
-				return
-			}
-
-			start := time.Now()
-			if err := fe.executeNode(backend, node, execBuf, spec); err != nil {
-				appendErrorFn(err)
-				return
-			}
-			if opTimeline != nil { // patch 8
-				opTimeline.record(node, start, time.Now())
+		} else {
+			// Single output node.
+			for _, depIdx := range fe.Dependents[nodeIdx] {
+				ready(depIdx)
 			}
 		}
+		return next
+	}
 
+	// runFrom executes nodeIdx and then, as long as the node it finished
+	// made a dependent ready, that dependent.
+	runFrom := func(nodeIdx int) {
+		defer wg.Done()
+		for nodeIdx >= 0 {
+			node := fe.Function.Nodes[nodeIdx]
+			if spec != nil {
+				node = spec.resolvedNodes[nodeIdx]
+			}
+			if execBuf.results[nodeIdx] == nil && fe.NumUses[nodeIdx] > 0 {
+				start := time.Now()
+				if err := fe.executeNode(backend, node, execBuf, spec); err != nil {
+					appendErrorFn(err)
+				} else if opTimeline != nil { // patch 8
+					opTimeline.record(node, start, time.Now())
+				}
+			}
+			nodeIdx = release(node, nodeIdx)
+		}
+	}
+
+	for nodeIdx := range readyToExecute {
 		wg.Add(1)
-		backend.Workers.WaitToStart(nodeExecFn)
+		backend.Workers.WaitToStart(func() { runFrom(nodeIdx) })
 	}
 
 	// Wait for all nodes to complete before exit (to avoid race condition where some execution
