@@ -11,8 +11,8 @@ import (
 	"github.com/gomlx/compute/shapes"
 )
 
-// TestSqrtFloat32MatchesGenerated runs patch 7's float32 Sqrt and the
-// generated executor on special values (negative numbers, NaNs, signed
+// TestSqrtFloat32MatchesGenerated runs patch 7's float32 Sqrt (and its
+// split Logistic) and the generated executor on special values (negative numbers, NaNs, signed
 // zeros, infinities, subnormals) and random ones, at sizes with and
 // without a 16-lane remainder and large enough to be split between cores,
 // the operand owned or not, and compares the results bit for bit (any NaN
@@ -30,24 +30,30 @@ func TestSqrtFloat32MatchesGenerated(t *testing.T) {
 			}
 		}
 		for _, owned := range []bool{false, true} {
-			run := func(exec gobackend.NodeExecutor) []float32 {
+			run := func(op compute.OpType, exec gobackend.NodeExecutor) []float32 {
 				buf, err := backend.BufferFromFlatData(0, append([]float32(nil), in...), shapes.Make(dtypes.Float32, n))
 				if err != nil {
 					t.Fatal(err)
 				}
-				node := &gobackend.Node{OpType: compute.OpTypeSqrt, Shape: shapes.Make(dtypes.Float32, n)}
+				node := &gobackend.Node{OpType: op, Shape: shapes.Make(dtypes.Float32, n)}
 				res, err := exec(backend, node, []*gobackend.Buffer{buf.(*gobackend.Buffer)}, []bool{owned})
 				if err != nil {
 					t.Fatal(err)
 				}
 				return append([]float32(nil), res.Flat.([]float32)...)
 			}
-			want, got := run(execSqrt), run(execSqrtFloat32Fast)
-			for i := range want {
-				bothNaN := got[i] != got[i] && want[i] != want[i]
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !bothNaN {
-					t.Fatalf("n %d owned %v: sqrt(%v) = %v (%#x), the generated executor gives %v (%#x)",
-						n, owned, in[i], got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+			for _, c := range []struct {
+				name       string
+				op         compute.OpType
+				gen, patch gobackend.NodeExecutor
+			}{{"sqrt", compute.OpTypeSqrt, execSqrt, execSqrtFloat32Fast}, {"logistic", compute.OpTypeLogistic, execLogistic, execLogisticFloat32Parallel}} {
+				want, got := run(c.op, c.gen), run(c.op, c.patch)
+				for i := range want {
+					bothNaN := got[i] != got[i] && want[i] != want[i]
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !bothNaN {
+						t.Fatalf("n %d owned %v: %s(%v) = %v (%#x), the generated executor gives %v (%#x)",
+							n, owned, c.name, in[i], got[i], math.Float32bits(got[i]), want[i], math.Float32bits(want[i]))
+					}
 				}
 			}
 		}

@@ -66,6 +66,17 @@ func execTranspose(backend *gobackend.Backend, node *gobackend.Node, inputs []*g
 	if tmpErr != nil {
 		panic(tmpErr)
 	}
+	if dtype == dtypes.Float32 && node.Shape.Size() >= 2*transposeMinChunk {
+		// Patch 7: split by the outer axes' positions between idle cores.
+		in, out := operand.Flat.([]float32), output.Flat.([]float32)
+		dims, inStrides, outStrides := transposeCanonical(it.dimensions, it.perAxisStrides)
+		positions := transposeOuterPositions(dims, outStrides)
+		perPosition := node.Shape.Size() / positions
+		backend.ParallelFor(positions, max(1, transposeMinChunk/max(perPosition, 1)), func(lo, hi int) {
+			execTransposeRange(in, out, dims, inStrides, outStrides, lo, hi)
+		})
+		return output, nil
+	}
 	transposeFn := tmpAny.(func(operand, output *gobackend.Buffer, it *TransposeIterator))
 	transposeFn(operand, output, it)
 	return output, nil
@@ -168,29 +179,75 @@ func execTransposeGeneric[T gobackend.SupportedTypesConstraints](operand, output
 		return
 	}
 	dims, inStrides, outStrides := transposeCanonical(it.dimensions, it.perAxisStrides)
+	execTransposeRange(operandFlat, outputFlat, dims, inStrides, outStrides, 0, transposeOuterPositions(dims, outStrides))
+}
+
+// transposeAxes returns, for a canonical transpose (transposeCanonical),
+// the operand's innermost axis (innerA), the output's (innerB), and the
+// other axes in operand order (outer).
+func transposeAxes(dims, outStrides []int) (innerA, innerB int, outer []int) {
 	n := len(dims)
-	if n <= 1 {
-		copy(outputFlat, operandFlat)
-		return
-	}
-	innerA := n - 1 // The operand's innermost axis: inStrides[innerA] == 1.
-	innerB := -1    // The output's innermost axis: outStrides[innerB] == 1.
+	innerA = n - 1 // The operand's innermost axis: inStrides[innerA] == 1.
+	innerB = -1    // The output's innermost axis: outStrides[innerB] == 1.
 	for axis, s := range outStrides {
 		if s == 1 {
 			innerB = axis
 		}
 	}
-	outer := make([]int, 0, n)
+	outer = make([]int, 0, n)
 	for axis := range n {
 		if axis != innerA && axis != innerB {
 			outer = append(outer, axis)
 		}
 	}
+	return innerA, innerB, outer
+}
+
+// transposeOuterPositions is the number of positions of a canonical
+// transpose's outer axes (transposeAxes): the units execTransposeRange
+// splits the work by; 1 for a single axis.
+func transposeOuterPositions(dims, outStrides []int) int {
+	if len(dims) <= 1 {
+		return 1
+	}
+	_, _, outer := transposeAxes(dims, outStrides)
+	p := 1
+	for _, axis := range outer {
+		p *= dims[axis]
+	}
+	return p
+}
+
+// execTransposeRange writes the part of a canonical transpose (dims,
+// inStrides, outStrides: transposeCanonical) at the positions lo...hi-1 of
+// its outer axes, in operand order (patch 7 splits a float32 transpose
+// between idle cores by them).
+func execTransposeRange[T gobackend.SupportedTypesConstraints](operandFlat, outputFlat []T, dims, inStrides, outStrides []int, lo, hi int) {
+	n := len(dims)
+	if n <= 1 {
+		copy(outputFlat, operandFlat)
+		return
+	}
+	if lo >= hi {
+		return
+	}
+	innerA, innerB, outer := transposeAxes(dims, outStrides)
 	idx := make([]int, len(outer))
 	inIdx, outIdx := 0, 0
+	for k, rest := len(outer)-1, lo; k >= 0; k-- {
+		axis := outer[k]
+		idx[k], rest = rest%dims[axis], rest/dims[axis]
+		inIdx += idx[k] * inStrides[axis]
+		outIdx += idx[k] * outStrides[axis]
+	}
+	remaining := hi - lo
 	// next moves (inIdx, outIdx) to the next position of the outer axes, in
-	// operand order; it returns false after the last one.
+	// operand order; it returns false after the last one of the range.
 	next := func() bool {
+		remaining--
+		if remaining == 0 {
+			return false
+		}
 		for k := len(outer) - 1; k >= 0; k-- {
 			axis := outer[k]
 			idx[k]++
@@ -244,6 +301,10 @@ func execTransposeGeneric[T gobackend.SupportedTypesConstraints](operand, output
 
 // transposeTile is the side of the tiles of a 2-D transpose, in elements.
 const transposeTile = 32
+
+// transposeMinChunk is the fewest elements per core when patch 7 splits a
+// float32 transpose between idle cores (a variable for the tests).
+var transposeMinChunk = 64 << 10
 
 // transposeCanonical returns the axes of a transpose of an operand with
 // the given dimensions, whose axis i moves by outStrides[i] in the output,

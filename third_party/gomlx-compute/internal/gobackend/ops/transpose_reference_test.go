@@ -172,6 +172,22 @@ func checkTransposeCase(t *testing.T, rng *rand.Rand, c transposeCase, dtype dty
 	if !bytes.Equal(got, want) {
 		t.Fatalf("%s %s: output differs from the element-by-element reference\ngot  %v\nwant %v", dtype, c, got, want)
 	}
+	if dtype == dtypes.Float32 && operandShape.Size() > 0 {
+		// Patch 7's split: the outer positions in up to three ranges cut at
+		// random, each written by execTransposeRange.
+		split := run(func(operand, output *gobackend.Buffer, it *TransposeIterator) {
+			dims, in, out := transposeCanonical(it.dimensions, it.perAxisStrides)
+			p := transposeOuterPositions(dims, out)
+			a, b := rng.IntN(p+1), rng.IntN(p+1)
+			a, b = min(a, b), max(a, b)
+			for _, r := range [][2]int{{0, a}, {a, b}, {b, p}} {
+				execTransposeRange(operand.Flat.([]float32), output.Flat.([]float32), dims, in, out, r[0], r[1])
+			}
+		})
+		if !bytes.Equal(split, want) {
+			t.Fatalf("%s %s: split by outer positions, output differs from the reference", dtype, c)
+		}
+	}
 }
 
 func TestExecTransposeMatchesReference(t *testing.T) {
