@@ -606,6 +606,16 @@ func (fe *FunctionExecutable) executeNode(backend *Backend, node *Node, execBuf 
 		}
 
 	default:
+		// Patch 10: an Identity or Reshape of a buffer this execution does
+		// not own (a parameter not donated, a constant, or such an alias)
+		// shares that buffer instead of copying it: it lives until the
+		// execution ends and nothing writes to a buffer it does not own.
+		if alias := aliasUnowned(node, inputBuffers, execBuf); alias != nil {
+			lockIfNeededFn()
+			execBuf.results[nodeIdx] = alias
+			execBuf.owned[nodeIdx] = false
+			break
+		}
 		// Single output node:
 		executor := nodeExecutors[node.OpType]
 		if executor == nil {
@@ -786,4 +796,25 @@ func (fe *FunctionExecutable) EstimatedTemporaryMemory() int64 {
 	}
 
 	return maxMemory
+}
+
+// aliasUnowned returns, for an Identity or a Reshape (static shapes) whose
+// operand this execution does not own, a buffer sharing the operand's data
+// (the operand itself for an Identity, a shallow copy with the node's shape
+// for a Reshape), to be recorded as not owned; nil otherwise (patch 10).
+func aliasUnowned(node *Node, inputs []*Buffer, execBuf *funcExecBuffers) *Buffer {
+	if (node.OpType != compute.OpTypeIdentity && node.OpType != compute.OpTypeReshape) || len(node.Inputs) != 1 || len(inputs) != 1 {
+		return nil
+	}
+	in := inputs[0]
+	if in == nil || execBuf.owned[node.Inputs[0].Index] || node.Shape.IsDynamic() ||
+		node.Shape.DType != in.RawShape.DType || node.Shape.Size() != in.RawShape.Size() {
+		return nil
+	}
+	if node.OpType == compute.OpTypeIdentity {
+		return in
+	}
+	alias := *in
+	alias.RawShape = node.Shape
+	return &alias
 }

@@ -1,0 +1,70 @@
+package ops_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/shapes"
+)
+
+// TestAliasOfUnownedBuffers checks patch 10 of the executor: an Identity
+// and a Reshape of a parameter that is not donated (and a Reshape of that
+// Identity, and a Reshape of a constant) share its data instead of copying
+// it; the results are right, the outputs are the caller's own copies, and
+// the parameter is left as it was, also when a consumer could otherwise
+// have written in place. A donated parameter goes the usual way.
+func TestAliasOfUnownedBuffers(t *testing.T) {
+	builder := backend.Builder("alias")
+	f := builder.Main()
+	check := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%+v", err)
+		}
+	}
+	x, err := f.Parameter("x", shapes.Make(dtypes.Float32, 2, 3), nil)
+	check(err)
+	id, err := f.Identity(x)
+	check(err)
+	r1, err := f.Reshape(id, 3, 2)
+	check(err)
+	r2, err := f.Reshape(x, 6)
+	check(err)
+	c, err := f.Constant([]float32{10, 20, 30, 40, 50, 60}, 6)
+	check(err)
+	rc, err := f.Reshape(c, 2, 3)
+	check(err)
+	sum, err := f.Add(r2, r2) // both operands aliases of x: must not be written in place
+	check(err)
+	sum2, err := f.Add(rc, id)
+	check(err)
+	check(f.Return([]compute.Value{r1, sum, sum2, id}, nil))
+	exec, err := builder.Compile()
+	check(err)
+	defer exec.Finalize()
+
+	data := []float32{1, 2, 3, 4, 5, 6}
+	for _, donate := range []bool{false, true} {
+		in, err := backend.BufferFromFlatData(0, slices.Clone(data), shapes.Make(dtypes.Float32, 2, 3))
+		check(err)
+		outs, err := exec.Execute([]compute.Buffer{in}, []bool{donate}, 0)
+		check(err)
+		want := [][]float32{{1, 2, 3, 4, 5, 6}, {2, 4, 6, 8, 10, 12}, {11, 22, 33, 44, 55, 66}, {1, 2, 3, 4, 5, 6}}
+		for i, o := range outs {
+			got := o.(*gobackend.Buffer).Flat.([]float32)
+			if !slices.Equal(got, want[i]) {
+				t.Fatalf("donate %v: output %d = %v, want %v", donate, i, got, want[i])
+			}
+			if !donate && &got[0] == &in.(*gobackend.Buffer).Flat.([]float32)[0] {
+				t.Fatalf("output %d shares the caller's parameter buffer", i)
+			}
+			got[0] = -1 // the caller's own copy
+		}
+		if !donate && !slices.Equal(in.(*gobackend.Buffer).Flat.([]float32), data) {
+			t.Fatalf("the parameter changed: %v", in.(*gobackend.Buffer).Flat)
+		}
+	}
+}
