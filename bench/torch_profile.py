@@ -196,8 +196,8 @@ def main():
                   f" = {go_flops / 1e9 / max(mm_s, 1e-9):.1f} GFLOP/s ({flops / 1e9 / max(mm_s, 1e-9):.1f} reference-equivalent),"
                   f" in the kernel alone {ker_s:.3f} s = {go_flops / 1e9 / max(ker_s, 1e-9):.1f} GFLOP/s"
                   + (f" ({100 * go_flops / 1e9 / max(ker_s, 1e-9) / a.peak:.0f}% of peak)" if a.peak else "")
-                  + "; the layers xla/gofast runs by Winograd F(2x2,3x3) do 2.25x fewer multiply-adds, so where"
-                    " they run these rates are direct-equivalent, not executed")
+                  + "; the layers xla/gofast runs by Winograd (F(2x2,3x3) or F(4x4,3x3)) do 2.25x or 4x fewer"
+                    " multiply-adds, so where they run these rates are direct-equivalent, not executed")
             print(f"\n| Go kind (backend op) | s per step (CPU s / {cores}) | share of the step |\n|---|---|---|")
             for k, v in gw.items():
                 if k != "total":
