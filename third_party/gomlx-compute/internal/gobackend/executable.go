@@ -311,12 +311,8 @@ func (fe *FunctionExecutable) executeSequentially(backend *Backend, execBuf *fun
 		if spec != nil {
 			node = spec.resolvedNodes[nodeIdx]
 		}
-		start := time.Now()
 		if err := fe.executeNode(backend, node, execBuf, spec); err != nil {
 			return err
-		}
-		if opTimeline != nil { // patch 8
-			opTimeline.record(node, start, time.Now())
 		}
 	}
 	return nil
@@ -427,11 +423,8 @@ func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExe
 				node = spec.resolvedNodes[nodeIdx]
 			}
 			if execBuf.results[nodeIdx] == nil && fe.NumUses[nodeIdx] > 0 {
-				start := time.Now()
 				if err := fe.executeNode(backend, node, execBuf, spec); err != nil {
 					appendErrorFn(err)
-				} else if opTimeline != nil { // patch 8
-					opTimeline.record(node, start, time.Now())
 				}
 			}
 			nodeIdx = release(node, nodeIdx)
@@ -454,8 +447,16 @@ func (fe *FunctionExecutable) executeParallel(backend *Backend, execBuf *funcExe
 }
 
 // executeNode executes a single node and stores its result.
-func (fe *FunctionExecutable) executeNode(backend *Backend, node *Node, execBuf *funcExecBuffers, spec *ShapeSpecialization) error {
+func (fe *FunctionExecutable) executeNode(backend *Backend, node *Node, execBuf *funcExecBuffers, spec *ShapeSpecialization) (err error) {
 	nodeIdx := node.Index
+	if opTimeline != nil { // patch 8: timed only when a timeline is asked for
+		start := time.Now()
+		defer func() {
+			if err == nil {
+				opTimeline.record(node, start, time.Now())
+			}
+		}()
+	}
 
 	// Handle constants specially
 	if node.OpType == compute.OpTypeConstant {

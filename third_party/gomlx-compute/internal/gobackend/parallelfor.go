@@ -47,10 +47,9 @@ const copyMinChunk = 64 << 10
 func (b *Backend) CopyFlatParallel(flatDst, flatSrc any) {
 	dst, ok1 := flatDst.([]float32)
 	src, ok2 := flatSrc.([]float32)
-	if !ok1 || !ok2 || len(dst) < 2*copyMinChunk {
+	if !ok1 || !ok2 {
 		CopyFlat(flatDst, flatSrc)
 		return
 	}
-	n := min(len(dst), len(src))
-	b.ParallelFor(n, copyMinChunk, func(lo, hi int) { copy(dst[lo:hi], src[lo:hi]) })
+	b.ParallelFor(min(len(dst), len(src)), copyMinChunk, func(lo, hi int) { copy(dst[lo:hi], src[lo:hi]) })
 }

@@ -35,7 +35,7 @@ const (
 	f32Sub
 	f32Mul
 	f32Div
-	f32Max // patch 7: Go's max, element by element (no SIMD: its NaN and signed-zero rules)
+	f32Max // patch 7: Go's max (its NaN and signed-zero rules, also in SIMD lanes)
 	f32Min // patch 7: Go's min, likewise
 )
 
@@ -96,28 +96,32 @@ func float32BinaryExecutor(opType compute.OpType, generic gobackend.NodeExecutor
 		case formVV:
 			backend.ParallelFor(n, f32MinChunk, func(lo, hi int) { f32VV(op, out[lo:hi], a[lo:hi], b[lo:hi]) })
 		case formRowsR:
-			w := len(b)
-			backend.ParallelFor(n/w, max(1, f32MinChunk/w), func(lo, hi int) {
-				if f32RowsVV(op, out[lo*w:hi*w], a[lo*w:hi*w], b, false) {
-					return
-				}
-				for s := lo * w; s < hi*w; s += w {
-					f32VV(op, out[s:s+w], a[s:s+w], b)
-				}
-			})
+			f32Rows(backend, op, out, a, b, false)
 		case formRowsL:
-			w := len(a)
-			backend.ParallelFor(n/w, max(1, f32MinChunk/w), func(lo, hi int) {
-				if f32RowsVV(op, out[lo*w:hi*w], b[lo*w:hi*w], a, true) {
-					return
-				}
-				for s := lo * w; s < hi*w; s += w {
-					f32VV(op, out[s:s+w], a, b[s:s+w])
-				}
-			})
+			f32Rows(backend, op, out, b, a, true)
 		}
 		return output, nil
 	}
+}
+
+// f32Rows computes out = each row of v op row (row op each row of v when
+// rowFirst), rows of len(row) values, split by whole rows between idle
+// cores; short rows in registers (f32RowsVV) where it can, else one f32VV
+// per row.
+func f32Rows(backend *gobackend.Backend, op f32Op, out, v, row []float32, rowFirst bool) {
+	w := len(row)
+	backend.ParallelFor(len(v)/w, max(1, f32MinChunk/w), func(lo, hi int) {
+		if f32RowsVV(op, out[lo*w:hi*w], v[lo*w:hi*w], row, rowFirst) {
+			return
+		}
+		for s := lo * w; s < hi*w; s += w {
+			if rowFirst {
+				f32VV(op, out[s:s+w], row, v[s:s+w])
+			} else {
+				f32VV(op, out[s:s+w], v[s:s+w], row)
+			}
+		}
+	})
 }
 
 // Operand forms of the fast path.

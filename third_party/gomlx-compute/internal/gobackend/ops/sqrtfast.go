@@ -1,9 +1,9 @@
 package ops
 
 // Patch 7 (see PATCHES.md): float32 Sqrt (Adam's denominator over every
-// weight) in AVX-512 lanes where the CPU has them (sqrtfast_simd.go), split
-// between idle cores; float32 Logistic (the model's output) split between
-// idle cores, each element computed by the generated code. The generated executor computes
+// weight) in AVX-512 lanes where the CPU has them (sqrtfast_simd.go), and
+// float32 Logistic (the model's output) by the generated loop, both split
+// between idle cores. The generated Sqrt computes
 // float32(math.Sqrt(float64(x))); the square root rounded once to float64
 // and then to float32 is the correctly rounded float32 square root (53 >=
 // 2*24 + 2 bits: the double rounding is innocuous), which VSQRTPS
@@ -15,43 +15,41 @@ import (
 	"github.com/gomlx/compute/internal/gobackend"
 )
 
+// logisticMinChunk is the fewest elements per core when patch 7 splits a
+// float32 Logistic (about 10 ns per element) between idle cores.
+const logisticMinChunk = 8 << 10
+
+var (
+	// execSqrtFloat32Fast is Sqrt's executor: patch 7's kernel for
+	// float32, the generic one otherwise.
+	execSqrtFloat32Fast = float32UnaryExecutor(execSqrt, f32MinChunk, f32Sqrt)
+	// execLogisticFloat32Parallel is Logistic's executor: for float32 the
+	// generated loop split between idle cores, the generic one otherwise.
+	execLogisticFloat32Parallel = float32UnaryExecutor(execLogistic, logisticMinChunk,
+		func(out, in []float32) { execLogisticGeneric(in, out) })
+)
+
 func init() {
 	gobackend.SetNodeExecutor(compute.OpTypeSqrt, gobackend.PriorityTyped, execSqrtFloat32Fast)
 	gobackend.SetNodeExecutor(compute.OpTypeLogistic, gobackend.PriorityTyped, execLogisticFloat32Parallel)
 }
 
-// logisticMinChunk is the fewest elements per core when patch 7 splits a
-// float32 Logistic (about 10 ns per element) between idle cores.
-const logisticMinChunk = 8 << 10
-
-// execLogisticFloat32Parallel is Logistic's executor: for float32 the
-// generated loop split between idle cores, the generic executor otherwise.
-func execLogisticFloat32Parallel(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
-	if inputs[0].RawShape.DType != dtypes.Float32 {
-		return execLogistic(backend, node, inputs, inputsOwned)
+// float32UnaryExecutor returns an executor that runs kernel(out, in) on a
+// float32 operand, split between idle cores in chunks of at least minChunk
+// elements, and generic on any other dtype.
+func float32UnaryExecutor(generic gobackend.NodeExecutor, minChunk int, kernel func(out, in []float32)) gobackend.NodeExecutor {
+	return func(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
+		if inputs[0].RawShape.DType != dtypes.Float32 {
+			return generic(backend, node, inputs, inputsOwned)
+		}
+		input, output, err := unaryOperandAndOutput(backend, inputs, inputsOwned)
+		if err != nil {
+			return nil, err
+		}
+		in, out := input.Flat.([]float32), output.Flat.([]float32)
+		backend.ParallelFor(len(in), minChunk, func(lo, hi int) { kernel(out[lo:hi], in[lo:hi]) })
+		return output, nil
 	}
-	input, output, err := unaryOperandAndOutput(backend, inputs, inputsOwned)
-	if err != nil {
-		return nil, err
-	}
-	in, out := input.Flat.([]float32), output.Flat.([]float32)
-	backend.ParallelFor(len(in), logisticMinChunk, func(lo, hi int) { execLogisticGeneric(in[lo:hi], out[lo:hi]) })
-	return output, nil
-}
-
-// execSqrtFloat32Fast is Sqrt's executor: patch 7's kernel for float32,
-// the generic one otherwise.
-func execSqrtFloat32Fast(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
-	if inputs[0].RawShape.DType != dtypes.Float32 {
-		return execSqrt(backend, node, inputs, inputsOwned)
-	}
-	input, output, err := unaryOperandAndOutput(backend, inputs, inputsOwned)
-	if err != nil {
-		return nil, err
-	}
-	in, out := input.Flat.([]float32), output.Flat.([]float32)
-	backend.ParallelFor(len(in), f32MinChunk, func(lo, hi int) { f32Sqrt(out[lo:hi], in[lo:hi]) })
-	return output, nil
 }
 
 // f32SqrtScalar is out[i] = float32(math.Sqrt(float64(in[i]))), as the

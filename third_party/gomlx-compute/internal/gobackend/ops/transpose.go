@@ -303,8 +303,8 @@ func execTransposeRange[T gobackend.SupportedTypesConstraints](operandFlat, outp
 const transposeTile = 32
 
 // transposeMinChunk is the fewest elements per core when patch 7 splits a
-// float32 transpose between idle cores (a variable for the tests).
-var transposeMinChunk = 64 << 10
+// float32 transpose between idle cores.
+const transposeMinChunk = 64 << 10
 
 // transposeCanonical returns the axes of a transpose of an operand with
 // the given dimensions, whose axis i moves by outStrides[i] in the output,

@@ -25,13 +25,13 @@ var (
 // avx512Kernel4x32Float32 is the 4x32 float32 micro-kernel in assembly
 // (avx512_kernel_amd64.s), strides in values: out[r*outStride+c] =
 // (out[r*outStride+c] if accumulate) + sum over p < k of
-// lhs[r*lhsRowStride+p*lhsKStep] * rhs[p*rhsKStep+c], for r < 4 and c <
+// lhs[r*lhsRowStride+p] * rhs[p*rhsKStep+c], for r < 4 and c <
 // 32, the sum in the order of p with one fused multiply-add per step and
 // the output's value added last: what avx512LargeKernelFloat32 and
 // avx512ApplyPackedOutputFloat32 compute.
 //
 //go:noescape
-func avx512Kernel4x32Float32(lhs *float32, lhsRowStride, lhsKStep int, rhs *float32, rhsKStep int,
+func avx512Kernel4x32Float32(lhs *float32, lhsRowStride int, rhs *float32, rhsKStep int,
 	out *float32, outStride, k int, accumulate bool)
 
 // avx512LargeToOutputFloat32 multiplies one contracting panel into the
@@ -111,10 +111,10 @@ func avx512LargeToOutputFloat32(
 			cols := min(kernelCols, width-c)
 			outIdx := (rowOffset+r)*outputRowStride + colOffset + c
 			if rows == kernelRows && cols == kernelCols {
-				avx512Kernel4x32Float32(lhs, lhsStride, 1, rhsPtr, rhsStep, &output[outIdx], outputRowStride, contractingLen, accumulate)
+				avx512Kernel4x32Float32(lhs, lhsStride, rhsPtr, rhsStep, &output[outIdx], outputRowStride, contractingLen, accumulate)
 				continue
 			}
-			avx512Kernel4x32Float32(lhs, lhsStride, 1, rhsPtr, rhsStep, &scratch[0], kernelCols, contractingLen, false)
+			avx512Kernel4x32Float32(lhs, lhsStride, rhsPtr, rhsStep, &scratch[0], kernelCols, contractingLen, false)
 			addOrCopyTile(output[outIdx:], scratch, outputRowStride, kernelCols, rows, cols, accumulate)
 		}
 	}

@@ -4,29 +4,27 @@
 
 #include "textflag.h"
 
-// func avx512Kernel4x32Float32(lhs *float32, lhsRowStride, lhsKStep int, rhs *float32, rhsKStep int,
+// func avx512Kernel4x32Float32(lhs *float32, lhsRowStride int, rhs *float32, rhsKStep int,
 //	out *float32, outStride, k int, accumulate bool)
 //
 // The 4x32 float32 micro-kernel of the matrix product, strides in values:
 // out[r*outStride+c] = (out[r*outStride+c] if accumulate) + sum over p < k
-// of lhs[r*lhsRowStride+p*lhsKStep] * rhs[p*rhsKStep+c], for r < 4 and
+// of lhs[r*lhsRowStride+p] * rhs[p*rhsKStep+c], for r < 4 and
 // c < 32 (the 32 rhs values of a step contiguous). The sum runs over p in
 // order from zero with one fused multiply-add per step, then adds the
 // output's value, as the Go kernel and its packed output's pass do.
-TEXT ·avx512Kernel4x32Float32(SB), NOSPLIT, $0-65
+TEXT ·avx512Kernel4x32Float32(SB), NOSPLIT, $0-57
 	MOVQ lhs+0(FP), SI
 	MOVQ lhsRowStride+8(FP), R8
 	SHLQ $2, R8
 	LEAQ (R8)(R8*2), R9
-	MOVQ lhsKStep+16(FP), R11
-	SHLQ $2, R11
-	MOVQ rhs+24(FP), DX
-	MOVQ rhsKStep+32(FP), R12
+	MOVQ rhs+16(FP), DX
+	MOVQ rhsKStep+24(FP), R12
 	SHLQ $2, R12
-	MOVQ out+40(FP), DI
-	MOVQ outStride+48(FP), BX
+	MOVQ out+32(FP), DI
+	MOVQ outStride+40(FP), BX
 	SHLQ $2, BX
-	MOVQ k+56(FP), CX
+	MOVQ k+48(FP), CX
 	VPXORD Z16, Z16, Z16
 	VPXORD Z17, Z17, Z17
 	VPXORD Z18, Z18, Z18
@@ -54,12 +52,12 @@ loop:
 	VFMADD231PS  Z0, Z5, Z22
 	VFMADD231PS  Z1, Z5, Z23
 	ADDQ         R12, DX
-	ADDQ         R11, SI
+	ADDQ         $4, SI
 	DECQ         CX
 	JNZ          loop
 
 done:
-	MOVBLZX accumulate+64(FP), AX
+	MOVBLZX accumulate+56(FP), AX
 	TESTB   AL, AL
 	JZ      write
 	LEAQ    (DI)(BX*1), R8

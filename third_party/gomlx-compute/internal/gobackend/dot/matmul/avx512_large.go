@@ -186,6 +186,14 @@ func avx512LargeMatrixSliceFloat32( //alt:f32
 			params.LHSL1KernelRows, params.RHSL1KernelCols, params))
 	}
 
+	// Patch 6: whether avx512LargeToOutputFloat32 reads the rhs packed
+	// (rhs) or where it lies.
+	rhsPacked, rhs := !avx512KernelToOutput || layout != dot.LayoutNonTransposed || rowEnd-rowStart > avx512UnpackedRHSMaxRows || rhsCrossSize > avx512UnpackedRHSMaxCols, packedRHS //alt:f32
+
+	if !rhsPacked { //alt:f32
+		rhs = rhsMatrix //alt:f32
+	} //alt:f32
+
 	// Loop 5 (jc): Tiling RHS cross axis (N), the output columns.
 	for rhsPanelColIdx := colStart; rhsPanelColIdx < colEnd; rhsPanelColIdx += params.RHSPanelCrossSize {
 		rhsPanelWidth := min(params.RHSPanelCrossSize, colEnd-rhsPanelColIdx)
@@ -193,8 +201,6 @@ func avx512LargeMatrixSliceFloat32( //alt:f32
 		// Loop 4 (p): Tiling the contracting axis (K)
 		for contractingPanelIdx := 0; contractingPanelIdx < contractingSize; contractingPanelIdx += params.PanelContractingSize {
 			contractingPanelWidth := min(params.PanelContractingSize, contractingSize-contractingPanelIdx)
-			rhsPacked := !avx512KernelToOutput || layout != dot.LayoutNonTransposed || rowEnd-rowStart > avx512UnpackedRHSMaxRows || rhsCrossSize > avx512UnpackedRHSMaxCols //alt:f32
-
 			if rhsPacked && layout == dot.LayoutNonTransposed { //alt:f32
 				//alt:bf16|f16|f64 if layout == dot.LayoutNonTransposed {
 				avx512PackRHSNonTransposed(rhsMatrix, packedRHS, contractingPanelIdx, rhsPanelColIdx, rhsCrossSize, contractingPanelWidth, rhsPanelWidth, params.RHSL1KernelCols)
@@ -209,10 +215,6 @@ func avx512LargeMatrixSliceFloat32( //alt:f32
 			for lhsPanelRowIdx := rowStart; lhsPanelRowIdx < rowEnd; lhsPanelRowIdx += params.LHSPanelCrossSize {
 				lhsPanelHeight := min(params.LHSPanelCrossSize, rowEnd-lhsPanelRowIdx)
 				if avx512KernelToOutput { //alt:f32
-					rhs := packedRHS //alt:f32
-					if !rhsPacked {  //alt:f32
-						rhs = rhsMatrix //alt:f32
-					} //alt:f32
 					avx512LargeToOutputFloat32(lhsMatrix, contractingSize, contractingPanelIdx, rhs, rhsPacked, rhsCrossSize, //alt:f32
 						packedLHS, packedRHS, packedOutput, outputMatrix, contractingPanelIdx == 0, //alt:f32
 						lhsPanelRowIdx, rhsPanelColIdx, rhsCrossSize, contractingPanelWidth, lhsPanelHeight, rhsPanelWidth) //alt:f32
