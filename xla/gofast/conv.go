@@ -162,7 +162,12 @@ func (o ops) im2colConv(xs []*Node, w *Node, c convSpec) []*Node {
 		var dWt *Node // [Cout, k*k*Cin]
 		var taps []*Node
 		if !c.noInputGrad {
-			taps = kernelTaps(w, c)
+			for _, g := range geo {
+				if !mergeTapProducts(g.b*c.outSize(g.h)*c.outSize(g.w), cin, cout) {
+					taps = kernelTaps(w, c)
+					break
+				}
+			}
 		}
 		for l, g := range geo {
 			ol := o.inLane(l)
@@ -195,9 +200,49 @@ func kernelTaps(w *Node, c convSpec) []*Node {
 	return taps
 }
 
+// mergeTapsMinSize is the smallest product of one tap (rows x Cin x Cout)
+// for which convInputGrad computes all the taps' products as one: the Go
+// backend's threshold (4 Mi multiply-adds) between its small-matrix loop
+// and its packed matrix kernel, so that each tap's values are still
+// computed by the packed kernel, which sums every output value over Cout
+// in the same order whatever the number of columns: the merged product's
+// columns are bit for bit the separate products. Below it nothing is
+// merged (the small loop sums in another order, and gains little). A
+// variable for the tests.
+var mergeTapsMinSize = 4 << 20
+
+// mergeTapProducts reports whether convInputGrad computes the k*k taps'
+// products of a lane with rows output pixels as one product.
+func mergeTapProducts(rows, cin, cout int) bool {
+	return rows*cin*cout >= mergeTapsMinSize
+}
+
+// tapProducts returns dYm [N, Cout] times each tap of w [k, k, Cin, Cout]
+// transposed, [N, Cin] each, in (dy, dx) order: with mergeTapProducts one
+// product dYm x Reshape(w, k*k*Cin, Cout)^T, [N, k*k*Cin], sliced by taps
+// (one large product instead of k*k narrow ones, each of which packed its
+// tap's transposed kernel again), else one product per tap of taps.
+func (o ops) tapProducts(dYm, w *Node, taps []*Node, c convSpec) []*Node {
+	wd := w.Shape().Dimensions
+	cin, cout := wd[2], wd[3]
+	n := dYm.Shape().Dimensions[0]
+	out := make([]*Node, c.k*c.k)
+	if !mergeTapProducts(n, cin, cout) {
+		for i, wt := range taps {
+			out[i] = o.dot(dYm, []int{1}, wt, []int{1})
+		}
+		return out
+	}
+	all := o.dot(dYm, []int{1}, Reshape(w, c.k*c.k*cin, cout), []int{1})
+	for i := range out {
+		out[i] = Slice(all, AxisRange(), AxisRange(i*cin, (i+1)*cin))
+	}
+	return out
+}
+
 // convInputGrad is the gradient of a convolution with respect to its input
 // [B, H, W, Cin], given dYm [B*Ho*Wo, Cout], the kernel w [k, k, Cin, Cout]
-// and its taps (see kernelTaps).
+// and its taps (see kernelTaps; nil where tapProducts merges them).
 func (o ops) convInputGrad(dYm, w *Node, taps []*Node, c convSpec, b, h, wi int) *Node {
 	wd := w.Shape().Dimensions
 	cin, cout := wd[2], wd[3]
@@ -207,6 +252,7 @@ func (o ops) convInputGrad(dYm, w *Node, taps []*Node, c convSpec, b, h, wi int)
 		return Reshape(t, b, h, wi, cin)
 	}
 	hp, wp := h+2*c.pad, wi+2*c.pad
+	products := o.tapProducts(dYm, w, taps, c)
 	var acc *Node
 	if c.stride == 1 {
 		// Each tap's product lands at (dy, dx) on the padded grid: the taps
@@ -215,17 +261,16 @@ func (o ops) convInputGrad(dYm, w *Node, taps []*Node, c convSpec, b, h, wi int)
 		for dx := 0; dx < c.k; dx++ {
 			var col *Node
 			for dy := 0; dy < c.k; dy++ {
-				t := Reshape(o.dot(dYm, []int{1}, taps[dy*c.k+dx], []int{1}), b, ho, wo, cin)
+				t := Reshape(products[dy*c.k+dx], b, ho, wo, cin)
 				col = addOrSet(col, shiftPad(t, dy, hp-ho-dy, 0, 0))
 			}
 			acc = addOrSet(acc, shiftPad(col, 0, 0, dx, wp-wo-dx))
 		}
 	} else {
 		zero := ScalarZero(dYm.Graph(), dYm.DType())
-		for i, wt := range taps {
+		for i, t := range products {
 			dy, dx := i/c.k, i%c.k
-			t := o.dot(dYm, []int{1}, wt, []int{1}) // [N, Cin]
-			t = Reshape(t, b, ho, wo, cin)
+			t = Reshape(t, b, ho, wo, cin) // [N, Cin] before
 			t = Pad(t, zero, compute.PadAxis{},
 				compute.PadAxis{Start: dy, End: hp - (dy + c.stride*(ho-1) + 1), Interior: c.stride - 1},
 				compute.PadAxis{Start: dx, End: wp - (dx + c.stride*(wo-1) + 1), Interior: c.stride - 1},

@@ -2,6 +2,7 @@ package gofast
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
@@ -78,6 +79,47 @@ func TestIm2colConvMatchesNative(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestMergedTapProductsExact holds convInputGrad's merged tap products
+// (one product for the k*k taps, tapProducts) to the separate products
+// bit for bit, on layers whose taps are each large enough to merge
+// (a 3x3 stride-1 and a stride-2 convolution of 256 channels, as the
+// U-Net's layer 4 at 128x128), and to the native convolution's gradient.
+func TestMergedTapProductsExact(t *testing.T) {
+	for _, tc := range []struct {
+		c         convSpec
+		h, w      int
+		cin, cout int
+	}{
+		{convSpec{k: 3, stride: 1, pad: 1}, 8, 8, 256, 256},
+		{convSpec{k: 3, stride: 2, pad: 1}, 16, 16, 256, 256},
+	} {
+		t.Run(fmt.Sprintf("k%d_s%d", tc.c.k, tc.c.stride), func(t *testing.T) {
+			if !mergeTapProducts(tc.c.outSize(tc.h)*tc.c.outSize(tc.w), tc.cin, tc.cout) {
+				t.Fatal("the case does not merge its taps")
+			}
+			x := randTensor(3, -1, 1, 1, tc.h, tc.w, tc.cin)
+			w := randTensor(4, -1, 1, tc.c.k, tc.c.k, tc.cin, tc.cout)
+			conv := func(o ops, in []*Node) *Node { return o.im2colConv(in[:1], in[1], tc.c)[0] }
+			merged := valueAndGrads(t, conv, x, w)
+			defer func(v int) { mergeTapsMinSize = v }(mergeTapsMinSize)
+			mergeTapsMinSize = math.MaxInt
+			separate := valueAndGrads(t, conv, x, w)
+			a, b := merged[1].Value().([][][][]float32), separate[1].Value().([][][][]float32)
+			for i := range a[0] {
+				for j := range a[0][i] {
+					for k := range a[0][i][j] {
+						if math.Float32bits(a[0][i][j][k]) != math.Float32bits(b[0][i][j][k]) {
+							t.Fatalf("dX[0][%d][%d][%d]: merged %v, separate %v", i, j, k, a[0][i][j][k], b[0][i][j][k])
+						}
+					}
+				}
+			}
+			ref := valueAndGrads(t, func(_ ops, in []*Node) *Node { return nativeConv(in[0], in[1], tc.c) }, x, w)
+			assertClose(t, "dX", merged[1], ref[1], 1e-5)
+		})
 	}
 }
 

@@ -44,6 +44,9 @@ func execConcatenate(backend *gobackend.Backend, node *gobackend.Node, inputs []
 	if fused, ok := node.Data.(*sliceConcatNode); ok { // patch 4, sliceconcat.go
 		return execSliceConcat(backend, node, inputs[0], fused)
 	}
+	if fused, ok := node.Data.(*stackSlicesNode); ok { // patch 12, stackslices.go
+		return execStackSlices(backend, node, inputs[0], fused)
+	}
 	axis := node.Data.(int) // Renamed from dimension
 	outputShape := node.Shape
 	if outputShape.IsDynamic() {

@@ -44,8 +44,10 @@ func (sliceConcatFusion) Name() string { return "SliceConcatFusion" }
 // Apply implements gobackend.GraphTransformation: every Concatenate on its
 // last axis (rank >= 2, static shapes) whose inputs are all Slices of one
 // node becomes a Concatenate with sliceConcatNode data and that node (or
-// the core of its zero padding) as its only input. No node is created, so
-// the DAG order holds.
+// the core of its zero padding) as its only input; and (patch 12) every
+// Concatenate on axis 0 whose inputs are all Slices of one node, each
+// possibly reshaped, one with stackSlicesNode data (fuseStackSlices). No
+// node is created, so the DAG order holds.
 func (sliceConcatFusion) Apply(b *gobackend.Builder) (bool, error) {
 	if !SliceConcatFusionEnabled {
 		return false, nil
@@ -53,6 +55,9 @@ func (sliceConcatFusion) Apply(b *gobackend.Builder) (bool, error) {
 	for _, f := range b.Functions {
 		for _, node := range f.Nodes {
 			if core, data := fuseSliceConcat(node); data != nil {
+				node.Inputs = []*gobackend.Node{core}
+				node.Data = data
+			} else if core, data := fuseStackSlices(node); data != nil { // patch 12, stackslices.go
 				node.Inputs = []*gobackend.Node{core}
 				node.Data = data
 			}

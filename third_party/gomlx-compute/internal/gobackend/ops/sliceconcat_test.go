@@ -26,11 +26,22 @@ type sliceConcatCase struct {
 	limits       [][]int
 	strides      [][]int
 	extraInput   bool // one more input that is not a slice: no fusion
+	// stack (patch 12): the slices flattened and concatenated on axis 0,
+	// as rank-1 vectors (stackFlat) or, when every slice has the same
+	// size, as [1, size] rows (stackRows).
+	stack int
 }
 
+// The forms of sliceConcatCase.stack.
+const (
+	stackNone = iota
+	stackFlat
+	stackRows
+)
+
 func (c sliceConcatCase) String() string {
-	return fmt.Sprintf("%s core=%v pad=%v/%v on %v (byte %d) slices=%d starts=%v strides=%v extra=%v",
-		c.dtype, c.core, c.padLo, c.padHi, c.padAxes, c.padValue, len(c.starts), c.starts, c.strides, c.extraInput)
+	return fmt.Sprintf("%s core=%v pad=%v/%v on %v (byte %d) slices=%d starts=%v strides=%v extra=%v stack=%d",
+		c.dtype, c.core, c.padLo, c.padHi, c.padAxes, c.padValue, len(c.starts), c.starts, c.strides, c.extraInput, c.stack)
 }
 
 // randomSliceConcatCase draws a case: rank 2-5, every slice with the same
@@ -83,6 +94,35 @@ func randomSliceConcatCase(rng *rand.Rand, dtype dtypes.DType) sliceConcatCase {
 	return c
 }
 
+// equalSliceSizes reports whether every slice of c has the same number of
+// elements.
+func (c sliceConcatCase) equalSliceSizes() bool {
+	size := func(i int) int {
+		n := 1
+		for a := range c.starts[i] {
+			n *= (c.limits[i][a] - c.starts[i][a] + c.strides[i][a] - 1) / c.strides[i][a]
+		}
+		return n
+	}
+	for i := range c.starts {
+		if size(i) != size(0) {
+			return false
+		}
+	}
+	return true
+}
+
+// lastAxisContiguous reports whether every slice of c has stride 1 on
+// the last axis (patch 12 stacks only such slices).
+func (c sliceConcatCase) lastAxisContiguous() bool {
+	for _, sd := range c.strides {
+		if sd[len(sd)-1] != 1 {
+			return false
+		}
+	}
+	return true
+}
+
 // buildSliceConcat builds and compiles the case with the fusion pass on or
 // off; it returns the executable and the output node.
 func buildSliceConcat(tb testing.TB, c sliceConcatCase, fusion bool) (compute.Executable, *gobackend.Node) {
@@ -130,6 +170,14 @@ func buildSliceConcat(tb testing.TB, c sliceConcatCase, fusion bool) (compute.Ex
 	for i := range c.starts {
 		s, err := f.Slice(padded, c.starts[i], c.limits[i], c.strides[i])
 		check(err)
+		size := s.(*gobackend.Node).Shape.Size()
+		switch c.stack {
+		case stackFlat:
+			s, err = f.Reshape(s, size)
+		case stackRows:
+			s, err = f.Reshape(s, 1, size)
+		}
+		check(err)
 		parts = append(parts, s)
 	}
 	if c.extraInput {
@@ -142,7 +190,11 @@ func buildSliceConcat(tb testing.TB, c sliceConcatCase, fusion bool) (compute.Ex
 		check(err)
 		parts = append(parts, other)
 	}
-	out, err := f.Concatenate(len(c.core)-1, parts...)
+	axis := len(c.core) - 1
+	if c.stack != stackNone {
+		axis = 0
+	}
+	out, err := f.Concatenate(axis, parts...)
 	check(err)
 	check(f.Return([]compute.Value{out}, nil))
 	exec, err := builder.Compile()
@@ -181,7 +233,7 @@ func runSliceConcat(t *testing.T, c sliceConcatCase, input []byte, fusion bool) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	fused := len(node.Inputs) == 1 && node.Inputs[0].OpType != compute.OpTypeSlice
+	fused := len(node.Inputs) == 1 && node.Inputs[0].OpType != compute.OpTypeSlice && node.Inputs[0].OpType != compute.OpTypeReshape
 	return bytes.Clone(got), fused, node.Inputs[0].OpType
 }
 
@@ -197,9 +249,24 @@ func TestSliceConcatFusionMatchesOpByOp(t *testing.T) {
 	*ops.SliceConcatMinChunk = 1
 	rng := rand.New(rand.NewPCG(4, 2))
 	dts := []dtypes.DType{dtypes.Float32, dtypes.Float64, dtypes.Float16, dtypes.Int8, dtypes.Int32, dtypes.Bool}
-	fusedCount, paddedCount := 0, 0
+	fusedCount, paddedCount, stackedCount, rowsCount := 0, 0, 0, 0
 	for i := range 600 {
 		c := randomSliceConcatCase(rng, dts[i%len(dts)])
+		if i%3 == 1 {
+			if rng.IntN(5) != 0 {
+				// Mostly stride 1 on the last axis, which patch 12 needs
+				// (same number of elements per slice).
+				for j, sd := range c.strides {
+					last := len(sd) - 1
+					o := (c.limits[j][last] - c.starts[j][last] + sd[last] - 1) / sd[last]
+					sd[last], c.limits[j][last] = 1, c.starts[j][last]+o
+				}
+			}
+			c.stack = stackFlat
+			if c.equalSliceSizes() && rng.IntN(2) == 0 {
+				c.stack = stackRows
+			}
+		}
 		size := shapes.Make(c.dtype, c.core...).Size() * c.dtype.Size()
 		input := make([]byte, size)
 		for j := range input {
@@ -217,7 +284,7 @@ func TestSliceConcatFusionMatchesOpByOp(t *testing.T) {
 		if fusedOff {
 			t.Fatalf("%s: fused with the pass off", c)
 		}
-		if wantFused := !c.extraInput; fused != wantFused {
+		if wantFused := !c.extraInput && (c.stack == stackNone || c.lastAxisContiguous()); fused != wantFused {
 			t.Fatalf("%s: fused = %v, want %v", c, fused, wantFused)
 		}
 		if !bytes.Equal(got, want) {
@@ -228,10 +295,16 @@ func TestSliceConcatFusionMatchesOpByOp(t *testing.T) {
 			if len(c.padAxes) > 0 && c.padValue == 0 {
 				paddedCount++
 			}
+			if c.stack != stackNone {
+				stackedCount++
+			}
+			if c.stack == stackRows {
+				rowsCount++
+			}
 		}
 	}
-	if fusedCount < 400 || paddedCount < 150 {
-		t.Errorf("only %d cases fused, %d of them through zero padding: the table does not exercise the pass", fusedCount, paddedCount)
+	if fusedCount < 400 || paddedCount < 150 || stackedCount < 120 || rowsCount < 10 {
+		t.Errorf("only %d cases fused, %d of them through zero padding, %d stacked (%d as rows): the table does not exercise the pass", fusedCount, paddedCount, stackedCount, rowsCount)
 	}
 }
 
@@ -262,6 +335,42 @@ func TestSliceConcatFusionFoldsPadding(t *testing.T) {
 		input := make([]byte, shapes.Make(c.dtype, core...).Size()*4)
 		for i := range input {
 			input[i] = byte(i % 61)
+		}
+		want, _, _ := runSliceConcat(t, c, input, false)
+		got, fused, op := runSliceConcat(t, c, input, true)
+		if !fused || op != compute.OpTypeParameter || !bytes.Equal(got, want) {
+			t.Fatalf("%v: fused %v, reading %s (want the parameter), equal %v", core, fused, op, bytes.Equal(got, want))
+		}
+	}
+}
+
+// TestStackSlicesFoldsPadding checks patch 12 on Winograd tiles as the
+// project's gofast writes them: an image zero-padded by 1 by Concatenates,
+// its alpha*alpha slices every m pixels (F(4x4, 3x3): alpha 6, m 4;
+// F(2x2, 3x3): 4 and 2) each reshaped to a [1, tiles*C] row and stacked on
+// axis 0: fused down to the unpadded input, bit for bit the op-by-op
+// output, split between idle cores.
+func TestStackSlicesFoldsPadding(t *testing.T) {
+	defer func(v int) { *ops.SliceConcatMinChunk = v }(*ops.SliceConcatMinChunk)
+	*ops.SliceConcatMinChunk = 1
+	for _, tc := range []struct {
+		core     []int
+		m, alpha int
+	}{{[]int{2, 8, 12, 3}, 4, 6}, {[]int{4, 32, 32, 16}, 4, 6}, {[]int{2, 6, 4, 5}, 2, 4}, {[]int{1, 16, 16, 1}, 2, 4}} {
+		core, m, alpha := tc.core, tc.m, tc.alpha
+		th, tw := core[1]/m, core[2]/m
+		c := sliceConcatCase{dtype: dtypes.Float32, core: core, padAxes: []int{2, 1},
+			padLo: []int{0, 1, 1, 0}, padHi: []int{0, 1, 1, 0}, stack: stackRows}
+		for a := range alpha {
+			for b := range alpha {
+				c.starts = append(c.starts, []int{0, a, b, 0})
+				c.limits = append(c.limits, []int{core[0], a + m*(th-1) + 1, b + m*(tw-1) + 1, core[3]})
+				c.strides = append(c.strides, []int{1, m, m, 1})
+			}
+		}
+		input := make([]byte, shapes.Make(c.dtype, core...).Size()*4)
+		for i := range input {
+			input[i] = byte(i % 59)
 		}
 		want, _, _ := runSliceConcat(t, c, input, false)
 		got, fused, op := runSliceConcat(t, c, input, true)

@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/compute/dtypes/bfloat16"
 	"github.com/gomlx/compute/dtypes/float16"
 	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/internal/gobackend/blocktranspose"
 	"github.com/gomlx/compute/shapeinference"
 	"github.com/gomlx/compute/shapes"
 )
@@ -72,8 +73,18 @@ func execTranspose(backend *gobackend.Backend, node *gobackend.Node, inputs []*g
 		dims, inStrides, outStrides := transposeCanonical(it.dimensions, it.perAxisStrides)
 		positions := transposeOuterPositions(dims, outStrides)
 		perPosition := node.Shape.Size() / positions
+		if innerA, innerB, _ := transposeAxes(dims, outStrides); positions == 1 && len(dims) == 2 && innerA != innerB {
+			// Patch 11: a single 2-D transpose is split by its tiles'
+			// rows of the output instead.
+			dimA := dims[innerA]
+			tileRows := (dimA + transposeTile - 1) / transposeTile
+			backend.ParallelFor(tileRows, max(1, transposeMinChunk/(transposeTile*dims[innerB])), func(lo, hi int) {
+				execTransposeRange(in, out, dims, inStrides, outStrides, 0, 1, lo*transposeTile, min(hi*transposeTile, dimA))
+			})
+			return output, nil
+		}
 		backend.ParallelFor(positions, max(1, transposeMinChunk/max(perPosition, 1)), func(lo, hi int) {
-			execTransposeRange(in, out, dims, inStrides, outStrides, lo, hi)
+			execTransposeRange(in, out, dims, inStrides, outStrides, lo, hi, 0, -1)
 		})
 		return output, nil
 	}
@@ -179,7 +190,7 @@ func execTransposeGeneric[T gobackend.SupportedTypesConstraints](operand, output
 		return
 	}
 	dims, inStrides, outStrides := transposeCanonical(it.dimensions, it.perAxisStrides)
-	execTransposeRange(operandFlat, outputFlat, dims, inStrides, outStrides, 0, transposeOuterPositions(dims, outStrides))
+	execTransposeRange(operandFlat, outputFlat, dims, inStrides, outStrides, 0, transposeOuterPositions(dims, outStrides), 0, -1)
 }
 
 // transposeAxes returns, for a canonical transpose (transposeCanonical),
@@ -221,8 +232,11 @@ func transposeOuterPositions(dims, outStrides []int) int {
 // execTransposeRange writes the part of a canonical transpose (dims,
 // inStrides, outStrides: transposeCanonical) at the positions lo...hi-1 of
 // its outer axes, in operand order (patch 7 splits a float32 transpose
-// between idle cores by them).
-func execTransposeRange[T gobackend.SupportedTypesConstraints](operandFlat, outputFlat []T, dims, inStrides, outStrides []int, lo, hi int) {
+// between idle cores by them), and of a 2-D transpose per position only
+// the output rows aLo...aHi-1 (aHi < 0: all; patch 11 splits a single 2-D
+// transpose by them). Float32 tiles are transposed 16x16 at a time in
+// SIMD registers where the CPU has them (blocktranspose, patch 11).
+func execTransposeRange[T gobackend.SupportedTypesConstraints](operandFlat, outputFlat []T, dims, inStrides, outStrides []int, lo, hi, aLo, aHi int) {
 	n := len(dims)
 	if n <= 1 {
 		copy(outputFlat, operandFlat)
@@ -278,11 +292,21 @@ func execTransposeRange[T gobackend.SupportedTypesConstraints](operandFlat, outp
 	// [dimA, dimB] (output layout, B contiguous) per outer position.
 	dimA, outStrideA := dims[innerA], outStrides[innerA]
 	dimB, inStrideB := dims[innerB], inStrides[innerB]
+	if aHi < 0 {
+		aLo, aHi = 0, dimA
+	}
+	in32, _ := any(operandFlat).([]float32)
+	out32, _ := any(outputFlat).([]float32)
+	blocks := in32 != nil && blocktranspose.Fast
 	for {
-		for a0 := 0; a0 < dimA; a0 += transposeTile {
-			a1 := min(a0+transposeTile, dimA)
+		for a0 := aLo; a0 < aHi; a0 += transposeTile {
+			a1 := min(a0+transposeTile, aHi)
 			for b0 := 0; b0 < dimB; b0 += transposeTile {
 				b1 := min(b0+transposeTile, dimB)
+				if blocks {
+					blocktranspose.Float32(out32[outIdx+a0*outStrideA+b0:], outStrideA, in32[inIdx+b0*inStrideB+a0:], inStrideB, b1-b0, a1-a0)
+					continue
+				}
 				for a := a0; a < a1; a++ {
 					dst := outputFlat[outIdx+a*outStrideA+b0 : outIdx+a*outStrideA+b1]
 					src := inIdx + b0*inStrideB + a

@@ -82,6 +82,8 @@ var transposeTable = []transposeCase{
 	{[]int{1, 1}, []int{1, 0}},
 	{[]int{32, 32}, []int{1, 0}},
 	{[]int{33, 65}, []int{1, 0}},
+	{[]int{70, 150}, []int{1, 0}},            // 16x16 blocks and edges on both axes
+	{[]int{3, 3, 40, 48}, []int{0, 1, 3, 2}}, // a kernel's Cin and Cout swapped
 	{[]int{100, 3}, []int{1, 0}},
 	{[]int{3, 100}, []int{1, 0}},
 	{[]int{2, 3, 4}, []int{2, 0, 1}},
@@ -181,11 +183,30 @@ func checkTransposeCase(t *testing.T, rng *rand.Rand, c transposeCase, dtype dty
 			a, b := rng.IntN(p+1), rng.IntN(p+1)
 			a, b = min(a, b), max(a, b)
 			for _, r := range [][2]int{{0, a}, {a, b}, {b, p}} {
-				execTransposeRange(operand.Flat.([]float32), output.Flat.([]float32), dims, in, out, r[0], r[1])
+				execTransposeRange(operand.Flat.([]float32), output.Flat.([]float32), dims, in, out, r[0], r[1], 0, -1)
 			}
 		})
 		if !bytes.Equal(split, want) {
 			t.Fatalf("%s %s: split by outer positions, output differs from the reference", dtype, c)
+		}
+		// Patch 11's split of a single 2-D transpose: its output rows in up
+		// to three ranges cut at random multiples of the tile.
+		split2D := run(func(operand, output *gobackend.Buffer, it *TransposeIterator) {
+			dims, in, out := transposeCanonical(it.dimensions, it.perAxisStrides)
+			innerA, innerB, _ := transposeAxes(dims, out)
+			if len(dims) != 2 || innerA == innerB {
+				execTransposeRange(operand.Flat.([]float32), output.Flat.([]float32), dims, in, out, 0, transposeOuterPositions(dims, out), 0, -1)
+				return
+			}
+			tiles := (dims[innerA] + transposeTile - 1) / transposeTile
+			a, b := rng.IntN(tiles+1)*transposeTile, rng.IntN(tiles+1)*transposeTile
+			a, b = min(a, b), max(a, b)
+			for _, r := range [][2]int{{0, a}, {a, b}, {b, dims[innerA]}} {
+				execTransposeRange(operand.Flat.([]float32), output.Flat.([]float32), dims, in, out, 0, 1, r[0], min(r[1], dims[innerA]))
+			}
+		})
+		if !bytes.Equal(split2D, want) {
+			t.Fatalf("%s %s: 2-D transpose split by output rows, output differs from the reference", dtype, c)
 		}
 	}
 }

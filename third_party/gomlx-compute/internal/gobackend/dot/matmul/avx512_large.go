@@ -207,8 +207,8 @@ func avx512LargeMatrixSliceFloat32( //alt:f32
 			} else if rhsPacked { //alt:f32
 				//alt:bf16|f16|f64 } else {
 				// For LayoutTransposed, the rhs has the same layout as the lhs, so we use packLHS instead.
-				unsafePackLHS(rhsMatrix, packedRHS, rhsPanelColIdx, contractingPanelIdx, contractingSize,
-					rhsPanelWidth, contractingPanelWidth, params.RHSL1KernelCols)
+				packTransposedRHSFloat32(rhsMatrix, packedRHS, rhsPanelColIdx, contractingPanelIdx, contractingSize, rhsPanelWidth, contractingPanelWidth, params.RHSL1KernelCols) //alt:f32
+				//alt:bf16|f16|f64 unsafePackLHS(rhsMatrix, packedRHS, rhsPanelColIdx, contractingPanelIdx, contractingSize, rhsPanelWidth, contractingPanelWidth, params.RHSL1KernelCols)
 			}
 
 			// Loop 3 (ic): Tiling LHS cross axis (M), i.e. the output rows.

@@ -1,0 +1,112 @@
+// Copyright 2023-2026 The GoMLX Authors. SPDX-License-Identifier: Apache-2.0
+
+package ops
+
+// Patch 12 (see PATCHES.md): a Concatenate on axis 0 of slices of one
+// operand, each possibly reshaped (the project's Winograd tiles: the
+// alpha*alpha strided slices of a zero-padded image, each flattened to a
+// row, stacked into [alpha*alpha, tiles*C]), is written in one pass from
+// the operand, or from the tensor inside its zero padding, as patch 4
+// writes an im2col matrix. On axis 0 the inputs' bytes follow one another
+// in the output, and a Reshape keeps an input's bytes in order, so slice
+// i's values, in row-major order, are block i of the output.
+
+import (
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/internal/gobackend"
+	"github.com/gomlx/compute/shapes"
+)
+
+// stackSlicesNode is the Data of a Concatenate node rewritten by
+// sliceConcatFusion on axis 0 (patch 12): the node's single input is the
+// core tensor, and the output is the slices of the core padded with
+// padLo/padHi zeros on each axis (starts and limits on the padded grid),
+// one after the other, each in row-major order; shapes holds each slice's
+// shape (rank >= 2).
+type stackSlicesNode struct {
+	slices       []*sliceNode
+	shapes       []shapes.Shape
+	padLo, padHi []int
+}
+
+// fuseStackSlices returns the input and data of node's fused form, or nil
+// data when node is not a Concatenate on axis 0 whose inputs are all
+// Slices (rank >= 2, static shapes, stride 1 on the last axis) of one
+// node, each possibly through a Reshape.
+func fuseStackSlices(node *gobackend.Node) (*gobackend.Node, *stackSlicesNode) {
+	if node.OpType != compute.OpTypeConcatenate || len(node.Inputs) == 0 || node.Shape.IsDynamic() {
+		return nil, nil
+	}
+	if axis, ok := node.Data.(int); !ok || axis != 0 {
+		return nil, nil
+	}
+	var src *gobackend.Node
+	data := &stackSlicesNode{}
+	for _, in := range node.Inputs {
+		if in.OpType == compute.OpTypeReshape && len(in.Inputs) == 1 {
+			in = in.Inputs[0]
+		}
+		s, ok := in.Data.(*sliceNode)
+		if in.OpType != compute.OpTypeSlice || !ok || len(in.Inputs) != 1 || in.Shape.IsDynamic() || in.Shape.Rank() < 2 {
+			return nil, nil
+		}
+		if s.strides[len(s.strides)-1] != 1 {
+			// Runs that are not contiguous on the last axis are moved
+			// one value per copy call by writeSliceConcat: slower than
+			// the Slice op's strided loops (a Winograd gradient's m x m
+			// output tiles measured 2x slower fused); left op by op.
+			return nil, nil
+		}
+		if src == nil {
+			src = in.Inputs[0]
+		} else if in.Inputs[0] != src {
+			return nil, nil
+		}
+		data.slices = append(data.slices, s)
+		data.shapes = append(data.shapes, in.Shape)
+	}
+	if src.Shape.IsDynamic() || src.Shape.Size() == 0 {
+		return nil, nil
+	}
+	core, lo, hi := zeroPadCore(src)
+	data.padLo, data.padHi = lo, hi
+	return core, data
+}
+
+// execStackSlices writes the output of a fused Concatenate on axis 0 (see
+// stackSlicesNode): each slice's block as writeSliceConcat writes a
+// concatenation of that one slice. Bytes are copied as they are, so the
+// output is the op-by-op one bit for bit, for every dtype. The slices are
+// split between the cores that are idle at the time
+// (gobackend.Backend.ParallelFor), as patch 7 splits a fused im2col.
+func execStackSlices(backend *gobackend.Backend, node *gobackend.Node, core *gobackend.Buffer, p *stackSlicesNode) (*gobackend.Buffer, error) {
+	output, err := backend.GetBuffer(node.Shape)
+	if err != nil {
+		return nil, err
+	}
+	if node.Shape.Size() == 0 {
+		return output, nil
+	}
+	out, err := output.MutableBytes()
+	if err != nil {
+		return nil, err
+	}
+	in, err := core.MutableBytes()
+	if err != nil {
+		return nil, err
+	}
+	es := node.Shape.DType.Size()
+	offsets := make([]int, len(p.slices)+1)
+	for i, s := range p.shapes {
+		offsets[i+1] = offsets[i] + s.Size()*es
+	}
+	perSlice := max(1, node.Shape.Size()/len(p.slices))
+	backend.ParallelFor(len(p.slices), max(1, (sliceConcatMinChunk+perSlice-1)/perSlice), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			one := &sliceConcatNode{slices: p.slices[i : i+1], padLo: p.padLo, padHi: p.padHi}
+			positions, _ := sliceConcatPositions(p.shapes[i])
+			writeSliceConcat(out[offsets[i]:offsets[i+1]], in, p.shapes[i], core.RawShape, one, 0, positions)
+		}
+	})
+	return output, nil
+}
