@@ -6,10 +6,6 @@ package matmul
 
 import "simd/archsimd"
 
-// avx512SmallN16 selects avx512SmallN16Float32 for the small float32
-// products it covers (tests turn it off to compare with the generic loop).
-var avx512SmallN16 = true
-
 // avx512SmallN16Float32 is the small float32 product in the non-transposed
 // layout with exactly 16 rhs columns (patch 13: a batch norm's channel
 // sums, [1, N] x [N, 16], went to the generic scalar loop, which walks the

@@ -51,10 +51,10 @@ func avx512RouterFloat32( //alt:f32
 		//alt:f64 const vecWidth = 8
 
 		if layout == dot.LayoutNonTransposed {
-			if avx512SmallN16 && rhsCrossSize == vecWidth && batchSize == 1 { //alt:f32
+			if rhsCrossSize == vecWidth && batchSize == 1 { //alt:f32
 				// Patch 13: 16 columns, one register (avx512_n16.go). //alt:f32
 				avx512SmallN16Float32(lhs, rhs, batchSize, lhsCrossSize, contractingSize, output) //alt:f32
-				return //alt:f32
+				return                                                                            //alt:f32
 			} //alt:f32
 			if rhsCrossSize > vecWidth {
 				avx512SmallFloat32Parallel( //alt:f32
