@@ -641,6 +641,41 @@ func TestPipelineCV(t *testing.T) {
 	if res.Runs[0] != key.Dir(ls.Runs) {
 		t.Errorf("fold 1's lung run %s, want %s", res.Runs[0], key.Dir(ls.Runs))
 	}
+	// With the ensemble: another CV folder, the same fold models (reused,
+	// not trained again), every image with its members' spread.
+	s.Ensemble = true
+	ecv, err := PipelineCV(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ecv.Dir == cv.Dir {
+		t.Fatalf("the ensemble's CV shares the folder %s", cv.Dir)
+	}
+	erep, err := ecv.Run(context.Background(), experiment.Monitor{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eres, ok, err := ecv.ReadFold(1)
+	if err != nil || !ok {
+		t.Fatal(err)
+	}
+	if strings.Join(eres.Runs, ",") != strings.Join(res.Runs, ",") {
+		t.Errorf("the ensemble's fold 1 used runs %v, the single pass's %v", eres.Runs, res.Runs)
+	}
+	if erep.Images != rep.Images {
+		t.Errorf("ensemble: %d images, single pass %d", erep.Images, rep.Images)
+	}
+	for _, im := range erep.OOF {
+		// NaN only where the lungs were not found (no percentage).
+		if sd, ok := im.Values[ValueOpacityPctSD]; !ok || !(sd >= 0) && !math.IsNaN(im.Values[ValueOpacityPctAuto]) {
+			t.Errorf("%s: the members' SD %v (recorded %v) of the percentage %v", im.Image, sd, ok, im.Values[ValueOpacityPctAuto])
+		}
+	}
+	for _, im := range rep.OOF {
+		if _, ok := im.Values[ValueOpacityPctSD]; ok {
+			t.Errorf("%s: a single pass recorded a members' SD", im.Image)
+		}
+	}
 }
 
 func TestAnalyzeWithLungs(t *testing.T) {
@@ -684,6 +719,7 @@ func TestModelSettingsLungsAndStart(t *testing.T) {
 	s := tinySettings(t, t.TempDir())
 	s.Tiny, s.Epochs, s.EvalEvery = false, 5, 5
 	s.LungsModel, s.LungsEpochs, s.LungsEvalEvery, s.LungsSize = "tiny", 3, 1, s.InputSize*2
+	s.Ensemble = true
 	s.Start = t.TempDir()
 	if err := os.WriteFile(filepath.Join(s.Start, ModelsFile), []byte("{}"), 0o644); err != nil {
 		t.Fatal(err)
@@ -698,6 +734,9 @@ func TestModelSettingsLungsAndStart(t *testing.T) {
 	for _, x := range []experiment.Settings{l, o} {
 		if x.LungsModel != "" || x.LungsEpochs != 0 || x.LungsEvalEvery != 0 || x.LungsSize != 0 {
 			t.Errorf("targets %v: lung overrides %q %d %d %d left in a model's own settings", x.Targets, x.LungsModel, x.LungsEpochs, x.LungsEvalEvery, x.LungsSize)
+		}
+		if x.Ensemble {
+			t.Errorf("targets %v: the pipeline's ensemble left in a model's own settings (it would name another run)", x.Targets)
 		}
 	}
 	if l.Start != filepath.Join(s.Start, LungsDir) || o.Start != filepath.Join(s.Start, OpacityDir) {

@@ -169,6 +169,7 @@ func ModelSettings(s experiment.Settings) (lungs, opacity experiment.Settings) {
 	}
 	for _, x := range []*experiment.Settings{&lungs, &opacity} {
 		x.LungsModel, x.LungsEpochs, x.LungsEvalEvery, x.LungsSize = "", 0, 0, 0
+		x.Ensemble = false // how the pipeline is analysed, not how its models train
 	}
 	if isModelsFolder(s.Start) {
 		lungs.Start, opacity.Start = filepath.Join(s.Start, LungsDir), filepath.Join(s.Start, OpacityDir)

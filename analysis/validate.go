@@ -112,6 +112,9 @@ func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.
 	if err != nil {
 		return res, err
 	}
+	if cv.Settings.Ensemble {
+		m.Record.Members = DefaultMembers() // no interval: it is checked out of fold over the folds (paper.Validation)
+	}
 	want := map[string]bool{}
 	for _, it := range st.Subset(experiment.SubsetTest) {
 		want[it.Key()] = true
@@ -124,6 +127,9 @@ func pipelineFold(ctx context.Context, cv *experiment.CV, i int, mon experiment.
 		img, err := oofImage(sm, r, st.CohenScores, i)
 		if err != nil {
 			return err
+		}
+		if cv.Settings.Ensemble {
+			img.Values[ValueOpacityPctSD] = r.Spread.SD
 		}
 		img.Values[ValueOpacityPctManualLungs] = math.NaN()
 		if sm.Lung != nil && !sm.Lung.Empty() {

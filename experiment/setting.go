@@ -147,6 +147,17 @@ func SettingsList() []Setting {
 			func(s *Settings) *int { return &s.LungsEvalEvery }), "0: the evaluation interval"),
 		withDefault(intSetting("LungsSize", "OPACITY_LUNGS_SIZE", "lungs-size", "the lung model's input side in pixels in a pair, a multiple of 32 (the opacity model keeps size)", true,
 			func(s *Settings) *int { return &s.LungsSize }), "0: the input size"),
+		{Field: "Ensemble", Env: "OPACITY_ENSEMBLE", Flag: "ensemble", InRunKey: true,
+			Help: "cv --pipeline (notebook 08): analyse each held-out X-ray with the test-time ensemble of opacity analyze (six members) instead of one pass, and check its interval out of fold; the fold models are the same",
+			get:  func(s Settings) string { return strconv.FormatBool(s.Ensemble) },
+			set: func(s *Settings, v string) error {
+				b, err := strconv.ParseBool(v)
+				if err != nil {
+					return fmt.Errorf("%q: want true or false", v)
+				}
+				s.Ensemble = b
+				return nil
+			}},
 		placement(stringSetting("Backend", "GOMLX_BACKEND", "backend", "GoMLX backend: go (pure Go, CPU), xla:cpu, xla:cuda, ...", false, "go",
 			func(s *Settings) *string { return &s.Backend })),
 		intSetting("Bootstrap", "OPACITY_BOOTSTRAP", "bootstrap", "resamples of each bootstrap interval", false, func(s *Settings) *int { return &s.Bootstrap }),

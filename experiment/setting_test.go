@@ -18,7 +18,7 @@ var otherValue = map[string]string{
 	"Augment": "none", "EvalEvery": "5", "Backend": "xla:cuda", "Bootstrap": "100", "Cache": "/tmp/cache",
 	"Runs": "/out/runs", "Figures": "/out/figures", "CohenModelScores": "/data/scores.csv",
 	"Start":      "/weights/start.ckpt", // replaced by a file that exists where the key reads it
-	"LungsModel": "tiny", "LungsEpochs": "4", "LungsEvalEvery": "2", "LungsSize": "64",
+	"LungsModel": "tiny", "LungsEpochs": "4", "LungsEvalEvery": "2", "LungsSize": "64", "Ensemble": "true",
 }
 
 // notSettings are the Settings fields without a declaration, and why.

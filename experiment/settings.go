@@ -106,6 +106,12 @@ type Settings struct {
 	// own input size from its run.
 	LungsModel                             string
 	LungsEpochs, LungsEvalEvery, LungsSize int
+	// Ensemble makes the pipeline's cross-validation (opacity cv
+	// --pipeline, notebook 08) analyse each held-out image with the
+	// test-time ensemble that opacity analyze uses (analysis.DefaultMembers)
+	// instead of one pass; the fold models are the same runs. It names the
+	// CV folder, not the runs.
+	Ensemble bool
 	// Backend is the GoMLX backend spec (go, xla:cuda, ...); empty means
 	// GOMLX_BACKEND, or the Go backend (unet.BackendSpec, the one place that
 	// reads the variable).
@@ -403,6 +409,10 @@ type RunKey struct {
 	// (Settings.LungsModel, ...; empty when there is none): it names the
 	// CV folder of a pipeline; each model's own run has its settings.
 	Lungs string `json:"lungs,omitempty"`
+	// Ensemble is Settings.Ensemble: it names the CV folder of a pipeline
+	// analysed with the test-time ensemble (absent when false, so older
+	// keys are unchanged).
+	Ensemble bool `json:"ensemble,omitempty"`
 }
 
 // Key returns the run key of the settings for a study trained on cohort.
@@ -423,6 +433,7 @@ func (s Settings) Key(cohort string) (RunKey, error) {
 			k.Lungs += fmt.Sprintf(", size %d", s.LungsSize) // absent before the setting: older keys unchanged
 		}
 	}
+	k.Ensemble = s.Ensemble
 	return k, nil
 }
 
@@ -432,7 +443,7 @@ func (s Settings) Key(cohort string) (RunKey, error) {
 // that unet.TrainConfig.SameRun accepts (everything that decides the
 // weights).
 func (k RunKey) Same(o RunKey) bool {
-	return k.Data == o.Data && k.Cohort == o.Cohort && k.Lungs == o.Lungs && strings.Join(k.Targets, ",") == strings.Join(o.Targets, ",") &&
+	return k.Data == o.Data && k.Cohort == o.Cohort && k.Lungs == o.Lungs && k.Ensemble == o.Ensemble && strings.Join(k.Targets, ",") == strings.Join(o.Targets, ",") &&
 		k.Framing == o.Framing && k.TestFraction == o.TestFraction && k.Folds == o.Folds && k.Fold == o.Fold && k.Train.Epochs == o.Train.Epochs &&
 		max(k.Train.EvalEvery, 1) == max(o.Train.EvalEvery, 1) && k.Train.SameRun(o.Train)
 }

@@ -1,6 +1,7 @@
 package experiment
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -146,11 +147,17 @@ func TestRunKey(t *testing.T) {
 		"fraction": func(s *Settings) { s.TestFraction = 0.2 },
 		"augment":  func(s *Settings) { s.Augment = "none" },
 		"lr":       func(s *Settings) { s.LearningRate = 1e-4 },
+		"ensemble": func(s *Settings) { s.Ensemble = true },
 	}
 	for name, e := range other {
 		if k := key(e); k.Same(k0) || k.Dir("/runs") == k0.Dir("/runs") {
 			t.Errorf("%s: another setting gave the same run", name)
 		}
+	}
+	// The ensemble joined the key later: without it the key's JSON, so its
+	// hash and folder, are what they were.
+	if b, err := json.Marshal(k0); err != nil || strings.Contains(string(b), "ensemble") {
+		t.Errorf("a key without the ensemble marshals as %s (%v)", b, err)
 	}
 	// A pair's lung settings name the pair (its CV folder); the lung input
 	// size joined them later, so a pair without it keeps its older key.

@@ -1,6 +1,7 @@
 package paper
 
 import (
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -8,7 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/covidxray/opacity/analysis"
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
 )
 
@@ -298,3 +301,36 @@ func TestROCRow(t *testing.T) {
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+// TestIntervalOutOfFold checks the pipeline's interval check against values
+// worked out by hand: ten patients, eight predicted exactly with a spread
+// of 1, two off by 10 and 20 points with spreads of 10 and 20. Scaled by
+// the spread, each image's factor (the 9th smallest of the other nine
+// normalised errors, ceil(10 × 0.9) = 9) is 1: every image is covered,
+// widths 2 (eight), 20 and 40, median 2. At a constant width the factor is
+// 20 except for the image off by 20, whose factor is 10: nine of ten
+// covered, every width 40.
+func TestIntervalOutOfFold(t *testing.T) {
+	var oof []experiment.OOFImage
+	for i := range 10 {
+		e, sd := 0.0, 1.0
+		switch i {
+		case 8:
+			e, sd = 10, 10
+		case 9:
+			e, sd = 20, 20
+		}
+		oof = append(oof, experiment.OOFImage{Image: fmt.Sprint(i), Patient: fmt.Sprint("p", i), Values: map[string]float64{
+			analysis.ValueOpacityPctAuto: 30, analysis.ValueOpacityPctManual: 30 + e, analysis.ValueOpacityPctSD: sd}})
+	}
+	r := newResult("interval")
+	intervalOutOfFold(r, oof)
+	for key, want := range map[string]float64{
+		"validation_interval_coverage": 1, "validation_interval_median_width": 2,
+		"validation_interval_constant_coverage": 0.9, "validation_interval_constant_median_width": 40,
+	} {
+		if got, ok := r.Numbers[key]; !ok || math.Abs(got-want) > 1e-12 {
+			t.Errorf("%s = %v (%v), want %v", key, got, ok, want)
+		}
+	}
+}
