@@ -676,6 +676,38 @@ func TestPipelineCV(t *testing.T) {
 			t.Errorf("%s: a single pass recorded a members' SD", im.Image)
 		}
 	}
+	// The interval calibrated on the ensemble's out-of-fold images: the
+	// form with the narrower out-of-fold median width, fitted on them all.
+	iv, err := IntervalFromCV(ecv.Dir, 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pct, sd, flat, truth []float64
+	var patients []string
+	for _, im := range erep.OOF {
+		pct, sd, flat = append(pct, im.Values[ValueOpacityPctAuto]), append(sd, im.Values[ValueOpacityPctSD]), append(flat, 0)
+		truth, patients = append(truth, im.Values[ValueOpacityPctManual]), append(patients, im.Patient)
+	}
+	spread, err1 := IntervalOutOfFold(pct, sd, truth, patients, 0.9, DefaultSDFloor)
+	constant, err2 := IntervalOutOfFold(pct, flat, truth, patients, 0.9, DefaultSDFloor)
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	scale := sd
+	if constant.MedianWidth < spread.MedianWidth {
+		scale = flat
+	}
+	want, err := FitInterval(pct, scale, truth, 0.9, DefaultSDFloor, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iv.ConstantWidth != (constant.MedianWidth < spread.MedianWidth) || iv.Factor != want.Factor || iv.FittedOn != want.FittedOn || iv.Level != 0.9 {
+		t.Errorf("interval from the CV %+v; want constant %v, factor %v on %d images", iv, constant.MedianWidth < spread.MedianWidth, want.Factor, want.FittedOn)
+	}
+	// A CV of single passes has no spread to calibrate with.
+	if _, err := IntervalFromCV(cv.Dir, 0.9); err == nil || !strings.Contains(err.Error(), "--ensemble true") {
+		t.Errorf("a single-pass CV: %v", err)
+	}
 }
 
 func TestAnalyzeWithLungs(t *testing.T) {

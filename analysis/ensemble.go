@@ -224,6 +224,11 @@ type Interval struct {
 	// FittedOn counts the calibration images; Source says which they are.
 	FittedOn int    `json:"fitted_on"`
 	Source   string `json:"source"`
+	// ConstantWidth makes the interval pct ± Factor*SDFloor whatever the
+	// members' spread (IntervalFromCV chooses it where the spread does not
+	// track the error): Factor is then the Level quantile of
+	// |truth - pct| / SDFloor.
+	ConstantWidth bool `json:"constant_width,omitempty"`
 }
 
 // DefaultSDFloor keeps the interval from collapsing on an image where every
@@ -235,8 +240,21 @@ func (iv Interval) Bounds(pct, sd float64) (lo, hi float64) {
 	if math.IsNaN(pct) || math.IsNaN(sd) || iv.Factor == 0 {
 		return math.NaN(), math.NaN()
 	}
-	half := iv.Factor * math.Max(sd, iv.SDFloor)
+	scale := math.Max(sd, iv.SDFloor)
+	if iv.ConstantWidth {
+		scale = iv.SDFloor
+	}
+	half := iv.Factor * scale
 	return math.Max(0, pct-half), math.Min(100, pct+half)
+}
+
+// Formula says how the interval is computed, for reports: "% ± F × max(SD
+// of the members, floor)" or, with ConstantWidth, "% ± W".
+func (iv Interval) Formula() string {
+	if iv.ConstantWidth {
+		return fmt.Sprintf("%% ± %.2f (a constant width)", iv.Factor*iv.SDFloor)
+	}
+	return fmt.Sprintf("%% ± %.2f × max(SD of the members, %.1f)", iv.Factor, iv.SDFloor)
 }
 
 // FitInterval calibrates the interval at level (for example 0.9) from the

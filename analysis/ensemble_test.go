@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"encoding/json"
+	"fmt"
 	"image"
 	"math"
 	"os"
@@ -339,5 +341,93 @@ func TestBrixiaImagesOf(t *testing.T) {
 	}
 	if imgs, note, err := BrixiaImagesOf(t.TempDir(), oof); err != nil || imgs != nil || !strings.Contains(note, "no Brixia scores") {
 		t.Errorf("no Brixia table: %v, %q, %v", imgs, note, err)
+	}
+}
+
+// TestIntervalConstantWidth: a constant-width interval ignores the
+// members' spread (pct ± Factor × SDFloor), the other form scales by it.
+func TestIntervalConstantWidth(t *testing.T) {
+	for _, c := range []struct {
+		iv      Interval
+		pct, sd float64
+		lo, hi  float64
+	}{
+		{Interval{Level: 0.9, Factor: 3, SDFloor: 1, ConstantWidth: true}, 50, 10, 47, 53},
+		{Interval{Level: 0.9, Factor: 3, SDFloor: 1}, 50, 10, 20, 80},
+		{Interval{Level: 0.9, Factor: 3, SDFloor: 2, ConstantWidth: true}, 2, 0.5, 0, 8},
+		{Interval{Level: 0.9, Factor: 3, SDFloor: 2}, 99, 0.5, 93, 100},
+	} {
+		if lo, hi := c.iv.Bounds(c.pct, c.sd); lo != c.lo || hi != c.hi {
+			t.Errorf("%+v: Bounds(%v, %v) = %v, %v; want %v, %v", c.iv, c.pct, c.sd, lo, hi, c.lo, c.hi)
+		}
+	}
+}
+
+// writeCVFolder writes a CV folder of two complete folds holding the
+// images (each its own patient) with the given automatic and manual
+// percentages and members' spreads, as opacity cv --pipeline --ensemble
+// would.
+func writeCVFolder(t *testing.T, auto, manual, sd []float64) string {
+	t.Helper()
+	dir := t.TempDir()
+	folds := [2][]experiment.OOFImage{}
+	for i := range auto {
+		a, m, s := auto[i], manual[i], sd[i]
+		folds[i%2] = append(folds[i%2], experiment.OOFImage{Image: fmt.Sprint("x", i), Patient: fmt.Sprint("p", i), Fold: i % 2,
+			JSONValues: map[string]*float64{ValueOpacityPctAuto: &a, ValueOpacityPctManual: &m, ValueOpacityPctSD: &s}})
+	}
+	write := func(name string, v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(experiment.CVReportFile, experiment.CVReport{Folds: 2, Complete: []int{0, 1}, Images: len(auto)})
+	for f, ims := range folds {
+		write(fmt.Sprintf("fold-%02d.json", f), experiment.FoldResult{Fold: f, Folds: 2, Status: experiment.StatusComplete, Images: ims})
+	}
+	return dir
+}
+
+// TestIntervalFromCV checks the choice and the fit against values worked
+// out by hand (IntervalOutOfFold leaves one patient out; the 90% factor of
+// n scores is the ceil((n+1) 0.9)-th smallest).
+func TestIntervalFromCV(t *testing.T) {
+	pct := make([]float64, 10)
+	for i := range pct {
+		pct[i] = 50
+	}
+	// A: eight exact with a spread of 1, two off by 10 and 20 with spreads
+	// 10 and 20. Scaled by the spread every left-out factor is 1 (median
+	// width 2); at a constant width it is 20 or 10 (width 40): the spread
+	// wins, fitted on all ten: the 10th smallest of [0 x8, 1, 1] = 1.
+	manualA := []float64{50, 50, 50, 50, 50, 50, 50, 50, 60, 70}
+	sdA := []float64{1, 1, 1, 1, 1, 1, 1, 1, 10, 20}
+	iv, err := IntervalFromCV(writeCVFolder(t, pct, manualA, sdA), 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if iv.ConstantWidth || iv.Factor != 1 || iv.FittedOn != 10 {
+		t.Errorf("A: %+v; want scaled by the spread, factor 1 on 10", iv)
+	}
+	// B: every image off by 1, spreads 5 (six) and 1 (four). Scaled, the
+	// left-out factor is 1, so widths 10 (six) and 2 (four), median 10; at
+	// a constant width every factor is 1, width 2: the constant wins,
+	// factor 1, the interval % ± 1 whatever the spread.
+	manualB := []float64{51, 49, 51, 49, 51, 49, 51, 49, 51, 49}
+	sdB := []float64{5, 5, 5, 5, 5, 5, 1, 1, 1, 1}
+	iv, err = IntervalFromCV(writeCVFolder(t, pct, manualB, sdB), 0.9)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lo, hi := iv.Bounds(50, 5); !iv.ConstantWidth || iv.Factor != 1 || lo != 49 || hi != 51 {
+		t.Errorf("B: %+v, bounds at SD 5 %v..%v; want a constant width, factor 1, 49..51", iv, lo, hi)
+	}
+	// Not a CV folder.
+	if _, err := IntervalFromCV(t.TempDir(), 0.9); err == nil || !strings.Contains(err.Error(), "not a merged CV folder") {
+		t.Errorf("an empty folder: %v", err)
 	}
 }

@@ -240,8 +240,14 @@ func TrainModels(ctx context.Context, s experiment.Settings, out string, mon exp
 		return nil, err
 	}
 	m.Record.Severity, m.Record.Note = sev, note
-	iv, note, err := m.FitInterval(studies[1], IntervalLevel, mon)
-	if err != nil {
+	var iv *Interval
+	note = ""
+	if s.IntervalCV != "" {
+		if iv, err = IntervalFromCV(s.IntervalCV, IntervalLevel); err != nil {
+			return nil, err
+		}
+		mon.Printf("Interval of the opacity %% calibrated on the %d out-of-fold images of %s: %.0f%% interval = %s\n", iv.FittedOn, s.IntervalCV, 100*IntervalLevel, iv.Formula())
+	} else if iv, note, err = m.FitInterval(studies[1], IntervalLevel, mon); err != nil {
 		return nil, err
 	}
 	m.Record.Interval = iv
@@ -486,9 +492,59 @@ func (m *Models) FitInterval(st *experiment.Study, level float64, mon experiment
 	if err != nil {
 		return nil, "no interval: " + err.Error(), nil
 	}
-	mon.Printf("Interval of the opacity %% calibrated on %d images the models did not train on: %.0f%% interval = %% ± %.2f × max(SD, %.1f)\n",
-		iv.FittedOn, 100*level, iv.Factor, iv.SDFloor)
+	mon.Printf("Interval of the opacity %% calibrated on %d images the models did not train on: %.0f%% interval = %s\n",
+		iv.FittedOn, 100*level, iv.Formula())
 	return &iv, "", nil
+}
+
+// IntervalFromCV calibrates the interval of the opacity percentage at level
+// on the out-of-fold images of a pipeline cross-validation analysed with
+// the ensemble (opacity cv --pipeline --ensemble true; its folder dir):
+// the percentage each image got from the fold that did not see it, its
+// members' spread and its manual percentage, the residuals of models like
+// the ones being shipped on images annotated like the ones that matter
+// (split conformal with cross-validation residuals). Two forms are checked
+// leaving one patient out (IntervalOutOfFold): scaled by the members'
+// spread, and at a constant width; the one with the narrower median width
+// is fitted on every image. Images without a manual percentage are left
+// out; a CV without the members' spread is an error.
+func IntervalFromCV(dir string, level float64) (*Interval, error) {
+	oof, err := experiment.ReadOOF(dir)
+	if err != nil {
+		return nil, err
+	}
+	var pct, sd, flat, truth []float64
+	var patients []string
+	for _, im := range oof {
+		s, ok := im.Values[ValueOpacityPctSD]
+		if !ok {
+			return nil, fmt.Errorf("%s: image %s has no members' spread: not analysed with the ensemble (opacity cv --pipeline --ensemble true)", dir, im.Image)
+		}
+		pct, sd, flat = append(pct, im.Values[ValueOpacityPctAuto]), append(sd, s), append(flat, 0)
+		truth = append(truth, im.Values[ValueOpacityPctManual])
+		patients = append(patients, im.Patient)
+	}
+	spread, err := IntervalOutOfFold(pct, sd, truth, patients, level, DefaultSDFloor)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	constant, err := IntervalOutOfFold(pct, flat, truth, patients, level, DefaultSDFloor)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	use, form, other, otherForm := spread, "scaled by the members' spread", constant, "constant"
+	scale, constantWidth := sd, constant.MedianWidth < spread.MedianWidth
+	if constantWidth {
+		use, form, other, otherForm, scale = constant, "constant width", spread, "scaled by the spread", flat
+	}
+	src := fmt.Sprintf("out-of-fold images of the pipeline cross-validation %s (%s: leaving each patient out it held %.1f%% of %d at a median width of %.1f points; %s: %.1f%% at %.1f)",
+		dir, form, 100*use.Coverage, use.N, use.MedianWidth, otherForm, 100*other.Coverage, other.MedianWidth)
+	iv, err := FitInterval(pct, scale, truth, level, DefaultSDFloor, src)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	iv.ConstantWidth = constantWidth
+	return &iv, nil
 }
 
 // mapOutOfFold estimates the scores y (on the scale 0..hi) from the

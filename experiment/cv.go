@@ -268,6 +268,39 @@ func (cv *CV) ReadFold(i int) (res *FoldResult, ok bool, err error) {
 	return res, true, nil
 }
 
+// ReadOOF reads the out-of-fold images of a CV folder's complete folds
+// (fold-NN.json, the number of folds from its cv.json), without changing
+// the folder: what another step (a models folder's interval) calibrates
+// on. It fails when the folder has no merged report or no complete fold.
+func ReadOOF(dir string) ([]OOFImage, error) {
+	b, err := os.ReadFile(filepath.Join(dir, CVReportFile))
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a merged CV folder (opacity cv ... then opacity cv merge): %w", dir, err)
+	}
+	var rep CVReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, CVReportFile), err)
+	}
+	if rep.Folds < 2 {
+		return nil, fmt.Errorf("%s: %d folds", filepath.Join(dir, CVReportFile), rep.Folds)
+	}
+	cv := &CV{Dir: dir, Settings: Settings{Folds: rep.Folds}}
+	var oof []OOFImage
+	for i := range rep.Folds {
+		res, ok, err := cv.ReadFold(i)
+		if err != nil {
+			return nil, err
+		}
+		if ok && res.Status == StatusComplete {
+			oof = append(oof, res.Images...)
+		}
+	}
+	if len(oof) == 0 {
+		return nil, fmt.Errorf("%s: no complete fold with images", dir)
+	}
+	return oof, nil
+}
+
 // CVReport is the merged cross-validation: what every finished fold
 // predicted, summarised per target and per measurement, pooled over the
 // out-of-fold images and across folds.

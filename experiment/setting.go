@@ -158,6 +158,8 @@ func SettingsList() []Setting {
 				s.Ensemble = b
 				return nil
 			}},
+		pathSetting("IntervalCV", "OPACITY_INTERVAL_CV", "interval-cv", "opacity models: calibrate the interval on the out-of-fold images of this pipeline CV folder (cv --pipeline --ensemble true) instead of the images the models did not train on", false,
+			"", func(s *Settings) *string { return &s.IntervalCV }),
 		placement(stringSetting("Backend", "GOMLX_BACKEND", "backend", "GoMLX backend: go (pure Go, CPU), xla:cpu, xla:cuda, ...", false, "go",
 			func(s *Settings) *string { return &s.Backend })),
 		intSetting("Bootstrap", "OPACITY_BOOTSTRAP", "bootstrap", "resamples of each bootstrap interval", false, func(s *Settings) *int { return &s.Bootstrap }),

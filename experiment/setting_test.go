@@ -19,6 +19,7 @@ var otherValue = map[string]string{
 	"Runs": "/out/runs", "Figures": "/out/figures", "CohenModelScores": "/data/scores.csv",
 	"Start":      "/weights/start.ckpt", // replaced by a file that exists where the key reads it
 	"LungsModel": "tiny", "LungsEpochs": "4", "LungsEvalEvery": "2", "LungsSize": "64", "Ensemble": "true",
+	"IntervalCV": "/runs/cv",
 }
 
 // notSettings are the Settings fields without a declaration, and why.

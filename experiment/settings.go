@@ -112,6 +112,12 @@ type Settings struct {
 	// instead of one pass; the fold models are the same runs. It names the
 	// CV folder, not the runs.
 	Ensemble bool
+	// IntervalCV, when set, is a pipeline CV folder analysed with the
+	// ensemble (opacity cv --pipeline --ensemble true) whose out-of-fold
+	// images calibrate the interval of opacity models
+	// (analysis.IntervalFromCV) instead of the images the models did not
+	// train on.
+	IntervalCV string
 	// Backend is the GoMLX backend spec (go, xla:cuda, ...); empty means
 	// GOMLX_BACKEND, or the Go backend (unet.BackendSpec, the one place that
 	// reads the variable).

@@ -392,8 +392,8 @@ func coverageNote(r *Result, rec analysis.ModelsRecord, oof []experiment.OOFImag
 		med = width[len(width)/2]
 	}
 	r.Numbers[key+"_interval_median_width"] = med
-	r.note("Calibration on %s: the %.0f%% interval (%% ± %.2f × max(SD of the members, %.1f)) holds the manual %% for %.1f%% of %d images (target ≥ 80%%); median width %.1f points.",
-		where, 100*rec.Interval.Level, rec.Interval.Factor, rec.Interval.SDFloor, 100*c, n, med)
+	r.note("Calibration on %s: the %.0f%% interval (%s; calibrated on %s) holds the manual %% for %.1f%% of %d images (target ≥ 80%%); median width %.1f points.",
+		where, 100*rec.Interval.Level, rec.Interval.Formula(), rec.Interval.Source, 100*c, n, med)
 	own, err := analysis.IntervalOutOfFold(pct, sd, truth, patients, rec.Interval.Level, rec.Interval.SDFloor)
 	if err != nil {
 		r.note("No interval calibrated on %s themselves: %v.", where, err)
