@@ -426,8 +426,15 @@ func TestIntervalFromCV(t *testing.T) {
 	if lo, hi := iv.Bounds(50, 5); !iv.ConstantWidth || iv.Factor != 1 || lo != 49 || hi != 51 {
 		t.Errorf("B: %+v, bounds at SD 5 %v..%v; want a constant width, factor 1, 49..51", iv, lo, hi)
 	}
-	// Not a CV folder.
+	// Not a CV folder; a CV with a fold missing.
 	if _, err := IntervalFromCV(t.TempDir(), 0.9); err == nil || !strings.Contains(err.Error(), "not a merged CV folder") {
 		t.Errorf("an empty folder: %v", err)
+	}
+	dir := writeCVFolder(t, pct, manualB, sdB)
+	if err := os.Remove(filepath.Join(dir, "fold-01.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := IntervalFromCV(dir, 0.9); err == nil || !strings.Contains(err.Error(), "fold 1 of 2 has no result") {
+		t.Errorf("a CV with fold 1 missing: %v", err)
 	}
 }

@@ -268,10 +268,11 @@ func (cv *CV) ReadFold(i int) (res *FoldResult, ok bool, err error) {
 	return res, true, nil
 }
 
-// ReadOOF reads the out-of-fold images of a CV folder's complete folds
-// (fold-NN.json, the number of folds from its cv.json), without changing
-// the folder: what another step (a models folder's interval) calibrates
-// on. It fails when the folder has no merged report or no complete fold.
+// ReadOOF reads the out-of-fold images of a CV folder (fold-NN.json, the
+// number of folds from its cv.json), without changing the folder: what
+// another step (a models folder's interval) calibrates on. It fails when
+// the folder has no merged report or a fold is missing or not complete
+// (naming it), so that nothing is calibrated on part of a CV.
 func ReadOOF(dir string) ([]OOFImage, error) {
 	b, err := os.ReadFile(filepath.Join(dir, CVReportFile))
 	if err != nil {
@@ -288,15 +289,18 @@ func ReadOOF(dir string) ([]OOFImage, error) {
 	var oof []OOFImage
 	for i := range rep.Folds {
 		res, ok, err := cv.ReadFold(i)
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, err
+		case !ok:
+			return nil, fmt.Errorf("%s: fold %d of %d has no result", dir, i, rep.Folds)
+		case res.Status != StatusComplete:
+			return nil, fmt.Errorf("%s: fold %d of %d is %s: %s", dir, i, rep.Folds, res.Status, res.Error)
 		}
-		if ok && res.Status == StatusComplete {
-			oof = append(oof, res.Images...)
-		}
+		oof = append(oof, res.Images...)
 	}
 	if len(oof) == 0 {
-		return nil, fmt.Errorf("%s: no complete fold with images", dir)
+		return nil, fmt.Errorf("%s: no out-of-fold image", dir)
 	}
 	return oof, nil
 }
