@@ -11,12 +11,14 @@
 // where a one-image forward pass loses its second core. Gaps (no node
 // running) are the scheduler's and the host's time. The first -skip share
 // of the records (the compiling warm-up) is left out; -steps divides the
-// totals.
+// totals. With -by op the rows are op types (every shape of an op summed),
+// the first view of where a step's time goes.
 //
 // Usage:
 //
 //	GOBACKEND_TIMELINE=/tmp/tl.txt gobench -mode infer -size 320 -batch 1 -steps 6
 //	go run ./bench/optimeline -steps 3 -skip 0.5 /tmp/tl.txt
+//	go run ./bench/optimeline -steps 3 -by op /tmp/tl.txt
 package main
 
 import (
@@ -33,6 +35,7 @@ import (
 
 // record is one executed node.
 type record struct {
+	op         string
 	key        string // op, output shape and input shapes
 	start, end int64
 }
@@ -41,9 +44,10 @@ func main() {
 	steps := flag.Float64("steps", 1, "steps in the records kept (divides the totals)")
 	skip := flag.Float64("skip", 0.5, "share of the records (in time order) to leave out first: the warm-up")
 	top := flag.Int("top", 30, "rows to print")
+	by := flag.String("by", "shape", "rows: shape (each op with its output and input shapes) or op (op types)")
 	flag.Parse()
-	if flag.NArg() != 1 || *steps <= 0 || *skip < 0 || *skip >= 1 {
-		fmt.Fprintln(os.Stderr, "usage: optimeline [-steps N] [-skip F] [-top N] TIMELINE")
+	if flag.NArg() != 1 || *steps <= 0 || *skip < 0 || *skip >= 1 || (*by != "shape" && *by != "op") {
+		fmt.Fprintln(os.Stderr, "usage: optimeline [-steps N] [-skip F] [-top N] [-by shape|op] TIMELINE")
 		os.Exit(2)
 	}
 	path := flag.Arg(0)
@@ -61,10 +65,14 @@ func main() {
 	if len(recs) == 0 {
 		log.Fatalf("%s: no records after the warm-up", path)
 	}
-	s := summarise(recs)
+	s := summarise(recs, *by == "op")
 	ms := func(ns float64) float64 { return ns / 1e6 / *steps }
 	fmt.Printf("span %.1f ms per step, no node running %.1f ms per step\n", ms(float64(s.span)), ms(float64(s.gap)))
-	fmt.Printf("%8s %9s %9s %8s  %s\n", "n/step", "ms/step", "alone", "mean ms", "op output <- inputs")
+	what := "op output <- inputs"
+	if *by == "op" {
+		what = "op"
+	}
+	fmt.Printf("%8s %9s %9s %8s  %s\n", "n/step", "ms/step", "alone", "mean ms", what)
 	for i, k := range s.keys {
 		if i >= *top {
 			break
@@ -88,7 +96,7 @@ func read(r io.Reader) ([]record, error) {
 		if err1 != nil || err2 != nil || end < start {
 			return nil, fmt.Errorf("line %d: bad start or end %q, %q", line, fields[3], fields[4])
 		}
-		recs = append(recs, record{key: fields[0] + " " + fields[1] + " <- " + fields[2], start: start, end: end})
+		recs = append(recs, record{op: fields[0], key: fields[0] + " " + fields[1] + " <- " + fields[2], start: start, end: end})
 	}
 	return recs, sc.Err()
 }
@@ -108,8 +116,14 @@ type summary struct {
 
 // summarise sweeps the records' start and end events in time order,
 // crediting each interval to the node running alone in it, or to the gaps
-// when none runs.
-func summarise(recs []record) summary {
+// when none runs; rows are op types when byOp, else op and shapes.
+func summarise(recs []record, byOp bool) summary {
+	key := func(r record) string {
+		if byOp {
+			return r.op
+		}
+		return r.key
+	}
 	type event struct {
 		t     int64
 		start bool
@@ -119,11 +133,11 @@ func summarise(recs []record) summary {
 	s := summary{ops: map[string]*opStats{}}
 	for i, r := range recs {
 		events = append(events, event{r.start, true, i}, event{r.end, false, i})
-		st := s.ops[r.key]
+		st := s.ops[key(r)]
 		if st == nil {
 			st = &opStats{}
-			s.ops[r.key] = st
-			s.keys = append(s.keys, r.key)
+			s.ops[key(r)] = st
+			s.keys = append(s.keys, key(r))
 		}
 		st.n++
 		st.total += r.end - r.start
@@ -144,7 +158,7 @@ func summarise(recs []record) summary {
 				s.gap += dt
 			case 1:
 				for i := range running {
-					s.ops[recs[i].key].alone += dt
+					s.ops[key(recs[i])].alone += dt
 				}
 			}
 		}

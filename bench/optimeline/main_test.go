@@ -18,7 +18,7 @@ func TestSummarise(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := summarise(recs)
+	s := summarise(recs, false)
 	if s.span != 40 || s.gap != 10 {
 		t.Errorf("span %d, gap %d; want 40, 10", s.span, s.gap)
 	}
@@ -45,5 +45,23 @@ func TestReadRejectsBadLines(t *testing.T) {
 		if _, err := read(strings.NewReader(in)); err == nil || !strings.Contains(err.Error(), "line 1") {
 			t.Errorf("%q: error %v, want one naming line 1", in, err)
 		}
+	}
+}
+
+// TestSummariseByOp: with rows by op type, two shapes of one op add up
+// (A 0-10 and A 5-20 overlap: totals 10 + 15, alone 5 + 10, though never
+// alone as an op type 5-10) and the gaps are as before.
+func TestSummariseByOp(t *testing.T) {
+	in := "A\t[1]\t\t0\t10\nA\t[2]\t[1]\t5\t20\nB\t[3]\t\t30\t40\n"
+	recs, err := read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := summarise(recs, true)
+	if a, b := s.ops["A"], s.ops["B"]; a == nil || b == nil || a.n != 2 || a.total != 25 || a.alone != 15 || b.n != 1 || b.total != 10 || b.alone != 10 {
+		t.Fatalf("by op: %v, keys %v", s.ops, s.keys)
+	}
+	if s.gap != 10 || s.span != 40 || len(s.keys) != 2 || s.keys[0] != "A" {
+		t.Errorf("gap %d, span %d, keys %v; want 10, 40, [A B]", s.gap, s.span, s.keys)
 	}
 }
