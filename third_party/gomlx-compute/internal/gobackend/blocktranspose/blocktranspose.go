@@ -16,7 +16,7 @@ func Float32(dst []float32, dstStride int, src []float32, srcStride int, rows, c
 	if rows <= 0 || cols <= 0 {
 		return
 	}
-	r0, c0 := 0, 0
+	r0 := 0 // the rows from which every column is left to copy one by one
 	if Fast && rows >= 16 && cols >= 16 {
 		fullRows, fullCols := rows&^15, cols&^15
 		for r := 0; r < fullRows; r += 16 {
@@ -33,7 +33,7 @@ func Float32(dst []float32, dstStride int, src []float32, srcStride int, rows, c
 		}
 		r0 = fullRows
 	}
-	for c := c0; c < cols; c++ {
+	for c := 0; c < cols; c++ {
 		d := dst[c*dstStride:]
 		for r := r0; r < rows; r++ {
 			d[r] = src[r*srcStride+c]
