@@ -417,3 +417,37 @@ func BenchmarkSliceConcat(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStackSlices times Winograd F(4x4, 3x3) input tiles as gofast
+// gathers them (36 slices every 4 pixels of the zero-padded image, each a
+// [1, tiles*C] row, stacked on axis 0), fused (patch 12) and op by op.
+func BenchmarkStackSlices(b *testing.B) {
+	for _, dims := range [][]int{{4, 128, 128, 16}, {1, 320, 320, 16}, {4, 32, 32, 64}} {
+		const m, alpha = 4, 6
+		th, tw := dims[1]/m, dims[2]/m
+		c := sliceConcatCase{dtype: dtypes.Float32, core: dims, padAxes: []int{2, 1},
+			padLo: []int{0, 1, 1, 0}, padHi: []int{0, 1, 1, 0}, stack: stackRows}
+		for a := range alpha {
+			for bb := range alpha {
+				c.starts = append(c.starts, []int{0, a, bb, 0})
+				c.limits = append(c.limits, []int{dims[0], a + m*(th-1) + 1, bb + m*(tw-1) + 1, dims[3]})
+				c.strides = append(c.strides, []int{1, m, m, 1})
+			}
+		}
+		for _, fusion := range []bool{false, true} {
+			b.Run(fmt.Sprintf("%v/fused=%v", dims, fusion), func(b *testing.B) {
+				exec, _ := buildSliceConcat(b, c, fusion)
+				defer exec.Finalize()
+				x := newBuffer(c.dtype, c.core, make([]float32, shapes.Make(c.dtype, dims...).Size()))
+				b.ResetTimer()
+				for range b.N {
+					out, err := exec.Execute([]compute.Buffer{x}, []bool{false}, 0)
+					if err != nil {
+						b.Fatal(err)
+					}
+					out[0].(*gobackend.Buffer).Finalize()
+				}
+			})
+		}
+	}
+}
