@@ -240,14 +240,8 @@ func TrainModels(ctx context.Context, s experiment.Settings, out string, mon exp
 		return nil, err
 	}
 	m.Record.Severity, m.Record.Note = sev, note
-	var iv *Interval
-	note = ""
-	if s.IntervalCV != "" {
-		if iv, err = IntervalFromCV(s.IntervalCV, IntervalLevel); err != nil {
-			return nil, err
-		}
-		mon.Printf("Interval of the opacity %% calibrated on the %d out-of-fold images of %s: %.0f%% interval = %s\n", iv.FittedOn, s.IntervalCV, 100*IntervalLevel, iv.Formula())
-	} else if iv, note, err = m.FitInterval(studies[1], IntervalLevel, mon); err != nil {
+	iv, note, err := m.fitIntervalFor(s, studies[1], mon)
+	if err != nil {
 		return nil, err
 	}
 	m.Record.Interval = iv
@@ -497,6 +491,21 @@ func (m *Models) FitInterval(st *experiment.Study, level float64, mon experiment
 	return &iv, "", nil
 }
 
+// fitIntervalFor calibrates the models' interval as settings s say: on
+// the out-of-fold images of s.IntervalCV when set (IntervalFromCV), else
+// on the images of st the models did not train on (FitInterval).
+func (m *Models) fitIntervalFor(s experiment.Settings, st *experiment.Study, mon experiment.Monitor) (*Interval, string, error) {
+	if s.IntervalCV == "" {
+		return m.FitInterval(st, IntervalLevel, mon)
+	}
+	iv, err := IntervalFromCV(s.IntervalCV, IntervalLevel)
+	if err != nil {
+		return nil, "", err
+	}
+	mon.Printf("Interval of the opacity %% calibrated on the %d out-of-fold images of %s: %.0f%% interval = %s\n", iv.FittedOn, s.IntervalCV, 100*IntervalLevel, iv.Formula())
+	return iv, "", nil
+}
+
 // IntervalFromCV calibrates the interval of the opacity percentage at level
 // on the out-of-fold images of a pipeline cross-validation analysed with
 // the ensemble (opacity cv --pipeline --ensemble true; its folder dir):
@@ -513,38 +522,90 @@ func IntervalFromCV(dir string, level float64) (*Interval, error) {
 	if err != nil {
 		return nil, err
 	}
-	var pct, sd, flat, truth []float64
-	var patients []string
-	for _, im := range oof {
-		s, ok := im.Values[ValueOpacityPctSD]
-		if !ok {
-			return nil, fmt.Errorf("%s: image %s has no members' spread: not analysed with the ensemble (opacity cv --pipeline --ensemble true)", dir, im.Image)
-		}
-		pct, sd, flat = append(pct, im.Values[ValueOpacityPctAuto]), append(sd, s), append(flat, 0)
-		truth = append(truth, im.Values[ValueOpacityPctManual])
-		patients = append(patients, im.Patient)
-	}
-	spread, err := IntervalOutOfFold(pct, sd, truth, patients, level, DefaultSDFloor)
+	c, err := intervalColumnsOf(oof)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	constant, err := IntervalOutOfFold(pct, flat, truth, patients, level, DefaultSDFloor)
+	forms, err := c.checkForms(level)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	use, form, other, otherForm := spread, "scaled by the members' spread", constant, "constant"
-	scale, constantWidth := sd, constant.MedianWidth < spread.MedianWidth
-	if constantWidth {
-		use, form, other, otherForm, scale = constant, "constant width", spread, "scaled by the spread", flat
+	use, form, other, otherForm, scale := forms.Spread, "scaled by the members' spread", forms.Constant, "constant", c.sd
+	if forms.ConstantNarrower() {
+		use, form, other, otherForm, scale = forms.Constant, "constant width", forms.Spread, "scaled by the spread", c.flat
 	}
 	src := fmt.Sprintf("out-of-fold images of the pipeline cross-validation %s (%s: leaving each patient out it held %.1f%% of %d at a median width of %.1f points; %s: %.1f%% at %.1f)",
 		dir, form, 100*use.Coverage, use.N, use.MedianWidth, otherForm, 100*other.Coverage, other.MedianWidth)
-	iv, err := FitInterval(pct, scale, truth, level, DefaultSDFloor, src)
+	iv, err := FitInterval(c.pct, scale, c.truth, level, DefaultSDFloor, src)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
-	iv.ConstantWidth = constantWidth
+	iv.ConstantWidth = forms.ConstantNarrower()
 	return &iv, nil
+}
+
+// IntervalForms is the interval checked out of fold in its two forms
+// (IntervalFormsOutOfFold).
+type IntervalForms struct {
+	// Spread is % ± factor × max(members' SD, DefaultSDFloor); Constant
+	// % ± a constant (the SD ignored), each IntervalOutOfFold.
+	Spread, Constant IntervalCheck
+}
+
+// ConstantNarrower reports whether the constant width has the narrower
+// median width out of fold (the form IntervalFromCV then fits).
+func (f IntervalForms) ConstantNarrower() bool {
+	return f.Constant.MedianWidth < f.Spread.MedianWidth
+}
+
+// IntervalFormsOutOfFold checks the interval at level on out-of-fold images
+// of a pipeline analysed with the ensemble (opacity cv --pipeline
+// --ensemble true), each image's interval fitted on the other patients'
+// images (IntervalOutOfFold), in both forms: scaled by the members' spread
+// and at a constant width, which says whether the spread tracks the
+// error. An image without the members' spread is an error.
+func IntervalFormsOutOfFold(oof []experiment.OOFImage, level float64) (IntervalForms, error) {
+	c, err := intervalColumnsOf(oof)
+	if err != nil {
+		return IntervalForms{}, err
+	}
+	return c.checkForms(level)
+}
+
+// intervalColumns are the values of out-of-fold images an interval is
+// calibrated on: the automatic percentage, the members' spread, zeros (the
+// constant form's spread), the manual percentage and the patient.
+type intervalColumns struct {
+	pct, sd, flat, truth []float64
+	patients             []string
+}
+
+// intervalColumnsOf reads the interval's columns off out-of-fold images; an
+// image without the members' spread is an error.
+func intervalColumnsOf(oof []experiment.OOFImage) (intervalColumns, error) {
+	var c intervalColumns
+	for _, im := range oof {
+		s, ok := im.Values[ValueOpacityPctSD]
+		if !ok {
+			return c, fmt.Errorf("image %s has no members' spread: not analysed with the ensemble (opacity cv --pipeline --ensemble true)", im.Image)
+		}
+		c.pct, c.sd, c.flat = append(c.pct, im.Values[ValueOpacityPctAuto]), append(c.sd, s), append(c.flat, 0)
+		c.truth, c.patients = append(c.truth, im.Values[ValueOpacityPctManual]), append(c.patients, im.Patient)
+	}
+	return c, nil
+}
+
+// checkForms is IntervalFormsOutOfFold on the columns.
+func (c intervalColumns) checkForms(level float64) (IntervalForms, error) {
+	spread, err := IntervalOutOfFold(c.pct, c.sd, c.truth, c.patients, level, DefaultSDFloor)
+	if err != nil {
+		return IntervalForms{}, err
+	}
+	constant, err := IntervalOutOfFold(c.pct, c.flat, c.truth, c.patients, level, DefaultSDFloor)
+	if err != nil {
+		return IntervalForms{}, err
+	}
+	return IntervalForms{Spread: spread, Constant: constant}, nil
 }
 
 // mapOutOfFold estimates the scores y (on the scale 0..hi) from the

@@ -152,38 +152,27 @@ func validationTables(v experiment.Settings, cv *experiment.CV, rep *experiment.
 }
 
 // intervalOutOfFold checks the ensemble's interval on the out-of-fold
-// images of a pipeline analysed with it (Settings.Ensemble): each image's
-// interval calibrated, as opacity models calibrates a models folder's
-// (analysis.FitInterval: level analysis.IntervalLevel, SD floor
-// analysis.DefaultSDFloor), on the other patients' out-of-fold images
-// (analysis.IntervalOutOfFold), then the same with a width that ignores
-// the members' spread (every SD below the floor: % ± a constant), which
-// says whether the spread tracks the error.
+// images of a pipeline analysed with it (Settings.Ensemble), as opacity
+// models calibrates a models folder's (level analysis.IntervalLevel), in
+// both forms (analysis.IntervalFormsOutOfFold): scaled by the members'
+// spread and at a constant width, which says whether the spread tracks the
+// error.
 func intervalOutOfFold(r *Result, oof []experiment.OOFImage) {
-	var pct, sd, flat, truth []float64
-	var patients []string
-	for _, im := range oof {
-		pct = append(pct, im.Values[analysis.ValueOpacityPctAuto])
-		sd = append(sd, im.Values[analysis.ValueOpacityPctSD])
-		flat = append(flat, 0)
-		truth = append(truth, im.Values[analysis.ValueOpacityPctManual])
-		patients = append(patients, im.Patient)
+	forms, err := analysis.IntervalFormsOutOfFold(oof, analysis.IntervalLevel)
+	if err != nil {
+		r.note("No interval checked out of fold: %v.", err)
+		return
 	}
 	for _, c := range []struct {
 		key, what string
-		sd        []float64
+		check     analysis.IntervalCheck
 	}{
-		{"validation_interval", "% ± factor × max(SD of the members, floor)", sd},
-		{"validation_interval_constant", "% ± a constant (the members' SD ignored)", flat},
+		{"validation_interval", "% ± factor × max(SD of the members, floor)", forms.Spread},
+		{"validation_interval_constant", "% ± a constant (the members' SD ignored)", forms.Constant},
 	} {
-		check, err := analysis.IntervalOutOfFold(pct, c.sd, truth, patients, analysis.IntervalLevel, analysis.DefaultSDFloor)
-		if err != nil {
-			r.note("No interval checked out of fold (%s): %v.", c.what, err)
-			continue
-		}
-		r.Numbers[c.key+"_coverage"], r.Numbers[c.key+"_median_width"] = check.Coverage, check.MedianWidth
+		r.Numbers[c.key+"_coverage"], r.Numbers[c.key+"_median_width"] = c.check.Coverage, c.check.MedianWidth
 		r.note("Interval, %s, calibrated on the other patients' out-of-fold images (leave one patient out): the %.0f%% interval holds the manual %% for %.1f%% of %d images (target ≥ 80%%); median width %.1f points; fitted on all of them, factor %.2f.",
-			c.what, 100*analysis.IntervalLevel, 100*check.Coverage, check.N, check.MedianWidth, check.Factor)
+			c.what, 100*analysis.IntervalLevel, 100*c.check.Coverage, c.check.N, c.check.MedianWidth, c.check.Factor)
 	}
 }
 
