@@ -78,27 +78,36 @@ func fuseSliceConcat(node *gobackend.Node) (*gobackend.Node, *sliceConcatNode) {
 	if !ok || rank < 2 || axis != rank-1 {
 		return nil, nil
 	}
-	operand := node.Inputs[0].Inputs
-	if len(operand) != 1 {
-		return nil, nil
-	}
-	src := operand[0]
-	slices := make([]*sliceNode, len(node.Inputs))
-	for i, in := range node.Inputs {
-		if in.OpType != compute.OpTypeSlice || len(in.Inputs) != 1 || in.Inputs[0] != src {
-			return nil, nil
-		}
-		s, ok := in.Data.(*sliceNode)
-		if !ok {
-			return nil, nil
-		}
-		slices[i] = s
-	}
-	if src.Shape.IsDynamic() || src.Shape.Size() == 0 {
+	src, slices, _ := slicesOfOneNode(node.Inputs, false)
+	if src == nil {
 		return nil, nil
 	}
 	core, lo, hi := zeroPadCore(src)
 	return core, &sliceConcatNode{slices: slices, padLo: lo, padHi: hi}
+}
+
+// slicesOfOneNode returns the node that every one of inputs is a Slice of
+// (with reshaped, possibly through a Reshape of the slice: patch 12), each
+// slice's parameters and output shape; a nil node when they are not all
+// such slices, or the node's shape is dynamic or empty.
+func slicesOfOneNode(inputs []*gobackend.Node, reshaped bool) (*gobackend.Node, []*sliceNode, []shapes.Shape) {
+	var src *gobackend.Node
+	slices := make([]*sliceNode, len(inputs))
+	sliceShapes := make([]shapes.Shape, len(inputs))
+	for i, in := range inputs {
+		if reshaped && in.OpType == compute.OpTypeReshape && len(in.Inputs) == 1 {
+			in = in.Inputs[0]
+		}
+		s, ok := in.Data.(*sliceNode)
+		if in.OpType != compute.OpTypeSlice || !ok || len(in.Inputs) != 1 || (src != nil && in.Inputs[0] != src) {
+			return nil, nil, nil
+		}
+		src, slices[i], sliceShapes[i] = in.Inputs[0], s, in.Shape
+	}
+	if src == nil || src.Shape.IsDynamic() || src.Shape.Size() == 0 {
+		return nil, nil, nil
+	}
+	return src, slices, sliceShapes
 }
 
 // zeroPadCore follows Concatenates of n with broadcast zeros on either

@@ -40,14 +40,12 @@ func fuseStackSlices(node *gobackend.Node) (*gobackend.Node, *stackSlicesNode) {
 	if axis, ok := node.Data.(int); !ok || axis != 0 {
 		return nil, nil
 	}
-	var src *gobackend.Node
-	data := &stackSlicesNode{}
-	for _, in := range node.Inputs {
-		if in.OpType == compute.OpTypeReshape && len(in.Inputs) == 1 {
-			in = in.Inputs[0]
-		}
-		s, ok := in.Data.(*sliceNode)
-		if in.OpType != compute.OpTypeSlice || !ok || len(in.Inputs) != 1 || in.Shape.IsDynamic() || in.Shape.Rank() < 2 {
+	src, slices, sliceShapes := slicesOfOneNode(node.Inputs, true)
+	if src == nil {
+		return nil, nil
+	}
+	for i, s := range slices {
+		if sliceShapes[i].IsDynamic() || sliceShapes[i].Rank() < 2 {
 			return nil, nil
 		}
 		if s.strides[len(s.strides)-1] != 1 {
@@ -57,20 +55,9 @@ func fuseStackSlices(node *gobackend.Node) (*gobackend.Node, *stackSlicesNode) {
 			// output tiles measured 2x slower fused); left op by op.
 			return nil, nil
 		}
-		if src == nil {
-			src = in.Inputs[0]
-		} else if in.Inputs[0] != src {
-			return nil, nil
-		}
-		data.slices = append(data.slices, s)
-		data.shapes = append(data.shapes, in.Shape)
-	}
-	if src.Shape.IsDynamic() || src.Shape.Size() == 0 {
-		return nil, nil
 	}
 	core, lo, hi := zeroPadCore(src)
-	data.padLo, data.padHi = lo, hi
-	return core, data
+	return core, &stackSlicesNode{slices: slices, shapes: sliceShapes, padLo: lo, padHi: hi}
 }
 
 // execStackSlices writes the output of a fused Concatenate on axis 0 (see
