@@ -371,8 +371,19 @@ func convertToAccumulatorDType(f *gobackend.Function, lhs, rhs *gobackend.Node, 
 	return lhs, rhs, params, nil
 }
 
+// FusedExecutor is the Data of a DotGeneral node that a graph
+// transformation rewrote to read its operands in another form (patch 14:
+// the rhs as the core tensor of a fused stack of slices); execDotGeneral
+// hands such a node to it.
+type FusedExecutor interface {
+	ExecFused(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer) (*gobackend.Buffer, error)
+}
+
 // execDotGeneral executes the DotGeneral operation.
 func execDotGeneral(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, _ []bool) (*gobackend.Buffer, error) {
+	if f, ok := node.Data.(FusedExecutor); ok { // patch 14
+		return f.ExecFused(backend, node, inputs)
+	}
 	lhs, rhs := inputs[0], inputs[1]
 	params := node.Data.(*NodeData)
 	outputShape := node.Shape

@@ -13,6 +13,7 @@ package ops
 
 import (
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapes"
 )
@@ -96,4 +97,74 @@ func execStackSlices(backend *gobackend.Backend, node *gobackend.Node, core *gob
 		}
 	})
 	return output, nil
+}
+
+// StackedRows is a float32 Concatenate fused by patch 12 read as a matrix
+// [Rows, Cols] (slice i, in row-major order, is row i), for an op that
+// consumes it a block of columns at a time without the matrix being
+// written (patch 14: a Winograd input transform). Each row is a sequence
+// of runs, one per position of the slice's axes before the last, of Width
+// values contiguous in the core tensor: run p of row i starts at
+// Offsets[i][p] in the core, or is Width zeros (padding) where that is -1.
+type StackedRows struct {
+	Rows, Cols, Width int
+	Offsets           [][]int32
+}
+
+// StackedRowsOf returns node's StackedRows when node is a float32
+// Concatenate fused by patch 12 (fuseStackSlices) whose slices all have the
+// same shape, lie inside the core on their last axis, and whose core is
+// small enough for int32 offsets; otherwise nil.
+func StackedRowsOf(node *gobackend.Node) *StackedRows {
+	p, ok := node.Data.(*stackSlicesNode)
+	if !ok || node.Shape.DType != dtypes.Float32 || len(node.Inputs) != 1 {
+		return nil
+	}
+	core := node.Inputs[0].Shape
+	if core.IsDynamic() || core.Size() >= 1<<31 {
+		return nil
+	}
+	s0 := p.shapes[0]
+	rank := s0.Rank()
+	last := rank - 1
+	width := s0.Dimensions[last]
+	if width == 0 {
+		return nil
+	}
+	coreDims, coreStrides := core.Dimensions, core.Strides()
+	r := &StackedRows{Rows: len(p.slices), Cols: s0.Size(), Width: width, Offsets: make([][]int32, len(p.slices))}
+	positions := s0.Size() / width
+	idx := make([]int, last)
+	for i, s := range p.slices {
+		if !p.shapes[i].Equal(s0) {
+			return nil
+		}
+		first := s.starts[last] - p.padLo[last]
+		if s.strides[last] != 1 || first < 0 || first+width > coreDims[last] {
+			return nil
+		}
+		offs := make([]int32, positions)
+		clear(idx)
+		for pos := range positions {
+			off := first
+			for a := 0; a < last; a++ {
+				c := s.starts[a] + idx[a]*s.strides[a] - p.padLo[a]
+				if c < 0 || c >= coreDims[a] {
+					off = -1
+					break
+				}
+				off += c * coreStrides[a]
+			}
+			offs[pos] = int32(off)
+			for a := last - 1; a >= 0; a-- {
+				idx[a]++
+				if idx[a] < s0.Dimensions[a] {
+					break
+				}
+				idx[a] = 0
+			}
+		}
+		r.Offsets[i] = offs
+	}
+	return r
 }
