@@ -333,10 +333,21 @@ func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *slice
 // is the core's at base[i] + c*rowStride + (its last-axis start), c =
 // start + x*stride - padLo on the row axis, or zero where base[i] < 0
 // (padding before the row axis) or c falls outside [0, rowDim).
+//
+// Consecutive slices whose elements are consecutive in the core (the taps
+// dx = 0, 1, ... of one row dy of a k×k kernel on a single-channel image)
+// form a run: where every slice of a run is inside the core, its elements
+// of group x are one copy of contiguous bytes. The groups are written in
+// order, each run copied or, at the edges, element by element.
 func writeSliceConcatScalar4(out, in []byte, xs, rowDim, rowStride int, p *sliceConcatNode, base []int) {
 	rank := len(p.padLo)
 	row, last := rank-2, rank-1
-	group := 4 * len(p.slices)
+	n := len(p.slices)
+	group := 4 * n
+	// Slice i: its elements at x in [x0, x1) are inside the core, at byte
+	// src + x*step (src may lie before the core: it is only used inside).
+	type tap struct{ x0, x1, src, step int }
+	taps := make([]tap, n)
 	for i, s := range p.slices {
 		start, step := s.starts[row]-p.padLo[row], s.strides[row]
 		// The x with 0 <= start + x*step < rowDim: [x0, x1).
@@ -354,17 +365,37 @@ func writeSliceConcatScalar4(out, in []byte, xs, rowDim, rowStride int, p *slice
 			}
 			x1 = max(x1, x0)
 		}
-		dst := 4 * i
-		for x := 0; x < x0; x++ {
-			binary.LittleEndian.PutUint32(out[dst+x*group:], 0)
+		taps[i] = tap{x0, x1, 4 * (base[i] + start*rowStride + s.starts[last] - p.padLo[last]), 4 * step * rowStride}
+	}
+	// Runs [first, end) of slices with consecutive elements, and the x
+	// where all of a run's slices are inside the core: [lo, hi).
+	type run struct{ first, end, lo, hi int }
+	var runs []run
+	for i := 0; i < n; {
+		r := run{first: i, end: i + 1, lo: taps[i].x0, hi: taps[i].x1}
+		for r.end < n && base[r.end] >= 0 && base[i] >= 0 && taps[r.end].step == taps[i].step && taps[r.end].src == taps[r.end-1].src+4 {
+			r.lo, r.hi = max(r.lo, taps[r.end].x0), min(r.hi, taps[r.end].x1)
+			r.end++
 		}
-		src := 4 * (base[i] + (start+x0*step)*rowStride + s.starts[last] - p.padLo[last])
-		for x := x0; x < x1; x++ {
-			binary.LittleEndian.PutUint32(out[dst+x*group:], binary.LittleEndian.Uint32(in[src:]))
-			src += 4 * step * rowStride
-		}
-		for x := x1; x < xs; x++ {
-			binary.LittleEndian.PutUint32(out[dst+x*group:], 0)
+		runs = append(runs, r)
+		i = r.end
+	}
+	for x := 0; x < xs; x++ {
+		g := out[x*group : (x+1)*group]
+		for _, r := range runs {
+			if x >= r.lo && x < r.hi {
+				src := taps[r.first].src + x*taps[r.first].step
+				copy(g[4*r.first:4*r.end], in[src:src+4*(r.end-r.first)])
+				continue
+			}
+			for i := r.first; i < r.end; i++ {
+				t := taps[i]
+				if x >= t.x0 && x < t.x1 {
+					binary.LittleEndian.PutUint32(g[4*i:], binary.LittleEndian.Uint32(in[t.src+x*t.step:]))
+				} else {
+					binary.LittleEndian.PutUint32(g[4*i:], 0)
+				}
+			}
 		}
 	}
 }
