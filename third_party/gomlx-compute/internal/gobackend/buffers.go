@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/gomlx/compute"
@@ -46,6 +47,33 @@ type Buffer struct {
 	// Flat is always a slice of the underlying data type (shape.DType).
 	// It is a re-casting of RawBytes.
 	Flat any
+
+	// shared (patch 15) counts the Buffers of one execution holding these
+	// bytes (an operand and its Reshape or Identity aliases), nil when
+	// this one alone does: PutBuffer pools the bytes only when the last
+	// holder is released, and no op works in place on them while more
+	// than one holds them (sharedByOthers).
+	shared *atomic.Int32
+}
+
+// sharedByOthers reports whether another Buffer of the execution holds
+// this one's bytes (patch 15).
+func (b *Buffer) sharedByOthers() bool {
+	return b.shared != nil && b.shared.Load() > 1
+}
+
+// shareBytes returns a new Buffer holding b's bytes with shape (same dtype
+// and size), counted with b's holders (patch 15). The caller serialises
+// calls on one b (the execution's lock).
+func (b *Buffer) shareBytes(shape shapes.Shape) *Buffer {
+	if b.shared == nil {
+		b.shared = new(atomic.Int32)
+		b.shared.Store(1)
+	}
+	b.shared.Add(1)
+	alias := *b
+	alias.RawShape = shape
+	return &alias
 }
 
 // EqualNodeData implements nodeDataComparable for Buffer.
@@ -161,6 +189,16 @@ func (b *Backend) PutBuffer(buffer *Buffer) {
 	}
 	if !buffer.InUse {
 		panic(errors.New("double-freeing Go backend buffer"))
+	}
+	if buffer.shared != nil {
+		// Patch 15: the bytes go back to the pool with their last holder.
+		shared := buffer.shared
+		buffer.shared = nil
+		if shared.Add(-1) > 0 {
+			buffer.InUse = false
+			buffer.RawBytes, buffer.Flat = nil, nil
+			return
+		}
 	}
 	if buffer.isUserFed {
 		// User-fed buffers are not returned to the pool to avoid unbounded growth

@@ -255,12 +255,15 @@ func (fe *FunctionExecutable) Execute(backend *Backend, inputs []*Buffer, donate
 			fe.ExecutionBuffersPool.Put(execBuf)
 			return nil, errors.Errorf("output %d not computed", i)
 		}
-		if !execBuf.owned[outIdx] {
-			// Clone the buffer since we don't own it
+		if !execBuf.owned[outIdx] || execBuf.results[outIdx].sharedByOthers() {
+			// Clone the buffer since we don't own it (or, patch 15, other
+			// buffers of the execution hold its bytes; the cleanup below
+			// releases it)
 			outputs[i], err = backend.CloneBuffer(execBuf.results[outIdx])
 			if err != nil {
 				return nil, err
 			}
+			continue
 		} else {
 			// We owned it, and now we are giving it to the user.
 			// Return a shallow clone so the user can have a fresh handle,
@@ -499,7 +502,8 @@ func (fe *FunctionExecutable) executeNode(backend *Backend, node *Node, execBuf 
 		// the buffer just won't be reused in-place. The important thing
 		// is we don't free the buffer until all users have finished (handled in cleanup).
 		inputsOwned[i] = execBuf.owned[inputIdx] &&
-			fe.NumUses[inputIdx]-int(execBuf.numUsed[inputIdx].Load()) == 1
+			fe.NumUses[inputIdx]-int(execBuf.numUsed[inputIdx].Load()) == 1 &&
+			!inputBuffers[i].sharedByOthers() // patch 15: not while an alias holds its bytes
 	}
 
 	// lockIfNeededFn should be called before the execBuf slices are updated.
@@ -532,7 +536,8 @@ func (fe *FunctionExecutable) executeNode(backend *Backend, node *Node, execBuf 
 				}
 				// Only "own" the captured input if this is the last use of it.
 				closureInputs[closureIdx].Owned[i] = execBuf.owned[capturedIdx] &&
-					fe.NumUses[capturedIdx]-int(execBuf.numUsed[capturedIdx].Load()) == 1
+					fe.NumUses[capturedIdx]-int(execBuf.numUsed[capturedIdx].Load()) == 1 &&
+					!closureInputs[closureIdx].Buffers[i].sharedByOthers()
 			}
 		}
 
@@ -615,6 +620,16 @@ func (fe *FunctionExecutable) executeNode(backend *Backend, node *Node, execBuf 
 			lockIfNeededFn()
 			execBuf.results[nodeIdx] = alias
 			execBuf.owned[nodeIdx] = false
+			break
+		}
+		// Patch 15: one of a buffer this execution owns that other nodes
+		// still read shares it too, counted (Buffer.shareBytes): no copy,
+		// no op in place on it while both live, and the bytes back to the
+		// pool with the last holder.
+		if aliasesOwned(node, inputBuffers, inputsOwned, execBuf) {
+			lockIfNeededFn()
+			execBuf.results[nodeIdx] = inputBuffers[0].shareBytes(node.Shape)
+			execBuf.owned[nodeIdx] = true
 			break
 		}
 		// Single output node:
@@ -798,6 +813,24 @@ func (fe *FunctionExecutable) EstimatedTemporaryMemory() int64 {
 
 	return maxMemory
 }
+
+// aliasesOwned reports whether node is an Identity or a Reshape (static
+// shapes, same dtype and size) of a buffer this execution owns and other
+// nodes still read (not its last use), which patch 15 shares instead of
+// copying.
+func aliasesOwned(node *Node, inputs []*Buffer, inputsOwned []bool, execBuf *funcExecBuffers) bool {
+	if !ShareOwnedAliases || (node.OpType != compute.OpTypeIdentity && node.OpType != compute.OpTypeReshape) ||
+		len(node.Inputs) != 1 || len(inputs) != 1 || inputs[0] == nil || inputsOwned[0] {
+		return false
+	}
+	in := inputs[0]
+	return execBuf.owned[node.Inputs[0].Index] && !node.Shape.IsDynamic() &&
+		node.Shape.DType == in.RawShape.DType && node.Shape.Size() == in.RawShape.Size()
+}
+
+// ShareOwnedAliases switches patch 15 on (the default); tests turn it off
+// to compare with the copies.
+var ShareOwnedAliases = true
 
 // aliasUnowned returns, for an Identity or a Reshape (static shapes) whose
 // operand this execution does not own, a buffer sharing the operand's data
