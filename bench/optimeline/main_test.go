@@ -5,6 +5,16 @@ import (
 	"testing"
 )
 
+// summariseText reads a timeline from text and summarises it.
+func summariseText(t *testing.T, in string, byOp bool) summary {
+	t.Helper()
+	recs, err := read(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return summarise(recs, byOp)
+}
+
 // TestSummarise checks the sweep on a hand-made timeline (times in ns):
 //
 //	A: 0-10, B: 5-20, C: 30-40, D: 35-40
@@ -13,12 +23,7 @@ import (
 // C alone 30-35, C and D together 35-40: span 40, gap 10; alone A 5, B 10,
 // C 5, D 0; totals A 10, B 15, C 10, D 5.
 func TestSummarise(t *testing.T) {
-	in := "A\t[1]\t\t0\t10\nB\t[2]\t[1];[1]\t5\t20\nD\t[4]\t\t35\t40\nC\t[3]\t\t30\t40\n"
-	recs, err := read(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := summarise(recs, false)
+	s := summariseText(t, "A\t[1]\t\t0\t10\nB\t[2]\t[1];[1]\t5\t20\nD\t[4]\t\t35\t40\nC\t[3]\t\t30\t40\n", false)
 	if s.span != 40 || s.gap != 10 {
 		t.Errorf("span %d, gap %d; want 40, 10", s.span, s.gap)
 	}
@@ -52,12 +57,7 @@ func TestReadRejectsBadLines(t *testing.T) {
 // (A 0-10 and A 5-20 overlap: totals 10 + 15, alone 5 + 10, though never
 // alone as an op type 5-10) and the gaps are as before.
 func TestSummariseByOp(t *testing.T) {
-	in := "A\t[1]\t\t0\t10\nA\t[2]\t[1]\t5\t20\nB\t[3]\t\t30\t40\n"
-	recs, err := read(strings.NewReader(in))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := summarise(recs, true)
+	s := summariseText(t, "A\t[1]\t\t0\t10\nA\t[2]\t[1]\t5\t20\nB\t[3]\t\t30\t40\n", true)
 	if a, b := s.ops["A"], s.ops["B"]; a == nil || b == nil || a.n != 2 || a.total != 25 || a.alone != 15 || b.n != 1 || b.total != 10 || b.alone != 10 {
 		t.Fatalf("by op: %v, keys %v", s.ops, s.keys)
 	}

@@ -814,37 +814,33 @@ func (fe *FunctionExecutable) EstimatedTemporaryMemory() int64 {
 	return maxMemory
 }
 
-// aliasesOwned reports whether node is an Identity or a Reshape (static
-// shapes, same dtype and size) of a buffer this execution owns and other
-// nodes still read (not its last use), which patch 15 shares instead of
-// copying.
-func aliasesOwned(node *Node, inputs []*Buffer, inputsOwned []bool, execBuf *funcExecBuffers) bool {
-	if !ShareOwnedAliases || (node.OpType != compute.OpTypeIdentity && node.OpType != compute.OpTypeReshape) ||
-		len(node.Inputs) != 1 || len(inputs) != 1 || inputs[0] == nil || inputsOwned[0] {
+// aliasable reports whether node is an Identity or a Reshape (static
+// shape) of one operand buffer with its dtype and size, whose bytes it can
+// share (patches 10 and 15).
+func aliasable(node *Node, inputs []*Buffer) bool {
+	if (node.OpType != compute.OpTypeIdentity && node.OpType != compute.OpTypeReshape) || len(node.Inputs) != 1 || len(inputs) != 1 {
 		return false
 	}
 	in := inputs[0]
-	return execBuf.owned[node.Inputs[0].Index] && !node.Shape.IsDynamic() &&
-		node.Shape.DType == in.RawShape.DType && node.Shape.Size() == in.RawShape.Size()
+	return in != nil && !node.Shape.IsDynamic() && node.Shape.DType == in.RawShape.DType && node.Shape.Size() == in.RawShape.Size()
 }
 
-// ShareOwnedAliases switches patch 15 on (the default); tests turn it off
-// to compare with the copies.
-var ShareOwnedAliases = true
+// aliasesOwned reports whether node is an aliasable Identity or Reshape of
+// a buffer this execution owns and other nodes still read (not its last
+// use), which patch 15 shares instead of copying.
+func aliasesOwned(node *Node, inputs []*Buffer, inputsOwned []bool, execBuf *funcExecBuffers) bool {
+	return aliasable(node, inputs) && !inputsOwned[0] && execBuf.owned[node.Inputs[0].Index]
+}
 
-// aliasUnowned returns, for an Identity or a Reshape (static shapes) whose
-// operand this execution does not own, a buffer sharing the operand's data
-// (the operand itself for an Identity, a shallow copy with the node's shape
-// for a Reshape), to be recorded as not owned; nil otherwise (patch 10).
+// aliasUnowned returns, for an aliasable Identity or Reshape whose operand
+// this execution does not own, a buffer sharing the operand's data (the
+// operand itself for an Identity, a shallow copy with the node's shape for
+// a Reshape), to be recorded as not owned; nil otherwise (patch 10).
 func aliasUnowned(node *Node, inputs []*Buffer, execBuf *funcExecBuffers) *Buffer {
-	if (node.OpType != compute.OpTypeIdentity && node.OpType != compute.OpTypeReshape) || len(node.Inputs) != 1 || len(inputs) != 1 {
+	if !aliasable(node, inputs) || execBuf.owned[node.Inputs[0].Index] {
 		return nil
 	}
 	in := inputs[0]
-	if in == nil || execBuf.owned[node.Inputs[0].Index] || node.Shape.IsDynamic() ||
-		node.Shape.DType != in.RawShape.DType || node.Shape.Size() != in.RawShape.Size() {
-		return nil
-	}
 	if node.OpType == compute.OpTypeIdentity {
 		return in
 	}

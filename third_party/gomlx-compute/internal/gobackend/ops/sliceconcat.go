@@ -263,16 +263,7 @@ func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *slice
 	dst := lo * perPosition * es
 	for pos := lo; pos < hi; pos++ {
 		for i, s := range p.slices {
-			off := 0
-			for a := 0; a < row; a++ {
-				c := s.starts[a] + idx[a]*s.strides[a] - p.padLo[a]
-				if c < 0 || c >= coreDims[a] {
-					off = -1
-					break
-				}
-				off += c * coreStrides[a]
-			}
-			base[i] = off
+			base[i] = paddedOffset(s, idx, p.padLo, coreDims, coreStrides)
 		}
 		if scalar4 {
 			writeSliceConcatScalar4(out[dst:dst+perPosition*4], in, outDims[row], coreDims[row], coreStrides[row], p, base)
@@ -316,14 +307,35 @@ func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *slice
 			}
 		}
 	next:
-		// Next position of the axes before row.
-		for a := row - 1; a >= 0; a-- {
-			idx[a]++
-			if idx[a] < outDims[a] {
-				break
-			}
-			idx[a] = 0
+		nextPosition(idx, outDims) // the axes before row
+	}
+}
+
+// paddedOffset returns the offset (in elements) in the core tensor of
+// slice s's value at position idx of its first len(idx) axes, the others
+// at 0, or -1 where that position lies in the zero padding (padLo before
+// the core on each axis; the slice's starts on the padded grid).
+func paddedOffset(s *sliceNode, idx, padLo, coreDims, coreStrides []int) int {
+	off := 0
+	for a := range idx {
+		c := s.starts[a] + idx[a]*s.strides[a] - padLo[a]
+		if c < 0 || c >= coreDims[a] {
+			return -1
 		}
+		off += c * coreStrides[a]
+	}
+	return off
+}
+
+// nextPosition moves idx to the next position, in row-major order, of axes
+// of the dimensions dims[:len(idx)], back to all zeros after the last.
+func nextPosition(idx, dims []int) {
+	for a := len(idx) - 1; a >= 0; a-- {
+		idx[a]++
+		if idx[a] < dims[a] {
+			return
+		}
+		idx[a] = 0
 	}
 }
 

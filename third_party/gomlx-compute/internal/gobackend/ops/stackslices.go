@@ -146,23 +146,12 @@ func StackedRowsOf(node *gobackend.Node) *StackedRows {
 		offs := make([]int32, positions)
 		clear(idx)
 		for pos := range positions {
-			off := first
-			for a := 0; a < last; a++ {
-				c := s.starts[a] + idx[a]*s.strides[a] - p.padLo[a]
-				if c < 0 || c >= coreDims[a] {
-					off = -1
-					break
-				}
-				off += c * coreStrides[a]
+			off := paddedOffset(s, idx, p.padLo, coreDims, coreStrides)
+			if off >= 0 {
+				off += first
 			}
 			offs[pos] = int32(off)
-			for a := last - 1; a >= 0; a-- {
-				idx[a]++
-				if idx[a] < s0.Dimensions[a] {
-					break
-				}
-				idx[a] = 0
-			}
+			nextPosition(idx, s0.Dimensions)
 		}
 		r.Offsets[i] = offs
 	}

@@ -31,6 +31,16 @@ func wideRHSKron(m [][]float32) (out []float32, rows, cols int) {
 	return out, r * r, c * c
 }
 
+// The Winograd transforms the tests use (Lavin and Gray's): B^T and A^T of
+// F(2x2, 3x3) and F(4x4, 3x3), and G of F(4x4, 3x3).
+var (
+	winoBT2 = [][]float32{{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}}
+	winoAT2 = [][]float32{{1, 1, 1, 0}, {0, 1, -1, -1}}
+	winoBT4 = [][]float32{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}}
+	winoAT4 = [][]float32{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}}
+	winoG4  = [][]float32{{1. / 4, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6}, {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}}
+)
+
 // wideRHSLHSCases are the lhs matrices of TestAVX512WideRHSMatchesDenseKernels:
 // the transforms of Winograd F(2x2, 3x3) and F(4x4, 3x3) (their input
 // transforms B^T ⊗ B^T are 25% and 37% non-zero), random dense ones and
@@ -50,11 +60,11 @@ func wideRHSLHSCases(rng *rand.Rand) []struct {
 		l, r, k := wideRHSKron(m)
 		cases = append(cases, c{name, l, r, k})
 	}
-	add("F2-BT", [][]float32{{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}})
-	add("F4-BT", [][]float32{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}})
-	add("F4-AT", [][]float32{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}})
-	add("F2-AT", [][]float32{{1, 1, 1, 0}, {0, 1, -1, -1}})
-	add("F4-G", [][]float32{{1. / 4, 0, 0}, {-1. / 6, -1. / 6, -1. / 6}, {-1. / 6, 1. / 6, -1. / 6}, {1. / 24, 1. / 12, 1. / 6}, {1. / 24, -1. / 12, 1. / 6}, {0, 0, 1}})
+	add("F2-BT", winoBT2)
+	add("F4-BT", winoBT4)
+	add("F4-AT", winoAT4)
+	add("F2-AT", winoAT2)
+	add("F4-G", winoG4)
 	for _, d := range []struct{ m, k int }{{4, 1}, {8, 64}, {64, 7}, {12, 33}} {
 		for _, density := range []float64{1, 0.2} {
 			l := make([]float32, d.m*d.k)
@@ -203,10 +213,10 @@ func BenchmarkAVX512WideRHS(b *testing.B) {
 		b.Skip("no AVX-512")
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
-	bt4, _, _ := wideRHSKron([][]float32{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}})
-	at4, _, _ := wideRHSKron([][]float32{{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}})
-	bt2, _, _ := wideRHSKron([][]float32{{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}})
-	at2, _, _ := wideRHSKron([][]float32{{1, 1, 1, 0}, {0, 1, -1, -1}})
+	bt4, _, _ := wideRHSKron(winoBT4)
+	at4, _, _ := wideRHSKron(winoAT4)
+	bt2, _, _ := wideRHSKron(winoBT2)
+	at2, _, _ := wideRHSKron(winoAT2)
 	at4T := make([]float32, len(at4)) // kron(A^T)^T [36, 16]: the weight gradient's dY tiles
 	for i := range 16 {
 		for j := range 36 {

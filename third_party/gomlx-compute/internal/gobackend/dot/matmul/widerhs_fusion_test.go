@@ -33,22 +33,6 @@ type winogradTransformCase struct {
 	otherUse bool
 }
 
-// kronRows is m ⊗ m as a [r², c²] row-major matrix.
-func kronRows(m [][]float32) ([]float32, int, int) {
-	r, c := len(m), len(m[0])
-	out := make([]float32, r*r*c*c)
-	for i := range r {
-		for j := range r {
-			for a := range c {
-				for b := range c {
-					out[(i*r+j)*c*c+a*c+b] = m[i][a] * m[j][b]
-				}
-			}
-		}
-	}
-	return out, r * r, c * c
-}
-
 // buildWinogradTransform compiles the case with patch 14's fusion on or
 // off; it returns the executable and the DotGeneral node.
 func buildWinogradTransform(tb testing.TB, c winogradTransformCase, fusion bool) (compute.Executable, *gobackend.Node) {
@@ -90,7 +74,7 @@ func buildWinogradTransform(tb testing.TB, c winogradTransformCase, fusion bool)
 	}
 	tiles, err := f.Concatenate(0, rows...)
 	check(err)
-	lhsData, r, k := kronRows(c.lhs)
+	lhsData, r, k := matmul.WideRHSKron(c.lhs)
 	lhs, err := f.Constant(lhsData, r, k)
 	check(err)
 	prod, err := f.DotGeneral(lhs, []int{1}, nil, tiles, []int{0}, nil, compute.DotGeneralConfig{})
@@ -142,8 +126,7 @@ func TestWideRHSFusionMatchesOpByOp(t *testing.T) {
 	if !archsimd.X86.AVX512() {
 		t.Skip("no AVX-512")
 	}
-	f2 := [][]float32{{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}}
-	f4 := [][]float32{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}}
+	f2, f4 := matmul.WinoBT2, matmul.WinoBT4
 	rng := rand.New(rand.NewPCG(14, 12))
 	for _, c := range []winogradTransformCase{
 		{name: "F4 16ch", x: []int{2, 16, 32, 16}, m: 4, alpha: 6, lhs: f4},
@@ -201,8 +184,7 @@ func BenchmarkWideRHSFusion(b *testing.B) {
 	if !archsimd.X86.AVX512() {
 		b.Skip("no AVX-512")
 	}
-	f2 := [][]float32{{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}}
-	f4 := [][]float32{{4, 0, -5, 0, 1, 0}, {0, -4, -4, 1, 1, 0}, {0, 4, -4, -1, 1, 0}, {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}}
+	f2, f4 := matmul.WinoBT2, matmul.WinoBT4
 	for _, c := range []winogradTransformCase{
 		{name: "F4 4x64x64x16", x: []int{4, 64, 64, 16}, m: 4, alpha: 6, lhs: f4},
 		{name: "F4 1x160x160x64", x: []int{1, 160, 160, 64}, m: 4, alpha: 6, lhs: f4},
