@@ -178,15 +178,18 @@ func winogradFits(x, w []int, c convSpec, alg winoAlgo) bool {
 // transformed input tiles cost more to make than the products they save. A
 // forward pass alone gains less from F(2x2, 3x3) than a training step,
 // whose backward pass has two more products of the same size, so inference
-// needs more tiles for it. F(4x4, 3x3) beats F(2x2, 3x3) from about 100
-// of its own (4x4) tiles: its products are smaller (2.25 against 4
-// multiply-adds per output pixel and channel pair) and so are its
-// transformed tiles, but with few tiles its 36 products are too small to
-// run at the matrix kernel's speed.
+// needs more tiles for it. F(4x4, 3x3) beats F(2x2, 3x3) from about 64
+// of its own (4x4) tiles, in training as in a forward pass: its products
+// are smaller (2.25 against 4 multiply-adds per output pixel and channel
+// pair) and so are its transformed tiles, but with few tiles its 36
+// products are too small to run at the matrix kernel's speed, and its
+// kernel transform (36 values per kernel tap pair against 16) outweighs
+// them (BenchmarkWinogradConv: 64 tiles of 128 channels gain, 25 and 16
+// tiles of 256 lose).
 const (
 	winogradMinTiles          = 64   // F(2x2, 3x3) in training: 2x2 output tiles
 	winogradMinTilesForward   = 1600 // F(2x2, 3x3) without backward pass
-	winogradF4MinTiles        = 128  // F(4x4, 3x3) in training: 4x4 output tiles
+	winogradF4MinTiles        = 64   // F(4x4, 3x3) in training: 4x4 output tiles
 	winogradF4MinTilesForward = 64   // F(4x4, 3x3) without backward pass
 	winogradMinCout           = 16
 )

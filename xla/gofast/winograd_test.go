@@ -97,12 +97,13 @@ func TestWinogradChoice(t *testing.T) {
 		use          int
 	}{
 		{[]int{4, 32, 32, 64}, []int{3, 3, 64, 64}, s1, false, true, true, 4},                                  // 256 4x4 tiles
-		{[]int{4, 16, 16, 128}, []int{3, 3, 128, 128}, s1, false, true, true, 2},                               // 64 4x4 tiles, 256 2x2
-		{[]int{1, 32, 32, 64}, []int{3, 3, 64, 64}, s1, false, true, true, 2},                                  // 64 4x4 tiles: too few in training
+		{[]int{4, 16, 16, 128}, []int{3, 3, 128, 128}, s1, false, true, true, 4},                               // 64 4x4 tiles, the least
+		{[]int{1, 32, 32, 64}, []int{3, 3, 64, 64}, s1, false, true, true, 4},                                  // 64 4x4 tiles
+		{[]int{1, 20, 20, 256}, []int{3, 3, 256, 256}, s1, false, true, true, 2},                               // 25 4x4 tiles: too few in training, 100 2x2
 		{[]int{4, 8, 8, 256}, []int{3, 3, 256, 256}, s1, false, true, true, 2},                                 // 64 2x2 tiles, the least
 		{[]int{4, 4, 4, 512}, []int{3, 3, 512, 512}, s1, false, true, true, 0},                                 // 16 2x2 tiles
 		{[]int{1, 16, 14, 128}, []int{3, 3, 128, 128}, s1, false, true, false, 0},                              // 56 2x2 tiles
-		{[]int{2, 24, 20, 64}, []int{3, 3, 64, 64}, s1, false, true, true, 2},                                  // 60 4x4 tiles, 240 2x2
+		{[]int{2, 24, 20, 64}, []int{3, 3, 64, 64}, s1, false, true, true, 2},                                  // 60 4x4 tiles: too few, 240 2x2
 		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 16}, s1, false, true, true, 4},                                // 16 output channels, the least
 		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 1}, s1, false, true, true, 0},                                 // the head: 1 output channel
 		{[]int{4, 36, 36, 64}, []int{3, 3, 64, 64}, s1, false, true, true, 4},                                  // 324 4x4 tiles

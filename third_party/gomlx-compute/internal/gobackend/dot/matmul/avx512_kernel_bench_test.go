@@ -35,6 +35,10 @@ func BenchmarkAVX512LargeSlice(b *testing.B) {
 		{64, 512, 512},     // a 3x3 tap of layer4 at 128x128: 4 images of 4x4 pixels, 512 -> 512
 		{36, 36, 16384},    // a Winograd input transform: kron(B^T, B^T) x the tiles
 		{16, 36, 16384},    // an F(2x2) output transform
+		{64, 4608, 512},    // layer4 at 128x128 (4 images of 4x4 pixels), 3x3, 512 -> 512: forward
+		{512, 64, 4608},    // its weight gradient as dY^T x patches
+		{64, 256, 64},      // an F(4x4) weight-gradient tile product: dM^T x V, 64 tiles
+		{256, 64, 256},     // an F(2x2) input-gradient tile product, 256 tiles, 64 -> 256
 	} {
 		for _, v := range []struct {
 			name    string
