@@ -16,6 +16,7 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -55,6 +56,7 @@ func run() error {
 	seed := flag.Int64("seed", 0, "seed of the weights and the random batch")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the timed steps to this file")
 	memProfile := flag.String("memprofile", "", "write a heap profile after the timed steps to this file")
+	heapTrace := flag.String("heaptrace", "", "write the Go heap in use every 5 ms to this file (Unix ns and bytes per line, the clock of the backend's op timeline)")
 	flag.Parse()
 
 	backend, err := unet.NewBackend("")
@@ -87,7 +89,10 @@ func run() error {
 	}
 	images, masks := randomBatch(uint64(*seed), *batch, *size, *channels)
 
-	peak := newHeapSampler()
+	peak, err := newHeapSampler(*heapTrace)
+	if err != nil {
+		return err
+	}
 	defer peak.stop()
 	var times, losses []float64
 	var wall0 time.Time
@@ -164,7 +169,7 @@ func run() error {
 	fmt.Printf("%s b=%d %dx%d c=%d backend=%s recompute=%v: median %.3f s/step [min %.3f, max %.3f], %.2f img/s, ru_maxrss %.0f MiB\n",
 		*mode, *batch, *size, *size, *channels, backend.Name(), cfg.Recompute, med, sorted[0], sorted[len(sorted)-1],
 		float64(*batch)/med, maxRSSMiB())
-	fmt.Printf("  peak Go heap in use %.0f MiB (sampled every 20 ms), Go soft memory limit %.0f MiB\n", peak.maxHeapMiB(), float64(memLimit)/(1<<20))
+	fmt.Printf("  peak Go heap in use %.0f MiB (sampled every %v), Go soft memory limit %.0f MiB\n", peak.maxHeapMiB(), peak.period, float64(memLimit)/(1<<20))
 	fmt.Printf("  other processes used %.0f%% of the %d CPUs during the timed steps\n", 100*max(0, others), runtime.NumCPU())
 	if *mode == "train" {
 		fmt.Printf("  loss %.4f -> %.4f over %d steps\n", losses[0], losses[len(losses)-1], len(losses))
@@ -194,34 +199,64 @@ func randomBatch(seed uint64, batch, size, channels int) (images, masks []float3
 	return images, masks
 }
 
-// heapSampler records the largest HeapInuse seen by a background sampler.
+// heapSampler records the largest HeapInuse seen by a background sampler
+// (every 20 ms), and with a trace file every value it sees (every 5 ms).
 type heapSampler struct {
-	done chan struct{}
-	max  atomic.Uint64
+	done, stopped chan struct{}
+	max           atomic.Uint64
+	period        time.Duration
 }
 
-func newHeapSampler() *heapSampler {
-	h := &heapSampler{done: make(chan struct{})}
+// newHeapSampler starts the sampler; trace, when not empty, is the file of
+// its samples ("unix-ns heap-in-use-bytes" per line), written when it stops.
+func newHeapSampler(trace string) (*heapSampler, error) {
+	h := &heapSampler{done: make(chan struct{}), stopped: make(chan struct{}), period: 20 * time.Millisecond}
+	var w *bufio.Writer
+	var f *os.File
+	if trace != "" {
+		var err error
+		if f, err = os.Create(trace); err != nil {
+			return nil, err
+		}
+		w = bufio.NewWriter(f)
+		h.period = 5 * time.Millisecond
+	}
 	go func() {
-		t := time.NewTicker(20 * time.Millisecond)
+		defer close(h.stopped)
+		t := time.NewTicker(h.period)
 		defer t.Stop()
 		var ms runtime.MemStats
 		for {
 			select {
 			case <-h.done:
+				if w != nil {
+					if err := w.Flush(); err != nil {
+						fmt.Fprintf(os.Stderr, "gobench: %s: %v\n", trace, err)
+					}
+					if err := f.Close(); err != nil {
+						fmt.Fprintf(os.Stderr, "gobench: %s: %v\n", trace, err)
+					}
+				}
 				return
-			case <-t.C:
+			case now := <-t.C:
 				runtime.ReadMemStats(&ms)
 				if ms.HeapInuse > h.max.Load() {
 					h.max.Store(ms.HeapInuse)
 				}
+				if w != nil {
+					fmt.Fprintf(w, "%d %d\n", now.UnixNano(), ms.HeapInuse)
+				}
 			}
 		}
 	}()
-	return h
+	return h, nil
 }
 
-func (h *heapSampler) stop() { close(h.done) }
+// stop ends the sampler and waits for its trace to be written.
+func (h *heapSampler) stop() {
+	close(h.done)
+	<-h.stopped
+}
 
 func (h *heapSampler) maxHeapMiB() float64 { return float64(h.max.Load()) / (1 << 20) }
 

@@ -299,6 +299,10 @@ func BenchmarkExecSlice(b *testing.B) {
 		{"crop_b8_130x130x16", makeSliceCase(fullAxis(8), rangeAxis(130, 1, 129, 1), rangeAxis(130, 1, 129, 1), fullAxis(16))},
 		// A channel range (a tap's block of a weight gradient product): 64x64x576 -> 64 channels.
 		{"channels_b8_64x64x576", makeSliceCase(fullAxis(8), fullAxis(64), fullAxis(64), rangeAxis(576, 128, 192, 1))},
+		// A block of the decoder's last up-convolution at 320x320 (subpixel Z of 16 blocks of 16 channels).
+		{"upconv_b1_162x162x256", makeSliceCase(fullAxis(1), rangeAxis(162, 1, 161, 1), rangeAxis(162, 2, 162, 1), rangeAxis(256, 48, 64, 1))},
+		// The same at 160x160, 16 blocks of 32 channels.
+		{"upconv_b1_82x82x512", makeSliceCase(fullAxis(1), rangeAxis(82, 0, 80, 1), rangeAxis(82, 1, 81, 1), rangeAxis(512, 96, 128, 1))},
 		// A batch lane: half the batch of 128x128x32.
 		{"lane_b8_128x128x32", makeSliceCase(rangeAxis(8, 4, 8, 1), fullAxis(128), fullAxis(128), fullAxis(32))},
 	} {

@@ -451,3 +451,41 @@ func BenchmarkStackSlices(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSliceConcatSubpixelGrad times the gradient of an up-convolution's
+// sub-pixel products as gofast builds it (xla/gofast upConv): dY [4, 320,
+// 320, 16] viewed as [4, 160, 2, 160, 32], zero-padded by 2 on the two
+// spatial axes, 16 slices of [4, 162, 1, 162, 16] (each parity at 4
+// offsets) concatenated on the last axis, fused and op by op.
+func BenchmarkSliceConcatSubpixelGrad(b *testing.B) {
+	dims := []int{4, 160, 2, 160, 32}
+	c := sliceConcatCase{dtype: dtypes.Float32, core: dims, padAxes: []int{1, 3},
+		padLo: []int{0, 2, 0, 2, 0}, padHi: []int{0, 2, 0, 2, 0}}
+	for a := range 2 {
+		for bb := range 2 {
+			for e := range 2 {
+				for f := range 2 {
+					r, col := 2-a-e, 2-bb-f
+					c.starts = append(c.starts, []int{0, r, a, col, bb * 16})
+					c.limits = append(c.limits, []int{4, r + 162, a + 1, col + 162, (bb + 1) * 16})
+					c.strides = append(c.strides, []int{1, 1, 1, 1, 1})
+				}
+			}
+		}
+	}
+	for _, fusion := range []bool{false, true} {
+		b.Run(fmt.Sprintf("fused=%v", fusion), func(b *testing.B) {
+			exec, _ := buildSliceConcat(b, c, fusion)
+			defer exec.Finalize()
+			x := newBuffer(c.dtype, c.core, make([]float32, shapes.Make(c.dtype, dims...).Size()))
+			b.ResetTimer()
+			for range b.N {
+				out, err := exec.Execute([]compute.Buffer{x}, []bool{false}, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out[0].(*gobackend.Buffer).Finalize()
+			}
+		})
+	}
+}

@@ -39,12 +39,15 @@ func BenchmarkAVX512LargeSlice(b *testing.B) {
 		{512, 64, 4608},    // its weight gradient as dY^T x patches
 		{64, 256, 64},      // an F(4x4) weight-gradient tile product: dM^T x V, 64 tiles
 		{256, 64, 256},     // an F(2x2) input-gradient tile product, 256 tiles, 64 -> 256
+		{100, 4608, 512},   // layer4 at 320x320, one image of 10x10 pixels: forward
+		{400, 2304, 256},   // layer3 at 320x320, one image of 20x20 pixels: forward
+		{200, 2304, 256},   // half of it (one of two workers' rows)
 	} {
 		for _, v := range []struct {
 			name    string
 			asm     bool
 			maxRows int
-		}{{"go", false, 0}, {"asm", true, avx512UnpackedRHSMaxRows}, {"asm-packed", true, 0}} {
+		}{{"go", false, 0}, {"asm", true, avx512UnpackedRHSMaxRows}, {"asm-packed", true, 0}, {"asm-unpacked", true, 1 << 30}} {
 			b.Run(fmt.Sprintf("%dx%dx%d/%s", c.m, c.k, c.n, v.name), func(b *testing.B) {
 				defer func(v int) { avx512UnpackedRHSMaxRows = v }(avx512UnpackedRHSMaxRows)
 				avx512KernelToOutput, avx512UnpackedRHSMaxRows = v.asm, v.maxRows
