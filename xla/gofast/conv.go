@@ -72,6 +72,28 @@ func shiftPadWith(x, fill *Node, top, bottom, left, right int) *Node {
 	return x
 }
 
+// zeroPadAxis zero-pads x with lo and hi zeros before and after it on
+// axis, as Concatenates with blocks of zeros (as shiftPad does).
+func zeroPadAxis(x *Node, axis, lo, hi int) *Node {
+	parts := make([]*Node, 0, 3)
+	zeros := func(n int) *Node {
+		dims := append([]int{}, x.Shape().Dimensions...)
+		dims[axis] = n
+		return Zeros(x.Graph(), shapes.Make(x.DType(), dims...))
+	}
+	if lo > 0 {
+		parts = append(parts, zeros(lo))
+	}
+	parts = append(parts, x)
+	if hi > 0 {
+		parts = append(parts, zeros(hi))
+	}
+	if len(parts) == 1 {
+		return x
+	}
+	return Concatenate(parts, axis)
+}
+
 // im2col returns the patches of x [B, H, W, C] as a [B*Ho*Wo, k*k*C] matrix
 // whose columns are ordered (dy, dx, c): the row layout of a kernel
 // [k, k, C, Cout] reshaped to [k*k*C, Cout], so one MatMul with no transpose

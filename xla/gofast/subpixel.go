@@ -96,17 +96,23 @@ func (o ops) upConv(xs []*Node, w *Node) []*Node {
 		for l, g := range geo {
 			ol := o.inLane(l)
 			hp, wp := g.h+2, g.w+2
-			// dY as [B, H, 2, W, 2, Cout]: parity (a, b) is [:, :, a, :, b, :].
-			dy6 := Reshape(dYs[l], g.b, g.h, 2, g.w, 2, cout)
+			// dY as [B, H, 2, W, 2*Cout] (parity (a, b) is [:, :, a, :, b*Cout:
+			// (b+1)*Cout]), zero-padded by 2 rows and columns on each side:
+			// block (a, b, e, f) of dZ, parity (a, b) placed at (a+e, b+f) on
+			// the padded grid, is its slice from row 2-a-e and column 2-b-f.
+			// Slices of one tensor concatenated on the last axis: the Go
+			// backend writes dZ in one pass from dY itself (its patch 4),
+			// without 16 padded blocks.
+			dy5 := Reshape(dYs[l], g.b, g.h, 2, g.w, 2*cout)
+			dy5 = zeroPadAxis(zeroPadAxis(dy5, 1, 2, 2), 3, 2, 2)
 			blocks := make([]*Node, 16)
 			for a := 0; a < 2; a++ {
 				for b := 0; b < 2; b++ {
-					dp := Reshape(Slice(dy6, AxisRange(), AxisRange(), AxisElem(a), AxisRange(), AxisElem(b), AxisRange()),
-						g.b, g.h, g.w, cout)
 					for e := 0; e < 2; e++ {
-						rows := shiftPad(dp, a+e, hp-g.h-a-e, 0, 0)
 						for f := 0; f < 2; f++ {
-							blocks[block(a, b, e, f)] = shiftPad(rows, 0, 0, b+f, wp-g.w-b-f)
+							r, c := 2-a-e, 2-b-f
+							blocks[block(a, b, e, f)] = Slice(dy5, AxisRange(), AxisRange(r, r+hp), AxisElem(a),
+								AxisRange(c, c+wp), AxisRange(b*cout, (b+1)*cout))
 						}
 					}
 				}
