@@ -234,13 +234,16 @@ func RecomputeByDefault(batch, height, width int) bool {
 // the weights, gradients and Adam state, plus per input pixel the
 // activations kept for the backward pass and the largest temporaries, plus
 // the patches when they are kept. Calibrated on 320x320 batch 8 with
-// recomputation as the lowest soft memory limit at which the step keeps its
-// speed (with the im2col matrices built in one pass, patch 4 of
-// third_party/gomlx-compute; REPRODUCE.md, "CPU"), and checked on 128x128
-// batch 8 without.
+// recomputation: first as the lowest soft memory limit at which the step
+// kept its speed (with the im2col matrices built in one pass, patch 4 of
+// third_party/gomlx-compute), then lowered to the limit at which the
+// step's peak RSS is within 1.2 times PyTorch's for the same step, at the
+// cost of a few percent of step time in the collector (REPRODUCE.md,
+// "CPU"); checked on 128x128 batch 8 without recomputation, where the
+// limit does not bind.
 const (
 	memFixedBytes         = 250e6
-	memFloatsPerPixel     = 630
+	memFloatsPerPixel     = 565
 	memMaxLimitFraction   = 0.75 // of the machine's memory
 	memLimitOverEstimate  = 1.1
 	memMinimumLimitBytes  = 1 << 30
