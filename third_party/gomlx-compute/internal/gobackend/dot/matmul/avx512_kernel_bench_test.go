@@ -37,6 +37,7 @@ func BenchmarkAVX512LargeSlice(b *testing.B) {
 		{16, 36, 16384},    // an F(2x2) output transform
 		{64, 4608, 512},    // layer4 at 128x128 (4 images of 4x4 pixels), 3x3, 512 -> 512: forward
 		{512, 64, 4608},    // its weight gradient as dY^T x patches
+		{4608, 64, 512},    // the same as patches^T x dY
 		{64, 256, 64},      // an F(4x4) weight-gradient tile product: dM^T x V, 64 tiles
 		{256, 64, 256},     // an F(2x2) input-gradient tile product, 256 tiles, 64 -> 256
 		{100, 4608, 512},   // layer4 at 320x320, one image of 10x10 pixels: forward
