@@ -9,7 +9,7 @@
 // Usage:
 //
 //	gobench [-mode train|infer] [-size 128] [-batch 8] [-steps 5] [-warmup 2] [-channels 1]
-//	        [-recompute auto|on|off] [-lanes 0] [-cpuprofile FILE] [-memprofile FILE]
+//	        [-recompute auto|on|off] [-lanes 0] [-cpuprofile FILE] [-memprofile FILE] [-heaptrace FILE]
 //
 // The backend comes from GOMLX_BACKEND (default: the Go backend when built
 // with -tags noxla).
