@@ -39,57 +39,37 @@ func shiftPad(x *Node, top, bottom, left, right int) *Node {
 // shiftPadWith is shiftPad with the padding value fill (a scalar node; nil
 // for zero).
 func shiftPadWith(x, fill *Node, top, bottom, left, right int) *Node {
-	d := x.Shape().Dimensions
-	zeros := func(dims ...int) *Node {
+	return padAxisWith(padAxisWith(x, fill, 2, left, right), fill, 1, top, bottom)
+}
+
+// zeroPadAxis zero-pads x with lo and hi zeros before and after it on
+// axis, as shiftPad does.
+func zeroPadAxis(x *Node, axis, lo, hi int) *Node {
+	return padAxisWith(x, nil, axis, lo, hi)
+}
+
+// padAxisWith pads x with lo and hi values fill (a scalar node; nil for
+// zero) before and after it on axis, as one Concatenate with blocks of
+// them; x itself where both are 0.
+func padAxisWith(x, fill *Node, axis, lo, hi int) *Node {
+	if lo == 0 && hi == 0 {
+		return x
+	}
+	block := func(n int) *Node {
+		dims := append([]int{}, x.Shape().Dimensions...)
+		dims[axis] = n
 		if fill == nil {
 			return Zeros(x.Graph(), shapes.Make(x.DType(), dims...))
 		}
 		return BroadcastToDims(fill, dims...)
 	}
-	if left > 0 || right > 0 {
-		parts := make([]*Node, 0, 3)
-		if left > 0 {
-			parts = append(parts, zeros(d[0], d[1], left, d[3]))
-		}
-		parts = append(parts, x)
-		if right > 0 {
-			parts = append(parts, zeros(d[0], d[1], right, d[3]))
-		}
-		x = Concatenate(parts, 2)
-	}
-	if top > 0 || bottom > 0 {
-		w := x.Shape().Dimensions[2]
-		parts := make([]*Node, 0, 3)
-		if top > 0 {
-			parts = append(parts, zeros(d[0], top, w, d[3]))
-		}
-		parts = append(parts, x)
-		if bottom > 0 {
-			parts = append(parts, zeros(d[0], bottom, w, d[3]))
-		}
-		x = Concatenate(parts, 1)
-	}
-	return x
-}
-
-// zeroPadAxis zero-pads x with lo and hi zeros before and after it on
-// axis, as Concatenates with blocks of zeros (as shiftPad does).
-func zeroPadAxis(x *Node, axis, lo, hi int) *Node {
 	parts := make([]*Node, 0, 3)
-	zeros := func(n int) *Node {
-		dims := append([]int{}, x.Shape().Dimensions...)
-		dims[axis] = n
-		return Zeros(x.Graph(), shapes.Make(x.DType(), dims...))
-	}
 	if lo > 0 {
-		parts = append(parts, zeros(lo))
+		parts = append(parts, block(lo))
 	}
 	parts = append(parts, x)
 	if hi > 0 {
-		parts = append(parts, zeros(hi))
-	}
-	if len(parts) == 1 {
-		return x
+		parts = append(parts, block(hi))
 	}
 	return Concatenate(parts, axis)
 }

@@ -69,6 +69,32 @@ func (b *Builder) Optimize() error {
 	return nil
 }
 
+// NodeUses counts, for the graph transformations (patches 14 and 16, see
+// PATCHES.md), how often each node of b is used: once per node input,
+// closure capture and function output that names it. user is the last node
+// that has it as an input (its only user when the count is 1 and user is
+// not nil).
+func (b *Builder) NodeUses() (uses map[*Node]int, user map[*Node]*Node) {
+	uses, user = map[*Node]int{}, map[*Node]*Node{}
+	for _, f := range b.Functions {
+		for _, node := range f.Nodes {
+			for _, in := range node.Inputs {
+				uses[in]++
+				user[in] = node
+			}
+			for _, captures := range node.CapturedInputs {
+				for _, in := range captures {
+					uses[in]++
+				}
+			}
+		}
+		for _, out := range f.Outputs {
+			uses[out]++
+		}
+	}
+	return uses, user
+}
+
 // DAGSort stably sorts the nodes in all functions topologically.
 // It preserves the original creation order as much as possible.
 func (b *Builder) DAGSort() error {

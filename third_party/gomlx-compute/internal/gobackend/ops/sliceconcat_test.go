@@ -400,21 +400,27 @@ func BenchmarkSliceConcat(b *testing.B) {
 				c.strides = append(c.strides, []int{1, stride, stride, 1})
 			}
 		}
-		for _, fusion := range []bool{false, true} {
-			b.Run(fmt.Sprintf("%v/fused=%v", dims, fusion), func(b *testing.B) {
-				exec, _ := buildSliceConcat(b, c, fusion)
-				defer exec.Finalize()
-				x := newBuffer(c.dtype, c.core, make([]float32, shapes.Make(c.dtype, dims...).Size()))
-				b.ResetTimer()
-				for range b.N {
-					out, err := exec.Execute([]compute.Buffer{x}, []bool{false}, 0)
-					if err != nil {
-						b.Fatal(err)
-					}
-					out[0].(*gobackend.Buffer).Finalize()
+		benchSliceConcatCase(b, fmt.Sprint(dims), c)
+	}
+}
+
+// benchSliceConcatCase times the float32 case c, fused and op by op, as
+// sub-benchmarks name/fused=false and name/fused=true.
+func benchSliceConcatCase(b *testing.B, name string, c sliceConcatCase) {
+	for _, fusion := range []bool{false, true} {
+		b.Run(fmt.Sprintf("%s/fused=%v", name, fusion), func(b *testing.B) {
+			exec, _ := buildSliceConcat(b, c, fusion)
+			defer exec.Finalize()
+			x := newBuffer(c.dtype, c.core, make([]float32, shapes.Make(c.dtype, c.core...).Size()))
+			b.ResetTimer()
+			for range b.N {
+				out, err := exec.Execute([]compute.Buffer{x}, []bool{false}, 0)
+				if err != nil {
+					b.Fatal(err)
 				}
-			})
-		}
+				out[0].(*gobackend.Buffer).Finalize()
+			}
+		})
 	}
 }
 
@@ -473,19 +479,5 @@ func BenchmarkSliceConcatSubpixelGrad(b *testing.B) {
 			}
 		}
 	}
-	for _, fusion := range []bool{false, true} {
-		b.Run(fmt.Sprintf("fused=%v", fusion), func(b *testing.B) {
-			exec, _ := buildSliceConcat(b, c, fusion)
-			defer exec.Finalize()
-			x := newBuffer(c.dtype, c.core, make([]float32, shapes.Make(c.dtype, dims...).Size()))
-			b.ResetTimer()
-			for range b.N {
-				out, err := exec.Execute([]compute.Buffer{x}, []bool{false}, 0)
-				if err != nil {
-					b.Fatal(err)
-				}
-				out[0].(*gobackend.Buffer).Finalize()
-			}
-		})
-	}
+	benchSliceConcatCase(b, "dY_4x320x320x16", c)
 }

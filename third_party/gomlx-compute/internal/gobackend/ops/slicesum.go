@@ -50,24 +50,7 @@ func (sliceSumFusion) Apply(b *gobackend.Builder) (bool, error) {
 	if !SliceSumFusionEnabled {
 		return false, nil
 	}
-	uses := map[*gobackend.Node]int{}
-	user := map[*gobackend.Node]*gobackend.Node{}
-	for _, f := range b.Functions {
-		for _, node := range f.Nodes {
-			for _, in := range node.Inputs {
-				uses[in]++
-				user[in] = node
-			}
-			for _, captures := range node.CapturedInputs {
-				for _, in := range captures {
-					uses[in] += 2 // never absorbed
-				}
-			}
-		}
-		for _, out := range f.Outputs {
-			uses[out] += 2
-		}
-	}
+	uses, user := b.NodeUses()
 	// chains[n]: the source and slices of the chain rooted at n, computed
 	// in node order (inputs first).
 	type chain struct {

@@ -78,22 +78,7 @@ func (wideRHSFusion) Apply(b *gobackend.Builder) (bool, error) {
 	if !WideRHSFusionEnabled || !archsimd.X86.AVX512() {
 		return false, nil
 	}
-	uses := map[*gobackend.Node]int{}
-	for _, f := range b.Functions {
-		for _, node := range f.Nodes {
-			for _, in := range node.Inputs {
-				uses[in]++
-			}
-			for _, captures := range node.CapturedInputs {
-				for _, in := range captures {
-					uses[in]++
-				}
-			}
-		}
-		for _, out := range f.Outputs {
-			uses[out]++
-		}
-	}
+	uses, _ := b.NodeUses()
 	for _, f := range b.Functions {
 		for _, node := range f.Nodes {
 			if node.OpType != compute.OpTypeDotGeneral || len(node.Inputs) != 2 {
