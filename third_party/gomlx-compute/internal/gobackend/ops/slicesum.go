@@ -151,12 +151,7 @@ func execSliceSum(backend *gobackend.Backend, node *gobackend.Node, src *gobacke
 		for a, rest := rowAxes-1, lo; a >= 0; a-- {
 			idx[a], rest = rest%dims[a], rest/dims[a]
 		}
-		var buf [16]int
-		offsets := buf[:0]
-		if len(p.slices) > len(buf) {
-			offsets = make([]int, 0, len(p.slices))
-		}
-		offsets = offsets[:len(p.slices)]
+		offsets := make([]int, len(p.slices))
 		for row := lo; row < hi; row++ {
 			for i, s := range p.slices {
 				off := s.starts[rank-1]
