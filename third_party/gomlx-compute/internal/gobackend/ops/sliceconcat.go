@@ -10,8 +10,10 @@ package ops
 
 import (
 	"encoding/binary"
+	"unsafe"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/shapes"
 )
@@ -205,7 +207,7 @@ func execSliceConcat(backend *gobackend.Backend, node *gobackend.Node, core *gob
 	// the cores that are idle now.
 	positions, perPosition := sliceConcatPositions(node.Shape)
 	backend.ParallelFor(positions, max(1, (sliceConcatMinChunk+perPosition-1)/perPosition), func(lo, hi int) {
-		writeSliceConcat(out, in, node.Shape, core.RawShape, p, lo, hi)
+		writeSliceConcat(out, in, node.Shape, core.RawShape, p, lo, hi, 0)
 	})
 	return output, nil
 }
@@ -229,8 +231,10 @@ func sliceConcatPositions(outShape shapes.Shape) (positions, perPosition int) {
 // writeSliceConcat writes the bytes out of a fused Concatenate of shape
 // outShape from those of its core tensor in (shape coreShape), at the
 // positions lo...hi-1 of the axes before the last two (in row-major order;
-// sliceConcatPositions counts them).
-func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *sliceConcatNode, lo, hi int) {
+// sliceConcatPositions counts them); out[0] is where position outLo's
+// bytes go (0 for the whole output; patch 17 writes a few positions into a
+// scratch).
+func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *sliceConcatNode, lo, hi, outLo int) {
 	if lo >= hi {
 		return
 	}
@@ -260,7 +264,7 @@ func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *slice
 		first := s.starts[last] - p.padLo[last]
 		scalar4 = scalar4 && widths[i] == 1 && first >= 0 && first < coreDims[last]
 	}
-	dst := lo * perPosition * es
+	dst := (lo - outLo) * perPosition * es
 	for pos := lo; pos < hi; pos++ {
 		for i, s := range p.slices {
 			base[i] = paddedOffset(s, idx, p.padLo, coreDims, coreStrides)
@@ -288,6 +292,8 @@ func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *slice
 						binary.LittleEndian.PutUint32(out[dst:], binary.LittleEndian.Uint32(in[src:]))
 					case 8:
 						binary.LittleEndian.PutUint64(out[dst:], binary.LittleEndian.Uint64(in[src:]))
+					case 64: // 16 float32 channels: an array copy, not a copy call (patch 17 writes the rows into cache)
+						*(*[64]byte)(out[dst : dst+64]) = *(*[64]byte)(in[src : src+64])
 					default:
 						copy(out[dst:dst+n], in[src:src+n])
 					}
@@ -410,4 +416,145 @@ func writeSliceConcatScalar4(out, in []byte, xs, rowDim, rowStride int, p *slice
 			}
 		}
 	}
+}
+
+// SliceConcatRows is a float32 Concatenate fused by patch 4 read as a
+// matrix [Positions*Rows, Cols]: its output, of shape [..., Rows, Cols],
+// position by position of the axes before the last two (an im2col
+// matrix: a position is a row of output pixels, a row the patch of one
+// pixel), for an op that consumes it a few positions at a time without
+// the matrix being written (patch 17: its product with a 16-column
+// kernel).
+//
+// Where every slice has the same width on the last axis, read with unit
+// stride inside the core (Width > 0), and the same step on the rows' axis
+// (Step > 0), row x of a position is, slice by slice, Width values
+// contiguous in the core at Offset(i, bases, x) (bases from Bases),
+// wherever x lies in [XLo, XHi) and Bases found no slice in the padding:
+// the op can read them where they lie.
+type SliceConcatRows struct {
+	Positions, Rows, Cols int
+	// Width and Step: the slices' common width on the last axis (0 where
+	// it differs or a slice reads outside the core there) and step on the
+	// rows' axis (0 where it differs); XLo and XHi: the rows x where every
+	// slice lies inside the core on the rows' axis.
+	Width, Step, XLo, XHi int
+	// RowStride: the core's stride (in values) on the rows' axis.
+	RowStride           int
+	rowStart            []int
+	xLo, xHi            []int // per slice: the rows x inside the core on the rows' axis
+	outShape, coreShape shapes.Shape
+	p                   *sliceConcatNode
+}
+
+// SliceConcatRowsOf returns node's SliceConcatRows when node is a float32
+// Concatenate fused by patch 4 (fuseSliceConcat) on a static core;
+// otherwise nil.
+func SliceConcatRowsOf(node *gobackend.Node) *SliceConcatRows {
+	p, ok := node.Data.(*sliceConcatNode)
+	if !ok || node.Shape.DType != dtypes.Float32 || len(node.Inputs) != 1 || node.Inputs[0].Shape.IsDynamic() {
+		return nil
+	}
+	positions, perPosition := sliceConcatPositions(node.Shape)
+	rank := node.Shape.Rank()
+	cols := node.Shape.Dimensions[rank-1]
+	if cols == 0 {
+		return nil
+	}
+	core := node.Inputs[0].Shape
+	row, last := rank-2, rank-1
+	r := &SliceConcatRows{Positions: positions, Rows: perPosition / cols, Cols: cols, RowStride: core.Strides()[row],
+		rowStart: make([]int, len(p.slices)), xLo: make([]int, len(p.slices)), xHi: make([]int, len(p.slices)),
+		outShape: node.Shape, coreShape: core, p: p}
+	r.XLo, r.XHi = 0, r.Rows
+	for i, s := range p.slices {
+		width := (s.limits[last] - s.starts[last] + s.strides[last] - 1) / s.strides[last]
+		first := s.starts[last] - p.padLo[last]
+		if i == 0 {
+			r.Width, r.Step = width, s.strides[row]
+		}
+		if width != r.Width || s.strides[last] != 1 || first < 0 || first+width > core.Dimensions[last] {
+			r.Width = 0
+		}
+		if s.strides[row] != r.Step {
+			r.Step = 0
+		}
+		start, step := s.starts[row]-p.padLo[row], s.strides[row]
+		r.rowStart[i] = start
+		// The x with 0 <= start + x*step < the core's rows: [lo, hi).
+		lo, hi := 0, r.Rows
+		if start < 0 {
+			lo = (-start + step - 1) / step
+		}
+		if lim := core.Dimensions[row] - start; lim <= 0 {
+			hi = 0
+		} else {
+			hi = min(hi, (lim+step-1)/step)
+		}
+		r.xLo[i], r.xHi[i] = lo, hi
+		r.XLo, r.XHi = max(r.XLo, lo), min(r.XHi, hi)
+	}
+	if r.XHi < r.XLo {
+		r.XHi = r.XLo
+	}
+	return r
+}
+
+// Bases sets bases[i] (len(bases) >= the slices) to the offset in the core
+// of slice i's values at position pos, rows' axis at 0 (Offset adds the
+// row's), or to -1 where the slice lies in the padding there; it reports
+// whether every slice lies inside the core.
+func (r *SliceConcatRows) Bases(pos int, bases []int) bool {
+	rank := r.outShape.Rank()
+	row, last := rank-2, rank-1
+	idx := make([]int, row)
+	for a, rest := row-1, pos; a >= 0; a-- {
+		idx[a], rest = rest%r.outShape.Dimensions[a], rest/r.outShape.Dimensions[a]
+	}
+	coreDims, coreStrides := r.coreShape.Dimensions, r.coreShape.Strides()
+	inside := true
+	for i, s := range r.p.slices {
+		off := paddedOffset(s, idx, r.p.padLo, coreDims, coreStrides)
+		if off < 0 {
+			bases[i], inside = -1, false
+			continue
+		}
+		bases[i] = off + s.starts[last] - r.p.padLo[last]
+	}
+	return inside
+}
+
+// Offset returns the offset in the core of slice i's Width values in row x
+// (XLo <= x < XHi), given the position's bases.
+func (r *SliceConcatRows) Offset(i int, bases []int, x int) int {
+	return bases[i] + (r.rowStart[i]+x*r.Step)*r.RowStride
+}
+
+// WriteRow writes row x of a position into dst (Cols values) from core,
+// given the position's bases, zeros where a slice's row lies in the
+// padding; Width > 0 and Step > 0.
+func (r *SliceConcatRows) WriteRow(dst, core []float32, bases []int, x int) {
+	w := r.Width
+	for i := range r.rowStart {
+		d := dst[i*w : (i+1)*w]
+		if bases[i] < 0 || x < r.xLo[i] || x >= r.xHi[i] {
+			clear(d)
+			continue
+		}
+		off := r.Offset(i, bases, x)
+		copy(d, core[off:off+w])
+	}
+}
+
+// Write writes positions lo...hi-1 of the matrix into dst (at least
+// (hi-lo)*Rows*Cols values) from core, the fused Concatenate's input, as
+// the Concatenate would write them, zero padding included.
+func (r *SliceConcatRows) Write(dst, core []float32, lo, hi int) {
+	if lo >= hi {
+		return
+	}
+	n := (hi - lo) * r.Rows * r.Cols
+	out := unsafe.Slice((*byte)(unsafe.Pointer(&dst[:n][0])), 4*n)
+	in := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(core))), 4*len(core))
+	writeSliceConcat(out, in, r.outShape, r.coreShape, r.p, lo, hi, lo)
 }

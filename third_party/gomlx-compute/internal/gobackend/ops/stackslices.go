@@ -93,7 +93,7 @@ func execStackSlices(backend *gobackend.Backend, node *gobackend.Node, core *gob
 		for i := lo; i < hi; i++ {
 			one := &sliceConcatNode{slices: p.slices[i : i+1], padLo: p.padLo, padHi: p.padHi}
 			positions, _ := sliceConcatPositions(p.shapes[i])
-			writeSliceConcat(out[offsets[i]:offsets[i+1]], in, p.shapes[i], core.RawShape, one, 0, positions)
+			writeSliceConcat(out[offsets[i]:offsets[i+1]], in, p.shapes[i], core.RawShape, one, 0, positions, 0)
 		}
 	})
 	return output, nil

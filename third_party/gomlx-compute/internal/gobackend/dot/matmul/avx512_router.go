@@ -91,6 +91,11 @@ func avx512RouterFloat32( //alt:f32
 		return
 	}
 
+	if N16LargeEnabled && layout == dot.LayoutNonTransposed && rhsCrossSize == 16 && contractingSize > 0 { //alt:f32
+		// Patch 17: 16 columns, one register, eight rows at a time (avx512_n16large.go). //alt:f32
+		avx512LargeN16Float32(backend, lhs, rhs, batchSize, lhsCrossSize, contractingSize, output) //alt:f32
+		return                                                                                     //alt:f32
+	} //alt:f32
 	// Use the efficient large matrix version:
 	avx512LargeFloat32( //alt:f32
 		//alt:bf16 avx512LargeBFloat16(
