@@ -147,6 +147,11 @@ func (o ops) im2colConv(xs []*Node, w *Node, c convSpec) []*Node {
 		panic(fmt.Sprintf("gofast: kernel shape %v does not match k=%d and input channels %d", wd, c.k, xs[0].Shape().Dimensions[3]))
 	}
 	geo := geometries(xs)
+	// direct16: the patches rebuilt in the backward pass, so that the
+	// forward product (used once) is fused by the backend; the input
+	// gradient is the same kind of product, of dY's patches with the
+	// kernel flipped.
+	direct16 := direct16Applies(xs[0].Shape().Dimensions, wd, c)
 	patches := make([]*Node, nl)
 	forward := func(s []*Node) []*Node {
 		wm := Reshape(s[nl], c.k*c.k*cin, cout)
@@ -163,7 +168,10 @@ func (o ops) im2colConv(xs []*Node, w *Node, c convSpec) []*Node {
 		grads := make([]*Node, nl+1)
 		var dWt *Node // [Cout, k*k*Cin]
 		var taps []*Node
-		if !c.noInputGrad {
+		var flipped *Node // [k*k*Cout, Cin]: w[k-1-dy, k-1-dx, ci, co] at row (dy, dx, co)
+		if direct16 && !c.noInputGrad {
+			flipped = Reshape(TransposeAllDims(Reverse(w, 0, 1), 0, 1, 3, 2), c.k*c.k*cout, cin)
+		} else if !c.noInputGrad {
 			for _, g := range geo {
 				if !mergeTapProducts(g.b*c.outSize(g.h)*c.outSize(g.w), cin, cout) {
 					taps = kernelTaps(w, c)
@@ -175,11 +183,13 @@ func (o ops) im2colConv(xs []*Node, w *Node, c convSpec) []*Node {
 			ol := o.inLane(l)
 			dYm := Reshape(dYs[l], g.b*c.outSize(g.h)*c.outSize(g.w), cout)
 			p := patches[l]
-			if o.recompute {
+			if o.recompute || direct16 {
 				p = im2col(SchedulingBarrier(in[l], dYs[l]), c)
 			}
 			dWt = addOrSet(dWt, ol.matMul(ol.transposeMat(dYm), p))
-			if !c.noInputGrad {
+			if flipped != nil {
+				grads[l] = Reshape(ol.matMul(im2col(dYs[l], c), flipped), g.b, g.h, g.w, cin)
+			} else if !c.noInputGrad {
 				grads[l] = ol.convInputGrad(dYm, w, taps, c, g.b, g.h, g.w)
 			}
 		}
@@ -187,6 +197,27 @@ func (o ops) im2colConv(xs []*Node, w *Node, c convSpec) []*Node {
 		return grads
 	}
 	return o.customVJPMulti(append(append([]*Node{}, xs...), w), forward, backward)
+}
+
+// direct16MinMACs is the smallest product (rows x 9*16 x 16 multiply-adds)
+// of a direct 16-channel convolution (direct16Applies): the Go backend's
+// threshold between its small-matrix loop and its large kernels, above
+// which patch 17 fuses the im2col matrix into the product.
+const direct16MinMACs = 4 << 20
+
+// direct16Applies reports whether a convolution of one lane's input x [B,
+// H, W, Cin] by w [k, k, Cin, Cout] with spec c is computed by im2col with
+// the patches never written (patch 17 of third_party/gomlx-compute: the
+// backend multiplies an im2col matrix by a 16-column kernel a row of
+// output pixels at a time from the image) rather than by Winograd: a
+// stride-1 'same' 3x3 convolution from 16 to 16 channels (the U-Net's
+// full-resolution decoder layer), large enough, where the backend fuses
+// (n16Fused). Its input gradient is such a product too. Winograd's
+// transforms of 16-channel tiles cost more than the products they save
+// there (BenchmarkWinogradConv, block4_128px_16).
+func direct16Applies(x, w []int, c convSpec) bool {
+	return n16Fused() && c.k == 3 && c.stride == 1 && c.pad == 1 && w[0] == 3 && w[1] == 3 && w[2] == 16 && w[3] == 16 &&
+		x[0]*x[1]*x[2]*9*16*16 >= direct16MinMACs
 }
 
 // kernelTaps returns the k*k taps w[dy, dx] of a kernel w [k, k, Cin, Cout]

@@ -82,6 +82,59 @@ func TestIm2colConvMatchesNative(t *testing.T) {
 	}
 }
 
+// TestDirect16ConvMatchesNative checks the direct 16-channel convolution
+// (direct16Applies: im2col products the backend fuses, the input gradient
+// a product of dY's patches with the flipped kernel) against GoMLX's
+// convolution, forward and both gradients, on one and two lanes of a batch
+// large enough for it, and that it is the one convLanes takes where the
+// backend fuses.
+func TestDirect16ConvMatchesNative(t *testing.T) {
+	c := convSpec{k: 3, stride: 1, pad: 1}
+	x := randTensor(1, -1, 1, 4, 32, 32, 16)
+	w := randTensor(2, -0.3, 0.3, 3, 3, 16, 16)
+	for _, lanes := range []int{1, 2} {
+		t.Run(fmt.Sprintf("lanes=%d", lanes), func(t *testing.T) {
+			lane := []int{4 / lanes, 32, 32, 16}
+			if got := direct16Applies(lane, []int{3, 3, 16, 16}, c); got != n16Fused() {
+				t.Fatalf("direct16Applies(%v) = %v, backend fuses: %v", lane, got, n16Fused())
+			}
+			fast := valueAndGrads(t, func(o ops, in []*Node) *Node {
+				return Concatenate(o.convLanes(splitBatch(in[0], lanes), in[1], c), 0)
+			}, x, w)
+			ref := valueAndGrads(t, func(_ ops, in []*Node) *Node { return nativeConv(in[0], in[1], c) }, x, w)
+			for i, what := range []string{"output", "dX", "dW"} {
+				assertClose(t, what, fast[i], ref[i], 1e-5)
+			}
+		})
+	}
+}
+
+// TestDirect16Applies checks which convolutions are computed directly by
+// fused im2col products (direct16Applies) where the backend fuses them.
+func TestDirect16Applies(t *testing.T) {
+	if !n16Fused() {
+		t.Skip("the backend does not fuse im2col products here (GOEXPERIMENT=simd on AVX-512)")
+	}
+	s1 := convSpec{k: 3, stride: 1, pad: 1}
+	for _, tc := range []struct {
+		x, w []int
+		c    convSpec
+		want bool
+	}{
+		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 16}, s1, true},                                 // the full-resolution decoder layer
+		{[]int{1, 320, 320, 16}, []int{3, 3, 16, 16}, s1, true},                                 // the same at the paper's size, batch 1
+		{[]int{1, 43, 43, 16}, []int{3, 3, 16, 16}, s1, true},                                   // 1849 pixels: the least above 4 Mi multiply-adds
+		{[]int{1, 42, 43, 16}, []int{3, 3, 16, 16}, s1, false},                                  // 1806 pixels: below
+		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 1}, s1, false},                                 // the head's 1 output channel
+		{[]int{4, 64, 64, 32}, []int{3, 3, 32, 16}, s1, false},                                  // 32 input channels
+		{[]int{4, 128, 128, 16}, []int{3, 3, 16, 16}, convSpec{k: 3, stride: 2, pad: 1}, false}, // stride 2
+	} {
+		if got := direct16Applies(tc.x, tc.w, tc.c); got != tc.want {
+			t.Errorf("direct16Applies(%v, %v, %+v) = %v, want %v", tc.x, tc.w, tc.c, got, tc.want)
+		}
+	}
+}
+
 // TestMergedTapProductsExact holds convInputGrad's merged tap products
 // (one product for the k*k taps, tapProducts) to the separate products
 // bit for bit, on layers whose taps are each large enough to merge

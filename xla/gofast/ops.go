@@ -117,6 +117,9 @@ func (o ops) conv(x, w *Node, c convSpec) *Node {
 // largest batches, under a tight memory limit) each algorithm rebuilds what
 // its backward pass needs (patches, transformed tiles) from the input.
 func (o ops) convLanes(xs []*Node, w *Node, c convSpec) []*Node {
+	if direct16Applies(xs[0].Shape().Dimensions, w.Shape().Dimensions, c) {
+		return o.im2colConv(xs, w, c)
+	}
 	if alg := winogradChoice(xs[0].Shape().Dimensions, w.Shape().Dimensions, c, o.forwardOnly); alg != nil {
 		return o.winogradConv(xs, w, c, *alg)
 	}
