@@ -292,8 +292,6 @@ func writeSliceConcat(out, in []byte, outShape, coreShape shapes.Shape, p *slice
 						binary.LittleEndian.PutUint32(out[dst:], binary.LittleEndian.Uint32(in[src:]))
 					case 8:
 						binary.LittleEndian.PutUint64(out[dst:], binary.LittleEndian.Uint64(in[src:]))
-					case 64: // 16 float32 channels: an array copy, not a copy call (patch 17 writes the rows into cache)
-						*(*[64]byte)(out[dst : dst+64]) = *(*[64]byte)(in[src : src+64])
 					default:
 						copy(out[dst:dst+n], in[src:src+n])
 					}
