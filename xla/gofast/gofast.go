@@ -10,7 +10,10 @@
 //     without a backward pass) by Winograd F(4x4, 3x3) (36 matrix products
 //     on transformed 6x6 tiles, 4 times fewer multiply-adds than im2col) or
 //     F(2x2, 3x3) (16 on 4x4 tiles, 2.25 times fewer), forward and both
-//     gradients (see winograd.go and winogradChoice);
+//     gradients (see winograd.go and winogradChoice), except those from 16
+//     to 16 channels where the backend reads an im2col matrix where it
+//     lies (third_party/gomlx-compute patch 17): by im2col, the matrix
+//     never written, forward and both gradients (see direct16Applies);
 //   - other convolutions as im2col (k*k strided slices concatenated on the
 //     channel axis, which gives the MatMul operand layout directly) and one
 //     matrix multiplication; layers with fewer output than input channels
