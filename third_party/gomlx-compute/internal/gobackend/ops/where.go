@@ -27,6 +27,9 @@ func Where(f *gobackend.Function, conditionOp, onTrueOp, onFalseOp compute.Value
 }
 
 func execWhere(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
+	if _, ok := node.Data.(selectEqualNode); ok { // patch 18, selectequal.go
+		return execSelectEqual(backend, node, inputs, inputsOwned)
+	}
 	condition, onTrue, onFalse := inputs[0], inputs[1], inputs[2]
 
 	// Figure out what the outputBuffer is going to be.

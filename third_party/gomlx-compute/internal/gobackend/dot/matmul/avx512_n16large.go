@@ -6,13 +6,14 @@ package matmul
 
 import (
 	"simd/archsimd"
+	"slices"
+	"sync"
 
 	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/internal/gobackend"
 	"github.com/gomlx/compute/internal/gobackend/dot"
 	"github.com/gomlx/compute/internal/gobackend/ops"
-	"github.com/gomlx/compute/shapes"
 )
 
 // Patch 17: a large float32 product with 16 columns, [M, K] x [K, 16],
@@ -203,10 +204,11 @@ func (f *im2colN16Fused) ExecFused(backend *gobackend.Backend, node *gobackend.N
 	slices := f.k / max(r.Width, 1)
 	run := func(lo, hi int) {
 		ref, scratch, ok := GetBuffer[float32](backend, perPosition)
-		if !ok {
-			return
+		if ok {
+			defer ReleaseBuffer(ref)
+		} else {
+			scratch = make([]float32, perPosition)
 		}
-		defer ReleaseBuffer(ref)
 		bases := make([]int, slices)
 		offs := make([]int, slices)
 		for pos := lo; pos < hi; pos++ {
@@ -334,7 +336,9 @@ type im2colDWFused struct {
 	n, kc int
 }
 
-// ExecFused implements dot.FusedExecutor.
+// ExecFused implements dot.FusedExecutor: the panels split between idle
+// cores; the first core's panels summed into the output as they come, the
+// other cores' kept and added after them, in order.
 func (f *im2colDWFused) ExecFused(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer) (*gobackend.Buffer, error) {
 	output, err := backend.GetBuffer(node.Shape)
 	if err != nil {
@@ -344,31 +348,59 @@ func (f *im2colDWFused) ExecFused(backend *gobackend.Backend, node *gobackend.No
 	panel := AVX512ParamsFloat32.PanelContractingSize
 	panels := (f.n + panel - 1) / panel
 	size := 16 * f.kc
-	sumsRef, err := backend.GetBuffer(shapes.Make(dtypes.Float32, panels*size))
-	if err != nil {
-		return nil, err
+	type part struct {
+		lo   int
+		sums []float32 // the panels' [16, K] sums, one after the other
 	}
-	defer backend.PutBuffer(sumsRef)
-	sums := sumsRef.Flat.([]float32)
+	var (
+		mu    sync.Mutex
+		parts []part
+	)
 	run := func(lo, hi int) {
 		scratch := make([]float32, panel*f.kc)
 		acc := make([]float32, size)
 		bases := make([]int, f.kc/f.rows.Width)
 		offs := make([]int, f.kc/16)
+		var sums []float32
+		if lo > 0 {
+			sums = make([]float32, (hi-lo)*size)
+		}
 		for p := lo; p < hi; p++ {
 			clear(acc)
 			f.panel(acc, lhs, core, scratch, bases, offs, p*panel, min(f.n, (p+1)*panel))
-			f.tiles(acc, sums[p*size:(p+1)*size])
+			if lo > 0 {
+				f.tiles(acc, sums[(p-lo)*size:(p-lo+1)*size])
+				continue
+			}
+			f.tiles(acc, scratch[:size])
+			addPanel(out, scratch[:size], p == 0)
+		}
+		if lo > 0 {
+			mu.Lock()
+			parts = append(parts, part{lo: lo, sums: sums})
+			mu.Unlock()
 		}
 	}
 	backend.ParallelFor(panels, max(1, n16MinChunkMACs/(panel*size)), run)
-	copy(out, sums[:size])
-	for p := 1; p < panels; p++ {
-		for i, v := range sums[p*size : (p+1)*size] {
-			out[i] = v + out[i]
+	slices.SortFunc(parts, func(a, b part) int { return a.lo - b.lo })
+	for _, pt := range parts {
+		for p := 0; p*size < len(pt.sums); p++ {
+			addPanel(out, pt.sums[p*size:(p+1)*size], false)
 		}
 	}
 	return output, nil
+}
+
+// addPanel adds a panel's sums to out (v + out, as the packed kernel adds
+// a panel to the panels before), or copies them for the first.
+func addPanel(out, sum []float32, first bool) {
+	if first {
+		copy(out, sum)
+		return
+	}
+	for i, v := range sum {
+		out[i] = v + out[i]
+	}
 }
 
 // panel continues acc's chains (dwTile4's and dwTile1's tiles, in the
