@@ -53,9 +53,6 @@ func float32BinaryExecutor(opType compute.OpType, generic gobackend.NodeExecutor
 	op := f32Ops[opType]
 	commutative := op == f32Add || op == f32Mul || op == f32Max || op == f32Min
 	return func(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
-		if t, ok := node.Data.(*f32TreeNode); ok { // patch 19, f32tree.go
-			return execF32Tree(backend, node, inputs, inputsOwned, t)
-		}
 		if fused, ok := node.Data.(*sliceSumNode); ok { // patch 16, slicesum.go
 			return execSliceSum(backend, node, inputs[0], fused)
 		}

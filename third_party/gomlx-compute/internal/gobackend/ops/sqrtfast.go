@@ -39,9 +39,6 @@ func init() {
 // elements, and generic on any other dtype.
 func float32UnaryExecutor(generic gobackend.NodeExecutor, minChunk int, kernel func(out, in []float32)) gobackend.NodeExecutor {
 	return func(backend *gobackend.Backend, node *gobackend.Node, inputs []*gobackend.Buffer, inputsOwned []bool) (*gobackend.Buffer, error) {
-		if t, ok := node.Data.(*f32TreeNode); ok { // patch 19, f32tree.go (a Sqrt root)
-			return execF32Tree(backend, node, inputs, inputsOwned, t)
-		}
 		if inputs[0].RawShape.DType != dtypes.Float32 {
 			return generic(backend, node, inputs, inputsOwned)
 		}
