@@ -199,11 +199,12 @@ func (o ops) im2colConv(xs []*Node, w *Node, c convSpec) []*Node {
 	return o.customVJPMulti(append(append([]*Node{}, xs...), w), forward, backward)
 }
 
-// direct16MinMACs is the smallest product (rows x 9*16 x 16 multiply-adds)
-// of a direct 16-channel convolution (direct16Applies): the Go backend's
-// threshold between its small-matrix loop and its large kernels, above
-// which patch 17 fuses the im2col matrix into the product.
-const direct16MinMACs = 4 << 20
+// backendLargeProductMACs is the Go backend's threshold (multiply-adds)
+// between its small-matrix loop and its large kernels (the packed kernel,
+// patch 17's): mergeTapsMinSize's default, and the smallest product
+// (rows x 9*16 x 16) of a direct 16-channel convolution (direct16Applies),
+// above which patch 17 fuses the im2col matrix into the product.
+const backendLargeProductMACs = 4 << 20
 
 // direct16Applies reports whether a convolution of one lane's input x [B,
 // H, W, Cin] by w [k, k, Cin, Cout] with spec c is computed by im2col with
@@ -217,7 +218,7 @@ const direct16MinMACs = 4 << 20
 // there (BenchmarkWinogradConv, block4_128px_16).
 func direct16Applies(x, w []int, c convSpec) bool {
 	return n16Fused() && c.k == 3 && c.stride == 1 && c.pad == 1 && w[0] == 3 && w[1] == 3 && w[2] == 16 && w[3] == 16 &&
-		x[0]*x[1]*x[2]*9*16*16 >= direct16MinMACs
+		x[0]*x[1]*x[2]*9*16*16 >= backendLargeProductMACs
 }
 
 // kernelTaps returns the k*k taps w[dy, dx] of a kernel w [k, k, Cin, Cout]
@@ -235,14 +236,14 @@ func kernelTaps(w *Node, c convSpec) []*Node {
 
 // mergeTapsMinSize is the smallest product of one tap (rows x Cin x Cout)
 // for which convInputGrad computes all the taps' products as one: the Go
-// backend's threshold (4 Mi multiply-adds) between its small-matrix loop
-// and its packed matrix kernel, so that each tap's values are still
+// backend's threshold between its small-matrix loop and its packed matrix
+// kernel (backendLargeProductMACs), so that each tap's values are still
 // computed by the packed kernel, which sums every output value over Cout
 // in the same order whatever the number of columns: the merged product's
 // columns are bit for bit the separate products. Below it nothing is
 // merged (the small loop sums in another order, and gains little). A
 // variable for the tests.
-var mergeTapsMinSize = 4 << 20
+var mergeTapsMinSize = backendLargeProductMACs
 
 // mergeTapProducts reports whether convInputGrad computes the k*k taps'
 // products of a lane with rows output pixels as one product.

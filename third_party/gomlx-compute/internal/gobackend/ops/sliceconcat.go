@@ -522,6 +522,24 @@ func (r *SliceConcatRows) Bases(pos int, bases []int) bool {
 	return inside
 }
 
+// Slices returns the number of slices the Concatenate concatenates.
+func (r *SliceConcatRows) Slices() int { return len(r.rowStart) }
+
+// DirectRows sets the position's bases (Bases) and returns the rows
+// [d0, d1) of [x0, x1) that can be read where they lie (every slice inside
+// the core: [XLo, XHi) where Bases finds none in the padding), or the
+// empty range at x0.
+func (r *SliceConcatRows) DirectRows(pos int, bases []int, x0, x1 int) (d0, d1 int) {
+	if !r.Bases(pos, bases) {
+		return x0, x0
+	}
+	d0, d1 = max(x0, r.XLo), min(x1, r.XHi)
+	if d1 <= d0 {
+		return x0, x0
+	}
+	return d0, d1
+}
+
 // Offset returns the offset in the core of slice i's Width values in row x
 // (XLo <= x < XHi), given the position's bases.
 func (r *SliceConcatRows) Offset(i int, bases []int, x int) int {

@@ -32,11 +32,12 @@ import (
 
 // When the lhs is an im2col matrix (a Concatenate of slices fused by patch
 // 4), a graph transformation (im2colN16Fusion) computes the product from
-// the image itself: one position of the matrix (a row of output pixels'
-// patches) at a time is written into a scratch that stays in cache and
-// multiplied there, and the matrix (k*k times the image) is neither
-// written to memory nor read back. The values are those of the op-by-op
-// product: the scratch holds the matrix's rows as patch 4 writes them.
+// the image itself, and likewise a weight gradient's [16, N] x [N, K]
+// product whose rhs is one: the matrix's rows are read where they lie in
+// the image (ops.SliceConcatRows), only those whose patches reach into the
+// zero padding written into a small scratch first, as patch 4 writes them;
+// the matrix (k*k times the image) is neither written to memory nor read
+// back, and the values are those of the op-by-op product.
 
 func init() {
 	gobackend.RegisterTransformation(48, im2colN16Fusion{}) // after patches 4 and 12 (50) and 14 (49)
@@ -201,7 +202,6 @@ func (f *im2colN16Fused) ExecFused(backend *gobackend.Backend, node *gobackend.N
 	r := f.rows
 	perPosition := r.Rows * f.k
 	direct := im2colDirect(r)
-	slices := f.k / max(r.Width, 1)
 	run := func(lo, hi int) {
 		ref, scratch, ok := GetBuffer[float32](backend, perPosition)
 		if ok {
@@ -209,8 +209,8 @@ func (f *im2colN16Fused) ExecFused(backend *gobackend.Backend, node *gobackend.N
 		} else {
 			scratch = make([]float32, perPosition)
 		}
-		bases := make([]int, slices)
-		offs := make([]int, slices)
+		bases := make([]int, r.Slices())
+		offs := make([]int, r.Slices())
 		for pos := lo; pos < hi; pos++ {
 			o := out[pos*r.Rows*16 : (pos+1)*r.Rows*16]
 			if !direct {
@@ -221,11 +221,8 @@ func (f *im2colN16Fused) ExecFused(backend *gobackend.Backend, node *gobackend.N
 			// Rows [x0, x1) from the image, in blocks of eight; the
 			// others (the edges, every row where a slice lies in the
 			// padding) written into the scratch first.
-			x0, x1 := 0, 0
-			if r.Bases(pos, bases) {
-				x0 = r.XLo
-				x1 = x0 + (r.XHi-x0)/8*8
-			}
+			x0, x1 := r.DirectRows(pos, bases, 0, r.Rows)
+			x1 = x0 + (x1-x0)/8*8
 			for x := 0; x < r.Rows; x++ {
 				if x == x0 {
 					x = x1
@@ -266,7 +263,7 @@ func n16TapRows(core []float32, bases, offs []int, r *ops.SliceConcatRows, rhs [
 	panel := AVX512ParamsFloat32.PanelContractingSize
 	perPanel := panel / r.Width
 	ld := 4 * r.Step * r.RowStride
-	slices := k / r.Width
+	slices := r.Slices()
 	// The core's values read: every slice of rows x0...x1-1.
 	for i := range slices {
 		_ = core[r.Offset(i, bases, x0)]
@@ -359,7 +356,7 @@ func (f *im2colDWFused) ExecFused(backend *gobackend.Backend, node *gobackend.No
 	run := func(lo, hi int) {
 		scratch := make([]float32, panel*f.kc)
 		acc := make([]float32, size)
-		bases := make([]int, f.kc/f.rows.Width)
+		bases := make([]int, f.rows.Slices())
 		offs := make([]int, f.kc/16)
 		var sums []float32
 		if lo > 0 {
@@ -413,13 +410,7 @@ func (f *im2colDWFused) panel(acc, lhs, core, scratch []float32, bases, offs []i
 		pos, x := r/rs.Rows, r%rs.Rows
 		end := min(r1, (pos+1)*rs.Rows)
 		xe := x + end - r
-		d0, d1 := x, x
-		if rs.Bases(pos, bases) {
-			d0, d1 = max(x, rs.XLo), min(xe, rs.XHi)
-			if d1 <= d0 {
-				d0, d1 = x, x
-			}
-		}
+		d0, d1 := rs.DirectRows(pos, bases, x, xe)
 		f.scratchRows(acc, lhs, core, scratch, bases, offs, r, x, d0)
 		if d1 > d0 {
 			ld := 4 * rs.Step * rs.RowStride
