@@ -752,6 +752,7 @@ func TestModelSettingsLungsAndStart(t *testing.T) {
 	s.Tiny, s.Epochs, s.EvalEvery = false, 5, 5
 	s.LungsModel, s.LungsEpochs, s.LungsEvalEvery, s.LungsSize = "tiny", 3, 1, s.InputSize*2
 	s.Ensemble = true
+	s.Loss = unet.LossImageDiceFocal
 	s.Start = t.TempDir()
 	if err := os.WriteFile(filepath.Join(s.Start, ModelsFile), []byte("{}"), 0o644); err != nil {
 		t.Fatal(err)
@@ -759,6 +760,9 @@ func TestModelSettingsLungsAndStart(t *testing.T) {
 	l, o := ModelSettings(s)
 	if !l.Tiny || l.Epochs != 3 || l.EvalEvery != 1 || l.InputSize != 2*s.InputSize {
 		t.Errorf("lung model: tiny %v, epochs %d, eval every %d, size %d; want true, 3, 1, %d", l.Tiny, l.Epochs, l.EvalEvery, l.InputSize, 2*s.InputSize)
+	}
+	if l.Loss != "" || o.Loss != unet.LossImageDiceFocal {
+		t.Errorf("losses: lung model %q, opacity model %q; want the paper's and %s", l.Loss, o.Loss, unet.LossImageDiceFocal)
 	}
 	if o.Tiny || o.Epochs != 5 || o.EvalEvery != 5 || o.InputSize != s.InputSize {
 		t.Errorf("opacity model: tiny %v, epochs %d, eval every %d, size %d; want false, 5, 5, %d", o.Tiny, o.Epochs, o.EvalEvery, o.InputSize, s.InputSize)

@@ -153,6 +153,7 @@ func NewModels(lungs, opacity *experiment.Run, backend string) (*Models, error) 
 func ModelSettings(s experiment.Settings) (lungs, opacity experiment.Settings) {
 	lungs, opacity = s, s
 	lungs.Targets = []string{datasets.TargetLungs}
+	lungs.Loss = "" // the paper's: Settings.Loss is the opacity model's
 	opacity.Targets = []string{datasets.TargetOpacity}
 	switch s.LungsModel {
 	case "paper", "tiny":

@@ -13,7 +13,7 @@ import (
 // A setting missing here fails TestEverySettingDeclared.
 var otherValue = map[string]string{
 	"Preset": "tiny", "Data": "/data/real", "Cohort": "cxr-seg", "Targets": "lungs,opacity", "TestFraction": "0.2",
-	"Seed": "7", "Encoder": "resnet34", "Tiny": "tiny", "Channels": "3", "HeadKernel": "3", "Dropout": "0.1",
+	"Seed": "7", "Encoder": "resnet34", "Tiny": "tiny", "Channels": "3", "HeadKernel": "3", "Dropout": "0.1", "Loss": "image-dice-focal",
 	"InputSize": "96", "Epochs": "3", "Batch": "2", "LearningRate": "0.0001", "LRSchedule": "constant",
 	"Augment": "none", "EvalEvery": "5", "Backend": "xla:cuda", "Bootstrap": "100", "Cache": "/tmp/cache",
 	"Runs": "/out/runs", "Figures": "/out/figures", "CohenModelScores": "/data/scores.csv",

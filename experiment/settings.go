@@ -75,6 +75,12 @@ type Settings struct {
 	// Dropout is the dropout probability on the output of each decoder
 	// block (0: none, the paper's).
 	Dropout float64
+	// Loss is the training loss (unet.Config.Loss): dice-focal, soft Dice
+	// over the batch plus focal (the paper's; empty means the same), or
+	// image-dice-focal, soft Dice per image with opacity plus focal. In a
+	// pair (opacity models, cv --pipeline) it is the opacity model's: the
+	// lung model keeps dice-focal.
+	Loss string
 
 	// InputSize is the side of the model input (a multiple of 32; the
 	// paper's 320).
@@ -323,8 +329,11 @@ func (s Settings) ModelConfig() unet.Config {
 	if s.Tiny {
 		c = unet.TinyConfig()
 	}
-	c.Encoder, c.InChannels, c.HeadKernel, c.Dropout = s.Encoder, s.Channels, s.HeadKernel, s.Dropout
+	c.Encoder, c.InChannels, c.HeadKernel, c.Dropout, c.Loss = s.Encoder, s.Channels, s.HeadKernel, s.Dropout, s.Loss
 	c.Targets = append([]string(nil), s.Targets...)
+	if c.Loss == unet.LossDiceFocal {
+		c.Loss = "" // one name, one run key
+	}
 	return c
 }
 
@@ -499,6 +508,9 @@ func (s Settings) Markdown() string {
 	}
 	if s.Dropout > 0 {
 		model += fmt.Sprintf(", decoder dropout %g", s.Dropout)
+	}
+	if s.Loss != "" && s.Loss != unet.LossDiceFocal {
+		model += ", loss " + s.Loss
 	}
 	cohort := s.Cohort
 	if cohort == "" {

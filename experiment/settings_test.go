@@ -143,6 +143,7 @@ func TestRunKey(t *testing.T) {
 		"targets":  func(s *Settings) { s.Targets = []string{"lungs"} },
 		"encoder":  func(s *Settings) { s.Encoder = "resnet34" },
 		"dropout":  func(s *Settings) { s.Dropout = 0.1 },
+		"loss":     func(s *Settings) { s.Loss = "image-dice-focal" },
 		"data":     func(s *Settings) { s.Data = "/data/real" },
 		"fraction": func(s *Settings) { s.TestFraction = 0.2 },
 		"augment":  func(s *Settings) { s.Augment = "none" },
@@ -158,6 +159,13 @@ func TestRunKey(t *testing.T) {
 	// hash and folder, are what they were.
 	if b, err := json.Marshal(k0); err != nil || strings.Contains(string(b), "ensemble") {
 		t.Errorf("a key without the ensemble marshals as %s (%v)", b, err)
+	}
+	// So did the loss: the paper's, spelled out or not, keeps the older key.
+	if k := key(func(s *Settings) { s.Loss = "dice-focal" }); !k.Same(k0) || k.Dir("/runs") != k0.Dir("/runs") {
+		t.Errorf("the paper's loss spelled out gave another run: %s", k.Dir("/runs"))
+	}
+	if b, err := json.Marshal(k0); err != nil || strings.Contains(string(b), "loss") {
+		t.Errorf("a key with the paper's loss marshals as %s (%v)", b, err)
 	}
 	// A pair's lung settings name the pair (its CV folder); the lung input
 	// size joined them later, so a pair without it keeps its older key.

@@ -76,6 +76,9 @@ type Config struct {
 	// block is zeroed, per value, in training (the kept values are scaled
 	// by 1/(1-Dropout)); 0 (the default) turns it off.
 	Dropout float64 `json:"dropout,omitempty"`
+	// Loss is the training loss of each target: LossDiceFocal (the
+	// paper's; empty means the same) or LossImageDiceFocal.
+	Loss string `json:"loss,omitempty"`
 	// Targets are the masks the model predicts, one output channel (one
 	// sigmoid) each, in this order (datasets.TargetOpacity, the paper's,
 	// when empty).
@@ -158,6 +161,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("model: dropout must be in [0, 1), got %g", c.Dropout)
 	}
 	if err := datasets.CheckTargets(c.TargetList()); err != nil {
+		return fmt.Errorf("model: %w", err)
+	}
+	if err := CheckLoss(c.Loss); err != nil {
 		return fmt.Errorf("model: %w", err)
 	}
 	if c.Lanes < 0 {

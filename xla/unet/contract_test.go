@@ -54,7 +54,7 @@ func TestEveryTrainableVariableLearns(t *testing.T) {
 			}
 			var names []string
 			exec, err := model.NewExec(backend, store, func(scope *model.Scope, x, m *Node) []*Node {
-				loss := TrainingLoss(build(scope, x, true), m)
+				loss := TrainingLoss(LossDiceFocal, build(scope, x, true), m)
 				var vars []*Node
 				names = names[:0]
 				for v := range store.IterVariables() {

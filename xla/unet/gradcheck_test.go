@@ -39,7 +39,7 @@ func TestModelGradientFiniteDifferences(t *testing.T) {
 	}
 	lossFn := func(scope *model.Scope, images, masks *Node) *Node {
 		logits := cfg.Logits(scope.In("unet"), cfg.Layers(backend, true, store), normalizeImages(images))
-		return TrainingLoss(logits, masks)
+		return TrainingLoss(LossDiceFocal, logits, masks)
 	}
 	lossExec, err := model.NewExec(backend, store, func(scope *model.Scope, images, masks *Node) *Node {
 		return lossFn(scope, images, masks)

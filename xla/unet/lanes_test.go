@@ -34,7 +34,7 @@ func lanesLossAndGrads(t *testing.T, lanes int, images, masks *tensors.Tensor) (
 	}
 	exec, err := model.NewExec(goBackend(t), store, func(scope *model.Scope, x, m *Node) []*Node {
 		logits := cfg.Logits(scope.In("unet"), cfg.Layers(goBackend(t), true, store), normalizeImages(x))
-		loss := TrainingLoss(logits, m)
+		loss := TrainingLoss(LossDiceFocal, logits, m)
 		var vars, stats []*Node
 		names = names[:0]
 		for v := range store.IterVariables() {

@@ -1,6 +1,8 @@
 package unet
 
 import (
+	"fmt"
+
 	. "github.com/gomlx/gomlx/core/graph" //nolint:revive
 )
 
@@ -44,26 +46,99 @@ func focalTerms(x, t *Node) *Node {
 	return Mul(Mul(Square(OneMinus(pt)), bce), w)
 }
 
-// TargetLosses returns DiceFocalLoss of every target channel of logits and
-// masks ([B, H, W, T] each): T scalars. With one target it is
-// DiceFocalLoss of the whole tensors.
-func TargetLosses(logits, masks *Node) []*Node {
+// Losses of Config.Loss, the loss a model trains on (per target channel).
+const (
+	// LossDiceFocal is DiceFocalLoss: soft Dice over the whole batch plus
+	// the focal loss (the paper's; the empty name means the same).
+	LossDiceFocal = "dice-focal"
+	// LossImageDiceFocal is ImageDiceFocalLoss: soft Dice per image,
+	// averaged over the images whose mask is not empty, plus the focal
+	// loss.
+	LossImageDiceFocal = "image-dice-focal"
+)
+
+// CheckLoss reports whether name is a loss of Config.Loss ("" is
+// LossDiceFocal).
+func CheckLoss(name string) error {
+	switch name {
+	case "", LossDiceFocal, LossImageDiceFocal:
+		return nil
+	}
+	return fmt.Errorf("loss %q: want %s or %s", name, LossDiceFocal, LossImageDiceFocal)
+}
+
+// ImageDiceFocalLoss is DiceFocalLoss with the Dice term computed per
+// image: for logits and target [B, ...] (target 0 or 1),
+//
+//	dice_b = 1 - 2 sum_b(p t) / max(sum_b(p) + sum_b(t), eps)
+//	dice   = mean of dice_b over the images b with sum_b(t) > 0 (0 if none)
+//	loss   = dice + mean(focal)
+//
+// Each image with opacity weighs the same in the Dice term whatever its
+// extent, as in the per-image Dice a model is scored by; the images with
+// an empty mask are left to the focal term (their Dice would be 1 for any
+// false positive). segmentation_models_pytorch's DiceLoss does the same
+// per sample when its reduction is over each image.
+func ImageDiceFocalLoss(logits, target *Node) *Node {
+	target = ConvertDType(target, logits.DType())
+	return Add(imageDice(Sigmoid(logits), target, nil), ReduceAllMean(focalTerms(logits, target)))
+}
+
+// imageDice returns ImageDiceFocalLoss's Dice term of probabilities p
+// against target t [B, ...], the images weighted by w [B] (1 or 0; nil:
+// every image 1).
+func imageDice(p, t, w *Node) *Node {
+	axes := make([]int, p.Rank()-1)
+	for i := range axes {
+		axes[i] = i + 1
+	}
+	inter := ReduceSum(Mul(p, t), axes...)
+	tsum := ReduceSum(t, axes...)
+	card := Add(ReduceSum(p, axes...), tsum)
+	dice := OneMinus(Div(MulScalar(inter, 2), MaxScalar(card, diceEpsilon))) // [B]
+	has := ConvertDType(GreaterThan(tsum, ZerosLike(tsum)), p.DType())
+	if w != nil {
+		has = Mul(has, w)
+	}
+	return Div(ReduceAllSum(Mul(dice, has)), MaxScalar(ReduceAllSum(has), 1))
+}
+
+// lossFunc returns the loss of a name of Config.Loss (an unknown name is
+// LossDiceFocal; Config.Validate refuses it first).
+func lossFunc(name string) func(logits, target *Node) *Node {
+	if name == LossImageDiceFocal {
+		return ImageDiceFocalLoss
+	}
+	return DiceFocalLoss
+}
+
+// targetChannels applies loss to each target channel of logits and masks
+// ([B, H, W, T] each): T scalars; with one target, to the whole tensors.
+func targetChannels(logits, masks *Node, loss func(x, t *Node) *Node) []*Node {
 	t := logits.Shape().Dimensions[3]
 	if t == 1 {
-		return []*Node{DiceFocalLoss(logits, masks)}
+		return []*Node{loss(logits, masks)}
 	}
 	out := make([]*Node, t)
 	for i := range out {
 		ch := func(x *Node) *Node { return Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(i, i+1)) }
-		out[i] = DiceFocalLoss(ch(logits), ch(masks))
+		out[i] = loss(ch(logits), ch(masks))
 	}
 	return out
 }
 
+// TargetLosses returns the loss named loss (Config.Loss: DiceFocalLoss or
+// ImageDiceFocalLoss) of every target channel of logits and masks ([B, H,
+// W, T] each): T scalars. With one target it is the loss of the whole
+// tensors.
+func TargetLosses(loss string, logits, masks *Node) []*Node {
+	return targetChannels(logits, masks, lossFunc(loss))
+}
+
 // TrainingLoss is the loss a model is trained on: the sum over the targets
-// of their Dice + focal losses (see TargetLosses).
-func TrainingLoss(logits, masks *Node) *Node {
-	losses := TargetLosses(logits, masks)
+// of their losses named loss (see TargetLosses).
+func TrainingLoss(loss string, logits, masks *Node) *Node {
+	losses := TargetLosses(loss, logits, masks)
 	sum := losses[0]
 	for _, l := range losses[1:] {
 		sum = Add(sum, l)
@@ -78,25 +153,21 @@ func TrainingLoss(logits, masks *Node) *Node {
 // the valid images' pixels. With every weight 1 and invCount 1/(B*H*W) in
 // float32, the losses are TargetLosses' to the last bit: multiplying by 1
 // changes no value, and the mean is the same sum times the same factor.
-func WeightedTargetLosses(logits, masks, weights, invCount *Node) []*Node {
+func WeightedTargetLosses(loss string, logits, masks, weights, invCount *Node) []*Node {
 	d := logits.Shape().Dimensions
 	w := Reshape(weights, d[0], 1, 1, 1)
-	loss := func(x, t *Node) *Node {
+	perImage := loss == LossImageDiceFocal
+	return targetChannels(logits, masks, func(x, t *Node) *Node {
 		t = ConvertDType(t, x.DType())
+		focal := Mul(ReduceAllSum(Mul(focalTerms(x, t), w)), invCount)
+		if perImage {
+			return Add(imageDice(Sigmoid(x), t, weights), focal)
+		}
 		p := Mul(Sigmoid(x), w)
 		tw := Mul(t, w)
 		inter := ReduceAllSum(Mul(p, t))
 		card := Add(ReduceAllSum(p), ReduceAllSum(tw))
 		dice := OneMinus(Div(MulScalar(inter, 2), MaxScalar(card, diceEpsilon)))
-		return Add(dice, Mul(ReduceAllSum(Mul(focalTerms(x, t), w)), invCount))
-	}
-	if d[3] == 1 {
-		return []*Node{loss(logits, masks)}
-	}
-	out := make([]*Node, d[3])
-	for i := range out {
-		ch := func(x *Node) *Node { return Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(i, i+1)) }
-		out[i] = loss(ch(logits), ch(masks))
-	}
-	return out
+		return Add(dice, focal)
+	})
 }

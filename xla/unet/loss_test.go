@@ -59,55 +59,126 @@ func TestDiceFocalLossPerfectPrediction(t *testing.T) {
 	}
 }
 
-// TestWeightedTargetLosses checks the evaluation loss of padded batches:
-// with every weight 1 it is TargetLosses to the last bit, and with the
-// padding weighted 0 it is TargetLosses of the valid images alone.
+func TestImageDiceFocalLossByHand(t *testing.T) {
+	ln3 := float32(math.Log(3))
+	// Three images of 2x1 pixels: p = sigmoid(logits).
+	//   1: p 1/2, 3/4; t 1, 0: inter 1/2, card 5/4 + 1: dice 1 - 1/(9/4) = 5/9
+	//   2: p 1/4, 3/4; t 0, 0: empty mask, not in the Dice term
+	//   3: p 3/4, 3/4; t 1, 1: inter 3/2, card 3/2 + 2: dice 1 - 3/(7/2) = 1/7
+	// Dice term (5/9 + 1/7) / 2 = 22/63. Focal terms (as in
+	// TestDiceFocalLossByHand): ln2/16, 54 ln2/64; 3 ln(4/3)/64, 54 ln2/64;
+	// ln(4/3)/64 twice: sum (112 ln2 + 5 ln(4/3))/64, mean over 6 pixels.
+	logits := tensors.FromFlatDataAndDimensions([]float32{0, ln3, -ln3, ln3, ln3, ln3}, 3, 2, 1, 1)
+	target := tensors.FromFlatDataAndDimensions([]float32{1, 0, 0, 0, 1, 1}, 3, 2, 1, 1)
+	focal := (112*math.Ln2 + 5*math.Log(4.0/3)) / 64
+	// Image 2 alone: no mask in the batch, the Dice term is 0.
+	logits2 := tensors.FromFlatDataAndDimensions([]float32{-ln3, ln3}, 1, 2, 1, 1)
+	target2 := tensors.FromFlatDataAndDimensions([]float32{0, 0}, 1, 2, 1, 1)
+	for _, c := range []struct {
+		name      string
+		l, y      *tensors.Tensor
+		want      float64
+		wantBatch float64 // DiceFocalLoss of the same batch
+	}{
+		{"three images", logits, target, 22.0/63 + focal/6,
+			// inter 1/2 + 3/2 = 2; card (1/2+3/4+1/4+3/4+3/4+3/4) + 3 = 27/4: 1 - 4/(27/4) = 11/27.
+			11.0/27 + focal/6},
+		{"no mask", logits2, target2, (3*math.Log(4.0/3) + 54*math.Ln2) / 64 / 2,
+			// inter 0, card 1: Dice 1.
+			1 + (3*math.Log(4.0/3)+54*math.Ln2)/64/2},
+	} {
+		for _, k := range []struct {
+			loss string
+			want float64
+		}{{LossImageDiceFocal, c.want}, {LossDiceFocal, c.wantBatch}} {
+			exec, err := NewExec(goBackend(t), func(l, y *Node) *Node { return TrainingLoss(k.loss, l, y) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Exec(c.l, c.y)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := scalarFloat(out[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(got-k.want) > 1e-6 {
+				t.Errorf("%s, %s = %.7f, want %.7f", c.name, k.loss, got, k.want)
+			}
+		}
+	}
+}
+
+func TestCheckLoss(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{{"", true}, {LossDiceFocal, true}, {LossImageDiceFocal, true}, {"dice", false}, {"Dice-Focal", false}} {
+		if err := CheckLoss(c.name); (err == nil) != c.ok {
+			t.Errorf("CheckLoss(%q) = %v, want ok %v", c.name, err, c.ok)
+		}
+	}
+	c := DefaultConfig()
+	c.Loss = "bce"
+	if err := c.Validate(); err == nil {
+		t.Error("Validate accepted loss bce")
+	}
+}
+
+// TestWeightedTargetLosses checks the evaluation loss of padded batches,
+// for each loss: with every weight 1 it is TargetLosses to the last bit,
+// and with the padding weighted 0 it is TargetLosses of the valid images
+// alone.
 func TestWeightedTargetLosses(t *testing.T) {
 	const b, h, w = 3, 4, 4
 	logits := xlatest.RandTensor(5, -3, 3, b, h, w, 2)
 	masks := tensors.FromFlatDataAndDimensions(func() []float32 {
 		m := make([]float32, b*h*w*2)
 		for i := range m {
-			if i%3 == 0 {
+			if i%3 == 0 && i < 2*h*w*2 { // the third image's masks are empty
 				m[i] = 1
 			}
 		}
 		return m
 	}(), b, h, w, 2)
-	losses := func(l, m *tensors.Tensor) []float32 {
-		exec, err := NewExec(goBackend(t), func(l, m *Node) []*Node { return TargetLosses(l, m) })
-		if err != nil {
-			t.Fatal(err)
+	for _, loss := range []string{LossDiceFocal, LossImageDiceFocal} {
+		losses := func(l, m *tensors.Tensor) []float32 {
+			exec, err := NewExec(goBackend(t), func(l, m *Node) []*Node { return TargetLosses(loss, l, m) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Exec(l, m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []float32{out[0].Value().(float32), out[1].Value().(float32)}
 		}
-		out, err := exec.Exec(l, m)
-		if err != nil {
-			t.Fatal(err)
+		weighted := func(weights []float32, valid int) []float32 {
+			exec, err := NewExec(goBackend(t), func(l, m, wt, inv *Node) []*Node { return WeightedTargetLosses(loss, l, m, wt, inv) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Exec(logits, masks, weights, float32(1/float64(valid*h*w)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []float32{out[0].Value().(float32), out[1].Value().(float32)}
 		}
-		return []float32{out[0].Value().(float32), out[1].Value().(float32)}
-	}
-	weighted := func(weights []float32, valid int) []float32 {
-		exec, err := NewExec(goBackend(t), func(l, m, wt, inv *Node) []*Node { return WeightedTargetLosses(l, m, wt, inv) })
-		if err != nil {
-			t.Fatal(err)
+		if got, want := weighted([]float32{1, 1, 1}, 3), losses(logits, masks); got[0] != want[0] || got[1] != want[1] {
+			t.Errorf("%s, all weights 1: %v, want exactly %v", loss, got, want)
 		}
-		out, err := exec.Exec(logits, masks, weights, float32(1/float64(valid*h*w)))
-		if err != nil {
-			t.Fatal(err)
+		// The first and last images alone, against the batch with the second weighted 0.
+		pick := func(x *tensors.Tensor) *tensors.Tensor {
+			d := tensors.MustCopyFlatData[float32](x)
+			n := h * w * 2
+			return tensors.FromFlatDataAndDimensions(append(append([]float32(nil), d[:n]...), d[2*n:]...), 2, h, w, 2)
 		}
-		return []float32{out[0].Value().(float32), out[1].Value().(float32)}
-	}
-	if got, want := weighted([]float32{1, 1, 1}, 3), losses(logits, masks); got[0] != want[0] || got[1] != want[1] {
-		t.Errorf("all weights 1: %v, want exactly %v", got, want)
-	}
-	// The first two images alone, against the batch with the third weighted 0.
-	first2 := func(x *tensors.Tensor) *tensors.Tensor {
-		d := tensors.MustCopyFlatData[float32](x)
-		return tensors.FromFlatDataAndDimensions(d[:2*h*w*2], 2, h, w, 2)
-	}
-	got, want := weighted([]float32{1, 1, 0}, 2), losses(first2(logits), first2(masks))
-	for i := range got {
-		if math.Abs(float64(got[i]-want[i])) > 1e-6 {
-			t.Errorf("target %d with the padding weighted 0: %v, want %v", i, got[i], want[i])
+		got, want := weighted([]float32{1, 0, 1}, 2), losses(pick(logits), pick(masks))
+		for i := range got {
+			if math.Abs(float64(got[i]-want[i])) > 1e-6 {
+				t.Errorf("%s, target %d with the second image weighted 0: %v, want %v", loss, i, got[i], want[i])
+			}
 		}
 	}
 }

@@ -65,7 +65,7 @@ func NewModel(backend compute.Backend, cfg Config, seed int64, learningRate floa
 		return []*Node{logits(scope, images, scope.Store().IsTraining(images.Graph()))}
 	}
 	lossFn := func(labels, predictions []*Node) *Node {
-		return TrainingLoss(predictions[0], labels[0])
+		return TrainingLoss(cfg.Loss, predictions[0], labels[0])
 	}
 	opt := optimizer.Adam().LearningRate(learningRate).Epsilon(adamEpsilon).Done()
 	m.trainer = train.NewTrainer(backend, store, modelFn, lossFn, opt, nil, nil)
@@ -78,7 +78,7 @@ func NewModel(backend compute.Backend, cfg Config, seed int64, learningRate floa
 	m.infer = infer
 	eval, err := model.NewExec(backend, store, func(scope *model.Scope, images, masks, weights, invCount *Node) []*Node {
 		l := logits(scope, images, false)
-		return append([]*Node{Sigmoid(l)}, WeightedTargetLosses(l, masks, weights, invCount)...)
+		return append([]*Node{Sigmoid(l)}, WeightedTargetLosses(cfg.Loss, l, masks, weights, invCount)...)
 	})
 	if err != nil {
 		return nil, err
