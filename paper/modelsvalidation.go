@@ -211,9 +211,11 @@ func quexTables(r *Result, v experiment.Settings, rec analysis.ModelsRecord, oof
 	r.Numbers["models_quex_lungs_dice"] = mean
 	t.add("lung Dice, all classes", fmt.Sprint(len(lungDice)), s, "≥ 0.96")
 	var dice, iou []float64
+	var infected []research.ImageCounts
 	for _, c := range counts(oof, covid) {
 		if c.Truth > 0 {
 			dice, iou = append(dice, c.F1()), append(iou, c.IoU())
+			infected = append(infected, c)
 		}
 	}
 	s, mean = fmtMeanCI(dice)
@@ -222,6 +224,14 @@ func quexTables(r *Result, v experiment.Settings, rec analysis.ModelsRecord, oof
 	s, mean = fmtMeanCI(iou)
 	r.Numbers["models_quex_infection_iou"] = mean
 	t.add("infection IoU per image, COVID-19 images", fmt.Sprint(len(iou)), s, "")
+	// The same images' pixels pooled (convention b): each image weighs by
+	// its extent, so the small infections that pull the per-image mean
+	// down count little.
+	if sum, err := research.Summarize(infected, research.DefaultMetricOptions()); err == nil && len(infected) > 0 {
+		r.Numbers["models_quex_infection_dice_pooled"] = sum.HardPooledF1
+		r.Numbers["models_quex_infection_iou_pooled"] = sum.HardPooledIoU
+		t.add("infection Dice / IoU pooled over those images' pixels", fmt.Sprint(len(infected)), fmt.Sprintf("%.3f / %.3f", sum.HardPooledF1, sum.HardPooledIoU), "")
+	}
 	for _, cl := range []struct {
 		name  string
 		keep  func(experiment.OOFImage) bool
