@@ -169,10 +169,14 @@ func modelsValidation(modelsDir string, v experiment.Settings) (*Result, error) 
 }
 
 func modelName(s experiment.Settings) string {
+	name := s.Encoder + " U-Net"
 	if s.Tiny {
-		return s.Encoder + " U-Net, tiny width"
+		name += ", tiny width"
 	}
-	return s.Encoder + " U-Net"
+	if l := s.ModelConfig().Loss; l != "" {
+		name += ", loss " + l
+	}
+	return name
 }
 
 func memberNames(ms []analysis.Member) string {

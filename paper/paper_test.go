@@ -477,3 +477,21 @@ func TestValidationSettings(t *testing.T) {
 		t.Errorf("folds set to 4 became %d", got)
 	}
 }
+
+func TestModelName(t *testing.T) {
+	for _, c := range []struct {
+		tiny bool
+		loss string
+		want string
+	}{
+		{false, "", "resnet18 U-Net"},
+		{true, "", "resnet18 U-Net, tiny width"},
+		{false, unet.LossDiceFocal, "resnet18 U-Net"}, // the paper's, spelled out
+		{true, unet.LossImageDiceFocal, "resnet18 U-Net, tiny width, loss image-dice-focal"},
+	} {
+		s := experiment.Settings{Encoder: unet.EncoderResNet18, Tiny: c.tiny, Loss: c.loss, Channels: 1, HeadKernel: 1}
+		if got := modelName(s); got != c.want {
+			t.Errorf("tiny %v, loss %q: %q, want %q", c.tiny, c.loss, got, c.want)
+		}
+	}
+}
