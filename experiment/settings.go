@@ -509,8 +509,8 @@ func (s Settings) Markdown() string {
 	if s.Dropout > 0 {
 		model += fmt.Sprintf(", decoder dropout %g", s.Dropout)
 	}
-	if s.Loss != "" && s.Loss != unet.LossDiceFocal {
-		model += ", loss " + s.Loss
+	if l := s.ModelConfig().Loss; l != "" { // the paper's loss is ""
+		model += ", loss " + l
 	}
 	cohort := s.Cohort
 	if cohort == "" {
