@@ -15,9 +15,10 @@ import (
 // assembled on first use and kept (the images do not change; on an
 // accelerator they then stay on the device).
 type evalSet struct {
-	name    string
-	set     []*transform.Prepared
-	batches []evalBatch
+	name     string
+	set      []*transform.Prepared
+	batches  []evalBatch
+	memLimit *memoryLimit // followed after each batch; nil for none
 }
 
 // evalBatch is one evaluation batch: its first valid images are part, the
@@ -71,6 +72,7 @@ func (es *evalSet) evaluate(m *Model, batch, size int, targets []string) ([]rese
 			return nil, t, err
 		}
 		t2 := time.Now()
+		es.memLimit.follow()
 		device = append(device, t2.Sub(t1).Seconds())
 		fresh = append(fresh, !m.evalShapes[batch])
 		m.evalShapes[batch] = true

@@ -299,6 +299,7 @@ type trainer struct {
 	lastCheckpoint time.Time
 	start          time.Time // when the run began, its inputs checked
 	total          PhaseTimes
+	memLimit       *memoryLimit // nil but on the Go backend
 }
 
 // newTrainer checks the configuration and the images, settles the defaults
@@ -331,10 +332,11 @@ func newTrainer(cfg TrainConfig, train, test []*transform.Prepared) (*trainer, e
 	if err != nil {
 		return nil, err
 	}
+	var memLimit *memoryLimit
 	if isGo(backend) {
 		// A checkpoint's snapshot (weights and Adam's two moments) is held
 		// while it is written in the background.
-		SetTrainingMemoryLimit(batch, cfg.Size, cfg.Size, cfg.Model.Recompute, int64(3*4*cfg.Model.Parameters()))
+		memLimit = newMemoryLimit(batch, cfg.Size, cfg.Size, cfg.Model.Recompute, int64(3*4*cfg.Model.Parameters()))
 	}
 	m, err := NewModel(backend, cfg.Model, cfg.Seed, cfg.LearningRate)
 	if err != nil {
@@ -353,11 +355,12 @@ func newTrainer(cfg TrainConfig, train, test []*transform.Prepared) (*trainer, e
 		steps:    steps,
 		m:        m,
 		res:      &TrainResult{Model: m},
-		evalSets: []*evalSet{{name: SplitTrain, set: train}, {name: SplitTest, set: test}},
+		evalSets: []*evalSet{{name: SplitTrain, set: train, memLimit: memLimit}, {name: SplitTest, set: test, memLimit: memLimit}},
 		bar:      newProgress(cfg.Progress, cfg.Epochs, steps),
 		writer:   &checkpointWriter{keep: cfg.Keep},
 		interval: interval,
 		start:    start,
+		memLimit: memLimit,
 	}
 	if cfg.Dir != "" {
 		t.writer.dir = filepath.Join(cfg.Dir, CheckpointsDir)
@@ -560,6 +563,7 @@ func (t *trainer) trainSteps(ctx context.Context, epoch int, et *PhaseTimes) (fl
 			return 0, t.nanError(epoch, s+1, loss, jobs[s].idx)
 		}
 		sumLoss += loss
+		t.memLimit.follow()
 		t.bar.step(epoch, s+1, sumLoss/float64(s+1))
 		if t.cfg.OnStep != nil {
 			t.cfg.OnStep(StepInfo{Epoch: epoch, Epochs: t.cfg.Epochs, Step: s + 1, Steps: t.steps, Loss: loss, MeanLoss: sumLoss / float64(s+1), Seconds: sec})
