@@ -127,7 +127,7 @@ func SettingsList() []Setting {
 		intSetting("HeadKernel", "OPACITY_HEAD_KERNEL", "head-kernel", "segmentation head's kernel: 1 (the PyTorch reference) or 3 (segmentation_models')", true,
 			func(s *Settings) *int { return &s.HeadKernel }),
 		floatSetting("Dropout", "OPACITY_DROPOUT", "dropout", "dropout probability on each decoder block's output", true, func(s *Settings) *float64 { return &s.Dropout }),
-		stringSetting("Loss", "OPACITY_LOSS", "loss", "training loss: dice-focal (soft Dice over the batch + focal, the paper's) or image-dice-focal (soft Dice per image with opacity + focal); in a pair, the opacity model's", true,
+		stringSetting("Loss", "OPACITY_LOSS", "loss", "training loss: dice-focal (soft Dice over the batch + focal, the paper's) image-dice-focal (soft Dice per image with opacity + focal) or image-dice-all-focal (soft Dice per image, smoothed, over every image + focal); in a pair, the opacity model's", true,
 			"dice-focal", func(s *Settings) *string { return &s.Loss }),
 		intSetting("InputSize", "OPACITY_INPUT_SIZE", "size", "model input side in pixels, a multiple of 32 (the paper's 320)", true, func(s *Settings) *int { return &s.InputSize }),
 		intSetting("Epochs", "OPACITY_EPOCHS", "epochs", "epochs of training", true, func(s *Settings) *int { return &s.Epochs }),

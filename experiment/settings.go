@@ -77,7 +77,9 @@ type Settings struct {
 	Dropout float64
 	// Loss is the training loss (unet.Config.Loss): dice-focal, soft Dice
 	// over the batch plus focal (the paper's; empty means the same), or
-	// image-dice-focal, soft Dice per image with opacity plus focal. In a
+	// image-dice-focal, soft Dice per image with opacity plus focal, or
+	// image-dice-all-focal, soft Dice per image smoothed by one pixel over
+	// every image (an empty mask's counts any predicted opacity). In a
 	// pair (opacity models, cv --pipeline) it is the opacity model's: the
 	// lung model keeps dice-focal.
 	Loss string

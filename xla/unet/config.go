@@ -77,7 +77,8 @@ type Config struct {
 	// by 1/(1-Dropout)); 0 (the default) turns it off.
 	Dropout float64 `json:"dropout,omitempty"`
 	// Loss is the training loss of each target: LossDiceFocal (the
-	// paper's; empty means the same) or LossImageDiceFocal.
+	// paper's; empty means the same), LossImageDiceFocal or
+	// LossImageDiceAllFocal.
 	Loss string `json:"loss,omitempty"`
 	// Targets are the masks the model predicts, one output channel (one
 	// sigmoid) each, in this order (datasets.TargetOpacity, the paper's,

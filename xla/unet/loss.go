@@ -55,16 +55,20 @@ const (
 	// averaged over the images whose mask is not empty, plus the focal
 	// loss.
 	LossImageDiceFocal = "image-dice-focal"
+	// LossImageDiceAllFocal is ImageDiceAllFocalLoss: soft Dice per image,
+	// smoothed by 1 and averaged over every image (an empty mask's Dice
+	// counts any predicted opacity), plus the focal loss.
+	LossImageDiceAllFocal = "image-dice-all-focal"
 )
 
 // CheckLoss reports whether name is a loss of Config.Loss ("" is
 // LossDiceFocal).
 func CheckLoss(name string) error {
 	switch name {
-	case "", LossDiceFocal, LossImageDiceFocal:
+	case "", LossDiceFocal, LossImageDiceFocal, LossImageDiceAllFocal:
 		return nil
 	}
-	return fmt.Errorf("loss %q: want %s or %s", name, LossDiceFocal, LossImageDiceFocal)
+	return fmt.Errorf("loss %q: want %s, %s or %s", name, LossDiceFocal, LossImageDiceFocal, LossImageDiceAllFocal)
 }
 
 // ImageDiceFocalLoss is DiceFocalLoss with the Dice term computed per
@@ -103,11 +107,51 @@ func imageDice(p, t, w *Node) *Node {
 	return Div(ReduceAllSum(Mul(dice, has)), MaxScalar(ReduceAllSum(has), 1))
 }
 
+// ImageDiceAllFocalLoss is ImageDiceFocalLoss with every image in the Dice
+// term and each image's Dice smoothed by 1 (diceSmooth):
+//
+//	dice_b = 1 - (2 sum_b(p t) + 1) / (sum_b(p) + sum_b(t) + 1)
+//	loss   = mean of dice_b over the images + mean(focal)
+//
+// On an empty mask dice_b = sum_b(p) / (sum_b(p) + 1): near 0 only when the
+// image's probabilities add up to much less than one pixel, so an image
+// without opacity weighs in the Dice term as much as one with, and any
+// opacity predicted on it costs (ImageDiceFocalLoss leaves such images to
+// the focal term, which a few false pixels barely move). The smoothing
+// changes the Dice of a mask of n pixels by O(1/n).
+func ImageDiceAllFocalLoss(logits, target *Node) *Node {
+	target = ConvertDType(target, logits.DType())
+	return Add(smoothImageDice(Sigmoid(logits), target, nil), ReduceAllMean(focalTerms(logits, target)))
+}
+
+// diceSmooth is ImageDiceAllFocalLoss's smoothing, in pixels.
+const diceSmooth = 1
+
+// smoothImageDice returns ImageDiceAllFocalLoss's Dice term of
+// probabilities p against target t [B, ...], the images weighted by w [B]
+// (1 or 0; nil: every image 1).
+func smoothImageDice(p, t, w *Node) *Node {
+	axes := make([]int, p.Rank()-1)
+	for i := range axes {
+		axes[i] = i + 1
+	}
+	inter := ReduceSum(Mul(p, t), axes...)
+	card := Add(ReduceSum(p, axes...), ReduceSum(t, axes...))
+	dice := OneMinus(Div(AddScalar(MulScalar(inter, 2), diceSmooth), AddScalar(card, diceSmooth))) // [B]
+	if w == nil {
+		w = OnesLike(dice) // the same sums as a weighted batch's, to the bit
+	}
+	return Div(ReduceAllSum(Mul(dice, w)), MaxScalar(ReduceAllSum(w), 1))
+}
+
 // lossFunc returns the loss of a name of Config.Loss (an unknown name is
 // LossDiceFocal; Config.Validate refuses it first).
 func lossFunc(name string) func(logits, target *Node) *Node {
-	if name == LossImageDiceFocal {
+	switch name {
+	case LossImageDiceFocal:
 		return ImageDiceFocalLoss
+	case LossImageDiceAllFocal:
+		return ImageDiceAllFocalLoss
 	}
 	return DiceFocalLoss
 }
@@ -127,8 +171,8 @@ func targetChannels(logits, masks *Node, loss func(x, t *Node) *Node) []*Node {
 	return out
 }
 
-// TargetLosses returns the loss named loss (Config.Loss: DiceFocalLoss or
-// ImageDiceFocalLoss) of every target channel of logits and masks ([B, H,
+// TargetLosses returns the loss named loss (Config.Loss: DiceFocalLoss,
+// ImageDiceFocalLoss or ImageDiceAllFocalLoss) of every target channel of logits and masks ([B, H,
 // W, T] each): T scalars. With one target it is the loss of the whole
 // tensors.
 func TargetLosses(loss string, logits, masks *Node) []*Node {
@@ -156,12 +200,14 @@ func TrainingLoss(loss string, logits, masks *Node) *Node {
 func WeightedTargetLosses(loss string, logits, masks, weights, invCount *Node) []*Node {
 	d := logits.Shape().Dimensions
 	w := Reshape(weights, d[0], 1, 1, 1)
-	perImage := loss == LossImageDiceFocal
 	return targetChannels(logits, masks, func(x, t *Node) *Node {
 		t = ConvertDType(t, x.DType())
 		focal := Mul(ReduceAllSum(Mul(focalTerms(x, t), w)), invCount)
-		if perImage {
+		switch loss {
+		case LossImageDiceFocal:
 			return Add(imageDice(Sigmoid(x), t, weights), focal)
+		case LossImageDiceAllFocal:
+			return Add(smoothImageDice(Sigmoid(x), t, weights), focal)
 		}
 		p := Mul(Sigmoid(x), w)
 		tw := Mul(t, w)

@@ -65,7 +65,9 @@ func TestImageDiceFocalLossByHand(t *testing.T) {
 	//   1: p 1/2, 3/4; t 1, 0: inter 1/2, card 5/4 + 1: dice 1 - 1/(9/4) = 5/9
 	//   2: p 1/4, 3/4; t 0, 0: empty mask, not in the Dice term
 	//   3: p 3/4, 3/4; t 1, 1: inter 3/2, card 3/2 + 2: dice 1 - 3/(7/2) = 1/7
-	// Dice term (5/9 + 1/7) / 2 = 22/63. Focal terms (as in
+	// Dice term (5/9 + 1/7) / 2 = 22/63. Smoothed by 1 over every image
+	// (image-dice-all-focal): 1 - 2/(13/4) = 5/13; 1 - 1/(1 + 1) = 1/2;
+	// 1 - 4/(9/2) = 1/9: mean (90 + 117 + 26)/234/3 = 233/702. Focal terms (as in
 	// TestDiceFocalLossByHand): ln2/16, 54 ln2/64; 3 ln(4/3)/64, 54 ln2/64;
 	// ln(4/3)/64 twice: sum (112 ln2 + 5 ln(4/3))/64, mean over 6 pixels.
 	logits := tensors.FromFlatDataAndDimensions([]float32{0, ln3, -ln3, ln3, ln3, ln3}, 3, 2, 1, 1)
@@ -79,18 +81,22 @@ func TestImageDiceFocalLossByHand(t *testing.T) {
 		l, y      *tensors.Tensor
 		want      float64
 		wantBatch float64 // DiceFocalLoss of the same batch
+		wantAll   float64 // ImageDiceAllFocalLoss of the same batch
 	}{
 		{"three images", logits, target, 22.0/63 + focal/6,
 			// inter 1/2 + 3/2 = 2; card (1/2+3/4+1/4+3/4+3/4+3/4) + 3 = 27/4: 1 - 4/(27/4) = 11/27.
-			11.0/27 + focal/6},
+			11.0/27 + focal/6,
+			233.0/702 + focal/6},
 		{"no mask", logits2, target2, (3*math.Log(4.0/3) + 54*math.Ln2) / 64 / 2,
 			// inter 0, card 1: Dice 1.
-			1 + (3*math.Log(4.0/3)+54*math.Ln2)/64/2},
+			1 + (3*math.Log(4.0/3)+54*math.Ln2)/64/2,
+			// smoothed: 1 - 1/(1 + 1) = 1/2.
+			0.5 + (3*math.Log(4.0/3)+54*math.Ln2)/64/2},
 	} {
 		for _, k := range []struct {
 			loss string
 			want float64
-		}{{LossImageDiceFocal, c.want}, {LossDiceFocal, c.wantBatch}} {
+		}{{LossImageDiceFocal, c.want}, {LossDiceFocal, c.wantBatch}, {LossImageDiceAllFocal, c.wantAll}} {
 			exec, err := NewExec(goBackend(t), func(l, y *Node) *Node { return TrainingLoss(k.loss, l, y) })
 			if err != nil {
 				t.Fatal(err)
@@ -114,7 +120,7 @@ func TestCheckLoss(t *testing.T) {
 	for _, c := range []struct {
 		name string
 		ok   bool
-	}{{"", true}, {LossDiceFocal, true}, {LossImageDiceFocal, true}, {"dice", false}, {"Dice-Focal", false}} {
+	}{{"", true}, {LossDiceFocal, true}, {LossImageDiceFocal, true}, {LossImageDiceAllFocal, true}, {"dice", false}, {"Dice-Focal", false}} {
 		if err := CheckLoss(c.name); (err == nil) != c.ok {
 			t.Errorf("CheckLoss(%q) = %v, want ok %v", c.name, err, c.ok)
 		}
@@ -142,7 +148,7 @@ func TestWeightedTargetLosses(t *testing.T) {
 		}
 		return m
 	}(), b, h, w, 2)
-	for _, loss := range []string{LossDiceFocal, LossImageDiceFocal} {
+	for _, loss := range []string{LossDiceFocal, LossImageDiceFocal, LossImageDiceAllFocal} {
 		losses := func(l, m *tensors.Tensor) []float32 {
 			exec, err := NewExec(goBackend(t), func(l, m *Node) []*Node { return TargetLosses(loss, l, m) })
 			if err != nil {
