@@ -28,11 +28,8 @@ func SetTrainingMemoryLimit(batch, height, width int, recompute bool, extraBytes
 	if _, ok := os.LookupEnv(memoryLimitEnvVarName); ok {
 		return debug.SetMemoryLimit(-1)
 	}
-	limit := int64(memLimitOverEstimate*EstimatedTrainingBytes(batch, height, width, recompute)) + extraBytes
-	if total := totalMemory(); total > 0 {
-		limit = min(limit, int64(memMaxLimitFraction*float64(total)))
-	}
-	limit = max(limit, memMinimumLimitBytes)
+	l := stepMemoryLimit(batch, height, width, recompute, extraBytes)
+	limit := l.bounded(l.headroom)
 	debug.SetMemoryLimit(limit)
 	return limit
 }
@@ -46,53 +43,65 @@ func SetTrainingMemoryLimit(batch, height, width int, recompute bool, extraBytes
 // pools, which are sync.Pools, so the step allocates again): at 192² batch 8
 // the step's limit alone, with the data set held beside it, ran training
 // 2.6 times slower (REPRODUCE.md, "A 192-px opacity model"). The limit only
-// rises, is capped like SetTrainingMemoryLimit's, and is left alone when
-// GOMEMLIMIT is set.
+// rises and is bounded like SetTrainingMemoryLimit's.
 type memoryLimit struct {
 	headroom   int64 // bytes above the live heap
 	floor, cap int64 // the least and the most limit; cap 0 for no cap
-	limit      int64 // the limit in force; 0 when GOMEMLIMIT decides
+	limit      int64 // the limit in force; 0 before the first follow
 	sample     []metrics.Sample
+}
+
+// stepMemoryLimit returns the headroom and bounds of a training step's
+// limit (see SetTrainingMemoryLimit): 1.1 × EstimatedTrainingBytes plus
+// extraBytes, at least 1 GiB, at most 75% of the machine's memory.
+func stepMemoryLimit(batch, height, width int, recompute bool, extraBytes int64) *memoryLimit {
+	l := &memoryLimit{
+		headroom: int64(memLimitOverEstimate*EstimatedTrainingBytes(batch, height, width, recompute)) + extraBytes,
+		floor:    memMinimumLimitBytes,
+	}
+	if total := totalMemory(); total > 0 {
+		l.cap = int64(memMaxLimitFraction * float64(total))
+	}
+	return l
+}
+
+// bounded returns bytes capped at l.cap (when set), then at least l.floor.
+func (l *memoryLimit) bounded(bytes int64) int64 {
+	if l.cap > 0 {
+		bytes = min(bytes, l.cap)
+	}
+	return max(bytes, l.floor)
 }
 
 // newMemoryLimit collects the garbage (so the live heap is the data set the
 // training holds, not what loading it left behind) and sets the limit to
 // the live heap plus a step's headroom for batches of the given size plus
-// extraBytes, capped at 75% of the machine's memory and at least 1 GiB.
+// extraBytes, bounded as SetTrainingMemoryLimit's. It returns nil, and
+// leaves the limit alone, when GOMEMLIMIT is set.
 func newMemoryLimit(batch, height, width int, recompute bool, extraBytes int64) *memoryLimit {
-	l := &memoryLimit{
-		headroom: int64(memLimitOverEstimate*EstimatedTrainingBytes(batch, height, width, recompute)) + extraBytes,
-		floor:    memMinimumLimitBytes,
-		sample:   []metrics.Sample{{Name: "/gc/heap/live:bytes"}},
-	}
-	if total := totalMemory(); total > 0 {
-		l.cap = int64(memMaxLimitFraction * float64(total))
-	}
 	if _, ok := os.LookupEnv(memoryLimitEnvVarName); ok {
-		return l
+		return nil
 	}
+	l := stepMemoryLimit(batch, height, width, recompute, extraBytes)
+	l.sample = []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	runtime.GC()
-	l.limit = -1
 	l.follow()
 	return l
 }
 
 // follow raises the limit to the live heap of the last collection plus the
 // headroom, when that is above the limit in force. It reads one runtime
-// metric and is cheap enough to call after every step.
+// metric and is cheap enough to call after every step; on nil it does
+// nothing.
 func (l *memoryLimit) follow() {
-	if l == nil || l.limit == 0 {
+	if l == nil {
 		return
 	}
 	metrics.Read(l.sample)
 	if l.sample[0].Value.Kind() != metrics.KindUint64 {
 		return
 	}
-	want := max(int64(l.sample[0].Value.Uint64())+l.headroom, l.floor)
-	if l.cap > 0 {
-		want = min(want, l.cap)
-	}
-	if want > l.limit {
+	if want := l.bounded(int64(l.sample[0].Value.Uint64()) + l.headroom); want > l.limit {
 		l.limit = want
 		debug.SetMemoryLimit(want)
 	}

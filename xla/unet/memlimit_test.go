@@ -15,7 +15,7 @@ func TestMemoryLimitFollowsLiveHeap(t *testing.T) {
 	old := debug.SetMemoryLimit(-1)
 	defer debug.SetMemoryLimit(old)
 	const held, headroom = 64 << 20, 8 << 20
-	l := &memoryLimit{headroom: headroom, limit: -1, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	l := &memoryLimit{headroom: headroom, sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
 	big := make([]byte, held)
 	for i := range big {
 		big[i] = byte(i)
@@ -29,7 +29,7 @@ func TestMemoryLimitFollowsLiveHeap(t *testing.T) {
 		t.Fatalf("runtime's limit %d, reported %d", got, l.limit)
 	}
 	risen := l.limit
-	l.cap, l.limit = held/2, -1
+	l.cap, l.limit = held/2, 0
 	l.follow()
 	if l.limit != held/2 {
 		t.Fatalf("limit %d with the cap %d below the live heap: want the cap", l.limit, held/2)
@@ -45,7 +45,8 @@ func TestMemoryLimitFollowsLiveHeap(t *testing.T) {
 }
 
 // TestMemoryLimitLeavesGOMEMLIMIT checks that the variable, when set,
-// decides: newMemoryLimit and follow leave the runtime's limit alone.
+// decides: newMemoryLimit returns nil and it and follow leave the runtime's
+// limit alone.
 func TestMemoryLimitLeavesGOMEMLIMIT(t *testing.T) {
 	old := debug.SetMemoryLimit(-1)
 	defer debug.SetMemoryLimit(old)
@@ -53,6 +54,9 @@ func TestMemoryLimitLeavesGOMEMLIMIT(t *testing.T) {
 	const set = 5 << 30
 	debug.SetMemoryLimit(set)
 	l := newMemoryLimit(8, 128, 128, false, 0)
+	if l != nil {
+		t.Errorf("newMemoryLimit with GOMEMLIMIT set: %+v, want nil", l)
+	}
 	l.follow()
 	if got := debug.SetMemoryLimit(-1); got != set {
 		t.Fatalf("limit %d with GOMEMLIMIT set: want %d left alone", got, set)

@@ -299,7 +299,7 @@ type trainer struct {
 	lastCheckpoint time.Time
 	start          time.Time // when the run began, its inputs checked
 	total          PhaseTimes
-	memLimit       *memoryLimit // nil but on the Go backend
+	memLimit       *memoryLimit // nil off the Go backend or with GOMEMLIMIT set
 }
 
 // newTrainer checks the configuration and the images, settles the defaults
