@@ -84,27 +84,39 @@ func CheckLoss(name string) error {
 // false positive). segmentation_models_pytorch's DiceLoss does the same
 // per sample when its reduction is over each image.
 func ImageDiceFocalLoss(logits, target *Node) *Node {
+	return imageDiceFocal(imageDice, logits, target)
+}
+
+// imageDiceFocal is a per-image Dice term (imageDice, smoothImageDice) of
+// every image plus the mean focal loss, from logits.
+func imageDiceFocal(term func(p, t, w *Node) *Node, logits, target *Node) *Node {
 	target = ConvertDType(target, logits.DType())
-	return Add(imageDice(Sigmoid(logits), target, nil), ReduceAllMean(focalTerms(logits, target)))
+	return Add(term(Sigmoid(logits), target, nil), ReduceAllMean(focalTerms(logits, target)))
 }
 
 // imageDice returns ImageDiceFocalLoss's Dice term of probabilities p
 // against target t [B, ...], the images weighted by w [B] (1 or 0; nil:
 // every image 1).
 func imageDice(p, t, w *Node) *Node {
-	axes := make([]int, p.Rank()-1)
-	for i := range axes {
-		axes[i] = i + 1
-	}
-	inter := ReduceSum(Mul(p, t), axes...)
-	tsum := ReduceSum(t, axes...)
-	card := Add(ReduceSum(p, axes...), tsum)
+	inter, tsum, card := imageSums(p, t)
 	dice := OneMinus(Div(MulScalar(inter, 2), MaxScalar(card, diceEpsilon))) // [B]
 	has := ConvertDType(GreaterThan(tsum, ZerosLike(tsum)), p.DType())
 	if w != nil {
 		has = Mul(has, w)
 	}
 	return Div(ReduceAllSum(Mul(dice, has)), MaxScalar(ReduceAllSum(has), 1))
+}
+
+// imageSums returns, per image of p and t [B, ...], sum(p t), sum(t) and
+// sum(p) + sum(t) ([B] each).
+func imageSums(p, t *Node) (inter, tsum, card *Node) {
+	axes := make([]int, p.Rank()-1)
+	for i := range axes {
+		axes[i] = i + 1
+	}
+	inter = ReduceSum(Mul(p, t), axes...)
+	tsum = ReduceSum(t, axes...)
+	return inter, tsum, Add(ReduceSum(p, axes...), tsum)
 }
 
 // ImageDiceAllFocalLoss is ImageDiceFocalLoss with every image in the Dice
@@ -120,8 +132,7 @@ func imageDice(p, t, w *Node) *Node {
 // the focal term, which a few false pixels barely move). The smoothing
 // changes the Dice of a mask of n pixels by O(1/n).
 func ImageDiceAllFocalLoss(logits, target *Node) *Node {
-	target = ConvertDType(target, logits.DType())
-	return Add(smoothImageDice(Sigmoid(logits), target, nil), ReduceAllMean(focalTerms(logits, target)))
+	return imageDiceFocal(smoothImageDice, logits, target)
 }
 
 // diceSmooth is ImageDiceAllFocalLoss's smoothing, in pixels.
@@ -131,12 +142,7 @@ const diceSmooth = 1
 // probabilities p against target t [B, ...], the images weighted by w [B]
 // (1 or 0; nil: every image 1).
 func smoothImageDice(p, t, w *Node) *Node {
-	axes := make([]int, p.Rank()-1)
-	for i := range axes {
-		axes[i] = i + 1
-	}
-	inter := ReduceSum(Mul(p, t), axes...)
-	card := Add(ReduceSum(p, axes...), ReduceSum(t, axes...))
+	inter, _, card := imageSums(p, t)
 	dice := OneMinus(Div(AddScalar(MulScalar(inter, 2), diceSmooth), AddScalar(card, diceSmooth))) // [B]
 	if w == nil {
 		w = OnesLike(dice) // the same sums as a weighted batch's, to the bit
@@ -156,6 +162,19 @@ func lossFunc(name string) func(logits, target *Node) *Node {
 	return DiceFocalLoss
 }
 
+// imageDiceTerm returns the per-image Dice term (probabilities, target,
+// image weights) of a loss of Config.Loss, nil for the paper's Dice over
+// the batch.
+func imageDiceTerm(name string) func(p, t, w *Node) *Node {
+	switch name {
+	case LossImageDiceFocal:
+		return imageDice
+	case LossImageDiceAllFocal:
+		return smoothImageDice
+	}
+	return nil
+}
+
 // targetChannels applies loss to each target channel of logits and masks
 // ([B, H, W, T] each): T scalars; with one target, to the whole tensors.
 func targetChannels(logits, masks *Node, loss func(x, t *Node) *Node) []*Node {
@@ -172,9 +191,9 @@ func targetChannels(logits, masks *Node, loss func(x, t *Node) *Node) []*Node {
 }
 
 // TargetLosses returns the loss named loss (Config.Loss: DiceFocalLoss,
-// ImageDiceFocalLoss or ImageDiceAllFocalLoss) of every target channel of logits and masks ([B, H,
-// W, T] each): T scalars. With one target it is the loss of the whole
-// tensors.
+// ImageDiceFocalLoss or ImageDiceAllFocalLoss) of every target channel of
+// logits and masks ([B, H, W, T] each): T scalars. With one target it is
+// the loss of the whole tensors.
 func TargetLosses(loss string, logits, masks *Node) []*Node {
 	return targetChannels(logits, masks, lossFunc(loss))
 }
@@ -200,14 +219,12 @@ func TrainingLoss(loss string, logits, masks *Node) *Node {
 func WeightedTargetLosses(loss string, logits, masks, weights, invCount *Node) []*Node {
 	d := logits.Shape().Dimensions
 	w := Reshape(weights, d[0], 1, 1, 1)
+	imageTerm := imageDiceTerm(loss)
 	return targetChannels(logits, masks, func(x, t *Node) *Node {
 		t = ConvertDType(t, x.DType())
 		focal := Mul(ReduceAllSum(Mul(focalTerms(x, t), w)), invCount)
-		switch loss {
-		case LossImageDiceFocal:
-			return Add(imageDice(Sigmoid(x), t, weights), focal)
-		case LossImageDiceAllFocal:
-			return Add(smoothImageDice(Sigmoid(x), t, weights), focal)
+		if imageTerm != nil {
+			return Add(imageTerm(Sigmoid(x), t, weights), focal)
 		}
 		p := Mul(Sigmoid(x), w)
 		tw := Mul(t, w)
