@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/covidxray/opacity/datasets"
+	"github.com/covidxray/opacity/datasets/mask"
 	"github.com/covidxray/opacity/experiment"
 	"github.com/covidxray/opacity/research"
 )
@@ -157,6 +158,53 @@ func BrixiaImagesOf(data string, oof []experiment.OOFImage) ([]BrixiaImage, stri
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, "", nil
+}
+
+// ManualBrixiaImages returns images with the zone shares of the
+// radiologists' own masks in place of the automatic ones: for each image
+// whose X-ray has a hand-drawn lung and opacity annotation in the data
+// folder (cxr-seg/, cohen/; matched by the key's cohort, or by stem in that
+// order when the key has none), the annotated lungs split into right and
+// left (mask.SplitLungs), their zones (mask.BrixiaZones) and the annotated
+// opacity's share of each (mask.ZoneShares). Images without an annotated
+// lung are left out. Fitted with FitBrixia, they measure how well the
+// zone split and thresholds can do with a perfect segmentation.
+func ManualBrixiaImages(data string, images []BrixiaImage) ([]BrixiaImage, error) {
+	byStem := map[string][]int{}
+	for i, im := range images {
+		_, stem, ok := strings.Cut(im.Key, "/")
+		if !ok {
+			stem = im.Key
+		}
+		byStem[stem] = append(byStem[stem], i)
+	}
+	done := make([]bool, len(images))
+	var out []BrixiaImage
+	for _, c := range []string{datasets.CohortCXRSeg, datasets.CohortCohen} {
+		_, err := datasets.ScanCohort(data, c, datasets.LoadOptions{Only: func(stem string) bool { return byStem[stem] != nil }}, func(sm *datasets.Sample) error {
+			for _, i := range byStem[sm.Stem] {
+				cohort, _, ok := strings.Cut(images[i].Key, "/")
+				if done[i] || (ok && cohort != c) || sm.Lung == nil || sm.Lung.Empty() || sm.Opacity == nil {
+					continue
+				}
+				right, left := mask.SplitLungs(sm.Lung)
+				shares, err := mask.ZoneShares(sm.Opacity, mask.BrixiaZones(right, left))
+				if err != nil {
+					return fmt.Errorf("%s/%s: %w", c, sm.File, err)
+				}
+				im := images[i]
+				im.Shares = shares
+				out = append(out, im)
+				done[i] = true
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
 }
 
 // FitBrixia fits the zone thresholds to the mean of the two radiologists'

@@ -438,3 +438,53 @@ func TestIntervalFromCV(t *testing.T) {
 		t.Errorf("a CV with fold 1 missing: %v", err)
 	}
 }
+
+// TestManualBrixiaImages takes the zone shares from the hand-drawn masks:
+// a cohen/ annotation with two 20×30 lungs, opacity over the upper third
+// of the image-left lung and the lower half of the image-right one, gives
+// shares worked out by hand (thirds of 30 rows: 0-9, 10-19, 20-29), keeps
+// the radiologists' scores, matches by stem and by cohort/stem, and leaves
+// out an image without an annotation or from another cohort.
+func TestManualBrixiaImages(t *testing.T) {
+	data := t.TempDir()
+	ann := filepath.Join(data, datasets.CohortCohen, datasets.AnnotationsDir)
+	if err := os.MkdirAll(ann, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rect := func(x0, y0, x1, y1 float64) [][2]float64 {
+		return [][2]float64{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}}
+	}
+	l := datasets.NewLabelme("x.png", 60, 30)
+	l.AddPolygons(datasets.LabelRightLung, [][][2]float64{rect(5, 0, 25, 30)})
+	l.AddPolygons(datasets.LabelLeftLung, [][][2]float64{rect(35, 0, 55, 30)})
+	l.AddPolygons(datasets.LabelOpacityAny, [][][2]float64{rect(5, 0, 25, 10), rect(35, 15, 55, 30)})
+	if err := datasets.WriteLabelme(filepath.Join(ann, "x.json"), l); err != nil {
+		t.Fatal(err)
+	}
+	s := datasets.BrixiaScore{Zones: [6]int{3, 0, 0, 0, 1, 3}, Global: 7}
+	images := []BrixiaImage{
+		{Key: "x", Patient: "p", Shares: [6]float64{9, 9, 9, 9, 9, 9}, S: s},
+		{Key: "cohen/x", Patient: "p"},
+		{Key: "cxr-seg/x", Patient: "p"}, // no cxr-seg annotation of x
+		{Key: "y", Patient: "q"},         // no annotation at all
+	}
+	got, err := ManualBrixiaImages(data, images)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Key != "cohen/x" || got[1].Key != "x" {
+		t.Fatalf("images %+v, want cohen/x and x", got)
+	}
+	want := [6]float64{1, 0, 0, 0, 0.5, 1}
+	for _, im := range got {
+		if im.Shares != want {
+			t.Errorf("%s: shares %v, want %v", im.Key, im.Shares, want)
+		}
+	}
+	if got[1].S != s || got[1].Patient != "p" {
+		t.Errorf("x: scores or patient lost: %+v", got[1])
+	}
+	if _, err := ManualBrixiaImages(filepath.Join(data, "missing"), images); err == nil {
+		t.Error("a missing data folder gave no error")
+	}
+}

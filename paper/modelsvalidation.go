@@ -444,7 +444,9 @@ func brixiaTable(r *Result, v experiment.Settings, m *analysis.Models, trained m
 }
 
 // brixiaOutOfFold fits the Brixia thresholds on images and measures them
-// out of fold (analysis.FitBrixia) against each radiologist: the table
+// out of fold (analysis.FitBrixia) against each radiologist, beside the
+// same fit on the radiologists' own masks of those images
+// (analysis.ManualBrixiaImages: the method's ceiling): the table
 // table-ID-brixia and the numbers ID_brixia_*; what says how the images
 // were analysed. Too few images give a note and no table (nil).
 func brixiaOutOfFold(r *Result, v experiment.Settings, images []analysis.BrixiaImage, id, what string) (*analysis.Brixia, error) {
@@ -460,6 +462,18 @@ func brixiaOutOfFold(r *Result, v experiment.Settings, images []analysis.BrixiaI
 	r.Numbers[id+"_brixia_zone_mae_s"], r.Numbers[id+"_brixia_zone_mae_j"] = b.ZoneMAE[0], b.ZoneMAE[1]
 	r.Numbers[id+"_brixia_radiologists_global_mae"] = b.RadiologistsGlobalMAE
 	r.Numbers[id+"_brixia_images"] = float64(len(images))
+	manual, err := analysis.ManualBrixiaImages(v.DataDir(), images)
+	if err != nil {
+		return nil, err
+	}
+	if mb, err := analysis.FitBrixia(manual); err == nil {
+		t.add("global, from the radiologists' own lungs and opacity (same zones and fit)", fmt.Sprint(len(manual)), fmt.Sprintf("%.2f", mb.GlobalMAE[0]), fmt.Sprintf("%.2f", mb.GlobalMAE[1]), fmt.Sprintf("%.2f", mb.RadiologistsGlobalMAE))
+		t.add("zone, from the radiologists' own lungs and opacity", fmt.Sprint(len(manual)), fmt.Sprintf("%.2f", mb.ZoneMAE[0]), fmt.Sprintf("%.2f", mb.ZoneMAE[1]), fmt.Sprintf("%.2f", mb.RadiologistsZoneMAE))
+		r.Numbers[id+"_brixia_manual_global_mae_s"], r.Numbers[id+"_brixia_manual_global_mae_j"] = mb.GlobalMAE[0], mb.GlobalMAE[1]
+		r.Numbers[id+"_brixia_manual_images"] = float64(len(manual))
+		r.note("Brixia from the radiologists' own masks (%d of the %d images have a hand-drawn lung and opacity annotation): the same thirds of each lung and thresholds fitted leaving the patient out give a global MAE of %.2f / %.2f against S / J — what the zone split and the thresholds can do with a perfect segmentation.",
+			len(manual), len(images), mb.GlobalMAE[0], mb.GlobalMAE[1])
+	}
 	if err := r.saveTable(v, "table-"+id+"-brixia", "Brixia scores from the automatic zones (thirds of each predicted lung's height)"+what+", thresholds fitted on the other patients' images (leave one patient out) to the two radiologists' mean"+dataTag(v), t); err != nil {
 		return nil, err
 	}
