@@ -466,7 +466,9 @@ func brixiaOutOfFold(r *Result, v experiment.Settings, images []analysis.BrixiaI
 	if err != nil {
 		return nil, err
 	}
-	if mb, err := analysis.FitBrixia(manual); err == nil {
+	if mb, err := analysis.FitBrixia(manual); err != nil {
+		r.note("No Brixia fit on the radiologists' own masks (%d of the %d images have a hand-drawn lung and opacity annotation): %v.", len(manual), len(images), err)
+	} else {
 		t.add("global, from the radiologists' own lungs and opacity (same zones and fit)", fmt.Sprint(len(manual)), fmt.Sprintf("%.2f", mb.GlobalMAE[0]), fmt.Sprintf("%.2f", mb.GlobalMAE[1]), fmt.Sprintf("%.2f", mb.RadiologistsGlobalMAE))
 		t.add("zone, from the radiologists' own lungs and opacity", fmt.Sprint(len(manual)), fmt.Sprintf("%.2f", mb.ZoneMAE[0]), fmt.Sprintf("%.2f", mb.ZoneMAE[1]), fmt.Sprintf("%.2f", mb.RadiologistsZoneMAE))
 		r.Numbers[id+"_brixia_manual_global_mae_s"], r.Numbers[id+"_brixia_manual_global_mae_j"] = mb.GlobalMAE[0], mb.GlobalMAE[1]
