@@ -174,6 +174,18 @@ type workItem struct {
 	rhsColStart, rhsColEnd int
 }
 
+// workChanCap is the buffer of a product's work channel (patch 19): room
+// for every item feedWorkItems gives a product of batchSize examples on
+// maxWorkers workers (at most maxWorkers+1 when it splits the batch; else
+// maxWorkers whole examples, then each remaining example in at most
+// maxWorkers+1 row or column ranges), at most 2000. A fuller channel only
+// makes the feeder wait for the workers. Upstream allocated 2000 items
+// (96 KB, zeroed) for every product, 40-70 MB per training step of the
+// U-Net, which set the pace of the garbage collector.
+func workChanCap(batchSize, maxWorkers int) int {
+	return min(2000, 2*maxWorkers+1+batchSize*(maxWorkers+1))
+}
+
 // feedWorkItems split the matrix-multiplication tasks is "workItems" optimized (as large as possible, prioritizing whole batch items)
 // for maxWokers (>=1).
 // It closes workChan on exit.

@@ -8,8 +8,9 @@ import (
 )
 
 // TestFeedWorkItems checks that the work items of a batched product cover
-// every (example, row, column) exactly once, and (patch 7) that a product
-// narrower than two RHS panels is still split between two workers.
+// every (example, row, column) exactly once, (patch 7) that a product
+// narrower than two RHS panels is still split between two workers, and
+// (patch 19) that they fit the work channel workChanCap sizes.
 func TestFeedWorkItems(t *testing.T) {
 	params := CacheParams{LHSL1KernelRows: 4, RHSL1KernelCols: 32, PanelContractingSize: 128, LHSPanelCrossSize: 24, RHSPanelCrossSize: 512}
 	for _, c := range []struct{ batch, rows, cols, workers, wantItems int }{
@@ -22,6 +23,12 @@ func TestFeedWorkItems(t *testing.T) {
 		{36, 64, 64, 2, 0},
 		{1, 5000, 33, 4, 0},
 		{2, 30, 700, 4, 0},
+		{5, 100, 64, 2, 0},     // the batch split with a remainder
+		{1, 100, 100, 2, 0},    // rows rounded down to panels of 24
+		{1, 1000, 4608, 16, 0}, // many workers
+		{3, 4800, 8, 8, 0},
+		{36, 64, 64, 4, 0},
+		{16, 64, 256, 2, 0},
 	} {
 		t.Run(fmt.Sprintf("%dx%dx%d/%d", c.batch, c.rows, c.cols, c.workers), func(t *testing.T) {
 			ch := make(chan workItem, 10000)
@@ -42,6 +49,9 @@ func TestFeedWorkItems(t *testing.T) {
 				if n != 1 {
 					t.Fatalf("element %d covered %d times", i, n)
 				}
+			}
+			if capacity := workChanCap(c.batch, c.workers); items > capacity {
+				t.Errorf("%d work items, more than the channel's %d (patch 19: the feeder would wait)", items, capacity)
 			}
 			if c.wantItems > 0 && items != c.wantItems {
 				t.Errorf("%d work items, want %d", items, c.wantItems)
