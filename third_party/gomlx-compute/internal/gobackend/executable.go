@@ -816,32 +816,43 @@ func (fe *FunctionExecutable) EstimatedTemporaryMemory() int64 {
 
 // aliasable reports whether node is an Identity or a Reshape (static
 // shape) of one operand buffer with its dtype and size, whose bytes it can
-// share (patches 10 and 15).
+// share (patches 10 and 15), or (patch 20) a SchedulingBarrier, whose
+// result is its first operand (the others only order it).
 func aliasable(node *Node, inputs []*Buffer) bool {
-	if (node.OpType != compute.OpTypeIdentity && node.OpType != compute.OpTypeReshape) || len(node.Inputs) != 1 || len(inputs) != 1 {
+	switch node.OpType {
+	case compute.OpTypeIdentity, compute.OpTypeReshape:
+		if len(node.Inputs) != 1 || len(inputs) != 1 {
+			return false
+		}
+	case compute.OpTypeSchedulingBarrier:
+		if len(node.Inputs) < 1 || len(inputs) != len(node.Inputs) {
+			return false
+		}
+	default:
 		return false
 	}
 	in := inputs[0]
 	return in != nil && !node.Shape.IsDynamic() && node.Shape.DType == in.RawShape.DType && node.Shape.Size() == in.RawShape.Size()
 }
 
-// aliasesOwned reports whether node is an aliasable Identity or Reshape of
-// a buffer this execution owns and other nodes still read (not its last
-// use), which patch 15 shares instead of copying.
+// aliasesOwned reports whether node is an aliasable Identity, Reshape or
+// SchedulingBarrier of a buffer this execution owns and other nodes still
+// read (not its last use), which patch 15 shares instead of copying.
 func aliasesOwned(node *Node, inputs []*Buffer, inputsOwned []bool, execBuf *funcExecBuffers) bool {
 	return aliasable(node, inputs) && !inputsOwned[0] && execBuf.owned[node.Inputs[0].Index]
 }
 
-// aliasUnowned returns, for an aliasable Identity or Reshape whose operand
-// this execution does not own, a buffer sharing the operand's data (the
-// operand itself for an Identity, a shallow copy with the node's shape for
-// a Reshape), to be recorded as not owned; nil otherwise (patch 10).
+// aliasUnowned returns, for an aliasable Identity, Reshape or
+// SchedulingBarrier whose (first) operand this execution does not own, a
+// buffer sharing the operand's data (the operand itself for an Identity or
+// a SchedulingBarrier, a shallow copy with the node's shape for a Reshape),
+// to be recorded as not owned; nil otherwise (patches 10 and 20).
 func aliasUnowned(node *Node, inputs []*Buffer, execBuf *funcExecBuffers) *Buffer {
 	if !aliasable(node, inputs) || execBuf.owned[node.Inputs[0].Index] {
 		return nil
 	}
 	in := inputs[0]
-	if node.OpType == compute.OpTypeIdentity {
+	if node.OpType == compute.OpTypeIdentity || node.OpType == compute.OpTypeSchedulingBarrier {
 		return in
 	}
 	alias := *in
