@@ -612,10 +612,11 @@ func (fe *FunctionExecutable) executeNode(backend *Backend, node *Node, execBuf 
 		}
 
 	default:
-		// Patch 10: an Identity or Reshape of a buffer this execution does
-		// not own (a parameter not donated, a constant, or such an alias)
-		// shares that buffer instead of copying it: it lives until the
-		// execution ends and nothing writes to a buffer it does not own.
+		// Patch 10: an Identity or Reshape (patch 20: or SchedulingBarrier)
+		// of a buffer this execution does not own (a parameter not donated,
+		// a constant, or such an alias) shares that buffer instead of
+		// copying it: it lives until the execution ends and nothing writes
+		// to a buffer it does not own.
 		if alias := aliasUnowned(node, inputBuffers, execBuf); alias != nil {
 			lockIfNeededFn()
 			execBuf.results[nodeIdx] = alias
