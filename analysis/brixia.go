@@ -138,10 +138,7 @@ func BrixiaImagesOf(data string, oof []experiment.OOFImage) ([]BrixiaImage, stri
 	}
 	var out []BrixiaImage
 	for _, im := range oof {
-		_, stem, ok := strings.Cut(im.Image, "/")
-		if !ok {
-			stem = im.Image
-		}
+		_, stem := splitKey(im.Image)
 		sc, ok := scores[stem]
 		if !ok {
 			continue
@@ -160,6 +157,15 @@ func BrixiaImagesOf(data string, oof []experiment.OOFImage) ([]BrixiaImage, stri
 	return out, "", nil
 }
 
+// splitKey splits an image key, cohort/stem or a bare stem, into its
+// cohort ("" for a bare stem) and stem.
+func splitKey(key string) (cohort, stem string) {
+	if c, st, ok := strings.Cut(key, "/"); ok {
+		return c, st
+	}
+	return "", key
+}
+
 // ManualBrixiaImages returns images with the zone shares of the
 // radiologists' own masks in place of the automatic ones: for each image
 // whose X-ray has a hand-drawn lung and opacity annotation in the data
@@ -172,10 +178,7 @@ func BrixiaImagesOf(data string, oof []experiment.OOFImage) ([]BrixiaImage, stri
 func ManualBrixiaImages(data string, images []BrixiaImage) ([]BrixiaImage, error) {
 	byStem := map[string][]int{}
 	for i, im := range images {
-		_, stem, ok := strings.Cut(im.Key, "/")
-		if !ok {
-			stem = im.Key
-		}
+		_, stem := splitKey(im.Key)
 		byStem[stem] = append(byStem[stem], i)
 	}
 	done := make([]bool, len(images))
@@ -183,8 +186,8 @@ func ManualBrixiaImages(data string, images []BrixiaImage) ([]BrixiaImage, error
 	for _, c := range []string{datasets.CohortCXRSeg, datasets.CohortCohen} {
 		_, err := datasets.ScanCohort(data, c, datasets.LoadOptions{Only: func(stem string) bool { return byStem[stem] != nil }}, func(sm *datasets.Sample) error {
 			for _, i := range byStem[sm.Stem] {
-				cohort, _, ok := strings.Cut(images[i].Key, "/")
-				if done[i] || (ok && cohort != c) || sm.Lung == nil || sm.Lung.Empty() || sm.Opacity == nil {
+				cohort, _ := splitKey(images[i].Key)
+				if done[i] || (cohort != "" && cohort != c) || sm.Lung == nil || sm.Lung.Empty() || sm.Opacity == nil {
 					continue
 				}
 				right, left := mask.SplitLungs(sm.Lung)
