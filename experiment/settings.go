@@ -504,9 +504,9 @@ func (s Settings) Markdown() string {
 		b.WriteString("**Real data** from `" + s.DataDir() + "`.\n\n")
 	}
 	backend := unet.BackendSpec(s.Backend)
-	model := s.Encoder
+	model := s.Encoder + " encoder"
 	if s.Tiny {
-		model += " (tiny)"
+		model += " (tiny width)"
 	}
 	if s.Dropout > 0 {
 		model += fmt.Sprintf(", decoder dropout %g", s.Dropout)
@@ -525,7 +525,7 @@ func (s Settings) Markdown() string {
 	case s.TestFraction == 0:
 		split = "none: every image trains"
 	}
-	fmt.Fprintf(&b, "U-Net, %s encoder, %d parameters, predicting %s (input: %s); trained on %s, split %s; "+
+	fmt.Fprintf(&b, "U-Net, %s, %d parameters, predicting %s (input: %s); trained on %s, split %s; "+
 		"input %d×%d, %d epochs, batch %d, Adam learning rate %g (%s schedule), augmentation %s; evaluated every %d epoch(s); backend `%s`.",
 		model, s.ModelConfig().Parameters(), strings.Join(s.Targets, ", "), s.Framing(), cohort, split,
 		s.InputSize, s.InputSize, s.Epochs, s.Batch, s.LearningRate, scheduleName(s.LRSchedule), s.Augment, max(s.EvalEvery, 1), backend)

@@ -28,7 +28,7 @@ func TestSettingsFromEnv(t *testing.T) {
 				t.Errorf("targets %v, framing %s, test fraction %g", s.Targets, s.Framing(), s.TestFraction)
 			}
 			if md := s.Markdown(); !strings.Contains(md, "Adam learning rate 0.001 (cosine schedule), augmentation flip") || !strings.Contains(md, "SYNTHETIC") ||
-				!strings.Contains(md, "14321809 parameters") {
+				!strings.Contains(md, "U-Net, resnet18 encoder, 14321809 parameters") {
 				t.Errorf("Markdown lacks the schedule, the augmentation, SYNTHETIC or the parameters:\n%s", md)
 			}
 			if !s.Default() || !s.Synthetic() {
@@ -46,7 +46,8 @@ func TestSettingsFromEnv(t *testing.T) {
 		}},
 		{name: "real data and overrides", env: map[string]string{"OPACITY_DATA": "/data/real", "OPACITY_SIZE": "full", "OPACITY_SEED": "7", "OPACITY_EPOCHS": "3", "OPACITY_INPUT_SIZE": "96", "OPACITY_BATCH": "2",
 			"OPACITY_FIGURES": "/out/fig", "OPACITY_RUNS": "/out/runs", "OPACITY_LR_SCHEDULE": "constant", "OPACITY_AUGMENT": "none",
-			"OPACITY_TARGETS": "lungs,opacity", "OPACITY_ENCODER": "resnet34", "OPACITY_DROPOUT": "0.1", "OPACITY_EVAL_EVERY": "5", "OPACITY_COHORT": "cxr-seg"}, check: func(t *testing.T, s Settings) {
+			"OPACITY_TARGETS": "lungs,opacity", "OPACITY_ENCODER": "resnet34", "OPACITY_DROPOUT": "0.1", "OPACITY_EVAL_EVERY": "5", "OPACITY_COHORT": "cxr-seg",
+			"OPACITY_LOSS": "image-dice-focal"}, check: func(t *testing.T, s Settings) {
 			if s.Default() || s.DataDir() != "/data/real" {
 				t.Errorf("Data = %s (default %v), want /data/real", s.DataDir(), s.Default())
 			}
@@ -62,8 +63,8 @@ func TestSettingsFromEnv(t *testing.T) {
 			if strings.Join(s.Targets, ",") != "lungs,opacity" || s.Framing() != transform.FrameWhole {
 				t.Errorf("targets %v, framing %s; want lungs,opacity on whole images", s.Targets, s.Framing())
 			}
-			if strings.Contains(s.Markdown(), "SYNTHETIC") {
-				t.Errorf("Markdown of real data says SYNTHETIC")
+			if md := s.Markdown(); strings.Contains(md, "SYNTHETIC") || !strings.Contains(md, "U-Net, resnet34 encoder, decoder dropout 0.1, loss image-dice-focal, ") {
+				t.Errorf("Markdown of real data says SYNTHETIC, or does not name the encoder, dropout and loss in order:\n%s", md)
 			}
 		}},
 		{name: "relative paths from the repository root", env: map[string]string{"OPACITY_DATA": "../shared/data", "OPACITY_FIGURES": "out/fig"}, check: func(t *testing.T, s Settings) {
