@@ -185,15 +185,18 @@ func ManualBrixiaImages(data string, images []BrixiaImage) ([]BrixiaImage, error
 	var out []BrixiaImage
 	for _, c := range []string{datasets.CohortCXRSeg, datasets.CohortCohen} {
 		_, err := datasets.ScanCohort(data, c, datasets.LoadOptions{Only: func(stem string) bool { return byStem[stem] != nil }}, func(sm *datasets.Sample) error {
+			if sm.Lung == nil || sm.Lung.Empty() || sm.Opacity == nil {
+				return nil
+			}
+			right, left := mask.SplitLungs(sm.Lung) // once per annotation, for every image it matches
+			shares, err := mask.ZoneShares(sm.Opacity, mask.BrixiaZones(right, left))
+			if err != nil {
+				return fmt.Errorf("%s/%s: %w", c, sm.File, err)
+			}
 			for _, i := range byStem[sm.Stem] {
 				cohort, _ := splitKey(images[i].Key)
-				if done[i] || (cohort != "" && cohort != c) || sm.Lung == nil || sm.Lung.Empty() || sm.Opacity == nil {
+				if done[i] || (cohort != "" && cohort != c) {
 					continue
-				}
-				right, left := mask.SplitLungs(sm.Lung)
-				shares, err := mask.ZoneShares(sm.Opacity, mask.BrixiaZones(right, left))
-				if err != nil {
-					return fmt.Errorf("%s/%s: %w", c, sm.File, err)
 				}
 				im := images[i]
 				im.Shares = shares
